@@ -1,0 +1,34 @@
+# Runtime configuration exported by each kernel module.
+
+cdef extern from "fnn.h" nogil:
+    int fnn_cpu_has_avx2_fma()
+    void fnn_set_num_threads(int n)
+    int fnn_get_num_threads()
+    int fnn_openmp_enabled()
+    const char *fnn_isa_name()
+    const char *fnn_build_flags()
+    enum:
+        FNN_ACT_IDENTITY
+        FNN_ACT_RELU
+        FNN_ACT_LEAKY_RELU
+        FNN_ACT_TANH
+        FNN_ACT_SIGMOID
+
+
+def cpu_has_avx2_fma() -> bool:
+    """True when the running CPU supports AVX2 and FMA."""
+    return bool(fnn_cpu_has_avx2_fma())
+
+
+def set_num_threads(int n) -> None:
+    """Set the thread count used by this module's parallel loops."""
+    fnn_set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    return fnn_get_num_threads()
+
+
+ISA = fnn_isa_name().decode()
+BUILD_FLAGS = fnn_build_flags().decode()
+OPENMP = bool(fnn_openmp_enabled())

@@ -1,0 +1,1 @@
+# elementwise kernels (see kernels.pxi for the layout).

@@ -1,0 +1,1 @@
+# gemm kernels (see kernels.pxi for the layout).

@@ -1,0 +1,1 @@
+# train kernels (see kernels.pxi for the layout).

@@ -1,0 +1,1 @@
+# Argument checks shared by the kernels: run with the GIL held, before any loop.

@@ -1,0 +1,20 @@
+"""Compiled kernels: NumPy arrays in, NumPy arrays out.
+
+Every name here is the function of the kernel module that ``fastnn._dispatch``
+selected for this CPU (AVX2/FMA or portable).  Each one validates its arguments with
+the GIL held, then runs a compiled loop with the GIL released.  ``fastnn.reference``
+holds the pure-NumPy twin of each function.
+"""
+from ._dispatch import kernels as _k
+
+__all__ = []
+
+# Matrix products (gemm.pxi).
+__all__ += []
+
+
+# Activations, softmax, losses and optimizer steps (elementwise.pxi).
+__all__ += []
+
+
+globals().update({name: getattr(_k, name) for name in __all__})

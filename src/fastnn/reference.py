@@ -1,0 +1,241 @@
+"""Pure-NumPy reference implementation of every kernel in :mod:`fastnn.ops`.
+
+This module is the oracle of the test suite and the baseline of the benchmarks: each
+function is written the way the lecture writes it, in plain NumPy, with the same
+signature and semantics as its compiled twin.  Computation happens in the dtype of
+the inputs (float32 stays float32).  Argument checking is deliberately light here;
+the compiled layer is the one that guards against bad input.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+import numpy as np
+
+__all__ = [
+    "gemm", "matmul", "linear",
+    "relu", "leaky_relu", "tanh", "sigmoid", "identity",
+    "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
+    "identity_backward",
+    "softmax", "log_softmax", "softmax_cross_entropy", "mse", "bce_with_logits",
+    "sgd_step", "adam_step", "ACTIVATIONS",
+]
+
+Loss = Union[float, np.ndarray]
+
+
+def _store(result: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+# --------------------------------------------------------------------------- GEMM
+def gemm(a: np.ndarray, b: np.ndarray, *, trans_a: bool = False, trans_b: bool = False,
+         alpha: float = 1.0, beta: float = 0.0, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``alpha * op(a) @ op(b) + beta * out``; with ``beta == 0`` ``out`` is not read."""
+    opa = a.T if trans_a else a
+    opb = b.T if trans_b else b
+    dtype = np.result_type(a, b)
+    result = dtype.type(alpha) * (opa @ opb)
+    if beta != 0.0:
+        if out is None:
+            raise ValueError("beta != 0 needs out=")
+        result = result + dtype.type(beta) * out
+    return _store(result, out)
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``a @ b`` for 2-D operands."""
+    return _store(a @ b, out)
+
+
+def linear(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
+           activation: Optional[str] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``act(x @ weight + bias)`` with ``weight`` of shape ``(in, out)``."""
+    z = x @ weight
+    if bias is not None:
+        z = z + bias
+    return _store(ACTIVATIONS[activation or "identity"](z), out)
+
+
+# --------------------------------------------------------------------- activations
+def relu(x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``max(x, 0)``; NaN propagates."""
+    return np.maximum(x, x.dtype.type(0), out=out)
+
+
+def leaky_relu(x: np.ndarray, negative_slope: float = 0.01,
+               out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``x`` where ``x >= 0``, else ``negative_slope * x``."""
+    return _store(np.where(x < 0, x.dtype.type(negative_slope) * x, x), out)
+
+
+def tanh(x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Hyperbolic tangent."""
+    return np.tanh(x, out=out)
+
+
+def sigmoid(x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-x))``, written to avoid overflow."""
+    e = np.exp(-np.abs(x))
+    return _store(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), out)
+
+
+def identity(x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """A copy of ``x``."""
+    return _store(np.array(x, copy=True), out)
+
+
+def relu_backward(grad_output: np.ndarray, output: np.ndarray,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``grad_output * (output > 0)``."""
+    return _store(np.where(output > 0, grad_output, grad_output.dtype.type(0)), out)
+
+
+def leaky_relu_backward(grad_output: np.ndarray, output: np.ndarray,
+                        negative_slope: float = 0.01,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``grad_output`` where ``output > 0``, else ``negative_slope * grad_output``."""
+    slope = grad_output.dtype.type(negative_slope)
+    return _store(np.where(output > 0, grad_output, slope * grad_output), out)
+
+
+def tanh_backward(grad_output: np.ndarray, output: np.ndarray,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``grad_output * (1 - output**2)``."""
+    return _store(grad_output * (1 - output * output), out)
+
+
+def sigmoid_backward(grad_output: np.ndarray, output: np.ndarray,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``grad_output * output * (1 - output)``."""
+    return _store(grad_output * (output * (1 - output)), out)
+
+
+def identity_backward(grad_output: np.ndarray, output: np.ndarray,
+                      out: Optional[np.ndarray] = None) -> np.ndarray:
+    """A copy of ``grad_output``."""
+    return _store(np.array(grad_output, copy=True), out)
+
+
+ACTIVATIONS = {"identity": identity, "relu": relu, "leaky_relu": leaky_relu,
+               "tanh": tanh, "sigmoid": sigmoid}
+
+
+# ------------------------------------------------------------ softmax and losses
+def softmax(x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Row-wise softmax of a 2-D array: ``exp(x - max) / sum(exp(x - max))``."""
+    e = np.exp(x - x.max(axis=1, keepdims=True)) if x.size else np.exp(x)
+    return _store(e / e.sum(axis=1, keepdims=True), out)
+
+
+def log_softmax(x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Row-wise ``x - logsumexp(x)`` of a 2-D array."""
+    if x.size == 0:
+        return _store(x.copy(), out)
+    shifted = x - x.max(axis=1, keepdims=True)
+    return _store(shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)), out)
+
+
+def _reduce(per_item: np.ndarray, grad: np.ndarray, count: int,
+            reduction: str) -> Tuple[Loss, np.ndarray]:
+    if reduction == "none":
+        return per_item, grad
+    if reduction == "sum":
+        return float(per_item.sum()), grad
+    if reduction == "mean":
+        if count == 0:
+            return float("nan"), grad
+        return float(per_item.sum()) / count, grad / grad.dtype.type(count)
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none'; received: {reduction!r}")
+
+
+def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray, *, reduction: str = "mean",
+                          label_smoothing: float = 0.0,
+                          out: Optional[np.ndarray] = None) -> Tuple[Loss, np.ndarray]:
+    """Cross-entropy of ``softmax(logits)`` against class indices or probabilities.
+
+    With ``q`` the (smoothed) target distribution, the loss per row is
+    ``-sum(q * log_softmax(logits))`` and its gradient is ``softmax(logits) - q``
+    (the lecture's ``a2 - y``), divided by ``n`` for ``reduction="mean"``.
+    """
+    n, c = logits.shape
+    dt = logits.dtype.type
+    if targets.ndim == 1:
+        q = np.zeros_like(logits)
+        q[np.arange(n), targets] = 1
+    else:
+        q = targets.astype(logits.dtype, copy=False)
+    if label_smoothing:
+        q = dt(1 - label_smoothing) * q + dt(label_smoothing / c)
+    logp = log_softmax(logits)
+    per_row = -(q * logp).sum(axis=1)
+    loss, grad = _reduce(per_row, np.exp(logp) - q, n, reduction)
+    return loss, _store(grad, out)
+
+
+def mse(pred: np.ndarray, target: np.ndarray, *, reduction: str = "mean",
+        out: Optional[np.ndarray] = None) -> Tuple[Loss, np.ndarray]:
+    """Squared error ``(pred - target)**2`` and its gradient ``2 * (pred - target)``."""
+    diff = pred - target
+    loss, grad = _reduce(diff * diff, 2 * diff, diff.size, reduction)
+    return loss, _store(grad, out)
+
+
+def bce_with_logits(logits: np.ndarray, target: np.ndarray, *, reduction: str = "mean",
+                    out: Optional[np.ndarray] = None) -> Tuple[Loss, np.ndarray]:
+    """Binary cross-entropy of ``sigmoid(logits)`` against ``target`` in [0, 1].
+
+    Per element ``max(x, 0) - x * t + log(1 + exp(-|x|))``; gradient ``sigmoid(x) - t``.
+    """
+    x, t = logits, target.astype(logits.dtype, copy=False)
+    per_item = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+    loss, grad = _reduce(per_item, sigmoid(x) - t, x.size, reduction)
+    return loss, _store(grad, out)
+
+
+# --------------------------------------------------------------------- optimizers
+def sgd_step(param: np.ndarray, grad: np.ndarray, *, lr: float, momentum: float = 0.0,
+             velocity: Optional[np.ndarray] = None, nesterov: bool = False,
+             weight_decay: float = 0.0) -> np.ndarray:
+    """One SGD step in place (PyTorch's formulation, dampening 0).
+
+    ``g = grad + weight_decay * param``; with momentum ``v = momentum * v + g`` and
+    ``g = v`` (or ``g + momentum * v`` with Nesterov); then ``param -= lr * g``.
+    """
+    dt = param.dtype.type
+    g = grad + dt(weight_decay) * param if weight_decay else grad
+    if momentum:
+        velocity *= dt(momentum)
+        velocity += g
+        g = g + dt(momentum) * velocity if nesterov else velocity
+    param -= dt(lr) * g
+    return param
+
+
+def adam_step(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *,
+              step: int, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+              eps: float = 1e-8, weight_decay: float = 0.0,
+              decoupled: bool = False) -> np.ndarray:
+    """One Adam step in place (AdamW when ``decoupled``); ``step`` counts from 1.
+
+    ``m = b1*m + (1-b1)*g``, ``v = b2*v + (1-b2)*g**2``,
+    ``param -= lr / (1 - b1**step) * m / (sqrt(v / (1 - b2**step)) + eps)``.
+    """
+    dt = param.dtype.type
+    if decoupled:
+        param *= dt(1 - lr * weight_decay)
+        g = grad
+    else:
+        g = grad + dt(weight_decay) * param if weight_decay else grad
+    m *= dt(beta1)
+    m += dt(1 - beta1) * g
+    v *= dt(beta2)
+    v += dt(1 - beta2) * (g * g)
+    bias1 = 1 - beta1 ** step
+    bias2 = 1 - beta2 ** step
+    denom = np.sqrt(v) / dt(np.sqrt(bias2)) + dt(eps)
+    param -= dt(lr / bias1) * (m / denom)
+    return param
