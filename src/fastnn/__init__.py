@@ -1,19 +1,29 @@
 """fastnn: a small neural-network engine for the CPU with compiled kernels.
 
-``fastnn.ops`` holds the compiled kernels, ``fastnn.reference`` their NumPy twins.
+``fastnn.ops`` holds the compiled kernels, ``fastnn.reference`` their NumPy twins;
+the layers, losses, optimizers and ``Sequential`` build networks from them.
 """
 from __future__ import annotations
 
 import sys
 
-from . import ops, reference
-from . import _dispatch
+from . import _dispatch, ops, reference
 from ._dispatch import get_num_threads, set_num_threads
+from .datasets import load_digits
+from .layers import Dense, Dropout, Identity, LeakyReLU, Parameter, ReLU, Sigmoid, Tanh
+from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
+from .model import Callback, EarlyStopping, History, Sequential, load
+from .optim import SGD, Adam, AdamW, CosineAnnealingLR, ExponentialLR, StepLR
 
 __version__ = "0.1.0"
 
-__all__ = ["ops", "reference", "set_num_threads", "get_num_threads", "show_config",
-           "__version__"]
+__all__ = [
+    "ops", "reference", "set_num_threads", "get_num_threads", "show_config", "__version__",
+    "Dense", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "Parameter",
+    "Sequential", "History", "Callback", "EarlyStopping", "load", "load_digits",
+    "SoftmaxCrossEntropy", "MSE", "BCEWithLogits",
+    "SGD", "Adam", "AdamW", "StepLR", "ExponentialLR", "CosineAnnealingLR",
+]
 
 
 def show_config(file=None) -> dict:

@@ -1,0 +1,247 @@
+"""Layers: a dense layer ``y = f(x @ W + b)`` split into its linear part and its activation.
+
+Each layer keeps what its backward pass needs from the forward pass (the input of a
+``Dense``, the output of an activation) and writes its gradients into NumPy arrays
+(``grad_weight``, ``grad_bias``); ``backward`` overwrites them, it does not accumulate.
+Every computation is one call into :mod:`fastnn.ops`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+
+from . import ops
+
+__all__ = ["Parameter", "Layer", "Dense", "Activation", "ReLU", "LeakyReLU", "Tanh",
+           "Sigmoid", "Identity", "Dropout", "ACTIVATION_LAYERS"]
+
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A trainable array and the array its gradient is written to (same shape and dtype)."""
+
+    name: str
+    value: np.ndarray
+    grad: np.ndarray
+
+
+class Layer:
+    """Base class: ``forward(x, training)``, ``backward(grad) -> grad_input``, ``parameters()``."""
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def parameters(self) -> List[Parameter]:
+        return []
+
+    def config(self) -> dict:
+        """The constructor arguments that rebuild this layer (used by ``save``)."""
+        return {}
+
+    def __call__(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        return self.forward(x, training)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+    def _saved(self, value: Optional[np.ndarray], what: str) -> np.ndarray:
+        if value is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward ({what} missing)")
+        return value
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; received: {name}={value!r}")
+    return int(value)
+
+
+class Dense(Layer):
+    """Fully connected layer ``z = x @ weight + bias`` with ``weight`` of shape ``(in, out)``.
+
+    ``init`` is ``"he"`` (normal, std ``sqrt(2 / in)``, for ReLU) or ``"glorot"``
+    (uniform in ``±sqrt(6 / (in + out))``, for tanh/sigmoid); biases start at 0.
+    Backward: ``grad_weight = x.T @ grad``, ``grad_bias = grad.sum(0)``,
+    ``grad_input = grad @ weight.T``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
+                 init: str = "he", dtype=np.float32, seed: Optional[int] = None):
+        self.in_features = _check_positive_int("in_features", in_features)
+        self.out_features = _check_positive_int("out_features", out_features)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in _DTYPES:
+            raise TypeError(f"dtype must be float32 or float64; received: dtype={self.dtype}")
+        if init not in ("he", "glorot"):
+            raise ValueError(f"init must be 'he' or 'glorot'; received: init={init!r}")
+        self.init, self.seed, self.use_bias = init, seed, bool(bias)
+        shape = (self.in_features, self.out_features)
+        self._weight = np.empty(shape, self.dtype)
+        self.grad_weight = np.zeros(shape, self.dtype)
+        self._bias = np.zeros(self.out_features, self.dtype) if self.use_bias else None
+        self.grad_bias = np.zeros(self.out_features, self.dtype) if self.use_bias else None
+        self._input: Optional[np.ndarray] = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw new weights from the ``init`` distribution (seeded by ``seed``) and zero the bias."""
+        rng = np.random.default_rng(self.seed)
+        fan_in, fan_out = self.in_features, self.out_features
+        if self.init == "he":
+            w = rng.standard_normal(self._weight.shape) * np.sqrt(2.0 / fan_in)
+        else:
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            w = rng.uniform(-limit, limit, self._weight.shape)
+        self._weight[...] = w
+        if self._bias is not None:
+            self._bias[...] = 0
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self._weight
+
+    @weight.setter
+    def weight(self, value) -> None:
+        self._assign(self._weight, value, "weight")
+
+    @property
+    def bias(self) -> Optional[np.ndarray]:
+        return self._bias
+
+    @bias.setter
+    def bias(self, value) -> None:
+        if self._bias is None:
+            raise ValueError("this Dense layer was built with bias=False")
+        self._assign(self._bias, value, "bias")
+
+    @staticmethod
+    def _assign(target: np.ndarray, value, name: str) -> None:
+        value = np.asarray(value)
+        if value.shape != target.shape:
+            raise ValueError(f"{name} must have shape {target.shape}; received: {value.shape}")
+        target[...] = value  # in place: optimizers keep their reference
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        self._input = x if training else None
+        return ops.linear(x, self._weight, self._bias)
+
+    def backward_params(self, grad: np.ndarray) -> None:
+        """Fill ``grad_weight`` and ``grad_bias`` only (what the first layer needs)."""
+        x = self._saved(self._input, "input")
+        ops.gemm(x, grad, trans_a=True, out=self.grad_weight)
+        if self.grad_bias is not None:
+            np.sum(grad, axis=0, out=self.grad_bias)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        self.backward_params(grad)
+        return ops.gemm(grad, self._weight, trans_b=True)
+
+    def parameters(self) -> List[Parameter]:
+        params = [Parameter("weight", self._weight, self.grad_weight)]
+        if self._bias is not None:
+            params.append(Parameter("bias", self._bias, self.grad_bias))
+        return params
+
+    def config(self) -> dict:
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "bias": self.use_bias, "init": self.init, "dtype": self.dtype.name,
+                "seed": self.seed}
+
+
+class Activation(Layer):
+    """An elementwise activation ``a = f(z)``; backward uses only the saved output ``a``."""
+
+    #: name of the kernel in fastnn.ops (and of the activation in ``ops.linear``)
+    kernel = "identity"
+
+    def __init__(self):
+        self._output: Optional[np.ndarray] = None
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        out = getattr(ops, self.kernel)(x, **self._kwargs())
+        self._output = out if training else None
+        return out
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        output = self._saved(self._output, "output")
+        return getattr(ops, self.kernel + "_backward")(grad, output, **self._kwargs())
+
+    def _kwargs(self) -> dict:
+        return {}
+
+
+class ReLU(Activation):
+    """``max(z, 0)``; derivative ``1`` where the output is positive, else ``0``."""
+
+    kernel = "relu"
+
+
+class LeakyReLU(Activation):
+    """``z`` for ``z >= 0``, else ``negative_slope * z``."""
+
+    kernel = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def _kwargs(self) -> dict:
+        return {"negative_slope": self.negative_slope}
+
+    def config(self) -> dict:
+        return {"negative_slope": self.negative_slope}
+
+
+class Tanh(Activation):
+    """``tanh(z)``; derivative ``1 - a**2``."""
+
+    kernel = "tanh"
+
+
+class Sigmoid(Activation):
+    """``1 / (1 + exp(-z))``; derivative ``a * (1 - a)``."""
+
+    kernel = "sigmoid"
+
+
+class Identity(Activation):
+    """The linear activation ``a = z``."""
+
+    kernel = "identity"
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each input with probability ``p`` and scale the
+    rest by ``1 / (1 - p)``; at inference, the identity."""
+
+    def __init__(self, p: float = 0.5, *, seed: Optional[int] = None):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"p must be in [0, 1); received: p={p!r}")
+        self.p, self.seed = float(p), seed
+        self._rng = np.random.default_rng(seed)
+        self._mask: Optional[np.ndarray] = None
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        if not training or self.p == 0.0:
+            self._mask = None
+            return x
+        keep = self._rng.random(x.shape) >= self.p
+        self._mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
+        return x * self._mask
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        return grad if self._mask is None else grad * self._mask
+
+    def config(self) -> dict:
+        return {"p": self.p, "seed": self.seed}
+
+
+ACTIVATION_LAYERS = {cls.kernel: cls for cls in (ReLU, LeakyReLU, Tanh, Sigmoid, Identity)}

@@ -1,0 +1,210 @@
+"""Optimizers and learning-rate schedules.
+
+An optimizer holds the :class:`~fastnn.layers.Parameter` list of a model (plain NumPy
+arrays and their gradient arrays) and per-parameter state; ``step()`` updates every
+array in place with one fused kernel call each, ``zero_grad()`` clears the gradients.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, List, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import ops
+from .layers import Parameter
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "LRScheduler", "StepLR", "ExponentialLR",
+           "CosineAnnealingLR"]
+
+ParamsLike = Union[Iterable[Parameter], Iterable[Tuple[np.ndarray, np.ndarray]]]
+
+
+def _as_parameters(params: ParamsLike) -> List[Parameter]:
+    out = []
+    for i, p in enumerate(params):
+        if not isinstance(p, Parameter):
+            try:
+                value, grad = p
+            except (TypeError, ValueError):
+                raise TypeError("params must be Parameters (model.parameters()) or "
+                                f"(value, grad) array pairs; received: {p!r}") from None
+            p = Parameter(f"param{i}", value, grad)
+        for what in ("value", "grad"):
+            arr = getattr(p, what)
+            if not isinstance(arr, np.ndarray) or arr.dtype not in (np.float32, np.float64):
+                raise TypeError(f"parameter {p.name!r}: {what} must be a float32/float64 ndarray")
+        if p.value.shape != p.grad.shape or p.value.dtype != p.grad.dtype:
+            raise ValueError(f"parameter {p.name!r}: value {p.value.shape} {p.value.dtype} and "
+                             f"grad {p.grad.shape} {p.grad.dtype} differ")
+        out.append(p)
+    if not out:
+        raise ValueError("optimizer got an empty parameter list")
+    return out
+
+
+def _check_lr(lr: float) -> float:
+    if not (isinstance(lr, (int, float, np.floating)) and math.isfinite(lr) and lr >= 0.0):
+        raise ValueError(f"Invalid learning rate: {lr!r}")
+    return float(lr)
+
+
+class Optimizer:
+    """Base class: ``step()`` applies :meth:`_update` to every parameter."""
+
+    def __init__(self, params: ParamsLike, lr: float):
+        self.params = _as_parameters(params)
+        self.lr = _check_lr(lr)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad.fill(0)
+
+    def step(self) -> None:
+        self.lr = _check_lr(self.lr)
+        for i, p in enumerate(self.params):
+            self._update(i, p)
+
+    def _update(self, index: int, p: Parameter) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+    def config(self) -> dict:
+        return {"lr": self.lr}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, ``param -= lr * g``, optionally with (Nesterov)
+    momentum ``v = momentum * v + g`` and L2 weight decay ``g = grad + weight_decay * param``."""
+
+    def __init__(self, params: ParamsLike, lr: float, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        if not (math.isfinite(momentum) and momentum >= 0.0):
+            raise ValueError(f"Invalid momentum value: {momentum!r}")
+        if not (math.isfinite(weight_decay) and weight_decay >= 0.0):
+            raise ValueError(f"Invalid weight_decay value: {weight_decay!r}")
+        if nesterov and momentum <= 0.0:
+            raise ValueError("Nesterov momentum requires a momentum > 0")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.weight_decay = float(weight_decay)
+        self.velocity = [np.zeros_like(p.value) for p in self.params] if momentum else None
+
+    def _update(self, index: int, p: Parameter) -> None:
+        ops.sgd_step(p.value, p.grad, lr=self.lr, momentum=self.momentum,
+                     velocity=None if self.velocity is None else self.velocity[index],
+                     nesterov=self.nesterov, weight_decay=self.weight_decay)
+
+    def config(self) -> dict:
+        return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
+                "weight_decay": self.weight_decay}
+
+
+class Adam(Optimizer):
+    """Adam: ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2``,
+    ``param -= lr * m_hat / (sqrt(v_hat) + eps)`` with bias-corrected ``m_hat``, ``v_hat``.
+    ``weight_decay`` adds ``weight_decay * param`` to the gradient (L2)."""
+
+    decoupled = False
+
+    def __init__(self, params: ParamsLike, lr: float = 1e-3,
+                 betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        beta1, beta2 = (float(b) for b in betas)
+        for i, b in enumerate((beta1, beta2)):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {b!r}")
+        if not (math.isfinite(eps) and eps >= 0.0):
+            raise ValueError(f"Invalid epsilon value: {eps!r}")
+        if not (math.isfinite(weight_decay) and weight_decay >= 0.0):
+            raise ValueError(f"Invalid weight_decay value: {weight_decay!r}")
+        self.betas, self.eps, self.weight_decay = (beta1, beta2), float(eps), float(weight_decay)
+        self.m = [np.zeros_like(p.value) for p in self.params]
+        self.v = [np.zeros_like(p.value) for p in self.params]
+        self.t = 0
+
+    def step(self) -> None:
+        self.t += 1
+        super().step()
+
+    def _update(self, index: int, p: Parameter) -> None:
+        ops.adam_step(p.value, p.grad, self.m[index], self.v[index], step=self.t, lr=self.lr,
+                      beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
+                      weight_decay=self.weight_decay, decoupled=self.decoupled)
+
+    def config(self) -> dict:
+        return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
+                "weight_decay": self.weight_decay}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``param *= 1 - lr * weight_decay`` before the step."""
+
+    decoupled = True
+
+    def __init__(self, params: ParamsLike, lr: float = 1e-3,
+                 betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+class LRScheduler:
+    """Sets ``optimizer.lr`` from the epoch count; call ``step()`` once per epoch (``fit``
+    does when the scheduler is passed in ``callbacks``)."""
+
+    def __init__(self, optimizer: Optimizer):
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.epoch = 0
+
+    def lr_at(self, epoch: int) -> float:
+        raise NotImplementedError
+
+    def step(self) -> None:
+        self.epoch += 1
+        self.optimizer.lr = self.lr_at(self.epoch)
+
+    def on_epoch_end(self, epoch: int, logs: dict, model) -> None:
+        self.step()
+
+
+class StepLR(LRScheduler):
+    """``lr = base_lr * gamma ** (epoch // step_size)``."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        super().__init__(optimizer)
+        if step_size < 1:
+            raise ValueError(f"step_size must be >= 1; received: {step_size!r}")
+        self.step_size, self.gamma = int(step_size), float(gamma)
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class ExponentialLR(LRScheduler):
+    """``lr = base_lr * gamma ** epoch``."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float):
+        super().__init__(optimizer)
+        self.gamma = float(gamma)
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * self.gamma ** epoch
+
+
+class CosineAnnealingLR(LRScheduler):
+    """``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
+        super().__init__(optimizer)
+        if T_max < 1:
+            raise ValueError(f"T_max must be >= 1; received: {T_max!r}")
+        self.T_max, self.eta_min = int(T_max), float(eta_min)
+
+    def lr_at(self, epoch: int) -> float:
+        cos = math.cos(math.pi * min(epoch, self.T_max) / self.T_max)
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + cos) / 2
