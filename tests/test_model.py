@@ -76,29 +76,6 @@ def test_network_gradients_match_finite_differences(act, loss_name):
 
 
 # ------------------------------------------------- parity with a plain NumPy loop
-def _numpy_lecture_training(W1, b1, W2, b2, X, y, orders, lr, batch_size):
-    """The lecture's one-hidden-layer network in plain NumPy: returns per-epoch losses."""
-    losses = []
-    for order in orders:
-        total = 0.0
-        for start in range(0, len(X), batch_size):
-            idx = order[start:start + batch_size]
-            x, t = X[idx], y[idx]
-            a1 = R.relu(x @ W1 + b1)
-            z2 = a1 @ W2 + b2
-            loss, dz2 = R.softmax_cross_entropy(z2, t)   # dLoss/dz2 = (a2 - y) / n
-            total += loss * len(idx)
-            dW2 = a1.T @ dz2
-            db2 = dz2.sum(axis=0)
-            dz1 = R.relu_backward(dz2 @ W2.T, a1)
-            dW1 = x.T @ dz1
-            db1 = dz1.sum(axis=0)
-            for p, g in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2)):
-                R.sgd_step(p, g, lr=lr)
-        losses.append(total / len(X))
-    return losses
-
-
 @pytest.mark.parametrize("dtype,batch_size", [(np.float64, 16), (np.float32, 10),
                                               (np.float64, 1), (np.float32, 300)])
 def test_training_curve_matches_plain_numpy(dtype, batch_size):
@@ -109,7 +86,8 @@ def test_training_curve_matches_plain_numpy(dtype, batch_size):
     epochs, lr, seed = 4, 0.05, 3
     rng = np.random.default_rng(seed)
     orders = [rng.permutation(len(X)) for _ in range(epochs)]
-    expected = _numpy_lecture_training(W1, b1, W2, b2, X, y, orders, lr, batch_size)
+    expected = [R.mlp_train_epoch([W1, W2], [b1, b2], X, y, order, lr=lr, batch_size=batch_size)
+                for order in orders]
     hist = model.fit(X, y, loss=fastnn.SoftmaxCrossEntropy(),
                      optimizer=fastnn.SGD(model.parameters(), lr=lr), epochs=epochs,
                      batch_size=batch_size, seed=seed, verbose=False)

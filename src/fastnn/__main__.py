@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=demo)
+    p = sub.add_parser("bench", help="the speed table against NumPy, PyTorch, scikit-learn")
+    from fastnn.bench import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=bench)
     p = sub.add_parser("config", help="show the kernel path, threads and build flags")
     p.set_defaults(func=config)
     return parser

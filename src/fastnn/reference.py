@@ -8,7 +8,7 @@ the compiled layer is the one that guards against bad input.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -18,7 +18,7 @@ __all__ = [
     "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
     "identity_backward",
     "softmax", "log_softmax", "softmax_cross_entropy", "mse", "bce_with_logits",
-    "sgd_step", "adam_step", "ACTIVATIONS",
+    "sgd_step", "adam_step", "mlp_train_epoch", "ACTIVATIONS",
 ]
 
 Loss = Union[float, np.ndarray]
@@ -239,3 +239,38 @@ def adam_step(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
     denom = np.sqrt(v) / dt(np.sqrt(bias2)) + dt(eps)
     param -= dt(lr / bias1) * (m / denom)
     return param
+
+
+# ------------------------------------------------------------- a whole training loop
+def mlp_train_epoch(weights: List[np.ndarray], biases: List[np.ndarray], X: np.ndarray,
+                    y: np.ndarray, order: np.ndarray, *, lr: float, batch_size: int,
+                    activation: str = "relu") -> float:
+    """One epoch of minibatch SGD on a multilayer perceptron, as the lecture writes it.
+
+    Hidden layers ``a = act(a_prev @ W + b)``, output logits ``z = a @ W + b``,
+    softmax cross-entropy against integer labels ``y``; backward ``dz = (p - y) / n``,
+    ``dW = a_prev.T @ dz``, ``db = dz.sum(0)``, ``da_prev = dz @ W.T``.  Updates the
+    arrays in place and returns the mean training loss of the epoch.
+    """
+    act, act_backward = ACTIVATIONS[activation], _BACKWARDS[activation]
+    total = 0.0
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        acts = [X[idx]]
+        for W, b in zip(weights[:-1], biases[:-1]):
+            acts.append(act(acts[-1] @ W + b))
+        loss, dz = softmax_cross_entropy(acts[-1] @ weights[-1] + biases[-1], y[idx])
+        total += loss * len(idx)
+        for layer in range(len(weights) - 1, -1, -1):
+            dW = acts[layer].T @ dz
+            db = dz.sum(axis=0)
+            if layer:
+                dz = act_backward(dz @ weights[layer].T, acts[layer])
+            sgd_step(weights[layer], dW, lr=lr)
+            sgd_step(biases[layer], db, lr=lr)
+    return total / len(order)
+
+
+_BACKWARDS = {"identity": identity_backward, "relu": relu_backward,
+              "leaky_relu": leaky_relu_backward, "tanh": tanh_backward,
+              "sigmoid": sigmoid_backward}

@@ -1,0 +1,372 @@
+"""``fastnn bench``: one table of fastnn against NumPy, PyTorch and scikit-learn.
+
+Every row is one workload; every peer is held to the same thread count (threadpoolctl
+for NumPy's BLAS, ``torch.set_num_threads``, ``fastnn.set_num_threads``).  Timings are
+medians of ``--repeats`` runs after a warm-up; a run whose spread (max - min) / median
+exceeds ``SPREAD_WARNING`` is flagged.  Ratios are ``peer time / fastnn time`` (above 1:
+fastnn is faster).  Peers that are not installed are skipped with a note.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+import fastnn
+from fastnn import reference as R
+
+PEERS = ("fastnn", "numpy", "torch", "sklearn")
+SPREAD_WARNING = 0.25
+#: the training rows report seconds per epoch of this many samples
+EPOCH_SAMPLES = 60_000
+
+
+@dataclass
+class Row:
+    name: str
+    flops: Optional[float] = None          # per call, for GFLOP/s
+    scale: float = 1.0                     # times are multiplied by this (epoch extrapolation)
+    times: Dict[str, float] = field(default_factory=dict)
+    spreads: Dict[str, float] = field(default_factory=dict)
+
+    def ratio(self, peer: str) -> Optional[float]:
+        if peer not in self.times or "fastnn" not in self.times:
+            return None
+        return self.times[peer] / self.times["fastnn"]
+
+
+class SelfTimed:
+    """A workload that times itself: calling it returns the seconds to count."""
+
+    def __init__(self, fn: Callable[[], float]):
+        self.fn = fn
+
+    def __call__(self) -> float:
+        return self.fn()
+
+
+def measure(fn: Callable[[], object], repeats: int, min_time: float) -> tuple:
+    """Median seconds per call of ``fn`` and the relative spread, after one warm-up call.
+    Each of the ``repeats`` samples loops ``fn`` until ``min_time`` has passed."""
+    fn()
+    if isinstance(fn, SelfTimed):
+        samples = [fn() for _ in range(repeats)]
+    else:
+        start = time.perf_counter()
+        fn()
+        once = time.perf_counter() - start
+        number = max(1, int(min_time / max(once, 1e-9)))
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples.append((time.perf_counter() - start) / number)
+    med = statistics.median(samples)
+    return med, (max(samples) - min(samples)) / med
+
+
+# ------------------------------------------------------------------- the peers
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _sklearn_mlp():
+    try:
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return None
+    return MLPClassifier
+
+
+# ---------------------------------------------------------------- the workloads
+def gemm_row(m: int, k: int, n: int, dtype, trans: str = "", rng=None) -> tuple:
+    """``op(A) @ op(B)`` with ``trans`` in "", "a" (A given transposed), "b"."""
+    rng = rng or np.random.default_rng(0)
+    a = rng.standard_normal((k, m) if "a" in trans else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if "b" in trans else (k, n)).astype(dtype)
+    opa = a.T if "a" in trans else a
+    opb = b.T if "b" in trans else b
+    out = np.empty((m, n), dtype)
+    label = {"": "A @ B", "a": "A.T @ B", "b": "A @ B.T"}[trans]
+    name = f"matmul {np.dtype(dtype).name} {m}x{k} @ {k}x{n} ({label})"
+    fns = {"fastnn": lambda: fastnn.ops.matmul(opa, opb, out=out),
+           "numpy": lambda: np.matmul(opa, opb, out=out)}
+    torch = _torch()
+    if torch is not None:
+        ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+        ta, tb = (ta.T if "a" in trans else ta), (tb.T if "b" in trans else tb)
+        fns["torch"] = lambda: torch.mm(ta, tb, out=tout)
+    return Row(name, flops=2.0 * m * n * k), fns
+
+
+def linear_row(batch: int, dtype=np.float32) -> tuple:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 784)).astype(dtype)
+    w = rng.standard_normal((784, 128)).astype(dtype)
+    b = rng.standard_normal(128).astype(dtype)
+    fns = {"fastnn": lambda: fastnn.ops.linear(x, w, b, "relu"),
+           "numpy": lambda: np.maximum(x @ w + b, 0)}
+    torch = _torch()
+    if torch is not None:
+        tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w.T.copy()), torch.from_numpy(b)
+        fns["torch"] = lambda: torch.relu(torch.nn.functional.linear(tx, tw, tb))
+    return Row(f"linear relu float32 {batch}x784 -> 128", flops=2.0 * batch * 784 * 128), fns
+
+
+def softmax_ce_row(n: int, c: int, dtype=np.float32) -> tuple:
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((n, c)).astype(dtype)
+    labels = rng.integers(0, c, n)
+    fns = {"fastnn": lambda: fastnn.ops.softmax_cross_entropy(logits, labels),
+           "numpy": lambda: R.softmax_cross_entropy(logits, labels)}
+    torch = _torch()
+    if torch is not None:
+        tl = torch.from_numpy(logits).requires_grad_(True)
+        tt = torch.from_numpy(labels)
+
+        def torch_ce():
+            tl.grad = None
+            torch.nn.functional.cross_entropy(tl, tt).backward()
+        fns["torch"] = torch_ce
+    return Row(f"softmax-CE loss+grad float32 {n}x{c}"), fns
+
+
+def _mlp_data(sizes, n, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], n)
+    return X, y
+
+
+def training_row(sizes: List[int], batch: int, n: int, lr: float = 0.01) -> tuple:
+    """One epoch of SGD (ReLU hidden layers, softmax-CE), scaled to EPOCH_SAMPLES samples."""
+    X, y = _mlp_data(sizes, n)
+    scale = EPOCH_SAMPLES / n
+    model = fastnn.Sequential(
+        [layer for i, (a, b) in enumerate(zip(sizes, sizes[1:]))
+         for layer in ([fastnn.Dense(a, b, seed=i)] + ([fastnn.ReLU()] if i < len(sizes) - 2 else []))])
+    opt = fastnn.SGD(model.parameters(), lr=lr)
+    rng = np.random.default_rng(1)
+    weights = [layer.weight.copy() for layer in model.layers if isinstance(layer, fastnn.Dense)]
+    biases = [layer.bias.copy() for layer in model.layers if isinstance(layer, fastnn.Dense)]
+
+    def fastnn_epoch() -> float:  # the epoch's own time, without fit's one-off input checks
+        hist = model.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=batch,
+                         seed=int(rng.integers(1 << 30)), verbose=False)
+        return hist.history["time"][0]
+
+    def numpy_epoch():
+        R.mlp_train_epoch(weights, biases, X, y, rng.permutation(n), lr=lr, batch_size=batch)
+
+    fns = {"fastnn": SelfTimed(fastnn_epoch), "numpy": numpy_epoch}
+    torch = _torch()
+    if torch is not None:
+        net = torch.nn.Sequential(*[m for i, (a, b) in enumerate(zip(sizes, sizes[1:]))
+                                    for m in ([torch.nn.Linear(a, b)] +
+                                              ([torch.nn.ReLU()] if i < len(sizes) - 2 else []))])
+        topt = torch.optim.SGD(net.parameters(), lr=lr)
+        tX, ty = torch.from_numpy(X), torch.from_numpy(y)
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def torch_epoch():
+            perm = torch.randperm(n)
+            for start in range(0, n, batch):
+                idx = perm[start:start + batch]
+                topt.zero_grad()
+                loss_fn(net(tX[idx]), ty[idx]).backward()
+                topt.step()
+        fns["torch"] = torch_epoch
+    MLP = _sklearn_mlp()
+    if MLP is not None and len(sizes) == 3:
+        clf = MLP(hidden_layer_sizes=(sizes[1],), solver="sgd", batch_size=batch,
+                  learning_rate_init=lr, momentum=0.0, alpha=0.0, shuffle=True, random_state=0)
+        classes = np.arange(sizes[-1])
+
+        def sklearn_epoch():
+            clf.partial_fit(X, y, classes=classes)
+        fns["sklearn"] = sklearn_epoch
+    return Row(f"train epoch {'-'.join(map(str, sizes))} batch {batch}", scale=scale), fns
+
+
+def workloads(quick: bool) -> List[Callable[[], tuple]]:
+    """The rows of the table, as thunks (the setup runs when the row is measured)."""
+    n_big = 12_000 if quick else EPOCH_SAMPLES
+    n_b1 = 2_000 if quick else 6_000
+    rows = [lambda: gemm_row(512, 512, 512, np.float32),
+            lambda: gemm_row(512, 512, 512, np.float64)]
+    for batch in (64,) if quick else (16, 64, 256):
+        rows += [lambda b=batch: gemm_row(b, 784, 128, np.float32),
+                 lambda b=batch: gemm_row(784, b, 128, np.float32, "a"),
+                 lambda b=batch: gemm_row(b, 128, 784, np.float32, "b")]
+    rows += [lambda: gemm_row(256, 128, 10, np.float32),
+             lambda: linear_row(64),
+             lambda: softmax_ce_row(256, 10),
+             lambda: softmax_ce_row(4096, 1000)]
+    for batch in (1, 16, 64, 256):
+        rows.append(lambda b=batch: training_row([784, 128, 10], b, n_b1 if b == 1 else n_big))
+    rows.append(lambda: training_row([64, 32, 10], 64, n_big))
+    return rows
+
+
+# ------------------------------------------------------------------- reporting
+def machine_info(threads: int) -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu, "fastnn": fastnn.__version__,
+            "isa": fastnn._dispatch.kernels.ISA, "threads": threads,
+            "numpy": np.__version__, "python": platform.python_version()}
+    torch = _torch()
+    info["torch"] = torch.__version__ if torch else None
+    try:
+        import sklearn
+        info["sklearn"] = sklearn.__version__
+    except ImportError:
+        info["sklearn"] = None
+    return info
+
+
+def format_table(rows: List[Row], peers: List[str]) -> str:
+    head = ["workload", *(f"{p} time" for p in peers), "fastnn GFLOP/s",
+            *(f"x vs {p}" for p in peers if p != "fastnn")]
+    lines = []
+    for row in rows:
+        cells = [row.name]
+        for p in peers:
+            cells.append(_fmt_time(row.times.get(p)))
+        gf = row.flops / row.times["fastnn"] / 1e9 if row.flops and "fastnn" in row.times else None
+        cells.append(f"{gf:.1f}" if gf else "")
+        for p in peers:
+            if p != "fastnn":
+                r = row.ratio(p)
+                cells.append(f"{r:.2f}" if r else "-")
+        lines.append(cells)
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *lines)]
+    fmt = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    out = [fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [fmt(cells) for cells in lines]
+    return "\n".join(out)
+
+
+def _fmt_time(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "-"
+    for unit, factor in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= factor:
+            return f"{seconds / factor:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def plot(rows: List[Row], peers: List[str], path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    others = [p for p in peers if p != "fastnn"]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    height = 0.8 / max(len(others), 1)
+    for i, peer in enumerate(others):
+        ax.barh(y + i * height, [row.ratio(peer) or 0 for row in rows], height, label=f"vs {peer}")
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_yticks(y + height * (len(others) - 1) / 2, [row.name for row in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("speed-up of fastnn (peer time / fastnn time)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def run(args: argparse.Namespace) -> dict:
+    threads = args.threads or 1
+    fastnn.set_num_threads(threads)
+    torch = _torch()
+    if torch is not None:
+        torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+        print("note: threadpoolctl is not installed; NumPy's BLAS keeps its own thread count "
+              "(pip install fastnn[bench])", file=sys.stderr)
+    peers = ["fastnn", "numpy"] + [p for p, mod in (("torch", torch), ("sklearn", _sklearn_mlp()))
+                                   if mod is not None]
+    for p, mod in (("torch", torch), ("sklearn", _sklearn_mlp())):
+        if mod is None:
+            print(f"note: {p} is not installed; its column is skipped", file=sys.stderr)
+    info = machine_info(threads)
+    rows: List[Row] = []
+    limiter = threadpool_limits(limits=threads) if threadpool_limits else None
+    try:
+        for make in workloads(args.quick):
+            row, fns = make()
+            if args.only and args.only not in row.name:
+                continue
+            for peer, fn in fns.items():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t, spread = measure(fn, args.repeats, 0.0 if row.scale != 1.0 else 0.05)
+                row.times[peer], row.spreads[peer] = t * row.scale, spread
+                if spread > SPREAD_WARNING:
+                    print(f"warning: {row.name} [{peer}]: runs spread {spread:.0%} around the "
+                          f"median; the machine is noisy", file=sys.stderr)
+            rows.append(row)
+            if args.verbose:
+                print(format_table([row], peers).splitlines()[-1], file=sys.stderr)
+    finally:
+        if limiter is not None:
+            limiter.unregister()
+    return {"machine": info, "peers": peers, "rows": rows}
+
+
+def main(args: argparse.Namespace) -> int:
+    result = run(args)
+    info, rows, peers = result["machine"], result["rows"], result["peers"]
+    print(f"fastnn bench - {info['date']} - {info['cpu']} - {info['isa']} kernels - "
+          f"{info['threads']} thread(s) - numpy {info['numpy']}, torch {info['torch']}, "
+          f"scikit-learn {info['sklearn']}")
+    print(f"times: median of {args.repeats} runs; 'x vs peer' = peer time / fastnn time; "
+          f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch")
+    print(format_table(rows, peers))
+    if args.json:
+        payload = {"machine": info, "rows": [asdict(r) for r in rows]}
+        text = json.dumps(payload, indent=2)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w") as fh:
+                fh.write(text)
+    if args.plot:
+        plot(rows, peers, args.plot)
+    return 0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=1, help="threads for every peer (default 1)")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs per measurement")
+    p.add_argument("--quick", action="store_true", help="fewer shapes, smaller epochs")
+    p.add_argument("--only", default=None, help="only rows whose name contains this text")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write JSON (- for stdout)")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="bar chart (needs matplotlib)")
+    p.add_argument("--verbose", action="store_true", help="print each row as it is measured")
