@@ -1,24 +1,31 @@
 """Epoch runners for ``Sequential.fit``.
 
 ``make_epoch_runner`` returns ``run(order, progress) -> sum of per-sample losses`` for
-one epoch over the rows of ``X`` in ``order``.  A network of ``Dense`` layers with fusable
-activations, a built-in loss and SGD/Adam/AdamW gets the compiled runner (every
-minibatch in nogil code, buffers allocated once per ``fit``); anything else gets the
-Python loop, which runs exactly the manual loop of the lecture.
+one epoch over the rows of ``X`` in ``order``.  A network of ``Dense`` layers, each
+optionally followed by an activation ``ops.linear`` can fuse, trained with a built-in
+loss and SGD/Adam/AdamW, gets the compiled runner: every minibatch runs in nogil code
+(gather, forward with fused epilogues, loss, backward, update) on buffers allocated
+once per ``fit``.  Anything else runs the manual loop of the lecture in Python.
+Both run the same kernels in the same order, so they give the same numbers.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
-from .losses import Loss
-from .optim import Optimizer
+from . import _dispatch
+from .layers import Activation, Dense
+from .losses import MSE, BCEWithLogits, Loss, SoftmaxCrossEntropy
+from .optim import SGD, Adam, AdamW, Optimizer
 
 Runner = Callable[[np.ndarray, Callable[[int], None]], float]
 
 #: progress callbacks fire about this many times per epoch
 PROGRESS_STEPS = 20
+
+_ACT_CODES = {"identity": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4}
+_LOSS_CODES = {SoftmaxCrossEntropy: 0, MSE: 1, BCEWithLogits: 2}
 
 
 def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
@@ -39,6 +46,69 @@ def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.
     return run
 
 
+def compiled_layers(model) -> Optional[List[Tuple[Dense, int, float]]]:
+    """``(dense, activation code, slope)`` per layer when the whole model can run compiled."""
+    from .model import _fusable
+
+    plan, layers, i = [], model.layers, 0
+    while i < len(layers):
+        dense = layers[i]
+        if type(dense) is not Dense:
+            return None
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if isinstance(nxt, Activation):
+            if not _fusable(nxt):
+                return None
+            plan.append((dense, _ACT_CODES[nxt.kernel], getattr(nxt, "negative_slope", 0.0)))
+            i += 2
+        else:
+            plan.append((dense, 0, 0.0))
+            i += 1
+    return plan
+
+
+def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
+                    batch_size: int) -> Optional[Runner]:
+    """The compiled epoch, or None when the model, loss or optimizer is not supported."""
+    layers = compiled_layers(model)
+    if layers is None or type(loss) not in _LOSS_CODES or type(optimizer) not in (SGD, Adam, AdamW):
+        return None
+    params = [p for dense, _, _ in layers for p in dense.parameters()]
+    if [id(p.value) for p in optimizer.params] != [id(p.value) for p in params]:
+        return None  # the optimizer covers a subset or another order of the parameters
+    adam = isinstance(optimizer, Adam)
+    state = optimizer.velocity if isinstance(optimizer, SGD) else None
+    plan = _dispatch.kernels.TrainPlan(
+        X, y, batch_size,
+        [dense.weight for dense, _, _ in layers],
+        [dense.bias for dense, _, _ in layers],
+        [dense.grad_weight for dense, _, _ in layers],
+        [dense.grad_bias for dense, _, _ in layers],
+        [code for _, code, _ in layers], [slope for _, _, slope in layers],
+        _LOSS_CODES[type(loss)], getattr(loss, "label_smoothing", 0.0),
+        optimizer.m if adam else state, optimizer.v if adam else None)
+
+    def run(order: np.ndarray, progress: Callable[[int], None]) -> float:
+        n_batches = -(-len(order) // batch_size)
+        chunk = max(1, n_batches // PROGRESS_STEPS)
+        total = 0.0
+        for first in range(0, n_batches, chunk):
+            count = min(chunk, n_batches - first)
+            if adam:
+                total += plan.run_adam(order, first, count, optimizer.t, optimizer.lr,
+                                       optimizer.betas[0], optimizer.betas[1], optimizer.eps,
+                                       optimizer.weight_decay, optimizer.decoupled)
+                optimizer.t += count
+            else:
+                total += plan.run_sgd(order, first, count, optimizer.lr, optimizer.momentum,
+                                      optimizer.nesterov, optimizer.weight_decay)
+            progress(first + count)
+        return total
+
+    return run
+
+
 def make_epoch_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
                       batch_size: int) -> Runner:
-    return python_runner(model, loss, optimizer, X, y, batch_size)
+    return (compiled_runner(model, loss, optimizer, X, y, batch_size)
+            or python_runner(model, loss, optimizer, X, y, batch_size))
