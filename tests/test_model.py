@@ -362,3 +362,19 @@ def test_demo_reaches_95_percent(capsys):
     out = capsys.readouterr().out
     accuracy = float(out.split("test accuracy:")[1].split("%")[0])
     assert accuracy >= 95.0, out
+
+
+def test_parameter_groups_set_weight_decay_per_parameter():
+    layer = fastnn.Dense(3, 2, dtype=np.float64, seed=0)
+    w0, b0 = layer.weight.copy(), layer.bias.copy()
+    layer.grad_weight[...] = 0
+    layer.grad_bias[...] = 0
+    layer.bias[...] = 1.0
+    opt = fastnn.SGD([{"params": [layer.parameters()[0]], "weight_decay": 0.5},
+                      {"params": [layer.parameters()[1]], "weight_decay": 0.0}], lr=0.1)
+    assert opt.weight_decays == [0.5, 0.0]
+    opt.step()
+    np.testing.assert_allclose(layer.weight, w0 * (1 - 0.1 * 0.5))
+    np.testing.assert_array_equal(layer.bias, np.ones(2))
+    with pytest.raises(ValueError, match="parameter group"):
+        fastnn.SGD([{"params": layer.parameters(), "momentum": 0.9}], lr=0.1)

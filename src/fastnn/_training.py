@@ -88,6 +88,8 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
         _LOSS_CODES[type(loss)], getattr(loss, "label_smoothing", 0.0),
         optimizer.m if adam else state, optimizer.v if adam else None)
 
+    decays = np.array(optimizer.weight_decays, dtype=np.float64)
+
     def run(order: np.ndarray, progress: Callable[[int], None]) -> float:
         n_batches = -(-len(order) // batch_size)
         chunk = max(1, n_batches // PROGRESS_STEPS)
@@ -97,11 +99,11 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
             if adam:
                 total += plan.run_adam(order, first, count, optimizer.t, optimizer.lr,
                                        optimizer.betas[0], optimizer.betas[1], optimizer.eps,
-                                       optimizer.weight_decay, optimizer.decoupled)
+                                       decays, optimizer.decoupled)
                 optimizer.t += count
             else:
                 total += plan.run_sgd(order, first, count, optimizer.lr, optimizer.momentum,
-                                      optimizer.nesterov, optimizer.weight_decay)
+                                      optimizer.nesterov, decays)
             progress(first + count)
         return total
 

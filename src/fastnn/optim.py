@@ -38,9 +38,33 @@ def _as_parameters(params: ParamsLike) -> List[Parameter]:
             raise ValueError(f"parameter {p.name!r}: value {p.value.shape} {p.value.dtype} and "
                              f"grad {p.grad.shape} {p.grad.dtype} differ")
         out.append(p)
-    if not out:
-        raise ValueError("optimizer got an empty parameter list")
     return out
+
+
+def _check_decay(weight_decay) -> float:
+    if not (isinstance(weight_decay, (int, float, np.floating)) and math.isfinite(weight_decay)
+            and weight_decay >= 0.0):
+        raise ValueError(f"Invalid weight_decay value: {weight_decay!r}")
+    return float(weight_decay)
+
+
+def _groups(params, weight_decay: float) -> Tuple[List[Parameter], List[float]]:
+    """Flatten ``params`` (parameters, or PyTorch-style groups ``{"params": [...],
+    "weight_decay": wd}``) into parameters and their weight decays."""
+    flat, decays = [], []
+    params = list(params)
+    groups = params if params and all(isinstance(g, dict) for g in params) else [{"params": params}]
+    for group in groups:
+        unknown = set(group) - {"params", "weight_decay"}
+        if unknown or "params" not in group:
+            raise ValueError(f"a parameter group takes 'params' and 'weight_decay'; received "
+                             f"keys {sorted(group)}")
+        members = _as_parameters(group["params"])
+        flat += members
+        decays += [_check_decay(group.get("weight_decay", weight_decay))] * len(members)
+    if not flat:
+        raise ValueError("optimizer got an empty parameter list")
+    return flat, decays
 
 
 def _check_lr(lr: float) -> float:
@@ -50,11 +74,17 @@ def _check_lr(lr: float) -> float:
 
 
 class Optimizer:
-    """Base class: ``step()`` applies :meth:`_update` to every parameter."""
+    """Base class: ``step()`` applies :meth:`_update` to every parameter.
 
-    def __init__(self, params: ParamsLike, lr: float):
-        self.params = _as_parameters(params)
+    ``params`` is ``model.parameters()``, a list of ``(value, grad)`` array pairs, or a
+    list of groups ``{"params": [...], "weight_decay": wd}`` (e.g. no decay on biases);
+    ``weight_decays[i]`` is the decay of ``params[i]``.
+    """
+
+    def __init__(self, params: ParamsLike, lr: float, weight_decay: float = 0.0):
         self.lr = _check_lr(lr)
+        self.weight_decay = _check_decay(weight_decay)
+        self.params, self.weight_decays = _groups(params, self.weight_decay)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -82,21 +112,18 @@ class SGD(Optimizer):
 
     def __init__(self, params: ParamsLike, lr: float, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0):
-        super().__init__(params, lr)
+        super().__init__(params, lr, weight_decay)
         if not (math.isfinite(momentum) and momentum >= 0.0):
             raise ValueError(f"Invalid momentum value: {momentum!r}")
-        if not (math.isfinite(weight_decay) and weight_decay >= 0.0):
-            raise ValueError(f"Invalid weight_decay value: {weight_decay!r}")
         if nesterov and momentum <= 0.0:
             raise ValueError("Nesterov momentum requires a momentum > 0")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
-        self.weight_decay = float(weight_decay)
         self.velocity = [np.zeros_like(p.value) for p in self.params] if momentum else None
 
     def _update(self, index: int, p: Parameter) -> None:
         ops.sgd_step(p.value, p.grad, lr=self.lr, momentum=self.momentum,
                      velocity=None if self.velocity is None else self.velocity[index],
-                     nesterov=self.nesterov, weight_decay=self.weight_decay)
+                     nesterov=self.nesterov, weight_decay=self.weight_decays[index])
 
     def config(self) -> dict:
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
@@ -113,16 +140,14 @@ class Adam(Optimizer):
     def __init__(self, params: ParamsLike, lr: float = 1e-3,
                  betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
-        super().__init__(params, lr)
+        super().__init__(params, lr, weight_decay)
         beta1, beta2 = (float(b) for b in betas)
         for i, b in enumerate((beta1, beta2)):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {b!r}")
         if not (math.isfinite(eps) and eps >= 0.0):
             raise ValueError(f"Invalid epsilon value: {eps!r}")
-        if not (math.isfinite(weight_decay) and weight_decay >= 0.0):
-            raise ValueError(f"Invalid weight_decay value: {weight_decay!r}")
-        self.betas, self.eps, self.weight_decay = (beta1, beta2), float(eps), float(weight_decay)
+        self.betas, self.eps = (beta1, beta2), float(eps)
         self.m = [np.zeros_like(p.value) for p in self.params]
         self.v = [np.zeros_like(p.value) for p in self.params]
         self.t = 0
@@ -134,7 +159,7 @@ class Adam(Optimizer):
     def _update(self, index: int, p: Parameter) -> None:
         ops.adam_step(p.value, p.grad, self.m[index], self.v[index], step=self.t, lr=self.lr,
                       beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
-                      weight_decay=self.weight_decay, decoupled=self.decoupled)
+                      weight_decay=self.weight_decays[index], decoupled=self.decoupled)
 
     def config(self) -> dict:
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps,
