@@ -77,17 +77,15 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
     if [id(p.value) for p in optimizer.params] != [id(p.value) for p in params]:
         return None  # the optimizer covers a subset or another order of the parameters
     adam = isinstance(optimizer, Adam)
-    state = optimizer.velocity if isinstance(optimizer, SGD) else None
+    index = {id(p.value): i for i, p in enumerate(params)}
     plan = _dispatch.kernels.TrainPlan(
         X, y, batch_size,
-        [dense.weight for dense, _, _ in layers],
-        [dense.bias for dense, _, _ in layers],
-        [dense.grad_weight for dense, _, _ in layers],
-        [dense.grad_bias for dense, _, _ in layers],
+        [p.value for p in params], [p.grad for p in params],
+        optimizer.m if adam else optimizer.velocity, optimizer.v if adam else None,
+        [index[id(dense.weight)] for dense, _, _ in layers],
+        [index[id(dense.bias)] if dense.bias is not None else -1 for dense, _, _ in layers],
         [code for _, code, _ in layers], [slope for _, _, slope in layers],
-        _LOSS_CODES[type(loss)], getattr(loss, "label_smoothing", 0.0),
-        optimizer.m if adam else state, optimizer.v if adam else None)
-
+        _LOSS_CODES[type(loss)], getattr(loss, "label_smoothing", 0.0))
     decays = np.array(optimizer.weight_decays, dtype=np.float64)
 
     def run(order: np.ndarray, progress: Callable[[int], None]) -> float:

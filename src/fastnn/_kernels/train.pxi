@@ -1,1 +1,280 @@
-# train kernels (see kernels.pxi for the layout).
+# Whole training epochs in compiled code, for Sequential.fit (see fastnn/_training.py).
+#
+# A TrainPlan holds, for one fit call, raw pointers to the model's arrays (parameters,
+# gradients, optimizer state, all owned by Python objects the plan keeps alive) and
+# minibatch buffers allocated once.  run_sgd/run_adam then train `count` minibatches
+# with the GIL released:
+#   gather rows of X and y by `order`
+#   forward   A[l+1] = act(A[l] @ W[l] + b[l])        (GEMM with fused epilogue)
+#   loss      G[L-1] = dLoss/dlogits                  (fused row kernels, mean over the batch)
+#   backward  dz = G[l] * act'(A[l+1]); dW = A[l].T @ dz; db = sum_rows(dz); G[l-1] = dz @ W.T
+#   update    one fused SGD or Adam kernel per parameter
+# Each step is the kernel call, with the same arguments, that the Python layer makes in
+# the manual loop, so fit and the manual loop give the same numbers.
+from libc.string cimport memcpy, memset
+from libc.stdint cimport int64_t
+
+DEF MAX_LAYERS = 16
+DEF MAX_PARAMS = 32
+DEF LOSS_XENT = 0
+DEF LOSS_MSE = 1
+DEF LOSS_BCE = 2
+
+
+cdef struct Hyper:
+    double lr, momentum, beta1, beta2, eps
+    bint nesterov, decoupled, adam
+    long step                 # Adam's step count for this minibatch, from 1
+    const double *decay       # weight decay per parameter
+
+
+cdef inline void _sum_rows(floating *out, const floating *g, Py_ssize_t rows,
+                           Py_ssize_t cols) noexcept nogil:
+    """out[j] = sum_i g[i, j], rows added in order (as numpy's sum over axis 0)."""
+    cdef Py_ssize_t i, j
+    memset(out, 0, cols * sizeof(floating))
+    for i in range(rows):
+        for j in range(cols):
+            out[j] += g[i * cols + j]
+
+
+cdef inline void _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                       const floating *a, Py_ssize_t rsa, Py_ssize_t csa,
+                       const floating *b, Py_ssize_t rsb, Py_ssize_t csb,
+                       floating *c, const floating *bias, int act, double slope) noexcept nogil:
+    """c (m x n, C-contiguous) = act(a @ b + bias)."""
+    if floating is float:
+        fnn_sgemm(m, n, k, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n, 1, bias, act, <float>slope)
+    else:
+        fnn_dgemm(m, n, k, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n, 1, bias, act, slope)
+
+
+cdef int _check_train_array(object a, object dtype, tuple shape, str name) except -1:
+    """`a` is a C-contiguous, writeable ndarray of `dtype` and `shape`."""
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"TrainPlan: {name} must be a numpy.ndarray; received {type(a).__name__}")
+    arr = <cnp.ndarray>a
+    if arr.dtype != dtype or arr.shape != shape:
+        raise ValueError(f"TrainPlan: {name} must be {np.dtype(dtype).name} of shape {shape}; "
+                         f"received {arr.dtype} of shape {arr.shape}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"TrainPlan: {name} must be C-contiguous and writeable")
+    return 0
+
+
+cdef class TrainPlan:
+    """Buffers and pointers to train one network in compiled code (built by fastnn._training).
+
+    ``params``/``grads``/``state1``/``state2`` are aligned lists in optimizer order;
+    layer ``l`` uses ``params[w_index[l]]`` as its weight ``(in, out)`` and
+    ``params[b_index[l]]`` as its bias (``-1``: none).  ``state1`` is SGD's velocity or
+    Adam's ``m`` (``None`` entries or list when unused), ``state2`` Adam's ``v``.
+    """
+
+    cdef list keep
+    cdef int n_layers, n_params, loss_kind, class_labels, is_double
+    cdef Py_ssize_t n, batch
+    cdef double smoothing
+    cdef Py_ssize_t width[MAX_LAYERS + 1]
+    cdef int act[MAX_LAYERS]
+    cdef double slope[MAX_LAYERS]
+    cdef int w_index[MAX_LAYERS]
+    cdef int b_index[MAX_LAYERS]
+    cdef char *X
+    cdef char *Y
+    cdef char *YB
+    cdef char *A[MAX_LAYERS + 1]
+    cdef char *G[MAX_LAYERS]
+    cdef char *P[MAX_PARAMS]
+    cdef char *GP[MAX_PARAMS]
+    cdef char *S1[MAX_PARAMS]
+    cdef char *S2[MAX_PARAMS]
+    cdef Py_ssize_t size[MAX_PARAMS]
+
+    def __init__(self, X, y, Py_ssize_t batch, list params, list grads, state1, state2,
+                 list w_index, list b_index, list acts, list slopes, int loss_kind,
+                 double smoothing):
+        cdef int L = len(w_index), l, i
+        if not 1 <= L <= MAX_LAYERS or not 1 <= len(params) <= MAX_PARAMS:
+            raise ValueError(f"TrainPlan supports 1-{MAX_LAYERS} layers and at most "
+                             f"{MAX_PARAMS} parameters; received {L} and {len(params)}")
+        if not (len(b_index) == len(acts) == len(slopes) == L and len(grads) == len(params)):
+            raise ValueError("TrainPlan: per-layer or per-parameter lists differ in length")
+        if not cnp.PyArray_Check(X) or X.ndim != 2 or X.dtype not in (np.float32, np.float64) \
+                or not X.flags.c_contiguous:
+            raise TypeError("TrainPlan: X must be a C-contiguous 2-D float32 or float64 array")
+        dtype = X.dtype
+        if X.shape[0] < 1 or batch < 1:
+            raise ValueError("TrainPlan: X must have rows and batch must be >= 1")
+        if loss_kind not in (LOSS_XENT, LOSS_MSE, LOSS_BCE):
+            raise ValueError(f"TrainPlan: unknown loss kind {loss_kind}")
+        if not 0.0 <= smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1]; received {smoothing}")
+        self.keep = [X, y]
+        self.n_layers, self.n_params, self.loss_kind = L, len(params), loss_kind
+        self.is_double = dtype == np.float64
+        self.n, self.batch, self.smoothing = X.shape[0], min(batch, X.shape[0]), smoothing
+        self.width[0] = X.shape[1]
+        for i in range(self.n_params):
+            shape = params[i].shape if cnp.PyArray_Check(params[i]) else ()
+            _check_train_array(params[i], dtype, shape, f"params[{i}]")
+            _check_train_array(grads[i], dtype, shape, f"grads[{i}]")
+            self.P[i], self.GP[i] = cnp.PyArray_BYTES(params[i]), cnp.PyArray_BYTES(grads[i])
+            self.size[i] = params[i].size
+            self.S1[i] = self._state(state1, i, dtype, shape, "state1")
+            self.S2[i] = self._state(state2, i, dtype, shape, "state2")
+        self.keep += params + grads
+        for l in range(L):
+            if not 0 <= w_index[l] < self.n_params or not -1 <= b_index[l] < self.n_params:
+                raise ValueError(f"TrainPlan: layer {l} parameter index out of range")
+            w = params[w_index[l]]
+            if w.ndim != 2 or w.shape[0] != self.width[l]:
+                raise ValueError(f"TrainPlan: layer {l} weight has shape {w.shape}; expected "
+                                 f"({self.width[l]}, out)")
+            self.width[l + 1] = w.shape[1]
+            if b_index[l] >= 0 and params[b_index[l]].shape != (w.shape[1],):
+                raise ValueError(f"TrainPlan: layer {l} bias must have shape ({w.shape[1]},)")
+            if acts[l] not in (FNN_ACT_IDENTITY, FNN_ACT_RELU, FNN_ACT_LEAKY_RELU,
+                               FNN_ACT_TANH, FNN_ACT_SIGMOID):
+                raise ValueError(f"TrainPlan: unknown activation code {acts[l]}")
+            self.w_index[l], self.b_index[l] = w_index[l], b_index[l]
+            self.act[l], self.slope[l] = acts[l], slopes[l]
+        n_out = self.width[L]
+        if loss_kind == LOSS_XENT and cnp.PyArray_Check(y) and y.ndim == 1:
+            if y.dtype != np.int64 or y.shape != (self.n,) or not y.flags.c_contiguous:
+                raise ValueError("TrainPlan: class labels must be C-contiguous int64 of length n")
+            if y.min() < 0 or y.max() >= n_out:
+                raise ValueError(f"TrainPlan: labels outside [0, {n_out})")
+            self.class_labels = 1
+            yb = np.empty(self.batch, np.int64)
+        else:
+            if not cnp.PyArray_Check(y) or y.dtype != dtype or y.shape != (self.n, n_out) \
+                    or not y.flags.c_contiguous:
+                raise ValueError(f"TrainPlan: targets must be C-contiguous {dtype} of shape "
+                                 f"({self.n}, {n_out})")
+            self.class_labels = 0
+            yb = np.empty((self.batch, n_out), dtype)
+        self.X, self.Y, self.YB = cnp.PyArray_BYTES(X), cnp.PyArray_BYTES(y), cnp.PyArray_BYTES(yb)
+        self.keep.append(yb)
+        for l in range(L + 1):
+            buf = np.empty((self.batch, self.width[l]), dtype)
+            self.keep.append(buf)
+            self.A[l] = cnp.PyArray_BYTES(buf)
+            if l < L:
+                buf = np.empty((self.batch, self.width[l + 1]), dtype)
+                self.keep.append(buf)
+                self.G[l] = cnp.PyArray_BYTES(buf)
+
+    cdef char *_state(self, states, int i, dtype, tuple shape, str name) except? NULL:
+        if states is None or states[i] is None:
+            return NULL
+        _check_train_array(states[i], dtype, shape, f"{name}[{i}]")
+        self.keep.append(states[i])
+        return cnp.PyArray_BYTES(states[i])
+
+    cdef const int64_t *_order(self, order, Py_ssize_t first, Py_ssize_t count) except NULL:
+        """Check `order` and the rows that minibatches first..first+count use."""
+        if not cnp.PyArray_Check(order) or order.dtype != np.int64 or order.shape != (self.n,) \
+                or not order.flags.c_contiguous:
+            raise ValueError(f"order must be a C-contiguous int64 array of length {self.n}")
+        if first < 0 or count < 0 or (first + count - 1) * self.batch >= self.n and count:
+            raise ValueError(f"minibatches {first}..{first + count} are outside the epoch")
+        used = order[first * self.batch:min((first + count) * self.batch, self.n)]
+        if used.size and (used.min() < 0 or used.max() >= self.n):
+            raise ValueError(f"order has row indices outside [0, {self.n})")
+        return <const int64_t *>cnp.PyArray_DATA(order)
+
+    def run_sgd(self, order, Py_ssize_t first, Py_ssize_t count, double lr, double momentum,
+                bint nesterov, decay) -> float:
+        """Train minibatches ``first .. first + count`` with SGD; returns the sum of the
+        per-sample losses."""
+        cdef Hyper h
+        h.lr, h.momentum, h.nesterov, h.adam = lr, momentum, nesterov, False
+        h.beta1 = h.beta2 = h.eps = 0.0
+        h.decoupled, h.step = False, 0
+        if momentum != 0.0:
+            for i in range(self.n_params):
+                if self.S1[i] == NULL:
+                    raise ValueError("SGD with momentum needs a velocity for every parameter")
+        return self._run(order, first, count, &h, decay)
+
+    def run_adam(self, order, Py_ssize_t first, Py_ssize_t count, long step, double lr,
+                 double beta1, double beta2, double eps, decay, bint decoupled) -> float:
+        """Train minibatches with Adam; ``step`` is the count of steps already taken."""
+        cdef Hyper h
+        h.lr, h.beta1, h.beta2, h.eps, h.adam, h.decoupled = lr, beta1, beta2, eps, True, decoupled
+        h.momentum, h.nesterov, h.step = 0.0, False, step
+        for i in range(self.n_params):
+            if self.S1[i] == NULL or self.S2[i] == NULL:
+                raise ValueError("Adam needs m and v for every parameter")
+        return self._run(order, first, count, &h, decay)
+
+    cdef double _run(self, order, Py_ssize_t first, Py_ssize_t count, Hyper *h,
+                     decay) except? -1.0:
+        cdef const int64_t *rows = self._order(order, first, count)
+        cdef cnp.ndarray dec = np.ascontiguousarray(decay, dtype=np.float64)
+        if dec.shape != (self.n_params,):
+            raise ValueError(f"decay must have {self.n_params} entries")
+        h.decay = <const double *>cnp.PyArray_DATA(dec)
+        cdef double total
+        with nogil:
+            if self.is_double:
+                total = _train_batches(<double *>NULL, self, rows, first, count, h)
+            else:
+                total = _train_batches(<float *>NULL, self, rows, first, count, h)
+        return total
+
+
+cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
+                           Py_ssize_t first, Py_ssize_t count, Hyper *h) noexcept nogil:
+    """The minibatch loop; `tag` only selects the dtype."""
+    cdef Py_ssize_t bi, r, start, rows, d = p.width[0], c = p.width[p.n_layers]
+    cdef int l, i, L = p.n_layers
+    cdef double total = 0.0
+    cdef floating *xb = <floating *>p.A[0]
+    cdef const floating *X = <const floating *>p.X
+    cdef floating *g
+    cdef const floating *bias
+    for bi in range(first, first + count):
+        start = bi * p.batch
+        rows = p.batch if start + p.batch <= p.n else p.n - start
+        for r in range(rows):
+            memcpy(xb + r * d, X + order[start + r] * d, d * sizeof(floating))
+        if p.class_labels:
+            for r in range(rows):
+                (<int64_t *>p.YB)[r] = (<const int64_t *>p.Y)[order[start + r]]
+        else:
+            for r in range(rows):
+                memcpy(<floating *>p.YB + r * c, <const floating *>p.Y + order[start + r] * c,
+                       c * sizeof(floating))
+        for l in range(L):
+            bias = <const floating *>p.P[p.b_index[l]] if p.b_index[l] >= 0 else NULL
+            _gemm(rows, p.width[l + 1], p.width[l],
+                  <const floating *>p.A[l], p.width[l], 1,
+                  <const floating *>p.P[p.w_index[l]], p.width[l + 1], 1,
+                  <floating *>p.A[l + 1], bias, p.act[l], p.slope[l])
+        total += _loss_and_grad(tag, p, rows)
+        for l in range(L - 1, -1, -1):
+            g = <floating *>p.G[l]
+            if p.act[l] != FNN_ACT_IDENTITY:
+                _act_backward(g, <const floating *>p.A[l + 1], rows * p.width[l + 1],
+                              p.act[l], p.slope[l])
+            # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
+            _gemm(p.width[l], p.width[l + 1], rows,
+                  <const floating *>p.A[l], 1, p.width[l],
+                  g, p.width[l + 1], 1,
+                  <floating *>p.GP[p.w_index[l]], NULL, FNN_ACT_IDENTITY, 0.0)
+            if p.b_index[l] >= 0:
+                _sum_rows(<floating *>p.GP[p.b_index[l]], g, rows, p.width[l + 1])
+            if l > 0:
+                # G[l-1] = dz @ W.T, with W.T as a transposed view
+                _gemm(rows, p.width[l], p.width[l + 1],
+                      g, p.width[l + 1], 1,
+                      <const floating *>p.P[p.w_index[l]], 1, p.width[l + 1],
+                      <floating *>p.G[l - 1], NULL, FNN_ACT_IDENTITY, 0.0)
+        if h.adam:
+            h.step += 1
+        for i in range(p.n_params):
+            _update(<floating *>p.P[i], <const floating *>p.GP[i], <floating *>p.S1[i],
+                    <floating *>p.S2[i], p.size[i], h, h.decay[i])
+    return total
