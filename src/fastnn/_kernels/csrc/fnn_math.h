@@ -109,6 +109,25 @@ static inline double fnn_sigmoid(double x)
     return x >= 0.0 ? s : e * s;
 }
 
+/* log(1 + e) for 0 <= e <= 1 (the softplus tail log1p(exp(-|x|))): 2 atanh(z) with
+ * z = e / (2 + e) in [0, 1/3], summed as the odd series z + z^3/3 + ... in Horner
+ * form.  No cancellation for tiny e; truncation below 1 ulp; NaN propagates. */
+static inline float fnn_log1p_unit_f32(float e)
+{
+    float z = e / (2.0f + e), z2 = z * z, p = 1.0f / 17.0f;
+    FNN_UNROLL
+    for (int k = 7; k >= 0; k--) p = p * z2 + 1.0f / (float)(2 * k + 1);
+    return 2.0f * z * p;
+}
+
+static inline double fnn_log1p_unit_f64(double e)
+{
+    double z = e / (2.0 + e), z2 = z * z, p = 1.0 / 33.0;
+    FNN_UNROLL
+    for (int k = 15; k >= 0; k--) p = p * z2 + 1.0 / (double)(2 * k + 1);
+    return 2.0 * z * p;
+}
+
 /* y[i] = act(x[i]) for i < n; y may equal x.  NaN propagates through every act. */
 #define FNN_DEFINE_ACT(T, SUF, TANH, SIGMOID)                                        \
     static inline void fnn_act_##SUF(int act, T slope, const T *x, T *y, ptrdiff_t n) \
