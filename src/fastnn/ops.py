@@ -10,7 +10,7 @@ from ._dispatch import kernels as _k
 __all__ = []
 
 # Matrix products (gemm.pxi).
-__all__ += []
+__all__ += ["gemm", "matmul", "linear"]
 
 
 # Activations, softmax, losses and optimizer steps (elementwise.pxi).

@@ -1,0 +1,347 @@
+/* BLIS-style GEMM driver, packing and micro-kernels for one element type.
+ *
+ * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC (and, with AVX2,
+ * VT, VOP(op), VBCAST, VL with NR == 2 * VL) and includes this file once per type;
+ * every parameter is #undef'd at the end.
+ *
+ * Loop nest of one thread's share of C (FN(run)):
+ *   jc: NC columns    pack B(pc:pc+KC, jc:jc+NC) into NR-wide micro-panels
+ *   pc: KC depth      (first block applies beta, last one bias and activation)
+ *   ic: MC rows       pack A(ic:ic+MC, pc:pc+KC) into MR-tall micro-panels
+ *   jr: NR columns    B micro-panel stays in L1
+ *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
+ * Small or skinny products (n <= 2 NR: each A panel would be used at most twice) skip
+ * packing A: the micro-kernel then reads A through its strides.
+ */
+
+/* What the micro-kernel does with its tile: c = act(alpha * acc + beta * c + bias). */
+typedef struct {
+    T alpha, beta, slope;
+    const T *bias; /* bias of the tile's first column, or NULL */
+    int act;
+} FN(epi_t);
+
+/* The whole problem, as passed to the public entry point. */
+typedef struct {
+    ptrdiff_t m, n, k;
+    const T *a, *b, *bias;
+    T *c;
+    ptrdiff_t rsa, csa, rsb, csb, rsc, csc;
+    T alpha, beta, slope;
+    int act, pack_a;
+} FN(args_t);
+
+/* Finish an mr x nr tile whose alpha-less products are in t (row stride NR):
+ * c = act(alpha * t + beta * c + bias), the activation applied to each row of t
+ * while it is in L1.  Any strides, any tile size; t is clobbered. */
+static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc, ptrdiff_t csc,
+                           const FN(epi_t) *e)
+{
+    for (ptrdiff_t i = 0; i < mr; i++) {
+        T *row = t + i * NR, *ci = c + i * rsc;
+        for (ptrdiff_t j = 0; j < nr; j++) row[j] *= e->alpha;
+        if (e->beta != (T)0)
+            for (ptrdiff_t j = 0; j < nr; j++) row[j] += e->beta * ci[j * csc];
+        if (e->bias)
+            for (ptrdiff_t j = 0; j < nr; j++) row[j] += e->bias[j];
+        ACT_FN(e->act, e->slope, row, row, nr);
+        for (ptrdiff_t j = 0; j < nr; j++) ci[j * csc] = row[j];
+    }
+}
+
+/* Micro-kernel: the mr x nr (<= MR x NR) tile at c from kc steps of
+ *   A(i, p) = a[i * ars + p * acs]  (packed: ars = 1, acs = MR; rows >= mr are never
+ *                                     used, they read row mr - 1 when `clamp`)
+ *   B(p, j) = b[p * NR + j]         (a packed micro-panel, 64-byte aligned, zero padded).
+ * Full tiles with unit column stride finish in registers; the others go through
+ * FN(store_tile). */
+#if FNN_HAVE_AVX2
+
+/* acc_i0, acc_i1 += A(i, p) * B(p, 0:NR) */
+#define FNN_UKR_ROW(i)                                  \
+    ai = VBCAST(a + o##i);                              \
+    acc##i##0 = VOP(fmadd)(ai, b0, acc##i##0);          \
+    acc##i##1 = VOP(fmadd)(ai, b1, acc##i##1);
+
+/* alpha, beta, bias and relu / leaky relu on row i in registers, then store it. */
+#define FNN_UKR_EPI_ROW(i)                                                          \
+    {                                                                               \
+        T *ci = c + i * rsc;                                                        \
+        VT x0 = VOP(mul)(valpha, acc##i##0), x1 = VOP(mul)(valpha, acc##i##1);     \
+        if (e->beta != (T)0) {                                                      \
+            x0 = VOP(fmadd)(vbeta, VOP(loadu)(ci), x0);                            \
+            x1 = VOP(fmadd)(vbeta, VOP(loadu)(ci + VL), x1);                       \
+        }                                                                           \
+        if (e->bias) {                                                              \
+            x0 = VOP(add)(x0, vbias0);                                              \
+            x1 = VOP(add)(x1, vbias1);                                              \
+        }                                                                           \
+        if (e->act == FNN_ACT_RELU) {                                               \
+            x0 = VOP(max)(vzero, x0); /* max returns its 2nd operand for NaN */   \
+            x1 = VOP(max)(vzero, x1);                                               \
+        } else if (e->act == FNN_ACT_LEAKY_RELU) {                                  \
+            x0 = VOP(blendv)(x0, VOP(mul)(vslope, x0), VOP(cmp)(x0, vzero, _CMP_LT_OQ)); \
+            x1 = VOP(blendv)(x1, VOP(mul)(vslope, x1), VOP(cmp)(x1, vzero, _CMP_LT_OQ)); \
+        }                                                                           \
+        VOP(storeu)(ci, x0);                                                        \
+        VOP(storeu)(ci + VL, x1);                                                   \
+    }
+
+static inline __attribute__((always_inline)) void
+FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
+             T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
+{
+    const ptrdiff_t top = clamp ? mr - 1 : MR - 1;
+    const ptrdiff_t o0 = 0, o1 = FNN_MIN(1, top) * ars, o2 = FNN_MIN(2, top) * ars,
+                    o3 = FNN_MIN(3, top) * ars, o4 = FNN_MIN(4, top) * ars,
+                    o5 = FNN_MIN(5, top) * ars;
+    VT acc00 = VOP(setzero)(), acc01 = acc00, acc10 = acc00, acc11 = acc00, acc20 = acc00,
+       acc21 = acc00, acc30 = acc00, acc31 = acc00, acc40 = acc00, acc41 = acc00,
+       acc50 = acc00, acc51 = acc00;
+    for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
+#pragma GCC unroll 4
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        VT b0 = VOP(load)(b), b1 = VOP(load)(b + VL), ai;
+        FNN_UKR_ROW(0) FNN_UKR_ROW(1) FNN_UKR_ROW(2) FNN_UKR_ROW(3) FNN_UKR_ROW(4) FNN_UKR_ROW(5)
+        a += acs;
+        b += NR;
+    }
+    if (mr == MR && nr == NR && csc == 1) {
+        const VT valpha = VOP(set1)(e->alpha), vbeta = VOP(set1)(e->beta),
+                 vslope = VOP(set1)(e->slope), vzero = VOP(setzero)();
+        VT vbias0 = vzero, vbias1 = vzero;
+        if (e->bias) {
+            vbias0 = VOP(loadu)(e->bias);
+            vbias1 = VOP(loadu)(e->bias + VL);
+        }
+        FNN_UKR_EPI_ROW(0) FNN_UKR_EPI_ROW(1) FNN_UKR_EPI_ROW(2)
+        FNN_UKR_EPI_ROW(3) FNN_UKR_EPI_ROW(4) FNN_UKR_EPI_ROW(5)
+        if (e->act == FNN_ACT_TANH || e->act == FNN_ACT_SIGMOID)
+            for (ptrdiff_t i = 0; i < MR; i++) ACT_FN(e->act, e->slope, c + i * rsc, c + i * rsc, NR);
+    } else {
+        _Alignas(64) T t[MR * NR];
+        VOP(store)(t + 0 * NR, acc00); VOP(store)(t + 0 * NR + VL, acc01);
+        VOP(store)(t + 1 * NR, acc10); VOP(store)(t + 1 * NR + VL, acc11);
+        VOP(store)(t + 2 * NR, acc20); VOP(store)(t + 2 * NR + VL, acc21);
+        VOP(store)(t + 3 * NR, acc30); VOP(store)(t + 3 * NR + VL, acc31);
+        VOP(store)(t + 4 * NR, acc40); VOP(store)(t + 4 * NR + VL, acc41);
+        VOP(store)(t + 5 * NR, acc50); VOP(store)(t + 5 * NR + VL, acc51);
+        FN(store_tile)(t, mr, nr, c, rsc, csc, e);
+    }
+}
+
+#undef FNN_UKR_ROW
+#undef FNN_UKR_EPI_ROW
+
+#else /* portable C: an MR x NR accumulator array the compiler keeps in SSE registers */
+
+static inline __attribute__((always_inline)) void
+FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
+             T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
+{
+    _Alignas(64) T t[MR * NR] = {0};
+    ptrdiff_t off[MR];
+    for (ptrdiff_t i = 0; i < MR; i++) off[i] = FNN_MIN(i, clamp ? mr - 1 : i) * ars;
+    for (ptrdiff_t p = 0; p < kc; p++, a += acs, b += NR)
+        for (ptrdiff_t i = 0; i < MR; i++) {
+            const T ai = a[off[i]];
+            for (ptrdiff_t j = 0; j < NR; j++) t[i * NR + j] += ai * b[j];
+        }
+    FN(store_tile)(t, mr, nr, c, rsc, csc, e);
+}
+
+#endif
+
+/* Micro-kernel on a packed A micro-panel (constant offsets). */
+static void FN(ukr_packed)(ptrdiff_t kc, const T *a, const T *b, T *c, ptrdiff_t rsc,
+                           ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
+{
+    FN(ukr_body)(kc, a, 1, MR, 0, b, c, rsc, csc, mr, nr, e);
+}
+
+/* Micro-kernel reading A in place through its strides. */
+static void FN(ukr_strided)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
+                            T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                            const FN(epi_t) *e)
+{
+    FN(ukr_body)(kc, a, rsa, csa, 1, b, c, rsc, csc, mr, nr, e);
+}
+
+/* Pack the kc x nc block B(p, j) = b[p * rsb + j * csb] into NR-wide micro-panels of kc
+ * rows each (panel q holds columns q*NR .. q*NR+NR-1), zero padding the last one. */
+static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, ptrdiff_t csb,
+                       T *dst)
+{
+    for (ptrdiff_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
+        const ptrdiff_t nr = FNN_MIN(NR, nc - j0);
+        const T *src = b + j0 * csb;
+        if (nr == NR && csb == 1) {
+            for (ptrdiff_t p = 0; p < kc; p++)
+                for (ptrdiff_t j = 0; j < NR; j++) dst[p * NR + j] = src[p * rsb + j];
+        } else {
+            for (ptrdiff_t p = 0; p < kc; p++)
+                for (ptrdiff_t j = 0; j < NR; j++)
+                    dst[p * NR + j] = j < nr ? src[p * rsb + j * csb] : (T)0;
+        }
+    }
+}
+
+/* Pack the mc x kc block A(i, p) = a[i * rsa + p * csa] into MR-tall micro-panels
+ * (element (i, p) of panel q at q*MR*kc + p*MR + i), zero padding the last one. */
+static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
+                       T *dst)
+{
+    for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+        const ptrdiff_t mr = FNN_MIN(MR, mc - i0);
+        const T *src = a + i0 * rsa;
+        if (mr == MR) {
+            for (ptrdiff_t p = 0; p < kc; p++)
+                for (ptrdiff_t i = 0; i < MR; i++) dst[p * MR + i] = src[i * rsa + p * csa];
+        } else {
+            for (ptrdiff_t p = 0; p < kc; p++)
+                for (ptrdiff_t i = 0; i < MR; i++)
+                    dst[p * MR + i] = i < mr ? src[i * rsa + p * csa] : (T)0;
+        }
+    }
+}
+
+/* C(m0:m1, n0:n1) of the problem g, on the calling thread.  m0 and n0 are multiples of
+ * MR and NR, so every element sees the same micro-tile arithmetic whatever the split. */
+static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0, ptrdiff_t n1)
+{
+    const ptrdiff_t m = m1 - m0, n = n1 - n0, k = g->k;
+    const ptrdiff_t rsa = g->rsa, csa = g->csa, rsb = g->rsb, csb = g->csb;
+    const ptrdiff_t rsc = g->rsc, csc = g->csc;
+    const T *a = g->a + m0 * rsa, *b = g->b + n0 * csb;
+    const T *bias = g->bias ? g->bias + n0 : NULL;
+    T *c = g->c + m0 * rsc + n0 * csc;
+    FN(epi_t) e = {g->alpha, g->beta, g->slope, bias, g->act};
+    _Alignas(64) T t[MR * NR];
+
+    if (k == 0) { /* C = act(beta * C + bias): finish all-zero tiles */
+        for (ptrdiff_t j = 0; j < n; j += NR)
+            for (ptrdiff_t i = 0; i < m; i += MR) {
+                memset(t, 0, sizeof t);
+                e.bias = bias ? bias + j : NULL;
+                FN(store_tile)(t, FNN_MIN(MR, m - i), FNN_MIN(NR, n - j), c + i * rsc + j * csc,
+                               rsc, csc, &e);
+            }
+        return;
+    }
+
+    /* Out of memory: fall back to one B micro-panel on the stack and unpacked A; the
+     * arithmetic (kernel, KC) is unchanged, so is the result. */
+    _Alignas(64) T bpanel[KC * NR];
+    int pack_a = g->pack_a;
+    ptrdiff_t ncap = FNN_ROUND_UP(FNN_MIN(n, NC), NR);
+    const ptrdiff_t kcap = FNN_MIN(k, KC);
+    T *bufb = (T *)fnn_ws_get(FNN_WS_B, (size_t)(kcap * ncap) * sizeof(T));
+    T *bufa = pack_a ? (T *)fnn_ws_get(FNN_WS_A, (size_t)(kcap * FNN_ROUND_UP(FNN_MIN(m, MC), MR)) * sizeof(T)) : NULL;
+    if (!bufb || (pack_a && !bufa)) {
+        bufb = bpanel;
+        ncap = NR;
+        pack_a = 0;
+    }
+
+    for (ptrdiff_t jc = 0; jc < n; jc += ncap) {
+        const ptrdiff_t nc = FNN_MIN(ncap, n - jc);
+        for (ptrdiff_t pc = 0; pc < k; pc += KC) {
+            const ptrdiff_t kc = FNN_MIN(KC, k - pc);
+            const int last = pc + kc == k;
+            FN(pack_b)(kc, nc, b + pc * rsb + jc * csb, rsb, csb, bufb);
+            e.beta = pc == 0 ? g->beta : (T)1;
+            e.act = last ? g->act : FNN_ACT_IDENTITY;
+            for (ptrdiff_t ic = 0; ic < m; ic += MC) {
+                const ptrdiff_t mc = FNN_MIN(MC, m - ic);
+                const T *ablk = a + ic * rsa + pc * csa;
+                if (pack_a)
+                    FN(pack_a)(mc, kc, ablk, rsa, csa, bufa);
+                for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
+                    const ptrdiff_t nr = FNN_MIN(NR, nc - jr);
+                    const T *bp = bufb + jr * kc;
+                    e.bias = last && bias ? bias + jc + jr : NULL;
+                    for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
+                        const ptrdiff_t mr = FNN_MIN(MR, mc - ir);
+                        T *ct = c + (ic + ir) * rsc + (jc + jr) * csc;
+                        if (pack_a)
+                            FN(ukr_packed)(kc, bufa + ir * kc, bp, ct, rsc, csc, mr, nr, &e);
+                        else
+                            FN(ukr_strided)(kc, ablk + ir * rsa, rsa, csa, bp, ct, rsc, csc, mr, nr, &e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Split the MR x NR tile grid of C into tm x tn rectangles (tm * tn == nt) minimising
+ * the tiles of the busiest thread; ties prefer splitting rows. */
+static void FN(split)(ptrdiff_t m, ptrdiff_t n, int nt, int *tm, int *tn)
+{
+    const ptrdiff_t tiles_m = (m + MR - 1) / MR, tiles_n = (n + NR - 1) / NR;
+    ptrdiff_t best = -1;
+    *tm = *tn = 1;
+    for (int r = nt; r >= 1; r--) {
+        if (nt % r)
+            continue;
+        const int s = nt / r;
+        if (r > tiles_m || s > tiles_n)
+            continue;
+        const ptrdiff_t load = ((tiles_m + r - 1) / r) * ((tiles_n + s - 1) / s);
+        if (best < 0 || load < best) {
+            best = load;
+            *tm = r;
+            *tn = s;
+        }
+    }
+}
+
+void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa,
+              ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, T beta, T *c, ptrdiff_t rsc,
+              ptrdiff_t csc, const T *bias, int act, T slope)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    const FN(args_t) g = {m, n, k < 0 ? 0 : k, a, b, bias, c, rsa, csa, rsb, csb, rsc, csc,
+                          alpha, beta, slope, act, n > 2 * NR};
+    int tm = 1, tn = 1;
+    const int nt = fnn_get_num_threads();
+    if (nt > 1 && (double)m * (double)n * (double)g.k >= FNN_GEMM_PAR_MIN_FMA)
+        FN(split)(m, n, nt, &tm, &tn);
+    if (tm * tn == 1) {
+        FN(run)(&g, 0, m, 0, n);
+        return;
+    }
+#if FNN_OPENMP
+    const ptrdiff_t tiles_m = (m + MR - 1) / MR, tiles_n = (n + NR - 1) / NR;
+#pragma omp parallel num_threads(tm * tn)
+    {
+        /* the team may be smaller than asked for (nesting, limits): loop over tasks */
+        for (int task = omp_get_thread_num(); task < tm * tn; task += omp_get_num_threads()) {
+            const int ti = task / tn, tj = task % tn;
+            const ptrdiff_t m0 = FNN_MIN(m, tiles_m * ti / tm * MR);
+            const ptrdiff_t m1 = FNN_MIN(m, tiles_m * (ti + 1) / tm * MR);
+            const ptrdiff_t n0 = FNN_MIN(n, tiles_n * tj / tn * NR);
+            const ptrdiff_t n1 = FNN_MIN(n, tiles_n * (tj + 1) / tn * NR);
+            FN(run)(&g, m0, m1, n0, n1);
+        }
+    }
+#else
+    FN(run)(&g, 0, m, 0, n);
+#endif
+}
+
+#undef T
+#undef FN
+#undef ACT_FN
+#undef MR
+#undef NR
+#undef KC
+#undef MC
+#undef NC
+#if FNN_HAVE_AVX2
+#undef VT
+#undef VOP
+#undef VBCAST
+#undef VL
+#endif
