@@ -378,3 +378,40 @@ def test_parameter_groups_set_weight_decay_per_parameter():
     np.testing.assert_array_equal(layer.bias, np.ones(2))
     with pytest.raises(ValueError, match="parameter group"):
         fastnn.SGD([{"params": layer.parameters(), "momentum": 0.9}], lr=0.1)
+
+
+def test_compiled_runner_is_used_for_dense_stacks_only():
+    from fastnn import _training
+
+    X, y = _data(n=20, d=5, c=3)
+    plain = _mlp([5, 8, 3])
+    assert _training.compiled_layers(plain) is not None
+    dropout = fastnn.Sequential([fastnn.Dense(5, 8, dtype=np.float64), fastnn.Dropout(0.1),
+                                 fastnn.Dense(8, 3, dtype=np.float64)])
+    assert _training.compiled_layers(dropout) is None
+    slope = fastnn.Sequential([fastnn.Dense(5, 8, dtype=np.float64), fastnn.LeakyReLU(0.2),
+                               fastnn.Dense(8, 3, dtype=np.float64)])
+    assert _training.compiled_layers(slope) is None
+
+
+@pytest.mark.parametrize("bad_order,match", [
+    (np.arange(20)[::-1].copy() + 5, "outside"),
+    (np.arange(19), "length"),
+    (np.arange(20).astype(np.int32), "int64"),
+])
+def test_train_plan_rejects_bad_order(bad_order, match):
+    from fastnn import _dispatch, _training
+
+    X, y = _data(n=20, d=5, c=3)
+    model = _mlp([5, 8, 3])
+    layers = _training.compiled_layers(model)
+    params = model.parameters()
+    plan = _dispatch.kernels.TrainPlan(
+        X, y, 8, [p.value for p in params], [p.grad for p in params], None, None,
+        [0, 2], [1, 3], [code for _, code, _ in layers], [0.0, 0.0], 0, 0.0)
+    before = [p.value.copy() for p in params]
+    with pytest.raises(ValueError, match=match):
+        plan.run_sgd(bad_order, 0, 3, 0.1, 0.0, False, np.zeros(4))
+    for p, old in zip(params, before):
+        np.testing.assert_array_equal(p.value, old)
+    assert plan.run_sgd(np.arange(20), 0, 3, 0.1, 0.0, False, np.zeros(4)) > 0

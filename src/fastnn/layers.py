@@ -138,7 +138,7 @@ class Dense(Layer):
         x = self._saved(self._input, "input")
         ops.gemm(x, grad, trans_a=True, out=self.grad_weight)
         if self.grad_bias is not None:
-            np.sum(grad, axis=0, out=self.grad_bias)
+            ops.column_sum(grad, out=self.grad_bias)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         self.backward_params(grad)

@@ -28,17 +28,7 @@ cdef struct Hyper:
     const double *decay       # weight decay per parameter
 
 
-cdef inline void _sum_rows(floating *out, const floating *g, Py_ssize_t rows,
-                           Py_ssize_t cols) noexcept nogil:
-    """out[j] = sum_i g[i, j], rows added in order (as numpy's sum over axis 0)."""
-    cdef Py_ssize_t i, j
-    memset(out, 0, cols * sizeof(floating))
-    for i in range(rows):
-        for j in range(cols):
-            out[j] += g[i * cols + j]
-
-
-cdef inline void _gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+cdef inline void _train_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                        const floating *a, Py_ssize_t rsa, Py_ssize_t csa,
                        const floating *b, Py_ssize_t rsb, Py_ssize_t csb,
                        floating *c, const floating *bias, int act, double slope) noexcept nogil:
@@ -53,11 +43,10 @@ cdef int _check_train_array(object a, object dtype, tuple shape, str name) excep
     """`a` is a C-contiguous, writeable ndarray of `dtype` and `shape`."""
     if not cnp.PyArray_Check(a):
         raise TypeError(f"TrainPlan: {name} must be a numpy.ndarray; received {type(a).__name__}")
-    arr = <cnp.ndarray>a
-    if arr.dtype != dtype or arr.shape != shape:
+    if a.dtype != dtype or a.shape != shape:
         raise ValueError(f"TrainPlan: {name} must be {np.dtype(dtype).name} of shape {shape}; "
-                         f"received {arr.dtype} of shape {arr.shape}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISWRITEABLE(arr):
+                         f"received {a.dtype} of shape {a.shape}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
         raise ValueError(f"TrainPlan: {name} must be C-contiguous and writeable")
     return 0
 
@@ -213,7 +202,7 @@ cdef class TrainPlan:
                      decay) except? -1.0:
         cdef const int64_t *rows = self._order(order, first, count)
         cdef cnp.ndarray dec = np.ascontiguousarray(decay, dtype=np.float64)
-        if dec.shape != (self.n_params,):
+        if dec.ndim != 1 or dec.size != self.n_params:
             raise ValueError(f"decay must have {self.n_params} entries")
         h.decay = <const double *>cnp.PyArray_DATA(dec)
         cdef double total
@@ -249,7 +238,7 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
                        c * sizeof(floating))
         for l in range(L):
             bias = <const floating *>p.P[p.b_index[l]] if p.b_index[l] >= 0 else NULL
-            _gemm(rows, p.width[l + 1], p.width[l],
+            _train_gemm(rows, p.width[l + 1], p.width[l],
                   <const floating *>p.A[l], p.width[l], 1,
                   <const floating *>p.P[p.w_index[l]], p.width[l + 1], 1,
                   <floating *>p.A[l + 1], bias, p.act[l], p.slope[l])
@@ -257,24 +246,50 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
         for l in range(L - 1, -1, -1):
             g = <floating *>p.G[l]
             if p.act[l] != FNN_ACT_IDENTITY:
-                _act_backward(g, <const floating *>p.A[l + 1], rows * p.width[l + 1],
-                              p.act[l], p.slope[l])
+                act_backward(p.act[l], <floating>p.slope[l], g, <const floating *>p.A[l + 1],
+                             g, rows * p.width[l + 1])
             # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
-            _gemm(p.width[l], p.width[l + 1], rows,
+            _train_gemm(p.width[l], p.width[l + 1], rows,
                   <const floating *>p.A[l], 1, p.width[l],
                   g, p.width[l + 1], 1,
                   <floating *>p.GP[p.w_index[l]], NULL, FNN_ACT_IDENTITY, 0.0)
             if p.b_index[l] >= 0:
-                _sum_rows(<floating *>p.GP[p.b_index[l]], g, rows, p.width[l + 1])
+                sum_over_rows(g, rows, p.width[l + 1], <floating *>p.GP[p.b_index[l]])
             if l > 0:
                 # G[l-1] = dz @ W.T, with W.T as a transposed view
-                _gemm(rows, p.width[l], p.width[l + 1],
+                _train_gemm(rows, p.width[l], p.width[l + 1],
                       g, p.width[l + 1], 1,
                       <const floating *>p.P[p.w_index[l]], 1, p.width[l + 1],
                       <floating *>p.G[l - 1], NULL, FNN_ACT_IDENTITY, 0.0)
         if h.adam:
             h.step += 1
         for i in range(p.n_params):
-            _update(<floating *>p.P[i], <const floating *>p.GP[i], <floating *>p.S1[i],
-                    <floating *>p.S2[i], p.size[i], h, h.decay[i])
+            if h.adam:
+                adam_update(<floating *>p.P[i], <const floating *>p.GP[i], <floating *>p.S1[i],
+                            <floating *>p.S2[i], p.size[i], h.step, h.lr, h.beta1, h.beta2,
+                            h.eps, h.decay[i], h.decoupled)
+            else:
+                sgd_update(<floating *>p.P[i], <const floating *>p.GP[i], <floating *>p.S1[i],
+                           p.size[i], <floating>h.lr, <floating>h.momentum, <floating>h.decay[i],
+                           h.nesterov)
     return total
+
+
+cdef inline double _loss_and_grad(floating *tag, TrainPlan p, Py_ssize_t rows) noexcept nogil:
+    """Mean loss of the batch in A[L] against YB, times `rows`; dLoss/dA[L] into G[L-1]."""
+    cdef int L = p.n_layers
+    cdef Py_ssize_t i, c = p.width[L]
+    cdef const floating *out = <const floating *>p.A[L]
+    cdef floating *grad = <floating *>p.G[L - 1]
+    cdef floating gscale
+    cdef double s = 0.0
+    if p.loss_kind == LOSS_XENT:
+        gscale = <floating>(1.0 / rows)
+        for i in range(rows):
+            s += xent_row(out, <const cnp.npy_intp *>p.YB if p.class_labels else NULL,
+                          NULL if p.class_labels else <const floating *>p.YB, i, c,
+                          <floating>p.smoothing, gscale, grad)
+        return s
+    gscale = <floating>(1.0 / (rows * c))
+    return pointwise_loss(EW_MSE if p.loss_kind == LOSS_MSE else EW_BCE, out,
+                          <const floating *>p.YB, rows * c, gscale, grad, NULL) / c
