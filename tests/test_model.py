@@ -415,3 +415,16 @@ def test_train_plan_rejects_bad_order(bad_order, match):
     for p, old in zip(params, before):
         np.testing.assert_array_equal(p.value, old)
     assert plan.run_sgd(np.arange(20), 0, 3, 0.1, 0.0, False, np.zeros(4)) > 0
+
+
+def test_autoencoder_example_runs(capsys):
+    import pathlib
+    import runpy
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "autoencoder.py"
+    if not path.exists():
+        pytest.skip("examples/ is not next to the tests")
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    first, last = (float(v) for v in out.split("first epoch ")[1].split(", test")[0].split(", last "))
+    assert last < first / 4
