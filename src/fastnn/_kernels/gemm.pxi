@@ -149,7 +149,8 @@ cdef object _gemm(object a_obj, object b_obj, bint trans_a, bint trans_b, double
         if not _gemm_strides_ok(c):
             raise ValueError(f"out must be aligned with strides that are multiples of its "
                              f"itemsize; received strides {(<object>c).strides}")
-        if (m > 1 and cnp.PyArray_STRIDES(c)[0] == 0) or (n > 1 and cnp.PyArray_STRIDES(c)[1] == 0):
+        if ((m > 1 and n > 0 and cnp.PyArray_STRIDES(c)[0] == 0)
+                or (n > 1 and m > 0 and cnp.PyArray_STRIDES(c)[1] == 0)):
             raise ValueError(f"out must not have zero strides; received strides {(<object>c).strides}")
         if _gemm_overlap(c, a) or _gemm_overlap(c, b) or (bias is not None and _gemm_overlap(c, bias)):
             raise ValueError("out overlaps an input; pass a separate output array")

@@ -1,0 +1,290 @@
+"""gemm / matmul / linear against the NumPy reference, on every compiled path."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastnn
+from fastnn import reference as ref
+
+EDGE = [0, 1, 2, 5, 6, 7, 15, 16, 17]
+ACTS = [None, "identity", "relu", "leaky_relu", "tanh", "sigmoid"]
+
+
+def rand(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def assert_close(got, want, k, a, b):
+    """|got - want| <= c * k * eps * max|a| * max|b| (+ eps * |want| for the epilogue)."""
+    eps = np.finfo(got.dtype).eps
+    scale = (np.abs(a).max() if a.size else 0) * (np.abs(b).max() if b.size else 0)
+    tol = 4 * max(k, 1) * eps * max(scale, 1.0) + 4 * eps * np.abs(want)
+    assert got.shape == want.shape and got.dtype == a.dtype
+    assert np.all(np.abs(got.astype(np.float64) - want) <= tol), np.abs(got - want).max()
+
+
+def oracle_gemm(a, b, ta=False, tb=False, alpha=1.0, beta=0.0, c=None):
+    """The reference in float64 (the kernel's error is then measured alone)."""
+    c64 = None if c is None else c.astype(np.float64)
+    return ref.gemm(a.astype(np.float64), b.astype(np.float64), trans_a=ta, trans_b=tb,
+                    alpha=alpha, beta=beta, out=c64)
+
+
+@pytest.mark.parametrize("m", EDGE + [97])
+@pytest.mark.parametrize("n", EDGE + [131])
+def test_matmul_edge_shapes(kmod, dtype, m, n):
+    rng = np.random.default_rng(m * 1000 + n)
+    for k in (0, 1, 7, 17):
+        a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
+        assert_close(kmod.matmul(a, b), a.astype(np.float64) @ b, k, a, b)
+
+
+@pytest.mark.parametrize("shape", [(300, 1030, 270), (131, 97, 600), (6, 16, 513), (200, 3, 700)])
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_gemm_blocks_and_transposes(kmod, dtype, shape, ta, tb):
+    m, n, k = shape
+    rng = np.random.default_rng(m + n + k)
+    a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
+    at, bt = (np.ascontiguousarray(a.T) if ta else a), (np.ascontiguousarray(b.T) if tb else b)
+    c = rand(rng, (m, n), dtype)
+    want = oracle_gemm(a, b, alpha=0.5, beta=-1.5, c=c)
+    got = kmod.gemm(at, bt, trans_a=ta, trans_b=tb, alpha=0.5, beta=-1.5, out=c)
+    assert got is c
+    assert_close(got, want, k, a, b)
+
+
+def test_gemm_transposed_views_and_alpha(kmod, dtype):
+    rng = np.random.default_rng(1)
+    a, b = rand(rng, (37, 53), dtype), rand(rng, (29, 37), dtype)
+    got = kmod.gemm(a, b, trans_a=True, trans_b=True, alpha=-2.0)
+    assert_close(got, -2.0 * (a.T.astype(np.float64) @ b.T), 37, a, b)
+    assert_close(kmod.matmul(a.T, b.T), a.T.astype(np.float64) @ b.T, 37, a, b)
+
+
+@pytest.mark.parametrize("k", [0, 3, 300])
+def test_beta_zero_never_reads_out(kmod, dtype, k):
+    rng = np.random.default_rng(k)
+    a, b = rand(rng, (23, k), dtype), rand(rng, (k, 41), dtype)
+    out = np.full((23, 41), np.nan, dtype)
+    got = kmod.gemm(a, b, out=out)
+    assert got is out and np.isfinite(out).all()
+    assert_close(out, a.astype(np.float64) @ b, k, a, b)
+    out[:] = np.nan
+    kmod.linear(a, b, rand(rng, 41, dtype), "relu", out=out)
+    assert np.isfinite(out).all()
+
+
+def test_k_zero_scales_out(kmod, dtype):
+    c = np.arange(12, dtype=dtype).reshape(3, 4)
+    got = kmod.gemm(np.ones((3, 0), dtype), np.ones((0, 4), dtype), beta=2.0, out=c.copy())
+    np.testing.assert_array_equal(got, 2 * c)
+    bias = np.array([1, -100, 2, -3], dtype)
+    got = kmod.linear(np.ones((3, 0), dtype), np.ones((0, 4), dtype), bias, "relu")
+    np.testing.assert_array_equal(got, np.broadcast_to(np.maximum(bias, 0), (3, 4)))
+
+
+def test_out_is_returned_and_shares_memory(kmod, dtype):
+    rng = np.random.default_rng(2)
+    a, b = rand(rng, (8, 9), dtype), rand(rng, (9, 10), dtype)
+    big = np.zeros((20, 30), dtype)
+    view = big[2:18:2, 5:25:2]  # non-contiguous out
+    got = kmod.matmul(a, b, out=view)
+    assert got is view and np.shares_memory(got, big)
+    assert_close(big[2:18:2, 5:25:2], a.astype(np.float64) @ b, 9, a, b)
+    assert not big[3::2].any() and not big[:, 6:25:2].any()
+
+
+@pytest.mark.parametrize("slicer", [
+    (slice(None, None, -1), slice(None)),
+    (slice(None), slice(None, None, -1)),
+    (slice(None, None, -2), slice(1, None, 3)),
+])
+def test_negative_and_noncontiguous_strides(kmod, dtype, slicer):
+    rng = np.random.default_rng(3)
+    a0, b0, c0 = rand(rng, (60, 70), dtype), rand(rng, (70, 50), dtype), rand(rng, (60, 50), dtype)
+    a, b = a0[slicer], b0[:a0[slicer].shape[1]]
+    out = c0[slicer][:, :b.shape[1]] if c0[slicer].shape[1] >= b.shape[1] else None
+    want = a.astype(np.float64) @ b
+    got = kmod.matmul(a, b, out=out)
+    assert_close(got, want, a.shape[1], a, b)
+    bt = b0[::-1, ::-1][:a.shape[1]]
+    assert_close(kmod.matmul(a, bt), a.astype(np.float64) @ bt, a.shape[1], a, bt)
+
+
+def test_unaligned_strides_are_copied(kmod, dtype):
+    rng = np.random.default_rng(4)
+    a, b = rand(rng, (5, 6), dtype), rand(rng, (6, 7), dtype)
+    raw = np.zeros(a.nbytes + 1, np.uint8)
+    odd = raw[1:].view(dtype).reshape(a.shape)  # misaligned data pointer
+    odd[...] = a
+    assert_close(kmod.matmul(odd, b), a.astype(np.float64) @ b, 6, a, b)
+    rec = np.zeros((5, 6), [("v", dtype), ("pad", np.int8)])  # stride = itemsize + 1
+    rec["v"] = a
+    assert rec["v"].strides[1] % np.dtype(dtype).itemsize != 0
+    assert_close(kmod.matmul(rec["v"], b), a.astype(np.float64) @ b, 6, a, b)
+    assert_close(kmod.gemm(b, rec["v"], trans_a=True, trans_b=True), (a.astype(np.float64) @ b).T, 6, a, b)
+
+
+def test_broadcast_operand(kmod, dtype):
+    b = np.broadcast_to(np.arange(4, dtype=dtype), (3, 4))  # zero row stride
+    a = np.ones((2, 3), dtype)
+    np.testing.assert_allclose(kmod.matmul(a, b), a @ b)
+
+
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (13, 7, 29), (64, 784, 128), (37, 20, 10)])
+def test_linear(kmod, dtype, act, with_bias, shape):
+    batch, fan_in, fan_out = shape
+    rng = np.random.default_rng(batch + fan_out)
+    x, w = rand(rng, (batch, fan_in), dtype), rand(rng, (fan_in, fan_out), dtype) * dtype(fan_in ** -0.5)
+    bias = rand(rng, fan_out, dtype) if with_bias else None
+    want = ref.linear(x.astype(np.float64), w.astype(np.float64),
+                      None if bias is None else bias.astype(np.float64), act)
+    got = kmod.linear(x, w, bias, act)
+    assert_close(got, want, fan_in, x, w)
+    # the same through out= and a transposed weight view
+    out = np.empty((batch, fan_out), dtype)
+    assert kmod.linear(x, np.ascontiguousarray(w.T).T, bias, act, out=out) is out
+    assert_close(out, want, fan_in, x, w)
+
+
+def test_linear_strided_bias_and_nan(kmod, dtype):
+    x = np.array([[1.0, np.nan], [-1.0, 2.0], [-3.0, 0.5]], dtype)
+    w = np.array([[1.0, 0.0], [0.0, -1.0]], dtype)
+    bias = np.arange(4, dtype=dtype)[::2]  # strided bias
+    for act in ACTS:
+        np.testing.assert_allclose(kmod.linear(x, w, bias, act), ref.linear(x, w, bias, act),
+                                   rtol=1e-6)  # NaN positions must match too
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(0, 40), n=st.integers(0, 40), k=st.integers(0, 40),
+       sa=st.sampled_from([1, 2, -1]), sb=st.sampled_from([1, 3, -2]),
+       ta=st.booleans(), tb=st.booleans(), beta=st.sampled_from([0.0, 1.0, -0.5]),
+       f64=st.booleans(), seed=st.integers(0, 2**16))
+def test_property_random_shapes_and_strides(m, n, k, sa, sb, ta, tb, beta, f64, seed):
+    dtype = np.float64 if f64 else np.float32
+    rng = np.random.default_rng(seed)
+    a = rand(rng, (k, m) if ta else (m, k), dtype)
+    b = rand(rng, (n, k) if tb else (k, n), dtype)
+    # strided views: every other / every third element, possibly reversed
+    av = np.repeat(a, abs(sa), axis=1)[:, ::sa] if a.size else a
+    bv = np.repeat(b, abs(sb), axis=0)[::sb] if b.size else b
+    if sa < 0:
+        av = av[:, ::-1]
+    if sb < 0:
+        bv = bv[::-1]
+    c = rand(rng, (m, n), dtype)
+    want = oracle_gemm(a, b, ta, tb, 1.25, beta, c)
+    for mod in fastnn._dispatch.modules.values():
+        got = mod.gemm(av, bv, trans_a=ta, trans_b=tb, alpha=1.25, beta=beta, out=c.copy())
+        assert_close(got, want, k, a, b)
+
+
+@pytest.mark.parametrize("shape", [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300)])
+def test_threads_bitwise_identical(kmod, dtype, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(5)
+    x, w, bias = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype), rand(rng, n, dtype)
+    old = fastnn.get_num_threads()
+    try:
+        results = []
+        for nt in (1, 2, 3):
+            fastnn.set_num_threads(nt)
+            results.append((kmod.matmul(x, w), kmod.linear(x, w, bias, "tanh"),
+                            kmod.gemm(x.T.copy(), w, trans_a=True)))
+    finally:
+        fastnn.set_num_threads(old)
+    for other in results[1:]:
+        for r0, r1 in zip(results[0], other):
+            np.testing.assert_array_equal(r0, r1)
+
+
+def test_ops_exports_dispatched_functions():
+    for name in ("gemm", "matmul", "linear"):
+        assert getattr(fastnn.ops, name) is getattr(fastnn._dispatch.kernels, name)
+
+
+# ----------------------------------------------------------------- bad input
+def test_rejects_non_arrays_and_dtypes(kmod):
+    a = np.ones((2, 2), np.float32)
+    with pytest.raises(TypeError, match="a must be a numpy.ndarray; received: list"):
+        kmod.matmul([[1.0]], a)
+    with pytest.raises(TypeError, match="b must be a numpy.ndarray"):
+        kmod.gemm(a, 3.0)
+    with pytest.raises(TypeError, match="x must have dtype float32 or float64; received: int64"):
+        kmod.linear(np.ones((2, 2), np.int64), a)
+    with pytest.raises(TypeError, match="a and b must have the same dtype; received float32 and float64"):
+        kmod.matmul(a, a.astype(np.float64))
+    with pytest.raises(TypeError, match="weight must have dtype"):
+        kmod.linear(a, a.astype(np.float16))
+
+
+def test_rejects_bad_shapes(kmod):
+    a = np.ones((2, 3))
+    with pytest.raises(ValueError, match=r"a must be 2-D; received shape \(3,\)"):
+        kmod.matmul(np.ones(3), a)
+    with pytest.raises(ValueError, match=r"b must be 2-D; received shape \(1, 2, 3\)"):
+        kmod.matmul(a, np.ones((1, 2, 3)))
+    with pytest.raises(ValueError, match=r"inner dimensions do not match: a has shape \(2, 3\).*b has shape \(2, 3\)"):
+        kmod.matmul(a, a)
+    with pytest.raises(ValueError, match=r"inner dimensions do not match: a.T has shape \(3, 2\)"):
+        kmod.gemm(a, a.T, trans_a=True)
+    with pytest.raises(ValueError, match=r"inner dimensions do not match: x has shape \(2, 3\).*weight"):
+        kmod.linear(a, np.ones((2, 4)))
+
+
+def test_rejects_bad_bias_and_activation(kmod):
+    x, w = np.ones((2, 3)), np.ones((3, 4))
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\) and dtype float64; received shape \(3,\)"):
+        kmod.linear(x, w, np.ones(3))
+    with pytest.raises(ValueError, match="bias must have shape .* received shape \\(4,\\) and dtype float32"):
+        kmod.linear(x, w, np.ones(4, np.float32))
+    with pytest.raises(ValueError, match="bias must be 1-D"):
+        kmod.linear(x, w, np.ones((1, 4)))
+    with pytest.raises(TypeError, match="bias must be a numpy.ndarray"):
+        kmod.linear(x, w, [0.0] * 4)
+    with pytest.raises(ValueError, match="activation must be one of .*received: 'gelu'"):
+        kmod.linear(x, w, activation="gelu")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        kmod.linear(x, w, activation=1)
+
+
+def test_rejects_bad_out(kmod):
+    a, b = np.ones((2, 3)), np.ones((3, 4))
+    with pytest.raises(ValueError, match=r"out must have shape \(2, 4\) and dtype float64; received shape \(4, 2\)"):
+        kmod.matmul(a, b, out=np.empty((4, 2)))
+    with pytest.raises(ValueError, match="out must have shape .* dtype float32"):
+        kmod.matmul(a, b, out=np.empty((2, 4), np.float32))
+    with pytest.raises(TypeError, match="out must be a numpy.ndarray"):
+        kmod.matmul(a, b, out=[[0.0] * 4] * 2)
+    ro = np.empty((2, 4))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out is read-only"):
+        kmod.matmul(a, b, out=ro)
+    with pytest.raises(ValueError, match="beta=1.0 needs out="):
+        kmod.gemm(a, b, beta=1.0)
+    buf = np.zeros(2 * 4 * 8 + 1, np.uint8)
+    with pytest.raises(ValueError, match="out must be aligned"):
+        kmod.matmul(a, b, out=buf[1:].view(np.float64).reshape(2, 4))
+
+
+def test_rejects_out_overlapping_inputs(kmod):
+    buf = np.ones((4, 4))
+    with pytest.raises(ValueError, match="out overlaps an input"):
+        kmod.matmul(buf, buf, out=buf)
+    with pytest.raises(ValueError, match="out overlaps an input"):
+        kmod.matmul(buf[:, :2], buf[:2, :2], out=buf[::-1, 1:3])
+    flat = np.zeros(9)
+    with pytest.raises(ValueError, match="out overlaps an input"):
+        kmod.linear(np.ones((2, 2)), np.ones((2, 3)), flat[:3], out=flat[:6].reshape(2, 3))
+    # interleaved columns may share memory (np.may_share_memory semantics): rejected
+    big = np.ones((4, 8))
+    with pytest.raises(ValueError, match="out overlaps an input"):
+        kmod.matmul(big[:, :4], big[:, :4], out=big[:, 4:])
+    # disjoint halves of one buffer are fine
+    big = np.ones((8, 4))
+    out = kmod.matmul(big[:4], big[:4], out=big[4:])
+    assert out.base is big and (big[4:] == 4).all()
