@@ -18,7 +18,7 @@ __all__ = [
     "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
     "identity_backward",
     "softmax", "log_softmax", "softmax_cross_entropy", "mse", "bce_with_logits",
-    "sgd_step", "adam_step", "mlp_train_epoch", "ACTIVATIONS",
+    "column_sum", "sgd_step", "adam_step", "mlp_train_epoch", "ACTIVATIONS",
 ]
 
 Loss = Union[float, np.ndarray]
@@ -194,6 +194,11 @@ def bce_with_logits(logits: np.ndarray, target: np.ndarray, *, reduction: str = 
     per_item = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
     loss, grad = _reduce(per_item, sigmoid(x) - t, x.size, reduction)
     return loss, _store(grad, out)
+
+
+def column_sum(x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Sum over the rows of a 2-D array (the bias gradient ``dz.sum(0)``)."""
+    return np.sum(x, axis=0, out=out)
 
 
 # --------------------------------------------------------------------- optimizers
