@@ -93,56 +93,69 @@ def _sklearn_mlp():
 
 
 # ---------------------------------------------------------------- the workloads
-def gemm_row(m: int, k: int, n: int, dtype, trans: str = "", rng=None) -> tuple:
+def gemm_row(m: int, k: int, n: int, dtype, trans: str = "") -> tuple:
     """``op(A) @ op(B)`` with ``trans`` in "", "a" (A given transposed), "b"."""
-    rng = rng or np.random.default_rng(0)
-    a = rng.standard_normal((k, m) if "a" in trans else (m, k)).astype(dtype)
-    b = rng.standard_normal((n, k) if "b" in trans else (k, n)).astype(dtype)
-    opa = a.T if "a" in trans else a
-    opb = b.T if "b" in trans else b
-    out = np.empty((m, n), dtype)
     label = {"": "A @ B", "a": "A.T @ B", "b": "A @ B.T"}[trans]
-    name = f"matmul {np.dtype(dtype).name} {m}x{k} @ {k}x{n} ({label})"
-    fns = {"fastnn": lambda: fastnn.ops.matmul(opa, opb, out=out),
-           "numpy": lambda: np.matmul(opa, opb, out=out)}
-    torch = _torch()
-    if torch is not None:
-        ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
-        ta, tb = (ta.T if "a" in trans else ta), (tb.T if "b" in trans else tb)
-        fns["torch"] = lambda: torch.mm(ta, tb, out=tout)
-    return Row(name, flops=2.0 * m * n * k), fns
+    row = Row(f"matmul {np.dtype(dtype).name} {m}x{k} @ {k}x{n} ({label})", flops=2.0 * m * n * k)
+
+    def setup():
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((k, m) if "a" in trans else (m, k)).astype(dtype)
+        b = rng.standard_normal((n, k) if "b" in trans else (k, n)).astype(dtype)
+        opa = a.T if "a" in trans else a
+        opb = b.T if "b" in trans else b
+        out = np.empty((m, n), dtype)
+        fns = {"fastnn": lambda: fastnn.ops.matmul(opa, opb, out=out),
+               "numpy": lambda: np.matmul(opa, opb, out=out)}
+        torch = _torch()
+        if torch is not None:
+            ta, tb, tout = torch.from_numpy(opa), torch.from_numpy(opb), torch.from_numpy(out)
+            fns["torch"] = lambda: torch.mm(ta, tb, out=tout)
+        return fns
+
+    return row, setup
 
 
 def linear_row(batch: int, dtype=np.float32) -> tuple:
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 784)).astype(dtype)
-    w = rng.standard_normal((784, 128)).astype(dtype)
-    b = rng.standard_normal(128).astype(dtype)
-    fns = {"fastnn": lambda: fastnn.ops.linear(x, w, b, "relu"),
-           "numpy": lambda: np.maximum(x @ w + b, 0)}
-    torch = _torch()
-    if torch is not None:
-        tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w.T.copy()), torch.from_numpy(b)
-        fns["torch"] = lambda: torch.relu(torch.nn.functional.linear(tx, tw, tb))
-    return Row(f"linear relu float32 {batch}x784 -> 128", flops=2.0 * batch * 784 * 128), fns
+    row = Row(f"linear relu float32 {batch}x784 -> 128", flops=2.0 * batch * 784 * 128)
+
+    def setup():
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((batch, 784)).astype(dtype)
+        w = rng.standard_normal((784, 128)).astype(dtype)
+        b = rng.standard_normal(128).astype(dtype)
+        fns = {"fastnn": lambda: fastnn.ops.linear(x, w, b, "relu"),
+               "numpy": lambda: np.maximum(x @ w + b, 0)}
+        torch = _torch()
+        if torch is not None:
+            tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w.T.copy()), torch.from_numpy(b)
+            fns["torch"] = lambda: torch.relu(torch.nn.functional.linear(tx, tw, tb))
+        return fns
+
+    return row, setup
 
 
 def softmax_ce_row(n: int, c: int, dtype=np.float32) -> tuple:
-    rng = np.random.default_rng(0)
-    logits = rng.standard_normal((n, c)).astype(dtype)
-    labels = rng.integers(0, c, n)
-    fns = {"fastnn": lambda: fastnn.ops.softmax_cross_entropy(logits, labels),
-           "numpy": lambda: R.softmax_cross_entropy(logits, labels)}
-    torch = _torch()
-    if torch is not None:
-        tl = torch.from_numpy(logits).requires_grad_(True)
-        tt = torch.from_numpy(labels)
+    row = Row(f"softmax-CE loss+grad float32 {n}x{c}")
 
-        def torch_ce():
-            tl.grad = None
-            torch.nn.functional.cross_entropy(tl, tt).backward()
-        fns["torch"] = torch_ce
-    return Row(f"softmax-CE loss+grad float32 {n}x{c}"), fns
+    def setup():
+        rng = np.random.default_rng(0)
+        logits = rng.standard_normal((n, c)).astype(dtype)
+        labels = rng.integers(0, c, n)
+        fns = {"fastnn": lambda: fastnn.ops.softmax_cross_entropy(logits, labels),
+               "numpy": lambda: R.softmax_cross_entropy(logits, labels)}
+        torch = _torch()
+        if torch is not None:
+            tl = torch.from_numpy(logits).requires_grad_(True)
+            tt = torch.from_numpy(labels)
+
+            def torch_ce():
+                tl.grad = None
+                torch.nn.functional.cross_entropy(tl, tt).backward()
+            fns["torch"] = torch_ce
+        return fns
+
+    return row, setup
 
 
 def _mlp_data(sizes, n, seed=0):
@@ -154,71 +167,72 @@ def _mlp_data(sizes, n, seed=0):
 
 def training_row(sizes: List[int], batch: int, n: int, lr: float = 0.01) -> tuple:
     """One epoch of SGD (ReLU hidden layers, softmax-CE), scaled to EPOCH_SAMPLES samples."""
-    X, y = _mlp_data(sizes, n)
-    scale = EPOCH_SAMPLES / n
-    model = fastnn.Sequential(
-        [layer for i, (a, b) in enumerate(zip(sizes, sizes[1:]))
-         for layer in ([fastnn.Dense(a, b, seed=i)] + ([fastnn.ReLU()] if i < len(sizes) - 2 else []))])
-    opt = fastnn.SGD(model.parameters(), lr=lr)
-    rng = np.random.default_rng(1)
-    weights = [layer.weight.copy() for layer in model.layers if isinstance(layer, fastnn.Dense)]
-    biases = [layer.bias.copy() for layer in model.layers if isinstance(layer, fastnn.Dense)]
+    row = Row(f"train epoch {'-'.join(map(str, sizes))} batch {batch}", scale=EPOCH_SAMPLES / n)
+    pairs = list(zip(sizes, sizes[1:]))
 
-    def fastnn_epoch() -> float:  # the epoch's own time, without fit's one-off input checks
-        hist = model.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=batch,
-                         seed=int(rng.integers(1 << 30)), verbose=False)
-        return hist.history["time"][0]
+    def setup():
+        X, y = _mlp_data(sizes, n)
+        model = fastnn.Sequential(
+            [layer for i, (a, b) in enumerate(pairs)
+             for layer in [fastnn.Dense(a, b, seed=i)] + ([fastnn.ReLU()] if i < len(pairs) - 1 else [])])
+        opt = fastnn.SGD(model.parameters(), lr=lr)
+        rng = np.random.default_rng(1)
+        dense = [layer for layer in model.layers if isinstance(layer, fastnn.Dense)]
+        weights = [layer.weight.copy() for layer in dense]
+        biases = [layer.bias.copy() for layer in dense]
 
-    def numpy_epoch():
-        R.mlp_train_epoch(weights, biases, X, y, rng.permutation(n), lr=lr, batch_size=batch)
+        def fastnn_epoch() -> float:  # the epoch's own time, without fit's one-off input checks
+            hist = model.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=1, batch_size=batch,
+                             seed=int(rng.integers(1 << 30)), verbose=False)
+            return hist.history["time"][0]
 
-    fns = {"fastnn": SelfTimed(fastnn_epoch), "numpy": numpy_epoch}
-    torch = _torch()
-    if torch is not None:
-        net = torch.nn.Sequential(*[m for i, (a, b) in enumerate(zip(sizes, sizes[1:]))
-                                    for m in ([torch.nn.Linear(a, b)] +
-                                              ([torch.nn.ReLU()] if i < len(sizes) - 2 else []))])
-        topt = torch.optim.SGD(net.parameters(), lr=lr)
-        tX, ty = torch.from_numpy(X), torch.from_numpy(y)
-        loss_fn = torch.nn.CrossEntropyLoss()
+        def numpy_epoch():
+            R.mlp_train_epoch(weights, biases, X, y, rng.permutation(n), lr=lr, batch_size=batch)
 
-        def torch_epoch():
-            perm = torch.randperm(n)
-            for start in range(0, n, batch):
-                idx = perm[start:start + batch]
-                topt.zero_grad()
-                loss_fn(net(tX[idx]), ty[idx]).backward()
-                topt.step()
-        fns["torch"] = torch_epoch
-    MLP = _sklearn_mlp()
-    if MLP is not None and len(sizes) == 3:
-        clf = MLP(hidden_layer_sizes=(sizes[1],), solver="sgd", batch_size=batch,
-                  learning_rate_init=lr, momentum=0.0, alpha=0.0, shuffle=True, random_state=0)
-        classes = np.arange(sizes[-1])
+        fns = {"fastnn": SelfTimed(fastnn_epoch), "numpy": numpy_epoch}
+        torch = _torch()
+        if torch is not None:
+            net = torch.nn.Sequential(*[m for i, (a, b) in enumerate(pairs)
+                                        for m in [torch.nn.Linear(a, b)] +
+                                        ([torch.nn.ReLU()] if i < len(pairs) - 1 else [])])
+            topt = torch.optim.SGD(net.parameters(), lr=lr)
+            tX, ty = torch.from_numpy(X), torch.from_numpy(y)
+            loss_fn = torch.nn.CrossEntropyLoss()
 
-        def sklearn_epoch():
-            clf.partial_fit(X, y, classes=classes)
-        fns["sklearn"] = sklearn_epoch
-    return Row(f"train epoch {'-'.join(map(str, sizes))} batch {batch}", scale=scale), fns
+            def torch_epoch():
+                perm = torch.randperm(n)
+                for start in range(0, n, batch):
+                    idx = perm[start:start + batch]
+                    topt.zero_grad()
+                    loss_fn(net(tX[idx]), ty[idx]).backward()
+                    topt.step()
+            fns["torch"] = torch_epoch
+        MLP = _sklearn_mlp()
+        if MLP is not None and len(pairs) == 2:
+            clf = MLP(hidden_layer_sizes=(sizes[1],), solver="sgd", batch_size=batch,
+                      learning_rate_init=lr, momentum=0.0, alpha=0.0, shuffle=True, random_state=0)
+            classes = np.arange(sizes[-1])
+            fns["sklearn"] = lambda: clf.partial_fit(X, y, classes=classes)
+        return fns
+
+    return row, setup
 
 
-def workloads(quick: bool) -> List[Callable[[], tuple]]:
-    """The rows of the table, as thunks (the setup runs when the row is measured)."""
+def workloads(quick: bool) -> List[tuple]:
+    """The rows of the table as ``(Row, setup)``; ``setup()`` builds the data and returns
+    ``{peer: callable}`` (it runs only when the row is measured)."""
     n_big = 12_000 if quick else EPOCH_SAMPLES
     n_b1 = 2_000 if quick else 6_000
-    rows = [lambda: gemm_row(512, 512, 512, np.float32),
-            lambda: gemm_row(512, 512, 512, np.float64)]
+    rows = [gemm_row(512, 512, 512, np.float32), gemm_row(512, 512, 512, np.float64)]
     for batch in (64,) if quick else (16, 64, 256):
-        rows += [lambda b=batch: gemm_row(b, 784, 128, np.float32),
-                 lambda b=batch: gemm_row(784, b, 128, np.float32, "a"),
-                 lambda b=batch: gemm_row(b, 128, 784, np.float32, "b")]
-    rows += [lambda: gemm_row(256, 128, 10, np.float32),
-             lambda: linear_row(64),
-             lambda: softmax_ce_row(256, 10),
-             lambda: softmax_ce_row(4096, 1000)]
+        rows += [gemm_row(batch, 784, 128, np.float32),
+                 gemm_row(784, batch, 128, np.float32, "a"),
+                 gemm_row(batch, 128, 784, np.float32, "b")]
+    rows += [gemm_row(256, 128, 10, np.float32), linear_row(64),
+             softmax_ce_row(256, 10), softmax_ce_row(4096, 1000)]
     for batch in (1, 16, 64, 256):
-        rows.append(lambda b=batch: training_row([784, 128, 10], b, n_b1 if b == 1 else n_big))
-    rows.append(lambda: training_row([64, 32, 10], 64, n_big))
+        rows.append(training_row([784, 128, 10], batch, n_b1 if batch == 1 else n_big))
+    rows.append(training_row([64, 32, 10], 64, n_big))
     return rows
 
 
@@ -244,6 +258,17 @@ def machine_info(threads: int) -> dict:
     except ImportError:
         info["sklearn"] = None
     return info
+
+
+def gemm_peaks(rows: List[Row]) -> Dict[str, float]:
+    """Per dtype, the best GEMM GFLOP/s any peer reached on a square product in this run."""
+    peaks: Dict[str, float] = {}
+    for row in rows:
+        if row.flops and row.name.startswith("matmul") and "512x512 @" in row.name:
+            dtype = row.name.split()[1]
+            best = max(row.flops / t / 1e9 for t in row.times.values())
+            peaks[dtype] = max(peaks.get(dtype, 0.0), best)
+    return peaks
 
 
 def format_table(rows: List[Row], peers: List[str]) -> str:
@@ -319,11 +344,10 @@ def run(args: argparse.Namespace) -> dict:
     rows: List[Row] = []
     limiter = threadpool_limits(limits=threads) if threadpool_limits else None
     try:
-        for make in workloads(args.quick):
-            row, fns = make()
+        for row, setup in workloads(args.quick):
             if args.only and args.only not in row.name:
                 continue
-            for peer, fn in fns.items():
+            for peer, fn in setup().items():
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     t, spread = measure(fn, args.repeats, 0.0 if row.scale != 1.0 else 0.05)
@@ -349,8 +373,14 @@ def main(args: argparse.Namespace) -> int:
     print(f"times: median of {args.repeats} runs; 'x vs peer' = peer time / fastnn time; "
           f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch")
     print(format_table(rows, peers))
+    peaks = gemm_peaks(rows)
+    for dtype, peak in sorted(peaks.items()):
+        mine = [row.flops / row.times["fastnn"] / 1e9 for row in rows
+                if row.flops and row.name.startswith(f"matmul {dtype} 512x512 @")]
+        print(f"GEMM peak measured here ({dtype}, best peer at 512^3): {peak:.1f} GFLOP/s; "
+              f"fastnn reaches {max(mine) / peak:.0%} of it")
     if args.json:
-        payload = {"machine": info, "rows": [asdict(r) for r in rows]}
+        payload = {"machine": info, "gemm_peak_gflops": peaks, "rows": [asdict(r) for r in rows]}
         text = json.dumps(payload, indent=2)
         if args.json == "-":
             print(text)
