@@ -9,6 +9,10 @@
 #   loss      G[L-1] = dLoss/dlogits                  (fused row kernels, mean over the batch)
 #   backward  dz = G[l] * act'(A[l+1]); dW = A[l].T @ dz; db = sum_rows(dz); G[l-1] = dz @ W.T
 #   update    one fused SGD or Adam kernel per parameter
+# A one-row minibatch (plain SGD, as in the lecture) never forms dW = x.T @ dz: each row
+# of W is updated from the product x[r] * dz computed into a small buffer, with the same
+# update kernel and the same arithmetic, which halves the memory traffic of the step.
+# The gradient arrays of those weights then keep their previous contents.
 # Each step is the kernel call, with the same arguments, that the Python layer makes in
 # the manual loop, so fit and the manual loop give the same numbers.
 from libc.string cimport memcpy, memset
@@ -72,6 +76,8 @@ cdef class TrainPlan:
     cdef char *X
     cdef char *Y
     cdef char *YB
+    cdef char *TMP               # one row of a weight gradient (rank-1 updates)
+    cdef int layer_of[MAX_PARAMS]  # layer whose weight params[i] is, or -1
     cdef char *A[MAX_LAYERS + 1]
     cdef char *G[MAX_LAYERS]
     cdef char *P[MAX_PARAMS]
@@ -105,6 +111,7 @@ cdef class TrainPlan:
         self.n, self.batch, self.smoothing = X.shape[0], min(batch, X.shape[0]), smoothing
         self.width[0] = X.shape[1]
         for i in range(self.n_params):
+            self.layer_of[i] = -1
             shape = params[i].shape if cnp.PyArray_Check(params[i]) else ()
             _check_train_array(params[i], dtype, shape, f"params[{i}]")
             _check_train_array(grads[i], dtype, shape, f"grads[{i}]")
@@ -127,6 +134,7 @@ cdef class TrainPlan:
                                FNN_ACT_TANH, FNN_ACT_SIGMOID):
                 raise ValueError(f"TrainPlan: unknown activation code {acts[l]}")
             self.w_index[l], self.b_index[l] = w_index[l], b_index[l]
+            self.layer_of[w_index[l]] = l
             self.act[l], self.slope[l] = acts[l], slopes[l]
         n_out = self.width[L]
         if loss_kind == LOSS_XENT and cnp.PyArray_Check(y) and y.ndim == 1:
@@ -145,6 +153,9 @@ cdef class TrainPlan:
             yb = np.empty((self.batch, n_out), dtype)
         self.X, self.Y, self.YB = cnp.PyArray_BYTES(X), cnp.PyArray_BYTES(y), cnp.PyArray_BYTES(yb)
         self.keep.append(yb)
+        tmp = np.empty(max([self.width[l] for l in range(L + 1)]), dtype)
+        self.keep.append(tmp)
+        self.TMP = cnp.PyArray_BYTES(tmp)
         for l in range(L + 1):
             buf = np.empty((self.batch, self.width[l]), dtype)
             self.keep.append(buf)
@@ -217,12 +228,14 @@ cdef class TrainPlan:
 cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
                            Py_ssize_t first, Py_ssize_t count, Hyper *h) noexcept nogil:
     """The minibatch loop; `tag` only selects the dtype."""
-    cdef Py_ssize_t bi, r, start, rows, d = p.width[0], c = p.width[p.n_layers]
+    cdef Py_ssize_t bi, r, j, start, rows, d = p.width[0], c = p.width[p.n_layers]
     cdef int l, i, L = p.n_layers
     cdef double total = 0.0
     cdef floating *xb = <floating *>p.A[0]
     cdef const floating *X = <const floating *>p.X
     cdef floating *g
+    cdef floating *tmp = <floating *>p.TMP
+    cdef const floating *x
     cdef const floating *bias
     for bi in range(first, first + count):
         start = bi * p.batch
@@ -248,11 +261,11 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
             if p.act[l] != FNN_ACT_IDENTITY:
                 act_backward(p.act[l], <floating>p.slope[l], g, <const floating *>p.A[l + 1],
                              g, rows * p.width[l + 1])
-            # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
-            _train_gemm(p.width[l], p.width[l + 1], rows,
-                  <const floating *>p.A[l], 1, p.width[l],
-                  g, p.width[l + 1], 1,
-                  <floating *>p.GP[p.w_index[l]], NULL, FNN_ACT_IDENTITY, 0.0)
+            if rows > 1:  # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
+                _train_gemm(p.width[l], p.width[l + 1], rows,
+                            <const floating *>p.A[l], 1, p.width[l],
+                            g, p.width[l + 1], 1,
+                            <floating *>p.GP[p.w_index[l]], NULL, FNN_ACT_IDENTITY, 0.0)
             if p.b_index[l] >= 0:
                 sum_over_rows(g, rows, p.width[l + 1], <floating *>p.GP[p.b_index[l]])
             if l > 0:
@@ -264,15 +277,46 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
         if h.adam:
             h.step += 1
         for i in range(p.n_params):
-            if h.adam:
-                adam_update(<floating *>p.P[i], <const floating *>p.GP[i], <floating *>p.S1[i],
-                            <floating *>p.S2[i], p.size[i], h.step, h.lr, h.beta1, h.beta2,
-                            h.eps, h.decay[i], h.decoupled)
-            else:
-                sgd_update(<floating *>p.P[i], <const floating *>p.GP[i], <floating *>p.S1[i],
-                           p.size[i], <floating>h.lr, <floating>h.momentum, <floating>h.decay[i],
-                           h.nesterov)
+            l = p.layer_of[i]
+            if rows > 1 or l < 0:
+                _update(p, h, i, <const floating *>p.GP[i], 0, p.size[i])
+                continue
+            x = <const floating *>p.A[l]
+            g = <floating *>p.G[l]
+            if not h.adam and h.momentum == 0.0 and h.decay[i] == 0.0:
+                _rank1_sgd(<floating *>p.P[i], x, g, p.width[l], p.width[l + 1], <floating>h.lr)
+                continue
+            for r in range(p.width[l]):  # row r of dW is x[r] * dz
+                for j in range(p.width[l + 1]):
+                    tmp[j] = x[r] * g[j]
+                _update(p, h, i, tmp, r * p.width[l + 1], p.width[l + 1])
     return total
+
+
+cdef inline void _rank1_sgd(floating *w, const floating *x, const floating *dz, Py_ssize_t rows,
+                            Py_ssize_t cols, floating lr) noexcept nogil:
+    """Plain SGD on W (rows x cols) with dW = outer(x, dz): the arithmetic of sgd_update
+    with momentum and weight decay 0, ``w - lr * g``, with ``g = x[r] * dz[j]``."""
+    cdef Py_ssize_t r, j
+    cdef floating xr
+    cdef floating *row
+    for r in range(rows):
+        xr = x[r]
+        row = w + r * cols
+        for j in range(cols):
+            row[j] = row[j] - lr * (xr * dz[j])
+
+
+cdef inline void _update(TrainPlan p, Hyper *h, int i, const floating *grad, Py_ssize_t offset,
+                         Py_ssize_t n) noexcept nogil:
+    """Update elements offset..offset+n of parameter i from `grad` (n values)."""
+    cdef floating *s1 = <floating *>p.S1[i] + offset if p.S1[i] != NULL else NULL
+    if h.adam:
+        adam_update(<floating *>p.P[i] + offset, grad, s1, <floating *>p.S2[i] + offset, n,
+                    h.step, h.lr, h.beta1, h.beta2, h.eps, h.decay[i], h.decoupled)
+    else:
+        sgd_update(<floating *>p.P[i] + offset, grad, s1, n, <floating>h.lr,
+                   <floating>h.momentum, <floating>h.decay[i], h.nesterov)
 
 
 cdef inline double _loss_and_grad(floating *tag, TrainPlan p, Py_ssize_t rows) noexcept nogil:
