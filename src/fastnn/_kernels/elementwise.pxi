@@ -446,7 +446,7 @@ cdef cnp.ndarray _check_labels(cnp.ndarray targets, Py_ssize_t n, Py_ssize_t c):
     # Unsigned labels above the intp range wrap to negative values: also caught here.
     if bad >= 0:
         raise ValueError(f"targets must be class indices in [0, {c}); received "
-                         f"{targets[bad]!r} at index {bad}")
+                         f"{targets[bad]} at index {bad}")
     return lab
 
 
