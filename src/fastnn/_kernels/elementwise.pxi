@@ -10,8 +10,9 @@
 #       gx = g * act'(.) from the forward output y; gx may be g.
 #   double softmax_xent_mean(const floating *logits, const cnp.npy_intp *labels,
 #                            Py_ssize_t n, Py_ssize_t c, floating *grad)
-#       mean cross-entropy of softmax over the rows of a (n, c) matrix against labels
-#       in [0, c) (unchecked); grad = (softmax - onehot) / n; grad may be logits.
+#       mean cross-entropy of softmax over the rows of a C-contiguous (n, c) matrix,
+#       c >= 1, against labels in [0, c) (unchecked); grad = (softmax - onehot) / n;
+#       grad may be logits.  (Row blocks: softmax_block / xent_block below.)
 #   double mse_mean(const floating *pred, const floating *target, Py_ssize_t n,
 #                   floating *grad)
 #   double bce_mean(const floating *logits, const floating *target, Py_ssize_t n,
@@ -29,10 +30,11 @@
 # Row and reduction loops live in csrc/fnn_loss.h (they need `omp simd reduction` to
 # vectorise), the activation loops in csrc/fnn_math.h.
 #
-# Threads: each `def` splits its work into fixed-size chunks of EW_CHUNK elements (or
-# into rows) that are computed identically whatever the thread count, and sums
-# partial losses serially in a fixed order, so results are bitwise identical for
-# every thread count.  Work below a per-kernel size runs on the calling thread.
+# Threads: each `def` splits its work into chunks of EW_CHUNK elements (or blocks of
+# rows whose size depends on the row length only) that are computed identically
+# whatever the thread count, and sums partial losses serially in a fixed order, so
+# results are bitwise identical for every thread count.  Work below a per-kernel size
+# runs on the calling thread, without entering an OpenMP region.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf, pow
@@ -73,7 +75,6 @@ cdef enum:
     EW_CHUNK = 8192          # elements per parallel work item (fixed: thread-independent)
     EW_PAR_CHEAP = 1 << 17   # parallel from this many elements: relu, copies, sgd
     EW_PAR_MATH = 1 << 14    # ... exp/tanh/sqrt kernels, softmax and losses
-    EW_STACK_PARTS = 64      # partial sums kept on the stack
 
 cdef enum:
     EW_MSE = 0
@@ -456,7 +457,7 @@ cdef object _softmax(object x, object out, bint log):
         xa = c_array(xa)
         ya = oa if is_flat(oa, False) else new_array(2, cnp.PyArray_DIMS(xa), t)
     cdef Py_ssize_t n = cnp.PyArray_DIMS(xa)[0], c = cnp.PyArray_DIMS(xa)[1]
-    cdef int nt = _threads(n * c if n > 1 else 0, EW_PAR_MATH)
+    cdef int nt = _threads(n * c if n > fnn_block_rows(c) else 0, EW_PAR_MATH)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             _softmax_rows(log, <float *>_data(xa), <float *>_data(ya), n, c, nt)
@@ -546,7 +547,7 @@ def softmax_cross_entropy(logits, targets, *, str reduction="mean",
         gw = ga if is_flat(ga, False) else new_array(2, cnp.PyArray_DIMS(xa), t)
     if lab is None:
         ta = c_array(ta)
-    cdef int nt = _threads(n * c if n > 1 else 0, EW_PAR_MATH)
+    cdef int nt = _threads(n * c if n > fnn_block_rows(c) else 0, EW_PAR_MATH)
     cdef cnp.ndarray row_loss = None
     if red == 0 or nt > 1:
         row_loss = new_array(1, &n, t)
@@ -597,15 +598,14 @@ cdef object _pointwise_loss(int kind, object a, object target, str reduction, ob
     cdef cnp.ndarray per_item = None
     if red == 0:
         per_item = <cnp.ndarray>PyArray_NewLikeArray(aa, cnp.NPY_KEEPORDER, NULL, 0)
-    cdef cnp.npy_intp nparts = (n + EW_CHUNK - 1) // EW_CHUNK
-    cdef double stack_parts[EW_STACK_PARTS]
-    cdef double *parts = stack_parts
-    cdef cnp.ndarray heap_parts
-    if nparts > EW_STACK_PARTS:
-        heap_parts = new_array(1, &nparts, cnp.NPY_FLOAT64)
-        parts = <double *>_data(heap_parts)
-    cdef double gscale = 1.0 / n if red == 2 and n > 0 else 1.0
     cdef int nt = _threads(n, EW_PAR_MATH)
+    cdef cnp.npy_intp nparts = (n + EW_CHUNK - 1) // EW_CHUNK
+    cdef cnp.ndarray parts_array
+    cdef double *parts = NULL                # chunk sums: only a parallel run needs them
+    if nt > 1:
+        parts_array = new_array(1, &nparts, cnp.NPY_FLOAT64)
+        parts = <double *>_data(parts_array)
+    cdef double gscale = 1.0 / n if red == 2 and n > 0 else 1.0
     cdef void *lp = _data(per_item) if per_item is not None else NULL
     cdef double total
     with nogil:
