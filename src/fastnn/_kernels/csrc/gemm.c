@@ -78,6 +78,10 @@ static void *fnn_ws_get(int which, size_t bytes)
 #define FNN_ROUND_UP(x, r) (((x) + (r) - 1) / (r) * (r))
 /* Below this many multiply-adds a second thread costs more than it saves. */
 #define FNN_GEMM_PAR_MIN_FMA ((double)(1 << 20))
+/* Unit-stride B is read in place rather than packed, unless its rows are a multiple
+ * of 4 KiB apart (a micro-panel's rows then crowd into few L2 sets) and C has more
+ * than this many rows (enough reuse to amortise packing). */
+#define FNN_GEMM_DIRECT_B_MAX_M 64
 
 #define T float
 #define FN(name) fnn_s##name
@@ -87,6 +91,8 @@ static void *fnn_ws_get(int which, size_t bytes)
 #define VT __m256
 #define VOP(op) _mm256_##op##_ps
 #define VBCAST _mm256_broadcast_ss
+/* lanes j < r set */
+#define VMASK(r) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(r)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define VL 8
 #define MR 6
 #define NR 16
@@ -107,6 +113,7 @@ static void *fnn_ws_get(int which, size_t bytes)
 #define VT __m256d
 #define VOP(op) _mm256_##op##_pd
 #define VBCAST _mm256_broadcast_sd
+#define VMASK(r) _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)(r)), _mm256_setr_epi64x(0, 1, 2, 3))
 #define VL 4
 #define MR 6
 #define NR 8
