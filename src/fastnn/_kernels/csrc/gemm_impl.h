@@ -64,47 +64,74 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
     acc##i##0 = VOP(fmadd)(ai, b0, acc##i##0);          \
     acc##i##1 = VOP(fmadd)(ai, b1, acc##i##1);
 
-/* Load / store 2 vectors at p: plain when the tile is full, lane-masked otherwise. */
-#define FNN_LOAD2(p, x0, x1)                                                         \
-    if (full) {                                                                      \
-        x0 = VOP(loadu)(p);                                                          \
-        x1 = VOP(loadu)((p) + VL);                                                   \
-    } else {                                                                         \
-        x0 = VOP(maskload)(p, mask0);                                                \
-        x1 = VOP(maskload)((p) + VL, mask1);                                         \
-    }
-#define FNN_STORE2(p, x0, x1)                                                        \
-    if (full) {                                                                      \
-        VOP(storeu)(p, x0);                                                          \
-        VOP(storeu)((p) + VL, x1);                                                   \
-    } else {                                                                         \
-        VOP(maskstore)(p, mask0, x0);                                                \
-        VOP(maskstore)((p) + VL, mask1, x1);                                         \
-    }
+/* The epilogue of one NR-wide row held in two vectors, unit column stride: the
+ * constants, lane masks for a partial row (nr < NR), and the bias of its columns. */
+typedef struct {
+    VT alpha, beta, slope, zero, bias0, bias1;
+    __m256i mask0, mask1;
+    int full;
+} FN(vepi_t);
 
-/* Row i of the tile (if i < mr): alpha, beta, bias, relu / leaky relu in registers. */
-#define FNN_UKR_EPI_ROW(i)                                                          \
-    if (i < mr) {                                                                   \
-        T *ci = c + i * rsc;                                                        \
-        VT x0 = VOP(mul)(valpha, acc##i##0), x1 = VOP(mul)(valpha, acc##i##1), y0, y1; \
-        if (e->beta != (T)0) {                                                      \
-            FNN_LOAD2(ci, y0, y1)                                                   \
-            x0 = VOP(fmadd)(vbeta, y0, x0);                                         \
-            x1 = VOP(fmadd)(vbeta, y1, x1);                                         \
-        }                                                                           \
-        if (e->bias) {                                                              \
-            x0 = VOP(add)(x0, vbias0);                                              \
-            x1 = VOP(add)(x1, vbias1);                                              \
-        }                                                                           \
-        if (e->act == FNN_ACT_RELU) {                                               \
-            x0 = VOP(max)(vzero, x0); /* max returns its 2nd operand for NaN */   \
-            x1 = VOP(max)(vzero, x1);                                               \
-        } else if (e->act == FNN_ACT_LEAKY_RELU) {                                  \
-            x0 = VOP(blendv)(x0, VOP(mul)(vslope, x0), VOP(cmp)(x0, vzero, _CMP_LT_OQ)); \
-            x1 = VOP(blendv)(x1, VOP(mul)(vslope, x1), VOP(cmp)(x1, vzero, _CMP_LT_OQ)); \
-        }                                                                           \
-        FNN_STORE2(ci, x0, x1)                                                      \
+static inline __attribute__((always_inline)) void FN(load2)(const FN(vepi_t) *v, const T *p,
+                                                            VT *x0, VT *x1)
+{
+    if (v->full) {
+        *x0 = VOP(loadu)(p);
+        *x1 = VOP(loadu)(p + VL);
+    } else {
+        *x0 = VOP(maskload)(p, v->mask0);
+        *x1 = VOP(maskload)(p + VL, v->mask1);
     }
+}
+
+static inline __attribute__((always_inline)) void FN(vepi_init)(FN(vepi_t) *v, ptrdiff_t nr,
+                                                                const FN(epi_t) *e)
+{
+    v->alpha = VOP(set1)(e->alpha);
+    v->beta = VOP(set1)(e->beta);
+    v->slope = VOP(set1)(e->slope);
+    v->zero = VOP(setzero)();
+    v->full = nr == NR;
+    v->mask0 = VMASK(nr);
+    v->mask1 = VMASK(nr - VL);
+    v->bias0 = v->bias1 = v->zero;
+    if (e->bias)
+        FN(load2)(v, e->bias, &v->bias0, &v->bias1);
+}
+
+/* Row ci = act(alpha * (x0, x1) + beta * ci + bias) for identity / relu / leaky relu;
+ * tanh and sigmoid are applied by the caller on the stored row. */
+static inline __attribute__((always_inline)) void FN(vepi_row)(const FN(vepi_t) *v,
+                                                               const FN(epi_t) *e, T *ci,
+                                                               VT x0, VT x1)
+{
+    x0 = VOP(mul)(v->alpha, x0);
+    x1 = VOP(mul)(v->alpha, x1);
+    if (e->beta != (T)0) {
+        VT y0, y1;
+        FN(load2)(v, ci, &y0, &y1);
+        x0 = VOP(fmadd)(v->beta, y0, x0);
+        x1 = VOP(fmadd)(v->beta, y1, x1);
+    }
+    if (e->bias) {
+        x0 = VOP(add)(x0, v->bias0);
+        x1 = VOP(add)(x1, v->bias1);
+    }
+    if (e->act == FNN_ACT_RELU) {
+        x0 = VOP(max)(v->zero, x0); /* max returns its 2nd operand when one is NaN */
+        x1 = VOP(max)(v->zero, x1);
+    } else if (e->act == FNN_ACT_LEAKY_RELU) {
+        x0 = VOP(blendv)(x0, VOP(mul)(v->slope, x0), VOP(cmp)(x0, v->zero, _CMP_LT_OQ));
+        x1 = VOP(blendv)(x1, VOP(mul)(v->slope, x1), VOP(cmp)(x1, v->zero, _CMP_LT_OQ));
+    }
+    if (v->full) {
+        VOP(storeu)(ci, x0);
+        VOP(storeu)(ci + VL, x1);
+    } else {
+        VOP(maskstore)(ci, v->mask0, x0);
+        VOP(maskstore)(ci + VL, v->mask1, x1);
+    }
+}
 
 static inline __attribute__((always_inline)) void
 FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
@@ -126,16 +153,14 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
         b += bs;
     }
     if (csc == 1) {
-        const int full = nr == NR;
-        const __m256i mask0 = VMASK(nr), mask1 = VMASK(nr - VL);
-        const VT valpha = VOP(set1)(e->alpha), vbeta = VOP(set1)(e->beta),
-                 vslope = VOP(set1)(e->slope), vzero = VOP(setzero)();
-        VT vbias0 = vzero, vbias1 = vzero;
-        if (e->bias) {
-            FNN_LOAD2(e->bias, vbias0, vbias1)
-        }
-        FNN_UKR_EPI_ROW(0) FNN_UKR_EPI_ROW(1) FNN_UKR_EPI_ROW(2)
-        FNN_UKR_EPI_ROW(3) FNN_UKR_EPI_ROW(4) FNN_UKR_EPI_ROW(5)
+        FN(vepi_t) v;
+        FN(vepi_init)(&v, nr, e);
+        FN(vepi_row)(&v, e, c, acc00, acc01);
+        if (mr > 1) FN(vepi_row)(&v, e, c + rsc, acc10, acc11);
+        if (mr > 2) FN(vepi_row)(&v, e, c + 2 * rsc, acc20, acc21);
+        if (mr > 3) FN(vepi_row)(&v, e, c + 3 * rsc, acc30, acc31);
+        if (mr > 4) FN(vepi_row)(&v, e, c + 4 * rsc, acc40, acc41);
+        if (mr > 5) FN(vepi_row)(&v, e, c + 5 * rsc, acc50, acc51);
         if (e->act == FNN_ACT_TANH || e->act == FNN_ACT_SIGMOID)
             for (ptrdiff_t i = 0; i < mr; i++) ACT_FN(e->act, e->slope, c + i * rsc, c + i * rsc, nr);
     } else {
@@ -151,9 +176,6 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
 }
 
 #undef FNN_UKR_ROW
-#undef FNN_UKR_EPI_ROW
-#undef FNN_LOAD2
-#undef FNN_STORE2
 
 #else /* portable C: an MR x NR accumulator array the compiler keeps in SSE registers */
 
@@ -208,6 +230,19 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
         if (nr == NR && csb == 1) {
             for (ptrdiff_t p = 0; p < kc; p++)
                 for (ptrdiff_t j = 0; j < NR; j++) dst[p * NR + j] = src[p * rsb + j];
+#if FNN_HAVE_AVX2
+        } else if (nr == NR && rsb == 1) { /* columns are contiguous: VL x VL transposes */
+            ptrdiff_t p = 0;
+            for (; p + VL <= kc; p += VL)
+                for (ptrdiff_t j = 0; j < NR; j += VL) {
+                    VT r[VL];
+                    for (int q = 0; q < VL; q++) r[q] = VOP(loadu)(src + (j + q) * csb + p);
+                    VTRANSPOSE(r);
+                    for (int q = 0; q < VL; q++) VOP(store)(dst + (p + q) * NR + j, r[q]);
+                }
+            for (; p < kc; p++)
+                for (ptrdiff_t j = 0; j < NR; j++) dst[p * NR + j] = src[j * csb + p];
+#endif
         } else {
             for (ptrdiff_t p = 0; p < kc; p++)
                 for (ptrdiff_t j = 0; j < NR; j++)
@@ -225,7 +260,26 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
         const ptrdiff_t mr = FNN_MIN(MR, mc - i0);
         const T *src = a + i0 * rsa;
         if (mr == MR) {
-            for (ptrdiff_t p = 0; p < kc; p++)
+            ptrdiff_t p = 0;
+#if FNN_HAVE_AVX2
+            /* rows are contiguous: transpose VL x VL blocks (the last row repeated to fill
+             * a block); each column is stored as whole vectors in increasing p, so the
+             * lanes beyond MR spill into the next column's slots (or the workspace slack)
+             * before those are written. */
+            enum { G = (MR + VL - 1) / VL };
+            if (csa == 1)
+                for (; p + VL <= kc; p += VL) {
+                    VT r[G][VL];
+                    for (int g = 0; g < G; g++) {
+                        for (int q = 0; q < VL; q++)
+                            r[g][q] = VOP(loadu)(src + FNN_MIN(g * VL + q, MR - 1) * rsa + p);
+                        VTRANSPOSE(r[g]);
+                    }
+                    for (int q = 0; q < VL; q++)
+                        for (int g = 0; g < G; g++) VOP(storeu)(dst + (p + q) * MR + g * VL, r[g][q]);
+                }
+#endif
+            for (; p < kc; p++)
                 for (ptrdiff_t i = 0; i < MR; i++) dst[p * MR + i] = src[i * rsa + p * csa];
         } else {
             for (ptrdiff_t p = 0; p < kc; p++)
@@ -260,18 +314,20 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
     }
 
     /* Packing A pays when each A micro-panel serves more than two B micro-panels.
-     * Unit-stride B is read in place (only a partial last panel is packed): its
-     * micro-panels stream well from L2 (see FNN_GEMM_DIRECT_B_MAX_M for the exception). */
+     * Unit-stride B is read in place for few rows (only a partial last panel is
+     * packed), see FNN_GEMM_DIRECT_B_MAX_M. */
     int pack_a = n > 2 * NR;
     const int direct_b = pack_a && csb == 1 &&
-                         (m <= FNN_GEMM_DIRECT_B_MAX_M || (rsb * (ptrdiff_t)sizeof(T)) % 4096 != 0);
+                         m <= ((rsb * (ptrdiff_t)sizeof(T)) % 4096 ? FNN_GEMM_DIRECT_B_MAX_M
+                                                                   : FNN_GEMM_DIRECT_B_MAX_M_4K);
     /* Out of memory: fall back to one B micro-panel on the stack and unpacked A; the
      * arithmetic (kernel, KC) is unchanged, so is the result. */
     _Alignas(64) T bpanel[KC * NR];
     ptrdiff_t ncap = direct_b ? n : FNN_ROUND_UP(FNN_MIN(n, NC), NR);
     const ptrdiff_t kcap = FNN_MIN(k, KC);
     T *bufb = (T *)fnn_ws_get(FNN_WS_B, (size_t)(kcap * (direct_b ? NR : ncap)) * sizeof(T));
-    T *bufa = pack_a ? (T *)fnn_ws_get(FNN_WS_A, (size_t)(kcap * FNN_ROUND_UP(FNN_MIN(m, MC), MR)) * sizeof(T)) : NULL;
+    const size_t abytes = (size_t)(kcap * FNN_ROUND_UP(FNN_MIN(m, MC), MR) + 64) * sizeof(T);
+    T *bufa = pack_a ? (T *)fnn_ws_get(FNN_WS_A, abytes) : NULL; /* + slack for FN(pack_a) */
     if (!bufb || (pack_a && !bufa)) {
         bufb = bpanel;
         ncap = NR;
@@ -382,6 +438,7 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef VT
 #undef VOP
 #undef VBCAST
+#undef VTRANSPOSE
 #undef VMASK
 #undef VL
 #endif
