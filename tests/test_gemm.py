@@ -39,7 +39,8 @@ def test_matmul_edge_shapes(kmod, dtype, m, n):
         assert_close(kmod.matmul(a, b), a.astype(np.float64) @ b, k, a, b)
 
 
-@pytest.mark.parametrize("shape", [(300, 1030, 270), (131, 97, 600), (6, 16, 513), (200, 3, 700)])
+@pytest.mark.parametrize("shape", [(300, 1030, 270), (131, 97, 600), (6, 16, 513), (200, 3, 700),
+                                   (70, 1024, 40)])
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("tb", [False, True])
 def test_gemm_blocks_and_transposes(kmod, dtype, shape, ta, tb):

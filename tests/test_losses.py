@@ -8,7 +8,7 @@ from hypothesis.extra import numpy as hnp
 from fastnn import reference as R
 from _helpers import assert_close, rand, threads
 
-SHAPES = [(0, 5), (1, 7), (7, 1), (13, 17), (31, 97), (5, 1024)]
+SHAPES = [(0, 5), (1, 7), (7, 1), (13, 17), (31, 97), (5, 1024), (3, 9000)]
 REDUCTIONS = ["mean", "sum", "none"]
 
 

@@ -14,7 +14,10 @@ __all__ += ["gemm", "matmul", "linear"]
 
 
 # Activations, softmax, losses and optimizer steps (elementwise.pxi).
-__all__ += ["relu", "leaky_relu", "tanh", "sigmoid", "identity", "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward", "identity_backward", "softmax", "log_softmax", "softmax_cross_entropy", "mse", "bce_with_logits", "column_sum", "sgd_step", "adam_step"]
+__all__ += ["relu", "leaky_relu", "tanh", "sigmoid", "identity",
+            "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
+            "identity_backward", "softmax", "log_softmax", "softmax_cross_entropy", "mse",
+            "bce_with_logits", "column_sum", "sgd_step", "adam_step"]
 
 
 globals().update({name: getattr(_k, name) for name in __all__})

@@ -10,8 +10,9 @@
 #       gx = g * act'(.) from the forward output y; gx may be g.
 #   double softmax_xent_mean(const floating *logits, const cnp.npy_intp *labels,
 #                            Py_ssize_t n, Py_ssize_t c, floating *grad)
-#       mean cross-entropy of softmax over the rows of a (n, c) matrix against labels
-#       in [0, c) (unchecked); grad = (softmax - onehot) / n; grad may be logits.
+#       mean cross-entropy of softmax over the rows of a C-contiguous (n, c) matrix,
+#       c >= 1, against labels in [0, c) (unchecked); grad = (softmax - onehot) / n;
+#       grad may be logits.  (Row blocks: softmax_block / xent_block below.)
 #   double mse_mean(const floating *pred, const floating *target, Py_ssize_t n,
 #                   floating *grad)
 #   double bce_mean(const floating *logits, const floating *target, Py_ssize_t n,
@@ -29,10 +30,11 @@
 # Row and reduction loops live in csrc/fnn_loss.h (they need `omp simd reduction` to
 # vectorise), the activation loops in csrc/fnn_math.h.
 #
-# Threads: each `def` splits its work into fixed-size chunks of EW_CHUNK elements (or
-# into rows) that are computed identically whatever the thread count, and sums
-# partial losses serially in a fixed order, so results are bitwise identical for
-# every thread count.  Work below a per-kernel size runs on the calling thread.
+# Threads: each `def` splits its work into chunks of EW_CHUNK elements (or blocks of
+# rows whose size depends on the row length only) that are computed identically
+# whatever the thread count, and sums partial losses serially in a fixed order, so
+# results are bitwise identical for every thread count.  Work below a per-kernel size
+# runs on the calling thread, without entering an OpenMP region.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf, pow
@@ -47,18 +49,19 @@ cdef extern from "fnn_math.h" nogil:
                               double *gx, Py_ssize_t n)
 
 cdef extern from "fnn_loss.h" nogil:
-    void fnn_softmax_row_f32(const float *x, float *y, Py_ssize_t n)
-    void fnn_softmax_row_f64(const double *x, double *y, Py_ssize_t n)
-    void fnn_log_softmax_row_f32(const float *x, float *y, Py_ssize_t n)
-    void fnn_log_softmax_row_f64(const double *x, double *y, Py_ssize_t n)
-    float fnn_xent_row_label_f32(const float *x, Py_ssize_t c, Py_ssize_t y, float smooth,
-                                 float gscale, float *g)
-    double fnn_xent_row_label_f64(const double *x, Py_ssize_t c, Py_ssize_t y, double smooth,
-                                  double gscale, double *g)
-    float fnn_xent_row_prob_f32(const float *x, const float *q, Py_ssize_t c, float smooth,
-                                float gscale, float *g)
-    double fnn_xent_row_prob_f64(const double *x, const double *q, Py_ssize_t c,
-                                 double smooth, double gscale, double *g)
+    enum:
+        FNN_BLOCK_ROWS
+    Py_ssize_t fnn_block_rows(Py_ssize_t c)
+    void fnn_softmax_block_f32(int take_log, const float *x, float *y, Py_ssize_t nr,
+                               Py_ssize_t c)
+    void fnn_softmax_block_f64(int take_log, const double *x, double *y, Py_ssize_t nr,
+                               Py_ssize_t c)
+    void fnn_xent_block_f32(const float *x, const cnp.npy_intp *y, const float *q,
+                            Py_ssize_t nr, Py_ssize_t c, float smooth, float gscale,
+                            float *g, float *loss)
+    void fnn_xent_block_f64(const double *x, const cnp.npy_intp *y, const double *q,
+                            Py_ssize_t nr, Py_ssize_t c, double smooth, double gscale,
+                            double *g, double *loss)
     double fnn_mse_run_f32(const float *p, const float *t, Py_ssize_t n, float gscale,
                            float *g, float *loss)
     double fnn_mse_run_f64(const double *p, const double *t, Py_ssize_t n, double gscale,
@@ -72,7 +75,6 @@ cdef enum:
     EW_CHUNK = 8192          # elements per parallel work item (fixed: thread-independent)
     EW_PAR_CHEAP = 1 << 17   # parallel from this many elements: relu, copies, sgd
     EW_PAR_MATH = 1 << 14    # ... exp/tanh/sqrt kernels, softmax and losses
-    EW_STACK_PARTS = 64      # partial sums kept on the stack
 
 cdef enum:
     EW_MSE = 0
@@ -96,36 +98,25 @@ cdef inline void act_backward(int act, floating slope, const floating *g, const 
         fnn_act_backward_f64(act, slope, g, y, gx, n)
 
 
-cdef inline void softmax_row(bint log, const floating *x, floating *y, Py_ssize_t c) noexcept nogil:
-    """y = softmax(x) (or log_softmax) over one row of c values; y may be x."""
+cdef inline void softmax_block(bint log, const floating *x, floating *y, Py_ssize_t nr,
+                               Py_ssize_t c) noexcept nogil:
+    """y = softmax(x) (or log_softmax) over nr <= fnn_block_rows(c) rows of c values;
+    y may be x."""
     if floating is float:
-        if log:
-            fnn_log_softmax_row_f32(x, y, c)
-        else:
-            fnn_softmax_row_f32(x, y, c)
+        fnn_softmax_block_f32(log, x, y, nr, c)
     else:
-        if log:
-            fnn_log_softmax_row_f64(x, y, c)
-        else:
-            fnn_softmax_row_f64(x, y, c)
+        fnn_softmax_block_f64(log, x, y, nr, c)
 
 
-cdef inline floating xent_row(const floating *x, const cnp.npy_intp *labels, const floating *q,
-                              Py_ssize_t i, Py_ssize_t c, floating smoothing, floating gscale,
-                              floating *g) noexcept nogil:
-    """Loss of row i of a (n, c) matrix; writes (p - q) * gscale to row i of g.
-
-    The target is class labels[i] when `labels` is not NULL, else the row i of q.
-    """
-    if labels != NULL:
-        if floating is float:
-            return fnn_xent_row_label_f32(x + i * c, c, labels[i], smoothing, gscale, g + i * c)
-        else:
-            return fnn_xent_row_label_f64(x + i * c, c, labels[i], smoothing, gscale, g + i * c)
+cdef inline void xent_block(const floating *x, const cnp.npy_intp *labels, const floating *q,
+                            Py_ssize_t nr, Py_ssize_t c, floating smoothing, floating gscale,
+                            floating *g, floating *loss) noexcept nogil:
+    """Cross-entropy of nr <= fnn_block_rows(c) rows of c >= 1 logits: row losses to `loss`,
+    (softmax - target) * gscale to g (may be x).  Targets: labels when not NULL, else q."""
     if floating is float:
-        return fnn_xent_row_prob_f32(x + i * c, q + i * c, c, smoothing, gscale, g + i * c)
+        fnn_xent_block_f32(x, labels, q, nr, c, smoothing, gscale, g, loss)
     else:
-        return fnn_xent_row_prob_f64(x + i * c, q + i * c, c, smoothing, gscale, g + i * c)
+        fnn_xent_block_f64(x, labels, q, nr, c, smoothing, gscale, g, loss)
 
 
 cdef inline double pointwise_loss(int kind, const floating *a, const floating *t, Py_ssize_t n,
@@ -141,16 +132,6 @@ cdef inline double pointwise_loss(int kind, const floating *a, const floating *t
         return fnn_bce_run_f32(a, t, n, gscale, g, loss)
     else:
         return fnn_bce_run_f64(a, t, n, gscale, g, loss)
-
-
-cdef inline double softmax_xent_mean(const floating *logits, const cnp.npy_intp *labels,
-                                     Py_ssize_t n, Py_ssize_t c, floating *grad) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef double s = 0
-    cdef floating gscale = <floating>(1.0 / n)
-    for i in range(n):
-        s += xent_row(logits, labels, <const floating *>NULL, i, c, 0, gscale, grad)
-    return s / n
 
 
 cdef inline double mse_mean(const floating *pred, const floating *target, Py_ssize_t n,
@@ -224,79 +205,151 @@ cdef inline int _threads(Py_ssize_t work, Py_ssize_t threshold) noexcept nogil:
     return fnn_get_num_threads() if work >= threshold else 1
 
 
+cdef inline void _elementwise_chunk(Py_ssize_t k, bint backward, int act, floating slope,
+                                    const floating *a, const floating *b, floating *y,
+                                    Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t start = k * EW_CHUNK, m = min(<Py_ssize_t>EW_CHUNK, n - start)
+    if backward:
+        act_backward(act, slope, a + start, b + start, y + start, m)
+    else:
+        act_forward(act, slope, a + start, y + start, m)
+
+
 cdef void _elementwise_chunks(bint backward, int act, floating slope, const floating *a,
                               const floating *b, floating *y, Py_ssize_t n,
                               int nt) noexcept nogil:
-    cdef Py_ssize_t k, start, nck = (n + EW_CHUNK - 1) // EW_CHUNK
-    for k in prange(nck, schedule='static', num_threads=nt, use_threads_if=nt > 1):
-        start = k * EW_CHUNK
-        if backward:
-            act_backward(act, slope, a + start, b + start, y + start, min(<Py_ssize_t>EW_CHUNK, n - start))
-        else:
-            act_forward(act, slope, a + start, y + start, min(<Py_ssize_t>EW_CHUNK, n - start))
+    cdef Py_ssize_t k, nck = (n + EW_CHUNK - 1) // EW_CHUNK
+    if nt > 1:
+        for k in prange(nck, schedule='static', num_threads=nt):
+            _elementwise_chunk(k, backward, act, slope, a, b, y, n)
+    else:
+        for k in range(nck):
+            _elementwise_chunk(k, backward, act, slope, a, b, y, n)
+
+
+cdef inline double _pointwise_loss_chunk(Py_ssize_t k, int kind, const floating *a,
+                                         const floating *t, Py_ssize_t n, floating gscale,
+                                         floating *g, floating *loss) noexcept nogil:
+    cdef Py_ssize_t start = k * EW_CHUNK
+    return pointwise_loss(kind, a + start, t + start, min(<Py_ssize_t>EW_CHUNK, n - start),
+                          gscale, g + start, loss + start if loss != NULL else NULL)
 
 
 cdef double _pointwise_loss_chunks(int kind, const floating *a, const floating *t,
                                    Py_ssize_t n, floating gscale, floating *g, floating *loss,
                                    double *parts, int nt) noexcept nogil:
-    cdef Py_ssize_t k, start, nck = (n + EW_CHUNK - 1) // EW_CHUNK
+    """Sum of the losses: chunk sums added in chunk order (thread-independent)."""
+    cdef Py_ssize_t k, nck = (n + EW_CHUNK - 1) // EW_CHUNK
     cdef double s = 0
-    for k in prange(nck, schedule='static', num_threads=nt, use_threads_if=nt > 1):
-        start = k * EW_CHUNK
-        parts[k] = pointwise_loss(kind, a + start, t + start, min(<Py_ssize_t>EW_CHUNK, n - start),
-                                  gscale, g + start, loss + start if loss != NULL else NULL)
-    for k in range(nck):
-        s += parts[k]
+    if nt > 1:
+        for k in prange(nck, schedule='static', num_threads=nt):
+            parts[k] = _pointwise_loss_chunk(k, kind, a, t, n, gscale, g, loss)
+        for k in range(nck):
+            s += parts[k]
+    else:
+        for k in range(nck):
+            s += _pointwise_loss_chunk(k, kind, a, t, n, gscale, g, loss)
     return s
+
+
+cdef inline void _softmax_blk(Py_ssize_t b, Py_ssize_t rb, bint log, const floating *x,
+                              floating *y, Py_ssize_t n, Py_ssize_t c) noexcept nogil:
+    cdef Py_ssize_t start = b * rb
+    softmax_block(log, x + start * c, y + start * c, min(rb, n - start), c)
 
 
 cdef void _softmax_rows(bint log, const floating *x, floating *y, Py_ssize_t n, Py_ssize_t c,
                         int nt) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in prange(n, schedule='static', num_threads=nt, use_threads_if=nt > 1):
-        softmax_row(log, x + i * c, y + i * c, c)
+    cdef Py_ssize_t b, rb = fnn_block_rows(c), nb = (n + rb - 1) // rb
+    if nt > 1:
+        for b in prange(nb, schedule='static', num_threads=nt):
+            _softmax_blk(b, rb, log, x, y, n, c)
+    else:
+        for b in range(nb):
+            _softmax_blk(b, rb, log, x, y, n, c)
+
+
+cdef inline void _xent_blk(Py_ssize_t b, Py_ssize_t rb, const floating *x,
+                           const cnp.npy_intp *labels, const floating *q, Py_ssize_t n,
+                           Py_ssize_t c, floating smoothing, floating gscale, floating *g,
+                           floating *loss) noexcept nogil:
+    cdef Py_ssize_t start = b * rb
+    xent_block(x + start * c, labels + start if labels != NULL else NULL,
+               q + start * c if q != NULL else NULL, min(rb, n - start), c, smoothing, gscale,
+               g + start * c, loss)
 
 
 cdef double _xent_rows(const floating *x, const cnp.npy_intp *labels, const floating *q,
                        Py_ssize_t n, Py_ssize_t c, floating smoothing, floating gscale,
                        floating *g, floating *row_loss, int nt) noexcept nogil:
-    """Sum (in row order, in double) of the row losses; row_loss may be NULL when nt == 1."""
-    cdef Py_ssize_t i
+    """Sum (in row order, in double) of the row losses, also written to row_loss unless it
+    is NULL (allowed only when nt == 1).  Blocks of rows depend on c only."""
+    cdef Py_ssize_t b, i, rb = fnn_block_rows(c), nb = (n + rb - 1) // rb
     cdef double s = 0
-    cdef floating loss
+    cdef floating block_loss[FNN_BLOCK_ROWS]
+    cdef floating *dst
     if nt > 1:
-        for i in prange(n, schedule='static', num_threads=nt):
-            row_loss[i] = xent_row(x, labels, q, i, c, smoothing, gscale, g)
+        for b in prange(nb, schedule='static', num_threads=nt):
+            _xent_blk(b, rb, x, labels, q, n, c, smoothing, gscale, g, row_loss + b * rb)
         for i in range(n):
             s += row_loss[i]
         return s
-    for i in range(n):
-        loss = xent_row(x, labels, q, i, c, smoothing, gscale, g)
-        if row_loss != NULL:
-            row_loss[i] = loss
-        s += loss
+    for b in range(nb):
+        dst = row_loss + b * rb if row_loss != NULL else block_loss
+        _xent_blk(b, rb, x, labels, q, n, c, smoothing, gscale, g, dst)
+        for i in range(min(rb, n - b * rb)):
+            s += dst[i]
     return s
+
+
+cdef inline double softmax_xent_mean(const floating *logits, const cnp.npy_intp *labels,
+                                     Py_ssize_t n, Py_ssize_t c, floating *grad) noexcept nogil:
+    return _xent_rows(logits, labels, <const floating *>NULL, n, c, 0, <floating>(1.0 / n),
+                      grad, <floating *>NULL, 1) / n
+
+
+cdef inline void _sgd_chunk(Py_ssize_t k, floating *param, const floating *grad,
+                            floating *velocity, Py_ssize_t n, floating lr, floating momentum,
+                            floating weight_decay, bint nesterov) noexcept nogil:
+    cdef Py_ssize_t start = k * EW_CHUNK
+    sgd_update(param + start, grad + start, velocity + start if velocity != NULL else NULL,
+               min(<Py_ssize_t>EW_CHUNK, n - start), lr, momentum, weight_decay, nesterov)
 
 
 cdef void _sgd_chunks(floating *param, const floating *grad, floating *velocity, Py_ssize_t n,
                       floating lr, floating momentum, floating weight_decay, bint nesterov,
                       int nt) noexcept nogil:
-    cdef Py_ssize_t k, start, nck = (n + EW_CHUNK - 1) // EW_CHUNK
-    for k in prange(nck, schedule='static', num_threads=nt, use_threads_if=nt > 1):
-        start = k * EW_CHUNK
-        sgd_update(param + start, grad + start, velocity + start if velocity != NULL else NULL,
-                   min(<Py_ssize_t>EW_CHUNK, n - start), lr, momentum, weight_decay, nesterov)
+    cdef Py_ssize_t k, nck = (n + EW_CHUNK - 1) // EW_CHUNK
+    if nt > 1:
+        for k in prange(nck, schedule='static', num_threads=nt):
+            _sgd_chunk(k, param, grad, velocity, n, lr, momentum, weight_decay, nesterov)
+    else:
+        for k in range(nck):
+            _sgd_chunk(k, param, grad, velocity, n, lr, momentum, weight_decay, nesterov)
+
+
+cdef inline void _adam_chunk(Py_ssize_t k, floating *param, const floating *grad, floating *m,
+                             floating *v, Py_ssize_t n, long step, double lr, double beta1,
+                             double beta2, double eps, double weight_decay,
+                             bint decoupled) noexcept nogil:
+    cdef Py_ssize_t start = k * EW_CHUNK
+    adam_update(param + start, grad + start, m + start, v + start,
+                min(<Py_ssize_t>EW_CHUNK, n - start), step, lr, beta1, beta2, eps,
+                weight_decay, decoupled)
 
 
 cdef void _adam_chunks(floating *param, const floating *grad, floating *m, floating *v,
                        Py_ssize_t n, long step, double lr, double beta1, double beta2,
                        double eps, double weight_decay, bint decoupled, int nt) noexcept nogil:
-    cdef Py_ssize_t k, start, nck = (n + EW_CHUNK - 1) // EW_CHUNK
-    for k in prange(nck, schedule='static', num_threads=nt, use_threads_if=nt > 1):
-        start = k * EW_CHUNK
-        adam_update(param + start, grad + start, m + start, v + start,
-                    min(<Py_ssize_t>EW_CHUNK, n - start), step, lr, beta1, beta2, eps,
-                    weight_decay, decoupled)
+    cdef Py_ssize_t k, nck = (n + EW_CHUNK - 1) // EW_CHUNK
+    if nt > 1:
+        for k in prange(nck, schedule='static', num_threads=nt):
+            _adam_chunk(k, param, grad, m, v, n, step, lr, beta1, beta2, eps, weight_decay,
+                        decoupled)
+    else:
+        for k in range(nck):
+            _adam_chunk(k, param, grad, m, v, n, step, lr, beta1, beta2, eps, weight_decay,
+                        decoupled)
 
 
 # ----------------------------------------------------------------- entry points
@@ -404,7 +457,7 @@ cdef object _softmax(object x, object out, bint log):
         xa = c_array(xa)
         ya = oa if is_flat(oa, False) else new_array(2, cnp.PyArray_DIMS(xa), t)
     cdef Py_ssize_t n = cnp.PyArray_DIMS(xa)[0], c = cnp.PyArray_DIMS(xa)[1]
-    cdef int nt = _threads(n * c if n > 1 else 0, EW_PAR_MATH)
+    cdef int nt = _threads(n * c if n > fnn_block_rows(c) else 0, EW_PAR_MATH)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             _softmax_rows(log, <float *>_data(xa), <float *>_data(ya), n, c, nt)
@@ -446,7 +499,7 @@ cdef cnp.ndarray _check_labels(cnp.ndarray targets, Py_ssize_t n, Py_ssize_t c):
     # Unsigned labels above the intp range wrap to negative values: also caught here.
     if bad >= 0:
         raise ValueError(f"targets must be class indices in [0, {c}); received "
-                         f"{targets[bad]!r} at index {bad}")
+                         f"{targets[bad]} at index {bad}")
     return lab
 
 
@@ -494,7 +547,7 @@ def softmax_cross_entropy(logits, targets, *, str reduction="mean",
         gw = ga if is_flat(ga, False) else new_array(2, cnp.PyArray_DIMS(xa), t)
     if lab is None:
         ta = c_array(ta)
-    cdef int nt = _threads(n * c if n > 1 else 0, EW_PAR_MATH)
+    cdef int nt = _threads(n * c if n > fnn_block_rows(c) else 0, EW_PAR_MATH)
     cdef cnp.ndarray row_loss = None
     if red == 0 or nt > 1:
         row_loss = new_array(1, &n, t)
@@ -502,13 +555,14 @@ def softmax_cross_entropy(logits, targets, *, str reduction="mean",
     cdef double total
     cdef const cnp.npy_intp *lp = <const cnp.npy_intp *>_data(lab) if lab is not None else NULL
     cdef void *rl = _data(row_loss) if row_loss is not None else NULL
+    cdef void *qp = _data(ta) if lab is None else NULL
     with nogil:
         if t == cnp.NPY_FLOAT32:
-            total = _xent_rows(<float *>_data(xa), lp, <float *>_data(ta), n, c,
+            total = _xent_rows(<float *>_data(xa), lp, <float *>qp, n, c,
                                <float>label_smoothing, <float>gscale, <float *>_data(gw),
                                <float *>rl, nt)
         else:
-            total = _xent_rows(<double *>_data(xa), lp, <double *>_data(ta), n, c,
+            total = _xent_rows(<double *>_data(xa), lp, <double *>qp, n, c,
                                label_smoothing, gscale, <double *>_data(gw),
                                <double *>rl, nt)
     if gw is not ga:
@@ -544,15 +598,14 @@ cdef object _pointwise_loss(int kind, object a, object target, str reduction, ob
     cdef cnp.ndarray per_item = None
     if red == 0:
         per_item = <cnp.ndarray>PyArray_NewLikeArray(aa, cnp.NPY_KEEPORDER, NULL, 0)
-    cdef cnp.npy_intp nparts = (n + EW_CHUNK - 1) // EW_CHUNK
-    cdef double stack_parts[EW_STACK_PARTS]
-    cdef double *parts = stack_parts
-    cdef cnp.ndarray heap_parts
-    if nparts > EW_STACK_PARTS:
-        heap_parts = new_array(1, &nparts, cnp.NPY_FLOAT64)
-        parts = <double *>_data(heap_parts)
-    cdef double gscale = 1.0 / n if red == 2 and n > 0 else 1.0
     cdef int nt = _threads(n, EW_PAR_MATH)
+    cdef cnp.npy_intp nparts = (n + EW_CHUNK - 1) // EW_CHUNK
+    cdef cnp.ndarray parts_array
+    cdef double *parts = NULL                # chunk sums: only a parallel run needs them
+    if nt > 1:
+        parts_array = new_array(1, &nparts, cnp.NPY_FLOAT64)
+        parts = <double *>_data(parts_array)
+    cdef double gscale = 1.0 / n if red == 2 and n > 0 else 1.0
     cdef void *lp = _data(per_item) if per_item is not None else NULL
     cdef double total
     with nogil:

@@ -23,9 +23,13 @@ cdef int check_float_array(object a, str name) except -1:
                         f"received {type(a).__name__}")
     cdef cnp.ndarray arr = <cnp.ndarray>a
     cdef int t = cnp.PyArray_TYPE(arr)
+    cdef object received
     if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not cnp.PyArray_ISNOTSWAPPED(arr):
+        received = arr.dtype
+        if cnp.PyArray_ISBYTESWAPPED(arr):
+            received = received.str
         raise TypeError(f"{name} must have dtype float32 or float64 (native byte order); "
-                        f"received dtype {arr.dtype.str if t in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) else arr.dtype}")
+                        f"received dtype {received}")
     return t
 
 

@@ -10,6 +10,19 @@
 
 #include "fnn_math.h"
 
+/* Row blocks: at most FNN_BLOCK_ROWS rows and, unless a single row is longer, at
+ * most FNN_BLOCK_ELEMS values (the block's size depends on c only). */
+#define FNN_BLOCK_ROWS 256
+#define FNN_BLOCK_ELEMS 4096
+#define FNN_LONG_ROW 64 /* rows this long vectorise well on their own */
+#define FNN_SHORT_ROW 16 /* shorter row reductions run scalar (no horizontal sums) */
+
+static inline ptrdiff_t fnn_block_rows(ptrdiff_t c)
+{
+    ptrdiff_t r = c > 0 ? FNN_BLOCK_ELEMS / c : FNN_BLOCK_ROWS;
+    return r < 1 ? 1 : (r > FNN_BLOCK_ROWS ? FNN_BLOCK_ROWS : r);
+}
+
 #define FNN_SIMD_RED(...) _Pragma(FNN_STR(omp simd reduction(__VA_ARGS__)))
 #define FNN_STR(x) #x
 
@@ -18,78 +31,148 @@
     static inline T fnn_row_max_##SUF(const T *x, ptrdiff_t n)                              \
     {                                                                                       \
         T m = x[0];                                                                         \
+        if (n < FNN_SHORT_ROW) {                                                            \
+            for (ptrdiff_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;                      \
+            return m;                                                                       \
+        }                                                                                   \
         FNN_SIMD_RED(max : m)                                                               \
         for (ptrdiff_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;                          \
         return m;                                                                           \
     }                                                                                       \
                                                                                             \
-    /* y = softmax(x) over a row of n >= 0 values. */                                       \
-    static inline void fnn_softmax_row_##SUF(const T *x, T *y, ptrdiff_t n)                 \
+    static inline T fnn_sum_run_##SUF(const T *x, ptrdiff_t n)                              \
     {                                                                                       \
-        if (n <= 0) return;                                                                 \
-        T m = fnn_row_max_##SUF(x, n), s = 0;                                               \
+        T s = 0;                                                                            \
+        if (n < FNN_SHORT_ROW) {                                                            \
+            for (ptrdiff_t k = 0; k < n; k++) s += x[k];                                    \
+            return s;                                                                       \
+        }                                                                                   \
         FNN_SIMD_RED(+ : s)                                                                 \
-        for (ptrdiff_t i = 0; i < n; i++) {                                                 \
-            T e = EXP(x[i] - m);                                                            \
-            y[i] = e;                                                                       \
-            s += e;                                                                         \
-        }                                                                                   \
-        T r = (T)1 / s;                                                                     \
-        for (ptrdiff_t i = 0; i < n; i++) y[i] *= r;                                        \
+        for (ptrdiff_t k = 0; k < n; k++) s += x[k];                                        \
+        return s;                                                                           \
     }                                                                                       \
                                                                                             \
-    /* y = x - max - log(sum(exp(x - max))) over a row of n >= 0 values. */                 \
-    static inline void fnn_log_softmax_row_##SUF(const T *x, T *y, ptrdiff_t n)             \
+    /* Rows [0, nr) of a (nr, c) block, c >= 1: m = row max, d = x - m written to g,      \
+     * dsum (unless NULL) = sum of d; with q: qd = sum q d and qsum = sum q per row. */        \
+    static inline void fnn_shift_rows_##SUF(const T *x, const T *q, T *g, ptrdiff_t nr,     \
+                                            ptrdiff_t c, T *m, T *dsum, T *qd, T *qsum)     \
     {                                                                                       \
-        if (n <= 0) return;                                                                 \
-        T m = fnn_row_max_##SUF(x, n), s = 0;                                               \
-        FNN_SIMD_RED(+ : s)                                                                 \
-        for (ptrdiff_t i = 0; i < n; i++) s += EXP(x[i] - m);                               \
-        T ls = LOG(s);                                                                      \
-        for (ptrdiff_t i = 0; i < n; i++) y[i] = (x[i] - m) - ls;                           \
+        for (ptrdiff_t i = 0; i < nr; i++) {                                                \
+            const T *r = x + i * c;                                                         \
+            T *o = g + i * c;                                                               \
+            T mi = fnn_row_max_##SUF(r, c);                                                 \
+            for (ptrdiff_t j = 0; j < c; j++) o[j] = r[j] - mi;                             \
+            m[i] = mi;                                                                      \
+            if (dsum) dsum[i] = fnn_sum_run_##SUF(o, c);                                    \
+            if (q) {                                                                        \
+                const T *qr = q + i * c;                                                    \
+                T a = 0, b = 0;                                                             \
+                FNN_SIMD_RED(+ : a, b)                                                      \
+                for (ptrdiff_t j = 0; j < c; j++) {                                         \
+                    a += qr[j] * o[j];                                                      \
+                    b += qr[j];                                                             \
+                }                                                                           \
+                qd[i] = a;                                                                  \
+                qsum[i] = b;                                                                \
+            }                                                                               \
+        }                                                                                   \
     }                                                                                       \
                                                                                             \
-    /* Cross-entropy of one row of c >= 1 logits against class y in [0, c) smoothed by     \
-     * `smooth`: returns log(s) - sum_j q_j (x_j - max) and writes (p - q) * gscale to g.   \
-     */                                                                                     \
-    static inline T fnn_xent_row_label_##SUF(const T *x, ptrdiff_t c, ptrdiff_t y,          \
-                                             T smooth, T gscale, T *g)                      \
+    /* y = exp(x) over n values (y may be x); returns their sum when `sum`. */            \
+    static inline T fnn_exp_run_##SUF(const T *x, T *y, ptrdiff_t n, int sum)               \
     {                                                                                       \
-        T m = fnn_row_max_##SUF(x, c), xy = x[y], s = 0, t = 0;                             \
-        FNN_SIMD_RED(+ : s, t)                                                              \
-        for (ptrdiff_t i = 0; i < c; i++) {                                                 \
-            T d = x[i] - m, e = EXP(d);                                                     \
-            g[i] = e;                                                                       \
-            s += e;                                                                         \
-            t += d;                                                                         \
+        T s = 0;                                                                            \
+        if (sum) {                                                                          \
+            FNN_SIMD_RED(+ : s)                                                             \
+            for (ptrdiff_t k = 0; k < n; k++) {                                             \
+                T e = EXP(x[k]);                                                            \
+                y[k] = e;                                                                   \
+                s += e;                                                                     \
+            }                                                                               \
+        } else {                                                                            \
+            for (ptrdiff_t k = 0; k < n; k++) y[k] = EXP(x[k]);                             \
         }                                                                                   \
-        T on = (T)1 - smooth, off = smooth / (T)c;                                          \
-        T loss = LOG(s) - on * (xy - m) - off * t;                                          \
-        T ps = gscale / s, qo = off * gscale;                                               \
-        for (ptrdiff_t i = 0; i < c; i++) g[i] = g[i] * ps - qo;                            \
-        g[y] -= on * gscale;                                                                \
-        return loss;                                                                        \
+        return s;                                                                           \
     }                                                                                       \
                                                                                             \
-    /* Same against a probability row q (smoothed to (1 - smooth) q + smooth / c). */      \
-    static inline T fnn_xent_row_prob_##SUF(const T *x, const T *q, ptrdiff_t c, T smooth,  \
-                                            T gscale, T *g)                                 \
+    /* e = exp(d) over a block of nr rows of c values and s[i] = the sum of row i.  Short  \
+     * rows take the exponentials over the whole block at once (so that they vectorise),  \
+     * long ones row by row, each row in pieces of at most FNN_BLOCK_ELEMS. */             \
+    static inline void fnn_exp_rows_##SUF(const T *d, T *e, ptrdiff_t nr, ptrdiff_t c,      \
+                                          T *s)                                             \
     {                                                                                       \
-        T m = fnn_row_max_##SUF(x, c), s = 0, qd = 0, d_sum = 0, q_sum = 0;                 \
-        FNN_SIMD_RED(+ : s, qd, d_sum, q_sum)                                               \
-        for (ptrdiff_t i = 0; i < c; i++) {                                                 \
-            T d = x[i] - m, e = EXP(d);                                                     \
-            g[i] = e;                                                                       \
-            s += e;                                                                         \
-            qd += q[i] * d;                                                                 \
-            d_sum += d;                                                                     \
-            q_sum += q[i];                                                                  \
+        if (c < FNN_LONG_ROW) {                                                             \
+            fnn_exp_run_##SUF(d, e, nr * c, 0);                                             \
+            for (ptrdiff_t i = 0; i < nr; i++) s[i] = fnn_sum_run_##SUF(e + i * c, c);      \
+            return;                                                                         \
         }                                                                                   \
-        T on = (T)1 - smooth, off = smooth / (T)c;                                          \
-        T loss = LOG(s) * (on * q_sum + smooth) - (on * qd + off * d_sum);                  \
-        T ps = gscale / s, qs = on * gscale, qo = off * gscale;                             \
-        for (ptrdiff_t i = 0; i < c; i++) g[i] = g[i] * ps - (q[i] * qs + qo);              \
-        return loss;                                                                        \
+        for (ptrdiff_t i = 0; i < nr; i++) s[i] = fnn_exp_run_##SUF(d + i * c, e + i * c, c, 1); \
+    }                                                                                       \
+                                                                                            \
+    /* softmax (or, with `take_log`, log-softmax) of a block of nr rows of c values (see   \
+     * fnn_block_rows); y may be x. */                                                      \
+    static inline void fnn_softmax_block_##SUF(int take_log, const T *x, T *y, ptrdiff_t nr, \
+                                               ptrdiff_t c)                                 \
+    {                                                                                       \
+        T m[FNN_BLOCK_ROWS], s[FNN_BLOCK_ROWS], e[FNN_BLOCK_ELEMS];                        \
+        if (c <= 0) return;                                                                 \
+        fnn_shift_rows_##SUF(x, NULL, y, nr, c, m, NULL, NULL, NULL);                       \
+        if (!take_log) {                                                                    \
+            fnn_exp_rows_##SUF(y, y, nr, c, s);                                             \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                            \
+                T r = (T)1 / s[i], *o = y + i * c;                                          \
+                for (ptrdiff_t j = 0; j < c; j++) o[j] *= r;                                \
+            }                                                                               \
+            return;                                                                         \
+        }                                                                                   \
+        if (nr * c <= FNN_BLOCK_ELEMS) {                                                    \
+            fnn_exp_rows_##SUF(y, e, nr, c, s);                                             \
+        } else { /* one long row: exp(d) into e piece by piece */                          \
+            s[0] = 0;                                                                       \
+            for (ptrdiff_t k = 0; k < c; k += FNN_BLOCK_ELEMS)                              \
+                s[0] += fnn_exp_run_##SUF(y + k, e,                                         \
+                                          c - k < FNN_BLOCK_ELEMS ? c - k : FNN_BLOCK_ELEMS, 1); \
+        }                                                                                   \
+        for (ptrdiff_t i = 0; i < nr; i++) s[i] = LOG(s[i]);                                \
+        for (ptrdiff_t i = 0; i < nr; i++) {                                                \
+            T *o = y + i * c;                                                               \
+            for (ptrdiff_t j = 0; j < c; j++) o[j] -= s[i];                                 \
+        }                                                                                   \
+    }                                                                                       \
+                                                                                            \
+    /* Cross-entropy of a block of nr rows of c >= 1 logits (see fnn_block_rows) against   \
+     * classes y[i] in [0, c) (when y is not NULL) or probability rows q, smoothed to      \
+     * (1 - smooth) q + smooth / c: loss[i] = log(s) sum_j q_j - sum_j q_j (x_j - max)     \
+     * with s = sum_j exp(x_j - max), and g = (softmax(x) - q) * gscale.  g may be x. */   \
+    static inline void fnn_xent_block_##SUF(const T *x, const ptrdiff_t *y, const T *q,     \
+                                            ptrdiff_t nr, ptrdiff_t c, T smooth, T gscale,  \
+                                            T *g, T *loss)                                  \
+    {                                                                                       \
+        T m[FNN_BLOCK_ROWS], dsum[FNN_BLOCK_ROWS], qd[FNN_BLOCK_ROWS], qsum[FNN_BLOCK_ROWS]; \
+        T s[FNN_BLOCK_ROWS];                                                                \
+        T on = (T)1 - smooth, off = smooth / (T)c, qo = off * gscale, qs = on * gscale;     \
+        if (y)                                                                              \
+            for (ptrdiff_t i = 0; i < nr; i++) { /* read before g (maybe x) is written */   \
+                qd[i] = x[i * c + y[i]];                                                    \
+                qsum[i] = 1;                                                                \
+            }                                                                               \
+        fnn_shift_rows_##SUF(x, y ? NULL : q, g, nr, c, m, smooth != 0 ? dsum : NULL, qd, qsum); \
+        if (y)                                                                              \
+            for (ptrdiff_t i = 0; i < nr; i++) qd[i] -= m[i];                               \
+        fnn_exp_rows_##SUF(g, g, nr, c, s);                                                 \
+        for (ptrdiff_t i = 0; i < nr; i++)                                                  \
+            loss[i] = LOG(s[i]) * (on * qsum[i] + smooth)                                   \
+                      - (smooth != 0 ? on * qd[i] + off * dsum[i] : qd[i]);                 \
+        for (ptrdiff_t i = 0; i < nr; i++) {                                                \
+            T *o = g + i * c, ps = gscale / s[i];                                           \
+            if (y) {                                                                        \
+                for (ptrdiff_t j = 0; j < c; j++) o[j] = o[j] * ps - qo;                    \
+                o[y[i]] -= qs;                                                              \
+            } else {                                                                        \
+                const T *qr = q + i * c;                                                    \
+                for (ptrdiff_t j = 0; j < c; j++) o[j] = o[j] * ps - (qr[j] * qs + qo);     \
+            }                                                                               \
+        }                                                                                   \
     }                                                                                       \
                                                                                             \
     /* Squared error over n values: g = 2 (p - t) gscale, loss (may be NULL) = (p - t)^2;  \
@@ -137,7 +220,7 @@
         return s;                                                                           \
     }
 
-FNN_DEFINE_LOSS(float, f32, fnn_expf, logf, fnn_log1p_unit_f32)
-FNN_DEFINE_LOSS(double, f64, fnn_exp, log, fnn_log1p_unit_f64)
+FNN_DEFINE_LOSS(float, f32, fnn_expf, fnn_logf, fnn_log1p_unit_f32)
+FNN_DEFINE_LOSS(double, f64, fnn_exp, fnn_log, fnn_log1p_unit_f64)
 
 #endif

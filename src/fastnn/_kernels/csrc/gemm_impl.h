@@ -10,8 +10,9 @@
  *   ic: MC rows       pack A(ic:ic+MC, pc:pc+KC) into MR-tall micro-panels
  *   jr: NR columns    B micro-panel stays in L1
  *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
- * Small or skinny products (n <= 2 NR: each A panel would be used at most twice) skip
- * packing A: the micro-kernel then reads A through its strides.
+ * Skinny products skip packing an operand that would be used too few times: the
+ * micro-kernel then reads A through its strides (n <= 2 NR).  Unit-stride B is read
+ * in place (no packing) unless its row stride is L2-hostile, see FN(run).
  */
 
 /* What the micro-kernel does with its tile: c = act(alpha * acc + beta * c + bias). */
@@ -28,7 +29,7 @@ typedef struct {
     T *c;
     ptrdiff_t rsa, csa, rsb, csb, rsc, csc;
     T alpha, beta, slope;
-    int act, pack_a;
+    int act;
 } FN(args_t);
 
 /* Finish an mr x nr tile whose alpha-less products are in t (row stride NR):
@@ -52,9 +53,9 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
 /* Micro-kernel: the mr x nr (<= MR x NR) tile at c from kc steps of
  *   A(i, p) = a[i * ars + p * acs]  (packed: ars = 1, acs = MR; rows >= mr are never
  *                                     used, they read row mr - 1 when `clamp`)
- *   B(p, j) = b[p * NR + j]         (a packed micro-panel, 64-byte aligned, zero padded).
- * Full tiles with unit column stride finish in registers; the others go through
- * FN(store_tile). */
+ *   B(p, j) = b[p * bs + j]         (packed: bs = NR, zero padded; else NR columns of B).
+ * With unit column stride the epilogue runs in registers (lane masks at the right
+ * edge); other strides go through FN(store_tile). */
 #if FNN_HAVE_AVX2
 
 /* acc_i0, acc_i1 += A(i, p) * B(p, 0:NR) */
@@ -63,33 +64,78 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
     acc##i##0 = VOP(fmadd)(ai, b0, acc##i##0);          \
     acc##i##1 = VOP(fmadd)(ai, b1, acc##i##1);
 
-/* alpha, beta, bias and relu / leaky relu on row i in registers, then store it. */
-#define FNN_UKR_EPI_ROW(i)                                                          \
-    {                                                                               \
-        T *ci = c + i * rsc;                                                        \
-        VT x0 = VOP(mul)(valpha, acc##i##0), x1 = VOP(mul)(valpha, acc##i##1);     \
-        if (e->beta != (T)0) {                                                      \
-            x0 = VOP(fmadd)(vbeta, VOP(loadu)(ci), x0);                            \
-            x1 = VOP(fmadd)(vbeta, VOP(loadu)(ci + VL), x1);                       \
-        }                                                                           \
-        if (e->bias) {                                                              \
-            x0 = VOP(add)(x0, vbias0);                                              \
-            x1 = VOP(add)(x1, vbias1);                                              \
-        }                                                                           \
-        if (e->act == FNN_ACT_RELU) {                                               \
-            x0 = VOP(max)(vzero, x0); /* max returns its 2nd operand for NaN */   \
-            x1 = VOP(max)(vzero, x1);                                               \
-        } else if (e->act == FNN_ACT_LEAKY_RELU) {                                  \
-            x0 = VOP(blendv)(x0, VOP(mul)(vslope, x0), VOP(cmp)(x0, vzero, _CMP_LT_OQ)); \
-            x1 = VOP(blendv)(x1, VOP(mul)(vslope, x1), VOP(cmp)(x1, vzero, _CMP_LT_OQ)); \
-        }                                                                           \
-        VOP(storeu)(ci, x0);                                                        \
-        VOP(storeu)(ci + VL, x1);                                                   \
+/* The epilogue of one NR-wide row held in two vectors, unit column stride: the
+ * constants, lane masks for a partial row (nr < NR), and the bias of its columns. */
+typedef struct {
+    VT alpha, beta, slope, zero, bias0, bias1;
+    __m256i mask0, mask1;
+    int full;
+} FN(vepi_t);
+
+static inline __attribute__((always_inline)) void FN(load2)(const FN(vepi_t) *v, const T *p,
+                                                            VT *x0, VT *x1)
+{
+    if (v->full) {
+        *x0 = VOP(loadu)(p);
+        *x1 = VOP(loadu)(p + VL);
+    } else {
+        *x0 = VOP(maskload)(p, v->mask0);
+        *x1 = VOP(maskload)(p + VL, v->mask1);
     }
+}
+
+static inline __attribute__((always_inline)) void FN(vepi_init)(FN(vepi_t) *v, ptrdiff_t nr,
+                                                                const FN(epi_t) *e)
+{
+    v->alpha = VOP(set1)(e->alpha);
+    v->beta = VOP(set1)(e->beta);
+    v->slope = VOP(set1)(e->slope);
+    v->zero = VOP(setzero)();
+    v->full = nr == NR;
+    v->mask0 = VMASK(nr);
+    v->mask1 = VMASK(nr - VL);
+    v->bias0 = v->bias1 = v->zero;
+    if (e->bias)
+        FN(load2)(v, e->bias, &v->bias0, &v->bias1);
+}
+
+/* Row ci = act(alpha * (x0, x1) + beta * ci + bias) for identity / relu / leaky relu;
+ * tanh and sigmoid are applied by the caller on the stored row. */
+static inline __attribute__((always_inline)) void FN(vepi_row)(const FN(vepi_t) *v,
+                                                               const FN(epi_t) *e, T *ci,
+                                                               VT x0, VT x1)
+{
+    x0 = VOP(mul)(v->alpha, x0);
+    x1 = VOP(mul)(v->alpha, x1);
+    if (e->beta != (T)0) {
+        VT y0, y1;
+        FN(load2)(v, ci, &y0, &y1);
+        x0 = VOP(fmadd)(v->beta, y0, x0);
+        x1 = VOP(fmadd)(v->beta, y1, x1);
+    }
+    if (e->bias) {
+        x0 = VOP(add)(x0, v->bias0);
+        x1 = VOP(add)(x1, v->bias1);
+    }
+    if (e->act == FNN_ACT_RELU) {
+        x0 = VOP(max)(v->zero, x0); /* max returns its 2nd operand when one is NaN */
+        x1 = VOP(max)(v->zero, x1);
+    } else if (e->act == FNN_ACT_LEAKY_RELU) {
+        x0 = VOP(blendv)(x0, VOP(mul)(v->slope, x0), VOP(cmp)(x0, v->zero, _CMP_LT_OQ));
+        x1 = VOP(blendv)(x1, VOP(mul)(v->slope, x1), VOP(cmp)(x1, v->zero, _CMP_LT_OQ));
+    }
+    if (v->full) {
+        VOP(storeu)(ci, x0);
+        VOP(storeu)(ci + VL, x1);
+    } else {
+        VOP(maskstore)(ci, v->mask0, x0);
+        VOP(maskstore)(ci + VL, v->mask1, x1);
+    }
+}
 
 static inline __attribute__((always_inline)) void
 FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
-             T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
+             ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
     const ptrdiff_t top = clamp ? mr - 1 : MR - 1;
     const ptrdiff_t o0 = 0, o1 = FNN_MIN(1, top) * ars, o2 = FNN_MIN(2, top) * ars,
@@ -101,23 +147,22 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
     for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
 #pragma GCC unroll 4
     for (ptrdiff_t p = 0; p < kc; p++) {
-        VT b0 = VOP(load)(b), b1 = VOP(load)(b + VL), ai;
+        VT b0 = VOP(loadu)(b), b1 = VOP(loadu)(b + VL), ai;
         FNN_UKR_ROW(0) FNN_UKR_ROW(1) FNN_UKR_ROW(2) FNN_UKR_ROW(3) FNN_UKR_ROW(4) FNN_UKR_ROW(5)
         a += acs;
-        b += NR;
+        b += bs;
     }
-    if (mr == MR && nr == NR && csc == 1) {
-        const VT valpha = VOP(set1)(e->alpha), vbeta = VOP(set1)(e->beta),
-                 vslope = VOP(set1)(e->slope), vzero = VOP(setzero)();
-        VT vbias0 = vzero, vbias1 = vzero;
-        if (e->bias) {
-            vbias0 = VOP(loadu)(e->bias);
-            vbias1 = VOP(loadu)(e->bias + VL);
-        }
-        FNN_UKR_EPI_ROW(0) FNN_UKR_EPI_ROW(1) FNN_UKR_EPI_ROW(2)
-        FNN_UKR_EPI_ROW(3) FNN_UKR_EPI_ROW(4) FNN_UKR_EPI_ROW(5)
+    if (csc == 1) {
+        FN(vepi_t) v;
+        FN(vepi_init)(&v, nr, e);
+        FN(vepi_row)(&v, e, c, acc00, acc01);
+        if (mr > 1) FN(vepi_row)(&v, e, c + rsc, acc10, acc11);
+        if (mr > 2) FN(vepi_row)(&v, e, c + 2 * rsc, acc20, acc21);
+        if (mr > 3) FN(vepi_row)(&v, e, c + 3 * rsc, acc30, acc31);
+        if (mr > 4) FN(vepi_row)(&v, e, c + 4 * rsc, acc40, acc41);
+        if (mr > 5) FN(vepi_row)(&v, e, c + 5 * rsc, acc50, acc51);
         if (e->act == FNN_ACT_TANH || e->act == FNN_ACT_SIGMOID)
-            for (ptrdiff_t i = 0; i < MR; i++) ACT_FN(e->act, e->slope, c + i * rsc, c + i * rsc, NR);
+            for (ptrdiff_t i = 0; i < mr; i++) ACT_FN(e->act, e->slope, c + i * rsc, c + i * rsc, nr);
     } else {
         _Alignas(64) T t[MR * NR];
         VOP(store)(t + 0 * NR, acc00); VOP(store)(t + 0 * NR + VL, acc01);
@@ -131,18 +176,17 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
 }
 
 #undef FNN_UKR_ROW
-#undef FNN_UKR_EPI_ROW
 
 #else /* portable C: an MR x NR accumulator array the compiler keeps in SSE registers */
 
 static inline __attribute__((always_inline)) void
 FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
-             T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
+             ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
     _Alignas(64) T t[MR * NR] = {0};
     ptrdiff_t off[MR];
     for (ptrdiff_t i = 0; i < MR; i++) off[i] = FNN_MIN(i, clamp ? mr - 1 : i) * ars;
-    for (ptrdiff_t p = 0; p < kc; p++, a += acs, b += NR)
+    for (ptrdiff_t p = 0; p < kc; p++, a += acs, b += bs)
         for (ptrdiff_t i = 0; i < MR; i++) {
             const T ai = a[off[i]];
             for (ptrdiff_t j = 0; j < NR; j++) t[i * NR + j] += ai * b[j];
@@ -152,19 +196,27 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
 
 #endif
 
-/* Micro-kernel on a packed A micro-panel (constant offsets). */
+/* The micro-kernel on packed A and B micro-panels (constant offsets). */
 static void FN(ukr_packed)(ptrdiff_t kc, const T *a, const T *b, T *c, ptrdiff_t rsc,
                            ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
-    FN(ukr_body)(kc, a, 1, MR, 0, b, c, rsc, csc, mr, nr, e);
+    FN(ukr_body)(kc, a, 1, MR, 0, b, NR, c, rsc, csc, mr, nr, e);
 }
 
-/* Micro-kernel reading A in place through its strides. */
-static void FN(ukr_strided)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
-                            T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
-                            const FN(epi_t) *e)
+/* ... reading A in place through its strides (B packed). */
+static void FN(ukr_a_direct)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
+                             T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                             const FN(epi_t) *e)
 {
-    FN(ukr_body)(kc, a, rsa, csa, 1, b, c, rsc, csc, mr, nr, e);
+    FN(ukr_body)(kc, a, rsa, csa, 1, b, NR, c, rsc, csc, mr, nr, e);
+}
+
+/* ... reading NR unit-stride columns of B in place, rsb apart (A packed). */
+static void FN(ukr_b_direct)(ptrdiff_t kc, const T *a, const T *b, ptrdiff_t rsb, T *c,
+                             ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                             const FN(epi_t) *e)
+{
+    FN(ukr_body)(kc, a, 1, MR, 0, b, rsb, c, rsc, csc, mr, nr, e);
 }
 
 /* Pack the kc x nc block B(p, j) = b[p * rsb + j * csb] into NR-wide micro-panels of kc
@@ -178,6 +230,19 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
         if (nr == NR && csb == 1) {
             for (ptrdiff_t p = 0; p < kc; p++)
                 for (ptrdiff_t j = 0; j < NR; j++) dst[p * NR + j] = src[p * rsb + j];
+#if FNN_HAVE_AVX2
+        } else if (nr == NR && rsb == 1) { /* columns are contiguous: VL x VL transposes */
+            ptrdiff_t p = 0;
+            for (; p + VL <= kc; p += VL)
+                for (ptrdiff_t j = 0; j < NR; j += VL) {
+                    VT r[VL];
+                    for (int q = 0; q < VL; q++) r[q] = VOP(loadu)(src + (j + q) * csb + p);
+                    VTRANSPOSE(r);
+                    for (int q = 0; q < VL; q++) VOP(store)(dst + (p + q) * NR + j, r[q]);
+                }
+            for (; p < kc; p++)
+                for (ptrdiff_t j = 0; j < NR; j++) dst[p * NR + j] = src[j * csb + p];
+#endif
         } else {
             for (ptrdiff_t p = 0; p < kc; p++)
                 for (ptrdiff_t j = 0; j < NR; j++)
@@ -195,7 +260,26 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
         const ptrdiff_t mr = FNN_MIN(MR, mc - i0);
         const T *src = a + i0 * rsa;
         if (mr == MR) {
-            for (ptrdiff_t p = 0; p < kc; p++)
+            ptrdiff_t p = 0;
+#if FNN_HAVE_AVX2
+            /* rows are contiguous: transpose VL x VL blocks (the last row repeated to fill
+             * a block); each column is stored as whole vectors in increasing p, so the
+             * lanes beyond MR spill into the next column's slots (or the workspace slack)
+             * before those are written. */
+            enum { G = (MR + VL - 1) / VL };
+            if (csa == 1)
+                for (; p + VL <= kc; p += VL) {
+                    VT r[G][VL];
+                    for (int g = 0; g < G; g++) {
+                        for (int q = 0; q < VL; q++)
+                            r[g][q] = VOP(loadu)(src + FNN_MIN(g * VL + q, MR - 1) * rsa + p);
+                        VTRANSPOSE(r[g]);
+                    }
+                    for (int q = 0; q < VL; q++)
+                        for (int g = 0; g < G; g++) VOP(storeu)(dst + (p + q) * MR + g * VL, r[g][q]);
+                }
+#endif
+            for (; p < kc; p++)
                 for (ptrdiff_t i = 0; i < MR; i++) dst[p * MR + i] = src[i * rsa + p * csa];
         } else {
             for (ptrdiff_t p = 0; p < kc; p++)
@@ -229,14 +313,21 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
         return;
     }
 
+    /* Packing A pays when each A micro-panel serves more than two B micro-panels.
+     * Unit-stride B is read in place for few rows (only a partial last panel is
+     * packed), see FNN_GEMM_DIRECT_B_MAX_M. */
+    int pack_a = n > 2 * NR;
+    const int direct_b = pack_a && csb == 1 &&
+                         m <= ((rsb * (ptrdiff_t)sizeof(T)) % 4096 ? FNN_GEMM_DIRECT_B_MAX_M
+                                                                   : FNN_GEMM_DIRECT_B_MAX_M_4K);
     /* Out of memory: fall back to one B micro-panel on the stack and unpacked A; the
      * arithmetic (kernel, KC) is unchanged, so is the result. */
     _Alignas(64) T bpanel[KC * NR];
-    int pack_a = g->pack_a;
-    ptrdiff_t ncap = FNN_ROUND_UP(FNN_MIN(n, NC), NR);
+    ptrdiff_t ncap = direct_b ? n : FNN_ROUND_UP(FNN_MIN(n, NC), NR);
     const ptrdiff_t kcap = FNN_MIN(k, KC);
-    T *bufb = (T *)fnn_ws_get(FNN_WS_B, (size_t)(kcap * ncap) * sizeof(T));
-    T *bufa = pack_a ? (T *)fnn_ws_get(FNN_WS_A, (size_t)(kcap * FNN_ROUND_UP(FNN_MIN(m, MC), MR)) * sizeof(T)) : NULL;
+    T *bufb = (T *)fnn_ws_get(FNN_WS_B, (size_t)(kcap * (direct_b ? NR : ncap)) * sizeof(T));
+    const size_t abytes = (size_t)(kcap * FNN_ROUND_UP(FNN_MIN(m, MC), MR) + 64) * sizeof(T);
+    T *bufa = pack_a ? (T *)fnn_ws_get(FNN_WS_A, abytes) : NULL; /* + slack for FN(pack_a) */
     if (!bufb || (pack_a && !bufa)) {
         bufb = bpanel;
         ncap = NR;
@@ -245,10 +336,12 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
 
     for (ptrdiff_t jc = 0; jc < n; jc += ncap) {
         const ptrdiff_t nc = FNN_MIN(ncap, n - jc);
+        const ptrdiff_t nfull = direct_b ? nc / NR * NR : 0; /* columns read in place */
         for (ptrdiff_t pc = 0; pc < k; pc += KC) {
             const ptrdiff_t kc = FNN_MIN(KC, k - pc);
             const int last = pc + kc == k;
-            FN(pack_b)(kc, nc, b + pc * rsb + jc * csb, rsb, csb, bufb);
+            const T *bblk = b + pc * rsb + jc * csb;
+            FN(pack_b)(kc, nc - nfull, bblk + nfull * csb, rsb, csb, bufb);
             e.beta = pc == 0 ? g->beta : (T)1;
             e.act = last ? g->act : FNN_ACT_IDENTITY;
             for (ptrdiff_t ic = 0; ic < m; ic += MC) {
@@ -258,15 +351,17 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
                     FN(pack_a)(mc, kc, ablk, rsa, csa, bufa);
                 for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
                     const ptrdiff_t nr = FNN_MIN(NR, nc - jr);
-                    const T *bp = bufb + jr * kc;
+                    const T *bp = bufb + (jr - nfull) * kc;
                     e.bias = last && bias ? bias + jc + jr : NULL;
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                         const ptrdiff_t mr = FNN_MIN(MR, mc - ir);
                         T *ct = c + (ic + ir) * rsc + (jc + jr) * csc;
-                        if (pack_a)
+                        if (jr < nfull)
+                            FN(ukr_b_direct)(kc, bufa + ir * kc, bblk + jr, rsb, ct, rsc, csc, mr, nr, &e);
+                        else if (pack_a)
                             FN(ukr_packed)(kc, bufa + ir * kc, bp, ct, rsc, csc, mr, nr, &e);
                         else
-                            FN(ukr_strided)(kc, ablk + ir * rsa, rsa, csa, bp, ct, rsc, csc, mr, nr, &e);
+                            FN(ukr_a_direct)(kc, ablk + ir * rsa, rsa, csa, bp, ct, rsc, csc, mr, nr, &e);
                     }
                 }
             }
@@ -303,7 +398,7 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
     if (m <= 0 || n <= 0)
         return;
     const FN(args_t) g = {m, n, k < 0 ? 0 : k, a, b, bias, c, rsa, csa, rsb, csb, rsc, csc,
-                          alpha, beta, slope, act, n > 2 * NR};
+                          alpha, beta, slope, act};
     int tm = 1, tn = 1;
     const int nt = fnn_get_num_threads();
     if (nt > 1 && (double)m * (double)n * (double)g.k >= FNN_GEMM_PAR_MIN_FMA)
@@ -343,5 +438,7 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef VT
 #undef VOP
 #undef VBCAST
+#undef VTRANSPOSE
+#undef VMASK
 #undef VL
 #endif

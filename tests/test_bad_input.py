@@ -1,0 +1,261 @@
+"""Bad input (SPEC section 6): a clear TypeError/ValueError naming the argument, never a crash
+or a silent wrong answer; nothing is written before the error."""
+import numpy as np
+import pytest
+
+F32 = np.float32
+X = np.ones((4, 3), F32)
+G = np.ones((4, 3), F32)
+LAB = np.array([0, 1, 2, 0])
+
+UNARY = ["relu", "leaky_relu", "tanh", "sigmoid", "identity", "softmax", "log_softmax",
+         "column_sum"]
+BINARY = ["relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
+          "identity_backward"]
+
+
+def ro(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+# ------------------------------------------------------------- wrong kind / dtype
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("bad, match", [
+    ([[1.0, 2.0]], "x must be a numpy.ndarray.*received list"),
+    (3.0, "x must be a numpy.ndarray.*received float"),
+    (np.ones((2, 2), np.int64), "x must have dtype float32 or float64.*received dtype int64"),
+    (np.ones((2, 2), np.float16), "received dtype float16"),
+    (np.ones((2, 2), object), "received dtype object"),
+    (np.ones((2, 2), np.complex128), "received dtype complex128"),
+    (np.ones((2, 2), ">f8"), "native byte order.*received dtype >f8"),
+])
+def test_unary_wrong_type(kmod, name, bad, match):
+    with pytest.raises(TypeError, match=match):
+        getattr(kmod, name)(bad)
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_backward_bad_operands(kmod, name):
+    f = getattr(kmod, name)
+    with pytest.raises(TypeError, match="grad_output must be a numpy.ndarray"):
+        f([1.0], X)
+    with pytest.raises(TypeError, match="output must have the same dtype as grad_output "
+                                        r"\(float32\); received dtype float64"):
+        f(G, X.astype(np.float64))
+    with pytest.raises(TypeError, match="output must have dtype.*int32"):
+        f(G, X.astype(np.int32))
+    with pytest.raises(ValueError, match=r"output must have the shape of grad_output \(4, 3\); "
+                                         r"received shape \(3, 4\)"):
+        f(G, X.T)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "column_sum"])
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4), ()])
+def test_two_d_only(kmod, name, shape):
+    with pytest.raises(ValueError, match=r"x must be 2-D; received a \d-D array"):
+        getattr(kmod, name)(np.ones(shape, F32))
+
+
+# -------------------------------------------------------------------------- out=
+@pytest.mark.parametrize("name", ["relu", "tanh", "softmax", "identity"])
+def test_bad_out(kmod, name):
+    f = getattr(kmod, name)
+    with pytest.raises(ValueError, match="out must be a writeable array"):
+        f(X, out=ro(X))
+    with pytest.raises(ValueError, match=r"out must have the shape of the result \(4, 3\); "
+                                         r"received shape \(3, 4\)"):
+        f(X, out=np.empty((3, 4), F32))
+    with pytest.raises(TypeError, match=r"out must have the same dtype as the result "
+                                        r"\(float32\); received dtype float64"):
+        f(X, out=np.empty((4, 3)))
+    with pytest.raises(TypeError, match="out must be a numpy.ndarray"):
+        f(X, out=[[0.0] * 3] * 4)
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "softmax", "log_softmax"])
+def test_out_partially_overlapping_input(kmod, name):
+    buf = np.arange(20, dtype=F32).reshape(4, 5)
+    before = buf.copy()
+    with pytest.raises(ValueError, match="out must not overlap x"):
+        getattr(kmod, name)(buf[:, :4], out=buf[:, 1:])
+    assert np.array_equal(buf, before)
+    with pytest.raises(ValueError, match="out must not overlap x"):
+        getattr(kmod, name)(buf[:, :4], out=buf[:, :4].T.T[::-1])
+
+
+def test_backward_out_overlapping_output(kmod):
+    y = np.ones(10, F32)
+    with pytest.raises(ValueError, match="out must not overlap output"):
+        kmod.relu_backward(np.ones(9, F32), y[1:], out=y[:9])
+
+
+def test_column_sum_bad_out(kmod):
+    with pytest.raises(ValueError, match=r"out must have shape \(3,\); received shape \(4,\)"):
+        kmod.column_sum(X, out=np.empty(4, F32))
+    with pytest.raises(TypeError, match="out must have the same dtype as x"):
+        kmod.column_sum(X, out=np.empty(3))
+    with pytest.raises(ValueError, match="out must be a writeable array"):
+        kmod.column_sum(X, out=ro(np.empty(3, F32)))
+    with pytest.raises(ValueError, match="out must not overlap x"):
+        kmod.column_sum(X, out=X[0])
+
+
+# ---------------------------------------------------------------- cross-entropy
+@pytest.mark.parametrize("targets, exc, match", [
+    (np.array([0, 1, 3, 0]), ValueError, r"class indices in \[0, 3\); received 3 at index 2"),
+    (np.array([0, -1, 2, 0]), ValueError, r"received -1 at index 1"),
+    (np.array([0, 1, 2, 2**63 + 5], np.uint64), ValueError, r"received .*9223372036854775813"),
+    (np.array([0, 1, 2, 200], np.uint8), ValueError, r"received .*200 at index 3"),
+    (np.array([0.0, 1.0, 2.0, 0.0]), TypeError, "integer class indices; received dtype float64"),
+    (np.array([True, False, True, False]), TypeError, "received dtype bool"),
+    (np.array([0, 1, 2]), ValueError, r"targets must have shape \(4,\).*received shape \(3,\)"),
+    ([0, 1, 2, 0], TypeError, "targets must be a numpy.ndarray; received list"),
+    (np.ones((4, 3)), TypeError, r"targets must have the same dtype as logits \(float32\)"),
+    (np.ones((4, 2), F32), ValueError, r"targets must have the shape of logits \(4, 3\)"),
+    (np.ones((4, 3), np.int64), TypeError, "targets must have dtype float32 or float64"),
+    (np.ones((4, 3, 1), F32), ValueError, r"targets must be class indices.*shape \(4, 3, 1\)"),
+])
+def test_cross_entropy_bad_targets(kmod, targets, exc, match):
+    out = np.full((4, 3), 7.0, F32)
+    with pytest.raises(exc, match=match):
+        kmod.softmax_cross_entropy(X, targets, out=out)
+    assert (out == 7.0).all()          # nothing was written
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(reduction="avg"), ValueError, "reduction must be 'mean', 'sum' or 'none'; received 'avg'"),
+    (dict(reduction=None), ValueError, "received None"),
+    (dict(label_smoothing=-0.1), ValueError, r"label_smoothing must be in \[0, 1\]; received -0.1"),
+    (dict(label_smoothing=1.5), ValueError, "received 1.5"),
+    (dict(label_smoothing=float("nan")), ValueError, "received nan"),
+    (dict(out=ro(X)), ValueError, "out must be a writeable array"),
+    (dict(out=np.empty((4, 3))), TypeError, "out must have the same dtype"),
+    (dict(out=np.empty((3, 4), F32)), ValueError, "out must have the shape of the result"),
+])
+def test_cross_entropy_bad_options(kmod, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        kmod.softmax_cross_entropy(X, LAB, **kwargs)
+
+
+def test_cross_entropy_bad_logits(kmod):
+    with pytest.raises(ValueError, match=r"logits must be 2-D; received a 1-D array"):
+        kmod.softmax_cross_entropy(np.ones(4, F32), LAB)
+    with pytest.raises(TypeError, match="logits must have dtype float32 or float64"):
+        kmod.softmax_cross_entropy(np.ones((4, 3), np.int32), LAB)
+    with pytest.raises(ValueError, match=r"at least one class.*\(4, 0\)"):
+        kmod.softmax_cross_entropy(np.ones((4, 0), F32), np.zeros(4, np.int64))
+
+
+def test_cross_entropy_out_overlap(kmod):
+    probs = np.full((4, 3), 1 / 3, F32)
+    with pytest.raises(ValueError, match="out must not overlap targets"):
+        kmod.softmax_cross_entropy(X, probs, out=probs)
+    buf = np.ones((5, 3), F32)
+    with pytest.raises(ValueError, match=r"out must not overlap logits \(it may only be logits"):
+        kmod.softmax_cross_entropy(buf[:4], LAB, out=buf[1:])
+
+
+# -------------------------------------------------------------------- mse / bce
+@pytest.mark.parametrize("name, first", [("mse", "pred"), ("bce_with_logits", "logits")])
+def test_pointwise_losses_bad_input(kmod, name, first):
+    f = getattr(kmod, name)
+    with pytest.raises(TypeError, match=f"{first} must be a numpy.ndarray"):
+        f([1.0], X)
+    with pytest.raises(TypeError, match=f"target must have the same dtype as {first}"):
+        f(X, G.astype(np.float64))
+    with pytest.raises(TypeError, match="target must have dtype float32 or float64"):
+        f(X, G.astype(np.int64))
+    with pytest.raises(ValueError, match=rf"target must have the shape of {first} \(4, 3\); "
+                                         r"received shape \(12,\)"):
+        f(X, G.ravel())
+    with pytest.raises(ValueError, match="reduction must be"):
+        f(X, G, reduction="mean ")
+    with pytest.raises(ValueError, match="out must be a writeable"):
+        f(X, G, out=ro(X))
+    buf = np.ones(13, F32)
+    with pytest.raises(ValueError, match="out must not overlap target"):
+        f(np.ones(12, F32), buf[1:], out=buf[:12])
+
+
+# -------------------------------------------------------------------- optimizers
+P = np.ones(6, F32)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(lr=-1.0), ValueError, r"^Invalid learning rate: -1.0$"),
+    (dict(lr=float("nan")), ValueError, "Invalid learning rate: nan"),
+    (dict(lr=0.1, momentum=-0.5), ValueError, "Invalid momentum value: -0.5"),
+    (dict(lr=0.1, weight_decay=-1e-3), ValueError, "Invalid weight_decay value: -0.001"),
+    (dict(lr=0.1, nesterov=True), ValueError, "Nesterov momentum requires momentum > 0"),
+    (dict(lr=0.1, momentum=0.9), ValueError, "velocity is required; received None"),
+    (dict(lr=0.1, momentum=0.9, velocity=np.zeros(5, F32)), ValueError,
+     r"velocity must have the shape of param \(6,\); received shape \(5,\)"),
+    (dict(lr=0.1, momentum=0.9, velocity=np.zeros(6)), TypeError,
+     r"velocity must have the same dtype as param \(float32\)"),
+    (dict(lr=0.1, momentum=0.9, velocity=ro(np.zeros(6, F32))), ValueError,
+     "velocity must be a writeable array"),
+    (dict(lr="0.1"), TypeError, "not str"),
+])
+def test_sgd_bad_arguments(kmod, kwargs, exc, match):
+    p = P.copy()
+    with pytest.raises(exc, match=match):
+        kmod.sgd_step(p, np.ones(6, F32), **kwargs)
+    assert (p == 1).all()
+
+
+def test_sgd_bad_arrays(kmod):
+    with pytest.raises(ValueError, match="param must be a writeable array"):
+        kmod.sgd_step(ro(P), P, lr=0.1)
+    with pytest.raises(TypeError, match="param must have dtype"):
+        kmod.sgd_step(np.ones(6, np.int64), P, lr=0.1)
+    with pytest.raises(TypeError, match="grad must have the same dtype as param"):
+        kmod.sgd_step(P.copy(), np.ones(6), lr=0.1)
+    with pytest.raises(ValueError, match="grad must have the shape of param"):
+        kmod.sgd_step(P.copy(), np.ones(7, F32), lr=0.1)
+    p = P.copy()
+    with pytest.raises(ValueError, match="param must not overlap grad"):
+        kmod.sgd_step(p, p, lr=0.1)
+    with pytest.raises(ValueError, match="velocity must not overlap param"):
+        kmod.sgd_step(p, P, lr=0.1, momentum=0.9, velocity=p)
+    with pytest.raises(TypeError, match="param must be a numpy.ndarray"):
+        kmod.sgd_step([1.0], P, lr=0.1)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(step=0), ValueError, "Invalid step: 0"),
+    (dict(step=1.0), TypeError, r"step must be an integer >= 1; received 1.0"),
+    (dict(step=True), TypeError, "received True"),
+    (dict(lr=-0.1), ValueError, "Invalid learning rate: -0.1"),
+    (dict(beta1=1.0), ValueError, "Invalid beta parameter at index 0: 1.0"),
+    (dict(beta1=-0.1), ValueError, "Invalid beta parameter at index 0: -0.1"),
+    (dict(beta2=1.5), ValueError, "Invalid beta parameter at index 1: 1.5"),
+    (dict(eps=-1e-8), ValueError, "Invalid epsilon value: -1e-08"),
+    (dict(weight_decay=-1.0), ValueError, "Invalid weight_decay value: -1.0"),
+])
+def test_adam_bad_hyperparameters(kmod, kwargs, exc, match):
+    args = dict(step=1, lr=0.01)
+    args.update(kwargs)
+    p, m, v = P.copy(), np.zeros(6, F32), np.zeros(6, F32)
+    with pytest.raises(exc, match=match):
+        kmod.adam_step(p, P, m, v, **args)
+    assert (p == 1).all() and (m == 0).all() and (v == 0).all()
+
+
+def test_adam_bad_state(kmod):
+    p = P.copy()
+    z = np.zeros(6, F32)
+    with pytest.raises(ValueError, match="m is required; received None"):
+        kmod.adam_step(p, P, None, z, step=1, lr=0.1)
+    with pytest.raises(ValueError, match="v must be a writeable array"):
+        kmod.adam_step(p, P, z.copy(), ro(z), step=1, lr=0.1)
+    with pytest.raises(TypeError, match=r"m must have the same dtype as param \(float32\); "
+                                        "received dtype float64"):
+        kmod.adam_step(p, P, np.zeros(6), z, step=1, lr=0.1)
+    with pytest.raises(ValueError, match="v must have the shape of param"):
+        kmod.adam_step(p, P, z.copy(), np.zeros((6, 1), F32), step=1, lr=0.1)
+    m = np.zeros(12, F32)
+    with pytest.raises(ValueError, match="v must not overlap m"):
+        kmod.adam_step(p, P, m[:6], m[3:9], step=1, lr=0.1)
+    assert (p == 1).all()
