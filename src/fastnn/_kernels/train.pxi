@@ -322,18 +322,14 @@ cdef inline void _update(TrainPlan p, Hyper *h, int i, const floating *grad, Py_
 cdef inline double _loss_and_grad(floating *tag, TrainPlan p, Py_ssize_t rows) noexcept nogil:
     """Mean loss of the batch in A[L] against YB, times `rows`; dLoss/dA[L] into G[L-1]."""
     cdef int L = p.n_layers
-    cdef Py_ssize_t i, c = p.width[L]
+    cdef Py_ssize_t c = p.width[L]
     cdef const floating *out = <const floating *>p.A[L]
     cdef floating *grad = <floating *>p.G[L - 1]
     cdef floating gscale
-    cdef double s = 0.0
     if p.loss_kind == LOSS_XENT:
-        gscale = <floating>(1.0 / rows)
-        for i in range(rows):
-            s += xent_row(out, <const cnp.npy_intp *>p.YB if p.class_labels else NULL,
-                          NULL if p.class_labels else <const floating *>p.YB, i, c,
-                          <floating>p.smoothing, gscale, grad)
-        return s
+        return _xent_rows(out, <const cnp.npy_intp *>p.YB if p.class_labels else NULL,
+                          NULL if p.class_labels else <const floating *>p.YB, rows, c,
+                          <floating>p.smoothing, <floating>(1.0 / rows), grad, NULL, 1)
     gscale = <floating>(1.0 / (rows * c))
     return pointwise_loss(EW_MSE if p.loss_kind == LOSS_MSE else EW_BCE, out,
                           <const floating *>p.YB, rows * c, gscale, grad, NULL) / c

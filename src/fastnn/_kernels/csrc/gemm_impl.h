@@ -391,6 +391,8 @@ static void FN(split)(ptrdiff_t m, ptrdiff_t n, int nt, int *tm, int *tn)
     }
 }
 
+#include "gemm_skinny.h"
+
 void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa,
               ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, T beta, T *c, ptrdiff_t rsc,
               ptrdiff_t csc, const T *bias, int act, T slope)
@@ -399,6 +401,8 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
         return;
     const FN(args_t) g = {m, n, k < 0 ? 0 : k, a, b, bias, c, rsa, csa, rsb, csb, rsc, csc,
                           alpha, beta, slope, act};
+    if (FN(skinny)(&g))
+        return;
     int tm = 1, tn = 1;
     const int nt = fnn_get_num_threads();
     if (nt > 1 && (double)m * (double)n * (double)g.k >= FNN_GEMM_PAR_MIN_FMA)
