@@ -11,6 +11,16 @@ from fastnn import reference as R
 from fastnn.__main__ import main as cli_main
 
 
+@pytest.fixture(params=sorted(fastnn._dispatch.modules), ids=lambda isa: f"isa={isa}")
+def on_each_isa(request, monkeypatch):
+    """Run the model layer on each compiled path (the ops and the compiled epochs)."""
+    mod = fastnn._dispatch.modules[request.param]
+    monkeypatch.setattr(fastnn._dispatch, "kernels", mod)
+    for name in fastnn.ops.__all__:
+        monkeypatch.setattr(fastnn.ops, name, getattr(mod, name))
+    return mod
+
+
 def _data(n=64, d=7, c=4, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d)).astype(dtype)
@@ -78,7 +88,7 @@ def test_network_gradients_match_finite_differences(act, loss_name):
 # ------------------------------------------------- parity with a plain NumPy loop
 @pytest.mark.parametrize("dtype,batch_size", [(np.float64, 16), (np.float32, 10),
                                               (np.float64, 1), (np.float32, 300)])
-def test_training_curve_matches_plain_numpy(dtype, batch_size):
+def test_training_curve_matches_plain_numpy(dtype, batch_size, on_each_isa):
     X, y = _data(n=300, d=12, c=5, dtype=dtype)
     model = _mlp([12, 16, 5], dtype=dtype)
     W1, b1 = model.layers[0].weight.copy(), model.layers[0].bias.copy()
@@ -109,7 +119,7 @@ OPTIMIZERS = {
 @pytest.mark.parametrize("act", [fastnn.ReLU, fastnn.Tanh])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_size", [1, 32])
-def test_fit_equals_manual_loop(opt_name, loss_name, act, dtype, batch_size):
+def test_fit_equals_manual_loop(opt_name, loss_name, act, dtype, batch_size, on_each_isa):
     make_loss, make_y = LOSSES[loss_name]
     rng = np.random.default_rng(2)
     n, epochs, seed = 203 if batch_size > 1 else 61, 3, 7
