@@ -18,6 +18,9 @@
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
 
+cdef extern from *:
+    void __builtin_prefetch(const void *addr, int rw, int locality) nogil
+
 DEF MAX_LAYERS = 16
 DEF MAX_PARAMS = 32
 DEF LOSS_XENT = 0
@@ -242,6 +245,12 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
         rows = p.batch if start + p.batch <= p.n else p.n - start
         for r in range(rows):
             memcpy(xb + r * d, X + order[start + r] * d, d * sizeof(floating))
+        # start fetching the next minibatch's rows (scattered in X) while this one computes
+        for r in range(start + rows, min(start + rows + p.batch, p.n)):
+            j = 0
+            while j < d:
+                __builtin_prefetch(X + order[r] * d + j, 0, 1)
+                j += 64 // sizeof(floating)
         if p.class_labels:
             for r in range(rows):
                 (<int64_t *>p.YB)[r] = (<const int64_t *>p.Y)[order[start + r]]
