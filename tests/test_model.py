@@ -64,25 +64,22 @@ def test_network_gradients_match_finite_differences(act, loss_name):
 
     value()
     grad_x = model.backward(loss.backward())
-    eps = 1e-6
     for p in model.parameters():
-        flat, gflat = p.value.reshape(-1), p.grad.reshape(-1).copy()
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + eps
-            up = value()
-            flat[i] = old - eps
-            down = value()
-            flat[i] = old
-            assert gflat[i] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-7), p.name
-    for i in np.ndindex(X.shape):
-        old = X[i]
-        X[i] = old + eps
+        _check_finite_differences(value, p.value, p.grad.copy(), p.name)
+    _check_finite_differences(value, X, grad_x, "input")
+
+
+def _check_finite_differences(value, array, grad, name, eps=1e-6):
+    """Every entry of ``grad`` against the central difference of ``value()`` in ``array``."""
+    flat, gflat = array.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
         up = value()
-        X[i] = old - eps
+        flat[i] = old - eps
         down = value()
-        X[i] = old
-        assert grad_x[i] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-7)
+        flat[i] = old
+        assert gflat[i] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-7), (name, i)
 
 
 # ------------------------------------------------- parity with a plain NumPy loop
