@@ -436,3 +436,23 @@ def test_autoencoder_example_runs(capsys):
     out = capsys.readouterr().out
     first, last = (float(v) for v in out.split("first epoch ")[1].split(", test")[0].split(", last "))
     assert last < first / 4
+
+
+def test_fit_is_bitwise_identical_for_every_thread_count():
+    X, y = _data(n=700, d=300, c=10, dtype=np.float32)
+    results = []
+    old = fastnn.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            fastnn.set_num_threads(threads)
+            model = _mlp([300, 256, 10], dtype=np.float32)
+            hist = model.fit(X, y, loss="cross_entropy",
+                             optimizer=fastnn.Adam(model.parameters(), lr=1e-3), epochs=2,
+                             batch_size=128, seed=0, verbose=False)
+            results.append((hist.loss, [p.value.copy() for p in model.parameters()]))
+    finally:
+        fastnn.set_num_threads(old)
+    for loss, params in results[1:]:
+        assert loss == results[0][0]
+        for a, b in zip(params, results[0][1]):
+            np.testing.assert_array_equal(a, b)
