@@ -19,9 +19,11 @@ How the scikit-learn objective maps onto fastnn:
   weight matrix (not the intercepts).  This is L2 weight decay: each weight matrix gets
   a parameter group with ``weight_decay = c * alpha / batch_size``, the intercepts 0.
   The last, smaller minibatch of an epoch uses the full ``batch_size`` here.
-* ``dtype``. fastnn computes in ``float32`` by default (about twice the speed of
-  float64, accuracy indistinguishable on these models); ``dtype="float64"`` computes in
-  double precision like scikit-learn does for float64 input.
+* ``dtype``. fastnn trains in ``float32`` by default (about twice the speed of float64,
+  accuracy indistinguishable on these models); ``dtype="float64"`` trains in double
+  precision as scikit-learn does for float64 input.  The weights are stored in ``dtype``.
+  Predictions follow scikit-learn's convention: computed and returned in float32 for
+  float32 ``X`` and in float64 for anything else.
 * Learning-rate schedules (``learning_rate="invscaling"``/``"adaptive"``, SGD only) change
   the rate once per epoch like scikit-learn; fastnn's momentum buffer does not include
   the learning rate, so with a changing rate momentum differs slightly from scikit-learn.
@@ -46,7 +48,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from . import ops
 from .layers import Dense, Identity, ReLU, Sigmoid, Tanh
 from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
-from .model import Sequential
+from .model import Callback, Sequential
 from .optim import SGD, Adam
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -220,26 +222,26 @@ class _BaseMLP(BaseEstimator):
                 "identity": 0.5}[self.out_activation_]
 
     def _forward(self, X):
-        """Network outputs before the output activation, for validated ``X``."""
+        """Network outputs before the output activation, computed in the dtype of ``X``."""
         act = _ACTIVATIONS[self.activation].kernel
         last = len(self.coefs_) - 1
-        dtype = self._model.dtype
         for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
-            X = ops.linear(X, np.ascontiguousarray(coef, dtype=dtype),
-                           np.ascontiguousarray(intercept, dtype=dtype),
+            X = ops.linear(X, np.ascontiguousarray(coef, dtype=X.dtype),
+                           np.ascontiguousarray(intercept, dtype=X.dtype),
                            activation=None if i == last else act)
         return X
 
     def _validate_X(self, X):
-        """``X`` checked and converted to the model's dtype, and the dtype of the results
-        (float32 for float32 ``X``, else float64, as scikit-learn)."""
+        """``X`` checked for prediction: float32 stays float32, anything else becomes
+        float64, as in scikit-learn (predictions come in that dtype)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return np.ascontiguousarray(X, dtype=self._model.dtype), X.dtype
+        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32), order="C")
 
     # ------------------------------------------------------------------ training
     def _fit(self, X, y, *, incremental, classes=None):
         self._check_params()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
         reset = not hasattr(self, "coefs_") or not (incremental or self.warm_start)
         X, y = validate_data(self, X, y, reset=reset, dtype=self._dtype(), order="C",
                              multi_output=True, y_numeric=is_regressor(self))
@@ -255,8 +257,6 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"y has {n_outputs} outputs but the model was fitted with "
                              f"{self.n_outputs_}")
         self._sync_weights()
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
         validation = None
         if self.early_stopping:
             # stratified for single-output classification, as scikit-learn does
@@ -278,38 +278,39 @@ class _BaseMLP(BaseEstimator):
         if self._optimizer is None or not incremental:
             self._optimizer = self._make_optimizer()
         self._set_weight_decay(batch_size)
-        n_batches = -(-n // batch_size)
         self.n_iter_ = 0  # epochs of this call, as in scikit-learn (t_ and loss_curve_ go on)
-        sq_norm = self._squared_norm()
-        for _ in range(1 if incremental else self.max_iter):
-            self._optimizer.lr = self._lr / (self._grad_scale() if self.solver == "sgd" else 1.0)
-            history = self._model.fit(X, Y, loss=self._loss, optimizer=self._optimizer,
-                                      epochs=1, batch_size=batch_size, shuffle=bool(self.shuffle),
-                                      seed=rng.randint(np.iinfo(np.int32).max), verbose=False)
-            self.n_iter_ += 1
-            self.t_ += n
-            # scikit-learn adds alpha/2 |W|^2 / batch_size to each minibatch's loss, with W
-            # before that minibatch's step: interpolate |W|^2 over the epoch
-            start, sq_norm = sq_norm, self._squared_norm()
-            mean_sq = start + (sq_norm - start) * (n_batches - 1) / (2 * n_batches)
-            penalty = 0.5 * self.alpha * n_batches * mean_sq / n
-            self.loss_curve_.append(history.loss[0] * self._loss_scale() + penalty)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {self.loss_curve_[-1]:.8f}")
-            self._update_no_improvement(validation)
-            if self.solver == "sgd" and self.learning_rate == "invscaling":
-                self._lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
-            if self._no_improvement_count > self.n_iter_no_change and self._stop_or_slow_down():
-                break
-            if incremental:
-                break
-        else:
+        self._set_learning_rate()
+        epoch_end = _EpochEnd(self, n, -(-n // batch_size), validation)
+        self._model.fit(X, Y, loss=self._loss, optimizer=self._optimizer,
+                        epochs=1 if incremental else self.max_iter, batch_size=batch_size,
+                        shuffle=bool(self.shuffle), seed=rng.randint(np.iinfo(np.int32).max),
+                        verbose=False, callbacks=[epoch_end])
+        if not incremental and not self._model.stop_training:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                           "and the optimization hasn't converged yet.", ConvergenceWarning)
         if self.early_stopping:
             for live, best in zip(self.coefs_ + self.intercepts_, self._best_params):
                 live[...] = best
         return self
+
+    def _end_epoch(self, loss, n, validation):
+        """Book-keeping after each epoch; True when training should stop."""
+        self.n_iter_ += 1
+        self.t_ += n
+        self.loss_curve_.append(loss)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+        self._update_no_improvement(validation)
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            self._lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+        stop = self._no_improvement_count > self.n_iter_no_change and self._stop_or_slow_down()
+        self._set_learning_rate()
+        return stop
+
+    def _set_learning_rate(self):
+        """Give the optimizer the current scikit-learn rate (SGD: divided by the gradient
+        scale)."""
+        self._optimizer.lr = self._lr / (self._grad_scale() if self.solver == "sgd" else 1.0)
 
     def _squared_norm(self):
         return sum(float(np.dot(w.ravel(), w.ravel())) for w in self.coefs_)
@@ -372,6 +373,27 @@ class _BaseMLP(BaseEstimator):
         return self._fit(X, y, incremental=False)
 
 
+class _EpochEnd(Callback):
+    """Hands each epoch of ``Sequential.fit`` to the estimator, with the loss converted to
+    scikit-learn's value, and stops the fit when the estimator says so."""
+
+    def __init__(self, estimator, n_samples, n_batches, validation):
+        self.estimator, self.validation = estimator, validation
+        self.n_samples, self.n_batches = n_samples, n_batches
+        self.sq_norm = estimator._squared_norm()
+
+    def on_epoch_end(self, epoch, logs, model):
+        est = self.estimator
+        # scikit-learn adds alpha/2 |W|^2 / batch_size to each minibatch's loss, with W as
+        # before that minibatch's step: interpolate |W|^2 linearly over the epoch
+        start, self.sq_norm = self.sq_norm, est._squared_norm()
+        mean_sq = start + (self.sq_norm - start) * (self.n_batches - 1) / (2 * self.n_batches)
+        penalty = 0.5 * est.alpha * self.n_batches * mean_sq / self.n_samples
+        loss = logs["loss"] * est._loss_scale() + penalty
+        if est._end_epoch(loss, self.n_samples, self.validation):
+            model.stop_training = True
+
+
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier, scikit-learn's ``MLPClassifier`` on fastnn.
 
@@ -426,13 +448,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X):
         """Predicted class labels (an indicator matrix for multi-label targets)."""
-        return self._decode(self._proba(self._validate_X(X)[0]))
+        return self._decode(self._proba(self._validate_X(X)))
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_`` (for binary targets
         ``[1 - p, p]``)."""
-        X, dtype = self._validate_X(X)
-        proba = self._proba(X).astype(dtype, copy=False)
+        proba = self._proba(self._validate_X(X))
         if self.n_outputs_ == 1:
             return np.hstack([1 - proba, proba])
         return proba
@@ -468,8 +489,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def predict(self, X):
         """Predicted targets: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
-        X, dtype = self._validate_X(X)
-        out = self._forward(X).astype(dtype, copy=False)
+        out = self._forward(self._validate_X(X))
         return out.ravel() if self.n_outputs_ == 1 else out
 
     def __sklearn_tags__(self):
