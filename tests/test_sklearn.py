@@ -175,6 +175,7 @@ def test_fitted_attributes(kind, n_outputs, out_activation):
     assert est.out_activation_ == out_activation
     assert est.n_features_in_ == 5 and est.n_iter_ == 3 and est.t_ == 3 * len(X)
     assert len(est.loss_curve_) == 3 and est.best_loss_ == min(est.loss_curve_)
+    assert est.loss_ == est.loss_curve_[-1]
     assert est.validation_scores_ is None and est.best_validation_score_ is None
     pred = est.predict(X)
     assert pred.shape == y.shape
@@ -299,7 +300,7 @@ def test_pickle_then_partial_fit_keeps_optimizer_state():
     ({"alpha": -1.0}, "alpha"), ({"batch_size": 0}, "batch_size"), ({"max_iter": 0}, "max_iter"),
     ({"learning_rate_init": 0.0}, "learning_rate_init"), ({"momentum": 1.5}, "momentum"),
     ({"beta_1": 1.0}, "beta_1"), ({"validation_fraction": 1.0}, "validation_fraction"),
-    ({"learning_rate": "optimal"}, "learning_rate"), ({"dtype": "float16"}, "dtype"),
+    ({"learning_rate": "optimal"}, "learning_rate"), ({"dtype": "float16"}, "dtype"), ({"dtype": None}, "dtype"),
     ({"n_iter_no_change": 0}, "n_iter_no_change"), ({"epsilon": 0.0}, "epsilon")])
 def test_invalid_parameters(params, match):
     X, y = _data("binary")
