@@ -160,13 +160,14 @@ class _BaseMLP(BaseEstimator):
         return [int(s) for s in sizes]
 
     def _dtype(self):
-        try:
-            dtype = None if self.dtype is None else np.dtype(self.dtype)
-        except TypeError:
-            dtype = None
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be 'float32' or 'float64'; received: dtype={self.dtype!r}")
-        return dtype
+        if self.dtype is not None:  # np.dtype(None) would be float64
+            try:
+                dtype = np.dtype(self.dtype)
+            except TypeError:
+                dtype = None
+            if dtype in _DTYPES:
+                return dtype
+        raise ValueError(f"dtype must be 'float32' or 'float64'; received: dtype={self.dtype!r}")
 
     # ------------------------------------------------------------------ the network
     def _initialize(self, n_features, n_outputs, out_activation, rng):
