@@ -266,31 +266,67 @@ def test_assigned_coefs_are_used():
 
 # ---------------------------------------------------------------- meta-estimators
 @no_convergence_warning
-def test_pipeline_gridsearch_clone_pickle():
+def test_pipeline():
+    X, y = load_breast_cancer(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=30, random_state=0)).fit(X, y)
+    assert pipe.score(X, y) > 0.95
+    assert pipe.predict_proba(X).shape == (len(X), 2)
+
+
+@no_convergence_warning
+def test_grid_search_in_two_processes():
     X, y = load_breast_cancer(return_X_y=True)
     pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=20, random_state=0))
     grid = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-1],
                                "mlpclassifier__hidden_layer_sizes": [(10,), (20,)]},
-                        cv=3, n_jobs=2)
+                        cv=3, n_jobs=2, error_score="raise")
     grid.fit(X, y)
     assert grid.best_score_ > 0.9
-    best = grid.best_estimator_
-    restored = pickle.loads(pickle.dumps(best))
-    np.testing.assert_array_equal(restored.predict_proba(X), best.predict_proba(X))
-    twin = clone(best)
-    assert twin.get_params()["mlpclassifier__alpha"] == best.get_params()["mlpclassifier__alpha"]
-    assert not hasattr(twin[-1], "coefs_")
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
 
 
 @no_convergence_warning
-def test_pickle_then_partial_fit_keeps_optimizer_state():
-    X, y = _data("regression")
-    est = MLPRegressor(max_iter=2, random_state=0, shuffle=False).fit(X, y)
+def test_clone():
+    X, y = _data("multiclass")
+    est = MLPClassifier(hidden_layer_sizes=(9,), alpha=0.5, dtype="float64", max_iter=3).fit(X, y)
+    twin = clone(est)
+    assert twin.get_params() == est.get_params()
+    assert not hasattr(twin, "coefs_")
+    twin.fit(X, y)
+    assert twin.coefs_[0] is not est.coefs_[0]
+
+
+@no_convergence_warning
+@pytest.mark.parametrize("cls, kind", [(MLPClassifier, "multilabel"), (MLPRegressor, "multioutput")])
+def test_pickle_keeps_predictions_and_optimizer_state(cls, kind):
+    X, y = _data(kind)
+    est = cls(max_iter=2, random_state=0, shuffle=False).fit(X, y)
     copy = pickle.loads(pickle.dumps(est))
+    predict = "predict_proba" if cls is MLPClassifier else "predict"
+    np.testing.assert_array_equal(getattr(copy, predict)(X), getattr(est, predict)(X))
     est.partial_fit(X, y)
     copy.partial_fit(X, y)
-    np.testing.assert_array_equal(est.predict(X), copy.predict(X))
-    assert copy._optimizer.t == est._optimizer.t
+    np.testing.assert_array_equal(copy.predict(X), est.predict(X))
+    assert copy._optimizer.t == est._optimizer.t == 3  # one minibatch per epoch
+
+
+@no_convergence_warning
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("kind", ["multiclass", "multilabel", "multioutput"])
+def test_network_is_eligible_for_compiled_epochs(activation, solver, kind):
+    """Everything Sequential.fit needs to run whole epochs in compiled code: Dense layers
+    with fusable activations, a built-in loss, SGD/Adam over the parameters in order."""
+    from fastnn import _training
+
+    X, y = _data(kind)
+    est = _pair(kind)[0](hidden_layer_sizes=(8, 4), activation=activation, solver=solver,
+                         max_iter=1).fit(X, y)
+    assert _training.compiled_layers(est._model) is not None
+    assert type(est._loss) in _training._LOSS_CODES
+    assert type(est._optimizer) in (fastnn.SGD, fastnn.Adam)
+    assert [id(p.value) for p in est._optimizer.params] == \
+        [id(p.value) for p in est._model.parameters()]
 
 
 # ---------------------------------------------------------------- bad input
