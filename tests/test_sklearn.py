@@ -236,6 +236,10 @@ def test_warm_start_continues_training():
     np.testing.assert_array_equal(cold.coefs_[0], first[0])
     with pytest.raises(ValueError, match="same classes"):
         est.fit(X[y < 2], y[y < 2])
+    for change in ({"hidden_layer_sizes": (50,)}, {"activation": "tanh"}, {"dtype": "float64"}):
+        fitted = pickle.loads(pickle.dumps(est)).set_params(**change)
+        with pytest.raises(ValueError, match=f"{next(iter(change))} changed"):
+            fitted.fit(X, y)
 
 
 def test_partial_fit_checks():

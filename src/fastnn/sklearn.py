@@ -193,6 +193,7 @@ class _BaseMLP(BaseEstimator):
         self.n_layers_ = len(sizes)
         self.n_outputs_ = n_outputs
         self.out_activation_ = out_activation
+        self._activation = self.activation
         self.t_ = 0
         self.loss_curve_ = []
         self._no_improvement_count = 0
@@ -204,6 +205,19 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
+
+    def _check_same_network(self):
+        """warm_start and partial_fit continue the fitted network: its shape, activation
+        and dtype must still be the parameters'."""
+        fitted = {"hidden_layer_sizes": [c.shape[1] for c in self.coefs_[:-1]],
+                  "activation": self._activation, "dtype": self._model.dtype}
+        wanted = {"hidden_layer_sizes": self._hidden_sizes(), "activation": self.activation,
+                  "dtype": self._dtype()}
+        changed = [name for name in fitted if fitted[name] != wanted[name]]
+        if changed:
+            raise ValueError(f"{', '.join(changed)} changed since the model was fitted "
+                             f"({', '.join(f'{k}={fitted[k]!r}' for k in changed)}); "
+                             "warm_start and partial_fit continue the fitted network")
 
     def _dense(self):
         return self._model.layers[::2]
@@ -231,7 +245,7 @@ class _BaseMLP(BaseEstimator):
 
     def _forward(self, X):
         """Network outputs before the output activation, computed in the dtype of ``X``."""
-        act = _ACTIVATIONS[self.activation].kernel
+        act = _ACTIVATIONS[self._activation].kernel
         last = len(self.coefs_) - 1
         for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
             X = ops.linear(X, np.ascontiguousarray(coef, dtype=X.dtype),
@@ -253,9 +267,8 @@ class _BaseMLP(BaseEstimator):
         reset = not hasattr(self, "coefs_") or not (incremental or self.warm_start)
         X, y = validate_data(self, X, y, reset=reset, dtype=self._dtype(), order="C",
                              multi_output=True, y_numeric=is_regressor(self))
-        if not reset and X.dtype != self._model.dtype:
-            raise ValueError(f"dtype={self.dtype!r} differs from the dtype the model was "
-                             f"trained in ({self._model.dtype}); fit from scratch")
+        if not reset:
+            self._check_same_network()
         Y, out_activation, y_val_source = self._targets(y, reset, incremental, classes)
         n_outputs = len(self.classes_) if out_activation == "softmax" else Y.shape[1]
         rng = check_random_state(self.random_state)
