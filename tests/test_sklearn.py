@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-sklearn = pytest.importorskip("sklearn")
+pytest.importorskip("sklearn")
 
 from sklearn import neural_network  # noqa: E402
 from sklearn.base import clone  # noqa: E402
@@ -23,7 +23,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 import fastnn  # noqa: E402
 from fastnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
-no_convergence_warning = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+no_convergence_warning = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 def test_import_fastnn_does_not_import_sklearn():
@@ -301,7 +302,8 @@ def test_clone():
 
 
 @no_convergence_warning
-@pytest.mark.parametrize("cls, kind", [(MLPClassifier, "multilabel"), (MLPRegressor, "multioutput")])
+@pytest.mark.parametrize("cls, kind", [(MLPClassifier, "multilabel"),
+                                       (MLPRegressor, "multioutput")])
 def test_pickle_keeps_predictions_and_optimizer_state(cls, kind):
     X, y = _data(kind)
     est = cls(max_iter=2, random_state=0, shuffle=False).fit(X, y)
@@ -340,7 +342,8 @@ def test_network_is_eligible_for_compiled_epochs(activation, solver, kind):
     ({"alpha": -1.0}, "alpha"), ({"batch_size": 0}, "batch_size"), ({"max_iter": 0}, "max_iter"),
     ({"learning_rate_init": 0.0}, "learning_rate_init"), ({"momentum": 1.5}, "momentum"),
     ({"beta_1": 1.0}, "beta_1"), ({"validation_fraction": 1.0}, "validation_fraction"),
-    ({"learning_rate": "optimal"}, "learning_rate"), ({"dtype": "float16"}, "dtype"), ({"dtype": None}, "dtype"),
+    ({"learning_rate": "optimal"}, "learning_rate"), ({"dtype": "float16"}, "dtype"),
+    ({"dtype": None}, "dtype"),
     ({"n_iter_no_change": 0}, "n_iter_no_change"), ({"epsilon": 0.0}, "epsilon")])
 def test_invalid_parameters(params, match):
     X, y = _data("binary")

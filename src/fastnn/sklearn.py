@@ -13,8 +13,10 @@ How the scikit-learn objective maps onto fastnn:
   summed over outputs.  fastnn's losses average over every output element and
   ``MSE`` doubles, so their gradient is ``c`` times scikit-learn's, with ``c = 1``
   (softmax), ``1 / n_outputs`` (logistic) or ``2 / n_outputs`` (squared error).  The
-  optimizer undoes ``c``: SGD's learning rate is divided by it and Adam's ``epsilon``
-  multiplied by it, which gives scikit-learn's update exactly.
+  optimizer undoes ``c``: SGD's learning rate is divided by it (scikit-learn's SGD
+  update, to rounding) and Adam's ``epsilon`` multiplied by it.  Adam differs from
+  scikit-learn only in where ``epsilon`` enters: fastnn adds it to the bias-corrected
+  ``sqrt(v)`` (Kingma & Ba, PyTorch), scikit-learn to the uncorrected one.
 * ``alpha``. scikit-learn adds ``alpha * W / batch_size`` to the gradient of every
   weight matrix (not the intercepts).  This is L2 weight decay: each weight matrix gets
   a parameter group with ``weight_decay = c * alpha / batch_size``, the intercepts 0.
@@ -79,9 +81,10 @@ def _check_number(est, name, low=None, high=None, *, integer=False, low_open=Fal
         ok = value < high if high_open else value <= high
     if not ok:
         left = "(" if low_open else "["
-        right = ")" if high_open else "]"
+        right = ")" if high_open or high is None else "]"
+        upper = "inf" if high is None else high
         kind = "an integer" if integer else "a real number"
-        raise ValueError(f"{name} must be {kind} in {left}{low}, {high}{right}; "
+        raise ValueError(f"{name} must be {kind} in {left}{low}, {upper}{right}; "
                          f"received: {name}={value!r}")
 
 
