@@ -220,12 +220,29 @@ def test_early_stopping():
     assert len(est.validation_scores_) == est.n_iter_
     assert est.best_validation_score_ == max(est.validation_scores_) > 0.9
     assert est.best_loss_ is None
-    # the weights of the best epoch are restored
-    reg = MLPRegressor(early_stopping=True, max_iter=30, random_state=0, tol=0.0)
-    Xr, yr = _data("regression", n=200)
-    with pytest.warns(ConvergenceWarning):
-        reg.fit(Xr, yr + Xr[:, 0])
-    assert len(reg.validation_scores_) == 30
+
+
+class _SnapshotRegressor(MLPRegressor):
+    """Records the weights each validation score was computed with."""
+
+    def _validation_score(self, X, Y):
+        score = super()._validation_score(X, Y)
+        self.snapshots.append((score, [c.copy() for c in self.coefs_]))
+        return score
+
+
+def test_early_stopping_restores_the_best_weights():
+    X, y = _data("regression", n=200)
+    est = _SnapshotRegressor(early_stopping=True, max_iter=100, n_iter_no_change=2,
+                             learning_rate_init=0.05, random_state=0)
+    est.snapshots = []
+    est.fit(X, y + X[:, 0])  # noisy target: the validation score peaks, then falls
+    scores = [score for score, _ in est.snapshots]
+    best = int(np.argmax(scores))
+    assert best < len(scores) - 1
+    assert est.best_validation_score_ == scores[best]
+    for restored, snapshot in zip(est.coefs_, est.snapshots[best][1]):
+        np.testing.assert_array_equal(restored, snapshot)
 
 
 def test_verbose_prints_losses(capsys):
