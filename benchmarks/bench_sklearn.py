@@ -1,0 +1,101 @@
+"""Fit time of fastnn.sklearn.MLPClassifier against scikit-learn's, same settings, 1 thread.
+
+Settings (the issue's): adam, batch_size=200, hidden_layer_sizes=(100,), exactly 20
+epochs (tol=0 so neither stops early), on the bundled digits (1,797 x 64) and on
+synthetic 60,000 x 784 float32 data with 10 classes.  Targets: >= 5x faster on digits,
+>= 2x on the 60,000 x 784 data.  Both libraries compute in float32 here (scikit-learn
+keeps float32 input in float32); the ``--float64`` run gives scikit-learn float64 input,
+as most users have it, and fastnn its default float32.
+
+    python benchmarks/bench_sklearn.py [--quick] [--float64]   # table
+    python -m pytest benchmarks/bench_sklearn.py               # pytest-benchmark
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+import fastnn  # noqa: E402
+from fastnn.sklearn import MLPClassifier  # noqa: E402
+
+SETTINGS = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), max_iter=20, tol=0.0,
+                n_iter_no_change=10_000, random_state=0)
+TARGETS = {"digits": 5.0, "synthetic": 2.0}
+
+
+def synthetic(n=60_000, d=784, classes=10, seed=0, dtype=np.float32):
+    """Gaussian inputs labelled by a random linear teacher with as much noise as signal
+    (learnable, not separable)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    logits = X @ rng.standard_normal((d, classes), dtype=np.float32)
+    noise = rng.standard_normal(logits.shape, dtype=np.float32) * np.float32(np.sqrt(d))
+    y = (logits + noise).argmax(axis=1)
+    return X.astype(dtype, copy=False), y
+
+
+def dataset(name, n=60_000, dtype=np.float32):
+    if name == "digits":
+        return fastnn.load_digits(dtype=dtype)
+    return synthetic(n=n, dtype=dtype)
+
+
+def fit_seconds(estimator, X, y):
+    """Wall time of one ``fit`` on one thread; returns (seconds, training accuracy)."""
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fastnn.set_num_threads(1)
+        t0 = time.perf_counter()
+        estimator.fit(X, y)
+        seconds = time.perf_counter() - t0
+    return seconds, estimator.score(X, y)
+
+
+# ------------------------------------------------------------------ pytest-benchmark
+@pytest.mark.parametrize("name", ["digits", "synthetic"])
+@pytest.mark.parametrize("library", ["fastnn", "sklearn"])
+def test_mlp_fit(benchmark, name, library):
+    X, y = dataset(name)
+    cls = MLPClassifier if library == "fastnn" else SkMLPClassifier
+    benchmark.group = f"MLPClassifier.fit {name}"
+    benchmark.pedantic(lambda: fit_seconds(cls(**SETTINGS), X, y), rounds=1 if name ==
+                       "synthetic" else 3, iterations=1)
+
+
+# ------------------------------------------------------------------ script mode
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="6,000 synthetic samples and 5 epochs (a smoke run)")
+    parser.add_argument("--float64", action="store_true",
+                        help="float64 input (scikit-learn then computes in float64)")
+    args = parser.parse_args(argv)
+    dtype = np.float64 if args.float64 else np.float32
+    settings = dict(SETTINGS, max_iter=5) if args.quick else SETTINGS
+    n = 6_000 if args.quick else 60_000
+    print(f"fastnn {fastnn.__version__}, 1 thread, {np.dtype(dtype).name} input, "
+          f"{settings['max_iter']} epochs, adam, batch 200, hidden (100,)")
+    header = (f"{'data':<22}{'scikit-learn s':>16}{'fastnn s':>10}{'speedup':>9}{'target':>8}"
+              f"{'train acc sklearn':>19}{'fastnn':>8}")
+    print(header)
+    print("-" * len(header))
+    for name in ("digits", "synthetic"):
+        X, y = dataset(name, n=n, dtype=dtype)
+        sk_s, sk_acc = fit_seconds(SkMLPClassifier(**settings), X, y)
+        fn_s, fn_acc = fit_seconds(MLPClassifier(**settings), X, y)
+        label = f"{name} {X.shape[0]}x{X.shape[1]}"
+        print(f"{label:<22}{sk_s:>16.3f}{fn_s:>10.3f}{sk_s / fn_s:>8.1f}x{TARGETS[name]:>7.0f}x"
+              f"{sk_acc:>19.4f}{fn_acc:>8.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,523 @@
+"""scikit-learn estimators trained by fastnn: ``MLPClassifier`` and ``MLPRegressor``.
+
+Drop-in replacements for :mod:`sklearn.neural_network`'s estimators of the same names
+(solvers ``"sgd"`` and ``"adam"``): the same constructor parameters, fitted attributes
+and stopping rule, with every epoch run by :meth:`fastnn.Sequential.fit` (compiled code).
+
+How the scikit-learn objective maps onto fastnn:
+
+* Loss values. ``loss_curve_`` and ``best_loss_`` report scikit-learn's numbers: the
+  log-loss (cross-entropy, summed over outputs for binary/multi-label targets) or half
+  the mean squared error, plus ``alpha / 2 * sum(W**2) / batch_size`` per minibatch.
+* Gradients. scikit-learn's gradient of one minibatch is ``(output - target) / batch_size``
+  summed over outputs.  fastnn's losses average over every output element and
+  ``MSE`` doubles, so their gradient is ``c`` times scikit-learn's, with ``c = 1``
+  (softmax), ``1 / n_outputs`` (logistic) or ``2 / n_outputs`` (squared error).  The
+  optimizer undoes ``c``: SGD's learning rate is divided by it (scikit-learn's SGD
+  update, to rounding) and Adam's ``epsilon`` multiplied by it.  Adam differs from
+  scikit-learn only in where ``epsilon`` enters: fastnn adds it to the bias-corrected
+  ``sqrt(v)`` (Kingma & Ba, PyTorch), scikit-learn to the uncorrected one.
+* ``alpha``. scikit-learn adds ``alpha * W / batch_size`` to the gradient of every
+  weight matrix (not the intercepts).  This is L2 weight decay: each weight matrix gets
+  a parameter group with ``weight_decay = c * alpha / batch_size``, the intercepts 0.
+  The last, smaller minibatch of an epoch uses the full ``batch_size`` here.
+* ``dtype``. fastnn trains in ``float32`` by default (about twice the speed of float64,
+  accuracy indistinguishable on these models); ``dtype="float64"`` trains in double
+  precision as scikit-learn does for float64 input.  The weights are stored in ``dtype``.
+  Predictions follow scikit-learn's convention: computed and returned in float32 for
+  float32 ``X`` and in float64 for anything else.
+* Learning-rate schedules (``learning_rate="invscaling"``/``"adaptive"``, SGD only) change
+  the rate once per epoch like scikit-learn; fastnn's momentum buffer does not include
+  the learning rate, so with a changing rate momentum differs slightly from scikit-learn.
+
+The solver ``"lbfgs"`` and ``sample_weight`` are not supported.
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+try:
+    from sklearn.base import (BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier,
+                              is_regressor)
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state
+    from sklearn.utils.multiclass import (check_classification_targets, type_of_target,
+                                          unique_labels)
+    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("fastnn.sklearn needs scikit-learn >= 1.6: pip install 'fastnn[sklearn]'"
+                      ) from exc
+
+from . import ops
+from .layers import Dense, Identity, ReLU, Sigmoid, Tanh
+from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
+from .model import Callback, Sequential
+from .optim import SGD, Adam
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "logistic": Sigmoid, "identity": Identity}
+_LOSSES = {"softmax": SoftmaxCrossEntropy, "logistic": BCEWithLogits, "identity": MSE}
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: smallest learning rate the "adaptive" schedule divides by 5 before it stops
+_MIN_ADAPTIVE_LR = 1e-6
+
+
+def _check_number(est, name, low=None, high=None, *, integer=False, low_open=False,
+                  high_open=False):
+    """Raise a ValueError naming ``name`` unless ``getattr(est, name)`` is in range."""
+    value = getattr(est, name)
+    kinds = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kinds) and not isinstance(value, bool) and np.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        left = "(" if low_open else "["
+        right = ")" if high_open or high is None else "]"
+        upper = "inf" if high is None else high
+        kind = "an integer" if integer else "a real number"
+        raise ValueError(f"{name} must be {kind} in {left}{low}, {upper}{right}; "
+                         f"received: {name}={value!r}")
+
+
+class _BaseMLP(BaseEstimator):
+    """What both estimators share: parameters, network, optimizer, epoch loop, stopping rule.
+
+    Subclasses define ``_targets`` (validated ``y`` -> training targets and output
+    activation), ``_validation_score`` and the public ``predict`` methods.
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 dtype="float32"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self):
+        """Validate the constructor parameters (scikit-learn checks them in ``fit``)."""
+        if self.solver == "lbfgs":
+            raise ValueError("solver='lbfgs' is not supported by fastnn.sklearn; use "
+                             "solver='adam' or solver='sgd' (or sklearn.neural_network)")
+        for name, allowed in (("solver", ("sgd", "adam")), ("activation", tuple(_ACTIVATIONS)),
+                              ("learning_rate", ("constant", "invscaling", "adaptive"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}; received: "
+                                 f"{name}={getattr(self, name)!r}")
+        self._hidden_sizes()
+        self._dtype()
+        if self.batch_size != "auto":
+            _check_number(self, "batch_size", 1, integer=True)
+        _check_number(self, "alpha", 0.0)
+        _check_number(self, "learning_rate_init", 0.0, low_open=True)
+        _check_number(self, "power_t", 0.0)
+        _check_number(self, "max_iter", 1, integer=True)
+        _check_number(self, "tol", 0.0)
+        _check_number(self, "momentum", 0.0, 1.0)
+        _check_number(self, "validation_fraction", 0.0, 1.0, low_open=True, high_open=True)
+        _check_number(self, "beta_1", 0.0, 1.0, high_open=True)
+        _check_number(self, "beta_2", 0.0, 1.0, high_open=True)
+        _check_number(self, "epsilon", 0.0, low_open=True)
+        _check_number(self, "n_iter_no_change", 1, integer=True)
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
+                   for s in sizes):
+            raise ValueError("hidden_layer_sizes must be a positive integer or a sequence of "
+                             f"them; received: {self.hidden_layer_sizes!r}")
+        return [int(s) for s in sizes]
+
+    def _dtype(self):
+        if self.dtype is not None:  # np.dtype(None) would be float64
+            try:
+                dtype = np.dtype(self.dtype)
+            except TypeError:
+                dtype = None
+            if dtype in _DTYPES:
+                return dtype
+        raise ValueError(f"dtype must be 'float32' or 'float64'; received: dtype={self.dtype!r}")
+
+    # ------------------------------------------------------------------ the network
+    def _initialize(self, n_features, n_outputs, out_activation, rng):
+        """Build the network with scikit-learn's initialization (Glorot uniform, bound
+        ``sqrt(6 / (fan_in + fan_out))``, ``sqrt(2 / ...)`` for logistic, on weights and
+        intercepts alike) and reset every fitted attribute."""
+        sizes = [n_features, *self._hidden_sizes(), n_outputs]
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        layers = []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            dense = Dense(fan_in, fan_out, dtype=self._dtype(), seed=0)
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            dense.weight = rng.uniform(-bound, bound, (fan_in, fan_out))
+            dense.bias = rng.uniform(-bound, bound, fan_out)
+            layers.append(dense)
+            if i < len(sizes) - 2:
+                layers.append(_ACTIVATIONS[self.activation]())
+        self._model = Sequential(layers)
+        self._loss = _LOSSES[out_activation]()
+        self._optimizer = None
+        self.coefs_ = [d.weight for d in self._dense()]
+        self.intercepts_ = [d.bias for d in self._dense()]
+        self.n_layers_ = len(sizes)
+        self.n_outputs_ = n_outputs
+        self.out_activation_ = out_activation
+        self._activation = self.activation
+        self.t_ = 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = np.inf
+
+    def _check_same_network(self):
+        """warm_start and partial_fit continue the fitted network: its shape, activation
+        and dtype must still be the parameters'."""
+        fitted = {"hidden_layer_sizes": [c.shape[1] for c in self.coefs_[:-1]],
+                  "activation": self._activation, "dtype": self._model.dtype}
+        wanted = {"hidden_layer_sizes": self._hidden_sizes(), "activation": self.activation,
+                  "dtype": self._dtype()}
+        changed = [name for name in fitted if fitted[name] != wanted[name]]
+        if changed:
+            raise ValueError(f"{', '.join(changed)} changed since the model was fitted "
+                             f"({', '.join(f'{k}={fitted[k]!r}' for k in changed)}); "
+                             "warm_start and partial_fit continue the fitted network")
+
+    def _dense(self):
+        return self._model.layers[::2]
+
+    def _sync_weights(self):
+        """Make ``coefs_``/``intercepts_`` the arrays the network trains (copying values
+        a user assigned to them)."""
+        for i, dense in enumerate(self._dense()):
+            if self.coefs_[i] is not dense.weight:
+                dense.weight = self.coefs_[i]
+            if self.intercepts_[i] is not dense.bias:
+                dense.bias = self.intercepts_[i]
+        self.coefs_ = [d.weight for d in self._dense()]
+        self.intercepts_ = [d.bias for d in self._dense()]
+
+    def _grad_scale(self):
+        """fastnn's loss gradient divided by scikit-learn's (see the module docstring)."""
+        return {"softmax": 1.0, "logistic": 1.0 / self.n_outputs_,
+                "identity": 2.0 / self.n_outputs_}[self.out_activation_]
+
+    def _loss_scale(self):
+        """scikit-learn's loss value divided by fastnn's."""
+        return {"softmax": 1.0, "logistic": float(self.n_outputs_),
+                "identity": 0.5}[self.out_activation_]
+
+    def _forward(self, X):
+        """Network outputs before the output activation, computed in the dtype of ``X``."""
+        act = _ACTIVATIONS[self._activation].kernel
+        last = len(self.coefs_) - 1
+        for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
+            X = ops.linear(X, np.ascontiguousarray(coef, dtype=X.dtype),
+                           np.ascontiguousarray(intercept, dtype=X.dtype),
+                           activation=None if i == last else act)
+        return X
+
+    def _validate_X(self, X):
+        """``X`` checked for prediction: float32 stays float32, anything else becomes
+        float64, as in scikit-learn (predictions come in that dtype)."""
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32), order="C")
+
+    # ------------------------------------------------------------------ training
+    def _fit(self, X, y, *, incremental, classes=None):
+        self._check_params()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        reset = not hasattr(self, "coefs_") or not (incremental or self.warm_start)
+        X, y = validate_data(self, X, y, reset=reset, dtype=self._dtype(), order="C",
+                             multi_output=True, y_numeric=is_regressor(self))
+        if not reset:
+            self._check_same_network()
+        Y, out_activation, y_val_source = self._targets(y, reset, incremental, classes)
+        n_outputs = len(self.classes_) if out_activation == "softmax" else Y.shape[1]
+        rng = check_random_state(self.random_state)
+        if reset:
+            self._initialize(X.shape[1], n_outputs, out_activation, rng)
+        elif n_outputs != self.n_outputs_:
+            raise ValueError(f"y has {n_outputs} outputs but the model was fitted with "
+                             f"{self.n_outputs_}")
+        self._sync_weights()
+        validation = None
+        if self.early_stopping:
+            # stratified for single-output classification, as scikit-learn does
+            stratify = y_val_source if is_classifier(self) and n_outputs == 1 else None
+            X, X_val, Y, _, _, y_val = train_test_split(
+                X, Y, y_val_source, test_size=self.validation_fraction, random_state=rng,
+                stratify=stratify)
+            if len(X_val) < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
+            validation = (X_val, y_val)
+            self._best_params = [p.copy() for p in self.coefs_ + self.intercepts_]
+        n = len(X)
+        batch_size = min(200, n) if self.batch_size == "auto" else self.batch_size
+        if batch_size > n:
+            warnings.warn("Got `batch_size` larger than the sample size; it is clipped to "
+                          f"{n}", UserWarning)
+            batch_size = n
+        if self._optimizer is None or not incremental:
+            self._optimizer = self._make_optimizer()
+        self._set_weight_decay(batch_size)
+        self.n_iter_ = 0  # epochs of this call, as in scikit-learn (t_ and loss_curve_ go on)
+        self._set_learning_rate()
+        epoch_end = _EpochEnd(self, n, -(-n // batch_size), validation)
+        self._model.fit(X, Y, loss=self._loss, optimizer=self._optimizer,
+                        epochs=1 if incremental else self.max_iter, batch_size=batch_size,
+                        shuffle=bool(self.shuffle), seed=rng.randint(np.iinfo(np.int32).max),
+                        verbose=False, callbacks=[epoch_end])
+        if not incremental and not self._model.stop_training:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
+                          "and the optimization hasn't converged yet.", ConvergenceWarning)
+        if self.early_stopping:
+            for live, best in zip(self.coefs_ + self.intercepts_, self._best_params):
+                live[...] = best
+        return self
+
+    def _end_epoch(self, loss, n, validation):
+        """Book-keeping after each epoch; True when training should stop."""
+        self.n_iter_ += 1
+        self.t_ += n
+        self.loss_ = loss
+        self.loss_curve_.append(loss)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+        self._update_no_improvement(validation)
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            self._lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+        stop = self._no_improvement_count > self.n_iter_no_change and self._stop_or_slow_down()
+        self._set_learning_rate()
+        return stop
+
+    def _set_learning_rate(self):
+        """Give the optimizer the current scikit-learn rate (SGD: divided by the gradient
+        scale)."""
+        self._optimizer.lr = self._lr / (self._grad_scale() if self.solver == "sgd" else 1.0)
+
+    def _squared_norm(self):
+        return sum(float(np.dot(w.ravel(), w.ravel())) for w in self.coefs_)
+
+    def _make_optimizer(self):
+        """A fresh SGD/Adam over the network, one parameter group per array."""
+        groups = [{"params": [p]} for p in self._model.parameters()]
+        self._lr = self.learning_rate_init
+        if self.solver == "sgd":
+            return SGD(groups, lr=self.learning_rate_init, momentum=self.momentum,
+                       nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
+        return Adam(groups, lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2),
+                    eps=self.epsilon * self._grad_scale())
+
+    def _set_weight_decay(self, batch_size):
+        """scikit-learn's ``alpha * W / batch_size`` on weight matrices, none on intercepts."""
+        decay = self._grad_scale() * self.alpha / batch_size
+        self._optimizer.weight_decays = [decay if p.name == "weight" else 0.0
+                                         for p in self._optimizer.params]
+
+    def _update_no_improvement(self, validation):
+        """Count epochs without an improvement of ``tol`` (training loss, or validation
+        score with early stopping) and remember the best value and weights."""
+        if validation is not None:
+            score = self._validation_score(*validation)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            improved = score >= self.best_validation_score_ + self.tol
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = [p.copy() for p in self.coefs_ + self.intercepts_]
+        else:
+            loss = self.loss_curve_[-1]
+            improved = loss <= self.best_loss_ - self.tol
+            self.best_loss_ = min(self.best_loss_, loss)
+        self._no_improvement_count = 0 if improved else self._no_improvement_count + 1
+
+    def _stop_or_slow_down(self):
+        """After ``n_iter_no_change`` epochs without progress: stop, or with the adaptive
+        schedule divide the learning rate by 5 (stop once it is below 1e-6)."""
+        what = "Validation score" if self.early_stopping else "Training loss"
+        adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
+        if adaptive and self._lr > _MIN_ADAPTIVE_LR:
+            self._lr /= 5.0
+            self._no_improvement_count = 0
+            if self.verbose:
+                print(f"{what} did not improve more than tol={self.tol} for "
+                      f"{self.n_iter_no_change} consecutive epochs. Setting learning rate "
+                      f"to {self._lr:f}")
+            return False
+        if self.verbose:
+            print(f"{what} did not improve more than tol={self.tol} for "
+                  f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+        return True
+
+    def fit(self, X, y):
+        """Train from scratch (or from the current weights with ``warm_start``) for at most
+        ``max_iter`` epochs."""
+        return self._fit(X, y, incremental=False)
+
+
+class _EpochEnd(Callback):
+    """Hands each epoch of ``Sequential.fit`` to the estimator, with the loss converted to
+    scikit-learn's value, and stops the fit when the estimator says so."""
+
+    def __init__(self, estimator, n_samples, n_batches, validation):
+        self.estimator, self.validation = estimator, validation
+        self.n_samples, self.n_batches = n_samples, n_batches
+        self.sq_norm = estimator._squared_norm()
+
+    def on_epoch_end(self, epoch, logs, model):
+        est = self.estimator
+        # scikit-learn adds alpha/2 |W|^2 / batch_size to each minibatch's loss, with W as
+        # before that minibatch's step: interpolate |W|^2 linearly over the epoch
+        start, self.sq_norm = self.sq_norm, est._squared_norm()
+        mean_sq = start + (self.sq_norm - start) * (self.n_batches - 1) / (2 * self.n_batches)
+        penalty = 0.5 * est.alpha * self.n_batches * mean_sq / self.n_samples
+        loss = logs["loss"] * est._loss_scale() + penalty
+        if est._end_epoch(loss, self.n_samples, self.validation):
+            model.stop_training = True
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier, scikit-learn's ``MLPClassifier`` on fastnn.
+
+    Multi-class targets train a softmax output with cross-entropy; binary and
+    multi-label (indicator matrix) targets train logistic outputs with binary
+    cross-entropy.  Parameters and attributes are scikit-learn's, plus ``dtype``
+    (``"float32"``, the default, or ``"float64"``).
+    """
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over ``(X, y)``; the first call needs ``classes`` (every label)."""
+        if not hasattr(self, "coefs_") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def _targets(self, y, reset, incremental, classes):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        multilabel = type_of_target(y).startswith("multilabel")
+        if reset:
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(classes if incremental and not multilabel else y)
+            self.classes_ = self._label_binarizer.classes_
+        elif incremental:
+            if classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
+                raise ValueError(f"classes={classes!r} differs from the classes of the first "
+                                 f"call to partial_fit {self.classes_!r}")
+        elif not np.array_equal(unique_labels(y), self.classes_):
+            raise ValueError("warm_start can only be used where `y` has the same classes as "
+                             "in the previous call to fit")
+        if not multilabel and not np.isin(y, self.classes_).all():
+            raise ValueError(f"y has labels {np.setdiff1d(y, self.classes_)!r} that are not "
+                             f"in classes_ {self.classes_!r}")
+        Y = self._label_binarizer.transform(y)
+        if self._label_binarizer.y_type_ == "multiclass":
+            return Y.argmax(axis=1), "softmax", y
+        return Y.astype(self._dtype()), "logistic", y
+
+    def _validation_score(self, X, y):
+        return accuracy_score(y, self._decode(self._proba(X)))
+
+    def _proba(self, X):
+        """Output-layer activations for validated ``X``: (n, n_outputs_)."""
+        out = self._forward(X)
+        if self.out_activation_ == "softmax":
+            return ops.softmax(out, out=out)
+        return ops.sigmoid(out, out=out)
+
+    def _decode(self, proba):
+        return self._label_binarizer.inverse_transform(proba)
+
+    def predict(self, X):
+        """Predicted class labels (an indicator matrix for multi-label targets)."""
+        return self._decode(self._proba(self._validate_X(X)))
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_`` (for binary targets
+        ``[1 - p, p]``)."""
+        proba = self._proba(self._validate_X(X))
+        if self.n_outputs_ == 1:
+            return np.hstack([1 - proba, proba])
+        return proba
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor, scikit-learn's ``MLPRegressor`` on fastnn.
+
+    Identity output trained with the squared error; ``y`` may have several columns.
+    Parameters and attributes are scikit-learn's, plus ``dtype`` (``"float32"``, the
+    default, or ``"float64"``).
+    """
+
+    def partial_fit(self, X, y):
+        """One epoch over ``(X, y)`` from the current weights."""
+        return self._fit(X, y, incremental=True)
+
+    def _targets(self, y, reset, incremental, classes):
+        Y = y.reshape(len(y), -1).astype(self._dtype())
+        return Y, "identity", Y
+
+    def _validation_score(self, X, Y):
+        return r2_score(Y, self._forward(X))
+
+    def predict(self, X):
+        """Predicted targets: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
+        out = self._forward(self._validate_X(X))
+        return out.ravel() if self.n_outputs_ == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,404 @@
+"""fastnn.sklearn: scikit-learn's estimator checks, parity with sklearn.neural_network,
+meta-estimators, stopping rule, partial_fit/warm_start, bad input."""
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from sklearn import neural_network  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_breast_cancer  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
+from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+import fastnn  # noqa: E402
+from fastnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+no_convergence_warning = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def test_import_fastnn_does_not_import_sklearn():
+    src = os.path.dirname(os.path.dirname(fastnn.__file__))
+    code = "import sys, fastnn; sys.exit('sklearn' in sys.modules)"
+    env = dict(os.environ, PYTHONPATH=src)
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+
+
+@no_convergence_warning
+@parametrize_with_checks([MLPClassifier(max_iter=100, random_state=0),
+                          MLPRegressor(max_iter=100, random_state=0)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# ---------------------------------------------------------------- exact parity (float64)
+def _data(kind, n=120, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, 5)
+    y = {"multiclass": rng.randint(0, 3, n), "binary": rng.randint(0, 2, n),
+         "multilabel": rng.randint(0, 2, (n, 4)), "regression": rng.randn(n),
+         "multioutput": rng.randn(n, 3)}[kind]
+    return X, y
+
+
+def _pair(kind):
+    if kind in ("regression", "multioutput"):
+        return MLPRegressor, neural_network.MLPRegressor
+    return MLPClassifier, neural_network.MLPClassifier
+
+
+KINDS = ["multiclass", "binary", "multilabel", "regression", "multioutput"]
+
+
+@no_convergence_warning
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("activation", ["relu", "logistic", "tanh"])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_matches_sklearn_exactly(kind, activation, momentum):
+    """Same initial weights and minibatches: SGD (with alpha, momentum and Nesterov) gives
+    scikit-learn's weights to rounding, and scikit-learn's loss values."""
+    X, y = _data(kind)
+    params = dict(hidden_layer_sizes=(7, 4), activation=activation, solver="sgd", alpha=0.1,
+                  batch_size=40, max_iter=5, shuffle=False, random_state=1,
+                  learning_rate_init=0.05, momentum=momentum)
+    ours_cls, theirs_cls = _pair(kind)
+    ours = ours_cls(dtype="float64", **params).fit(X, y)
+    theirs = theirs_cls(**params).fit(X, y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=2e-4)
+    assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
+
+
+@no_convergence_warning
+@pytest.mark.parametrize("kind", KINDS)
+def test_adam_matches_sklearn(kind):
+    """Adam matches scikit-learn up to where epsilon is added (to the bias-corrected
+    sqrt(v) here, to the raw one in scikit-learn): exact with a negligible epsilon."""
+    X, y = _data(kind)
+    params = dict(hidden_layer_sizes=(7,), alpha=0.01, batch_size=30, max_iter=4, shuffle=False,
+                  random_state=3, learning_rate_init=0.01, epsilon=1e-30)
+    ours_cls, theirs_cls = _pair(kind)
+    ours = ours_cls(dtype="float64", **params).fit(X, y)
+    theirs = theirs_cls(**params).fit(X, y)
+    for a, b in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=2e-4)
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_partial_fit_matches_sklearn(kind):
+    X, y = _data(kind)
+    params = dict(hidden_layer_sizes=(6,), solver="sgd", batch_size=20, shuffle=False,
+                  random_state=0, learning_rate_init=0.1)
+    ours_cls, theirs_cls = _pair(kind)
+    ours, theirs = ours_cls(dtype="float64", **params), theirs_cls(**params)
+    extra = {"classes": np.unique(y)} if kind == "multiclass" else {}
+    for start in (0, 60, 0):
+        ours.partial_fit(X[start:start + 60], y[start:start + 60], **extra)
+        theirs.partial_fit(X[start:start + 60], y[start:start + 60], **extra)
+    for a, b in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+    assert ours.n_iter_ == theirs.n_iter_ == 1 and len(ours.loss_curve_) == 3
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])
+def test_stopping_rule_matches_sklearn(learning_rate):
+    """tol / n_iter_no_change stop at the same epoch as scikit-learn, with the same
+    learning-rate schedule (momentum 0, where the schedules coincide exactly)."""
+    X, y = _data("multiclass")
+    params = dict(hidden_layer_sizes=(5,), solver="sgd", momentum=0.0, batch_size=40,
+                  shuffle=False, random_state=0, learning_rate=learning_rate,
+                  learning_rate_init=0.2, tol=1e-2, n_iter_no_change=3, max_iter=500)
+    ours = MLPClassifier(dtype="float64", **params).fit(X, y)
+    theirs = neural_network.MLPClassifier(**params).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ < 500
+    np.testing.assert_allclose(ours.best_loss_, theirs.best_loss_, rtol=1e-4)
+
+
+# ---------------------------------------------------------------- accuracy parity
+def _accuracy_pair(X_train, X_test, y_train, y_test, seeds, **params):
+    ours, theirs = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for seed in seeds:
+            ours.append(MLPClassifier(random_state=seed, **params)
+                        .fit(X_train, y_train).score(X_test, y_test))
+            theirs.append(neural_network.MLPClassifier(random_state=seed, **params)
+                          .fit(X_train, y_train).score(X_test, y_test))
+    return np.mean(ours), np.mean(theirs)
+
+
+def test_accuracy_parity_digits():
+    X, y = fastnn.load_digits(dtype=np.float64)
+    split = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    ours, theirs = _accuracy_pair(*split, seeds=range(3), max_iter=100)
+    print(f"digits test accuracy: fastnn {ours:.4f}, scikit-learn {theirs:.4f}")
+    assert ours > 0.95
+    assert abs(ours - theirs) <= 0.01
+
+
+def test_accuracy_parity_breast_cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0,
+                                                        stratify=y)
+    scaler = StandardScaler().fit(X_train)
+    ours, theirs = _accuracy_pair(scaler.transform(X_train), scaler.transform(X_test),
+                                  y_train, y_test, seeds=range(3), max_iter=100)
+    print(f"breast cancer test accuracy: fastnn {ours:.4f}, scikit-learn {theirs:.4f}")
+    assert ours > 0.94
+    assert abs(ours - theirs) <= 0.01
+
+
+# ---------------------------------------------------------------- attributes
+@no_convergence_warning
+@pytest.mark.parametrize("kind, n_outputs, out_activation", [
+    ("multiclass", 3, "softmax"), ("binary", 1, "logistic"), ("multilabel", 4, "logistic"),
+    ("regression", 1, "identity"), ("multioutput", 3, "identity")])
+def test_fitted_attributes(kind, n_outputs, out_activation):
+    X, y = _data(kind)
+    est = _pair(kind)[0](hidden_layer_sizes=(8, 6), max_iter=3, random_state=0).fit(X, y)
+    assert [c.shape for c in est.coefs_] == [(5, 8), (8, 6), (6, n_outputs)]
+    assert [b.shape for b in est.intercepts_] == [(8,), (6,), (n_outputs,)]
+    assert all(c.dtype == np.float32 for c in est.coefs_ + est.intercepts_)
+    assert est.n_layers_ == 4 and est.n_outputs_ == n_outputs
+    assert est.out_activation_ == out_activation
+    assert est.n_features_in_ == 5 and est.n_iter_ == 3 and est.t_ == 3 * len(X)
+    assert len(est.loss_curve_) == 3 and est.best_loss_ == min(est.loss_curve_)
+    assert est.loss_ == est.loss_curve_[-1]
+    assert est.validation_scores_ is None and est.best_validation_score_ is None
+    pred = est.predict(X)
+    assert pred.shape == y.shape
+    if kind in ("multiclass", "binary", "multilabel"):
+        proba = est.predict_proba(X)
+        assert proba.shape == (len(X), n_outputs if n_outputs > 1 else 2)
+        if kind != "multilabel":
+            np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+            np.testing.assert_array_equal(est.classes_[proba.argmax(axis=1)], pred)
+        np.testing.assert_allclose(est.predict_log_proba(X), np.log(proba), rtol=1e-6)
+
+
+def test_string_labels_and_dtype_float64():
+    X, y = _data("multiclass")
+    labels = np.array(["cat", "dog", "emu"])[y]
+    est = MLPClassifier(max_iter=5, dtype="float64", random_state=0)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        est.fit(X, labels)
+    assert list(est.classes_) == ["cat", "dog", "emu"]
+    assert set(est.predict(X)) <= set(est.classes_)
+    assert est.coefs_[0].dtype == np.float64
+
+
+@no_convergence_warning
+def test_predictions_follow_the_input_dtype():
+    """Trained in float32 (the default); predictions in float32 for float32 X, else float64."""
+    X, y = _data("multioutput")
+    est = MLPRegressor(max_iter=3, random_state=0).fit(X, y)
+    assert est.coefs_[0].dtype == np.float32
+    assert est.predict(X.astype(np.float32)).dtype == np.float32
+    assert est.predict(X).dtype == est.predict(X.astype(np.int64)).dtype == np.float64
+    np.testing.assert_allclose(est.predict(X.astype(np.float32)), est.predict(X), rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_early_stopping():
+    X, y = fastnn.load_digits()
+    est = MLPClassifier(early_stopping=True, n_iter_no_change=3, max_iter=200,
+                        validation_fraction=0.2, random_state=0).fit(X, y)
+    assert est.n_iter_ < 200
+    assert len(est.validation_scores_) == est.n_iter_
+    assert est.best_validation_score_ == max(est.validation_scores_) > 0.9
+    assert est.best_loss_ is None
+
+
+class _SnapshotRegressor(MLPRegressor):
+    """Records the weights each validation score was computed with."""
+
+    def _validation_score(self, X, Y):
+        score = super()._validation_score(X, Y)
+        self.snapshots.append((score, [c.copy() for c in self.coefs_]))
+        return score
+
+
+def test_early_stopping_restores_the_best_weights():
+    X, y = _data("regression", n=200)
+    est = _SnapshotRegressor(early_stopping=True, max_iter=100, n_iter_no_change=2,
+                             learning_rate_init=0.05, random_state=0)
+    est.snapshots = []
+    est.fit(X, y + X[:, 0])  # noisy target: the validation score peaks, then falls
+    scores = [score for score, _ in est.snapshots]
+    best = int(np.argmax(scores))
+    assert best < len(scores) - 1
+    assert est.best_validation_score_ == scores[best]
+    for restored, snapshot in zip(est.coefs_, est.snapshots[best][1]):
+        np.testing.assert_array_equal(restored, snapshot)
+
+
+def test_verbose_prints_losses(capsys):
+    X, y = _data("binary")
+    est = MLPClassifier(max_iter=5, verbose=True, random_state=0, tol=10.0,
+                        n_iter_no_change=1).fit(X, y)
+    assert est.n_iter_ == 3
+    out = capsys.readouterr().out
+    assert "Iteration 1, loss = " in out and "Stopping." in out
+
+
+# ---------------------------------------------------------------- warm_start, partial_fit
+@no_convergence_warning
+def test_warm_start_continues_training():
+    X, y = _data("multiclass")
+    est = MLPClassifier(max_iter=3, warm_start=True, random_state=0).fit(X, y)
+    first = [c.copy() for c in est.coefs_]
+    est.fit(X, y)
+    assert est.n_iter_ == 3 and len(est.loss_curve_) == 6 and est.t_ == 6 * len(X)
+    cold = MLPClassifier(max_iter=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(cold.coefs_[0], first[0])
+    with pytest.raises(ValueError, match="same classes"):
+        est.fit(X[y < 2], y[y < 2])
+    for change in ({"hidden_layer_sizes": (50,)}, {"activation": "tanh"}, {"dtype": "float64"}):
+        fitted = pickle.loads(pickle.dumps(est)).set_params(**change)
+        with pytest.raises(ValueError, match=f"{next(iter(change))} changed"):
+            fitted.fit(X, y)
+
+
+def test_partial_fit_checks():
+    X, y = _data("multiclass")
+    est = MLPClassifier(random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        est.partial_fit(X, y)
+    est.partial_fit(X[y == 0], y[y == 0], classes=[0, 1, 2])
+    assert list(est.classes_) == [0, 1, 2] and est.n_iter_ == 1
+    est.partial_fit(X, y)
+    with pytest.raises(ValueError, match="not in classes_"):
+        est.partial_fit(X, y + 1)
+    with pytest.raises(ValueError, match="early_stopping"):
+        MLPRegressor(early_stopping=True).partial_fit(X, y)
+
+
+def test_assigned_coefs_are_used():
+    X, y = _data("regression")
+    est = MLPRegressor(hidden_layer_sizes=(4,), max_iter=1, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y)
+    est.coefs_ = [np.zeros_like(c) for c in est.coefs_]
+    est.intercepts_ = [np.zeros_like(b) for b in est.intercepts_]
+    np.testing.assert_array_equal(est.predict(X), 0)
+    est.partial_fit(X, y)  # trains from the assigned weights
+    assert est.coefs_[-1] is est._model.layers[-1].weight
+
+
+# ---------------------------------------------------------------- meta-estimators
+@no_convergence_warning
+def test_pipeline():
+    X, y = load_breast_cancer(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=30, random_state=0)).fit(X, y)
+    assert pipe.score(X, y) > 0.95
+    assert pipe.predict_proba(X).shape == (len(X), 2)
+
+
+@no_convergence_warning
+def test_grid_search_in_two_processes():
+    X, y = load_breast_cancer(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(max_iter=20, random_state=0))
+    grid = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4, 1e-1],
+                               "mlpclassifier__hidden_layer_sizes": [(10,), (20,)]},
+                        cv=3, n_jobs=2, error_score="raise")
+    grid.fit(X, y)
+    assert grid.best_score_ > 0.9
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+
+
+@no_convergence_warning
+def test_clone():
+    X, y = _data("multiclass")
+    est = MLPClassifier(hidden_layer_sizes=(9,), alpha=0.5, dtype="float64", max_iter=3).fit(X, y)
+    twin = clone(est)
+    assert twin.get_params() == est.get_params()
+    assert not hasattr(twin, "coefs_")
+    twin.fit(X, y)
+    assert twin.coefs_[0] is not est.coefs_[0]
+
+
+@no_convergence_warning
+@pytest.mark.parametrize("cls, kind", [(MLPClassifier, "multilabel"),
+                                       (MLPRegressor, "multioutput")])
+def test_pickle_keeps_predictions_and_optimizer_state(cls, kind):
+    X, y = _data(kind)
+    est = cls(max_iter=2, random_state=0, shuffle=False).fit(X, y)
+    copy = pickle.loads(pickle.dumps(est))
+    predict = "predict_proba" if cls is MLPClassifier else "predict"
+    np.testing.assert_array_equal(getattr(copy, predict)(X), getattr(est, predict)(X))
+    est.partial_fit(X, y)
+    copy.partial_fit(X, y)
+    np.testing.assert_array_equal(copy.predict(X), est.predict(X))
+    assert copy._optimizer.t == est._optimizer.t == 3  # one minibatch per epoch
+
+
+@no_convergence_warning
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("kind", ["multiclass", "multilabel", "multioutput"])
+def test_network_is_eligible_for_compiled_epochs(activation, solver, kind):
+    """Everything Sequential.fit needs to run whole epochs in compiled code: Dense layers
+    with fusable activations, a built-in loss, SGD/Adam over the parameters in order."""
+    from fastnn import _training
+
+    X, y = _data(kind)
+    est = _pair(kind)[0](hidden_layer_sizes=(8, 4), activation=activation, solver=solver,
+                         max_iter=1).fit(X, y)
+    assert _training.compiled_layers(est._model) is not None
+    assert type(est._loss) in _training._LOSS_CODES
+    assert type(est._optimizer) in (fastnn.SGD, fastnn.Adam)
+    assert [id(p.value) for p in est._optimizer.params] == \
+        [id(p.value) for p in est._model.parameters()]
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize("params, match", [
+    ({"solver": "lbfgs"}, "lbfgs"), ({"solver": "newton"}, "solver"),
+    ({"activation": "softplus"}, "activation"), ({"hidden_layer_sizes": (10, 0)}, "hidden"),
+    ({"alpha": -1.0}, "alpha"), ({"batch_size": 0}, "batch_size"), ({"max_iter": 0}, "max_iter"),
+    ({"learning_rate_init": 0.0}, "learning_rate_init"), ({"momentum": 1.5}, "momentum"),
+    ({"beta_1": 1.0}, "beta_1"), ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"learning_rate": "optimal"}, "learning_rate"), ({"dtype": "float16"}, "dtype"),
+    ({"dtype": None}, "dtype"),
+    ({"n_iter_no_change": 0}, "n_iter_no_change"), ({"epsilon": 0.0}, "epsilon")])
+def test_invalid_parameters(params, match):
+    X, y = _data("binary")
+    with pytest.raises(ValueError, match=match):
+        MLPClassifier(**params).fit(X, y)
+
+
+def test_bad_data():
+    X, y = _data("multiclass")
+    est = MLPClassifier(max_iter=2)
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.fit(bad, y)
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        est.fit(X, X[:, 0])
+    with pytest.raises(ValueError):
+        est.fit(X, y[:-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        est.predict(X[:, :3])
+    with pytest.raises(ValueError, match="NaN"):
+        est.predict(bad)
+    with pytest.raises(ValueError):
+        MLPRegressor().fit(X, np.array(["a"] * len(X)))
