@@ -19,7 +19,8 @@ from .layers import Activation, Dense
 from .losses import MSE, BCEWithLogits, Loss, SoftmaxCrossEntropy
 from .optim import SGD, Adam, AdamW, Optimizer
 
-Runner = Callable[[np.ndarray, Callable[[int], None]], float]
+#: ``run(order, progress)``: ``progress(batches_done)`` is called during the epoch unless None
+Runner = Callable[[np.ndarray, Optional[Callable[[int], None]]], float]
 
 #: progress callbacks fire about this many times per epoch
 PROGRESS_STEPS = 20
@@ -32,14 +33,14 @@ def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.
                   batch_size: int) -> Runner:
     """Minibatch loop in Python: gather, forward, loss, backward, step."""
 
-    def run(order: np.ndarray, progress: Callable[[int], None]) -> float:
+    def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:
         n_batches = -(-len(order) // batch_size)
         every = max(1, n_batches // PROGRESS_STEPS)
         total = 0.0
         for b in range(n_batches):
             idx = order[b * batch_size:(b + 1) * batch_size]
             total += model.train_batch(X[idx], y[idx], loss, optimizer) * len(idx)
-            if (b + 1) % every == 0:
+            if progress is not None and (b + 1) % every == 0:
                 progress(b + 1)
         return total
 
@@ -88,9 +89,10 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
         _LOSS_CODES[type(loss)], getattr(loss, "label_smoothing", 0.0))
     decays = np.array(optimizer.weight_decays, dtype=np.float64)
 
-    def run(order: np.ndarray, progress: Callable[[int], None]) -> float:
+    def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:
         n_batches = -(-len(order) // batch_size)
-        chunk = max(1, n_batches // PROGRESS_STEPS)
+        # one compiled call per epoch, or a few when a live progress bar wants updates
+        chunk = n_batches if progress is None else max(1, n_batches // PROGRESS_STEPS)
         total = 0.0
         for first in range(0, n_batches, chunk):
             count = min(chunk, n_batches - first)
@@ -102,7 +104,8 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
             else:
                 total += plan.run_sgd(order, first, count, optimizer.lr, optimizer.momentum,
                                       optimizer.nesterov, decays)
-            progress(first + count)
+            if progress is not None:
+                progress(first + count)
         return total
 
     return run

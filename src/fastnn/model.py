@@ -311,7 +311,8 @@ class Sequential(Layer):
         for epoch in range(epochs):
             order = rng.permutation(n) if shuffle else np.arange(n)
             t0 = time.perf_counter()
-            total = runner(order, lambda done, e=epoch: progress.update(e, done))
+            total = runner(order, (lambda done, e=epoch: progress.update(e, done))
+                           if progress.live else None)
             logs = {"loss": total / n}
             if val is not None:
                 logs.update(self._scores(val[0], val[1], loss, prefix="val_"))

@@ -453,10 +453,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if not multilabel and not np.isin(y, self.classes_).all():
             raise ValueError(f"y has labels {np.setdiff1d(y, self.classes_)!r} that are not "
                              f"in classes_ {self.classes_!r}")
-        Y = self._label_binarizer.transform(y)
-        if self._label_binarizer.y_type_ == "multiclass":
-            return Y.argmax(axis=1), "softmax", y
-        return Y.astype(self._dtype()), "logistic", y
+        if self._label_binarizer.y_type_ == "multiclass":  # class indices, no one-hot
+            return np.searchsorted(self.classes_, y), "softmax", y
+        return self._label_binarizer.transform(y).astype(self._dtype()), "logistic", y
 
     def _validation_score(self, X, y):
         return accuracy_score(y, self._decode(self._proba(X)))
