@@ -218,6 +218,32 @@ def training_row(sizes: List[int], batch: int, n: int, lr: float = 0.01) -> tupl
     return row, setup
 
 
+def sklearn_fit_row(data: str, n: int) -> tuple:
+    """``MLPClassifier(solver="adam", batch_size=200, hidden_layer_sizes=(100,))`` fit for
+    20 epochs, fastnn.sklearn against scikit-learn, on float64 input as users have it."""
+    full = 1797 if data == "digits" else EPOCH_SAMPLES
+    row = Row(f"MLPClassifier.fit {data} {full}x{64 if data == 'digits' else 784} "
+              f"(adam, batch 200, (100,), 20 epochs)", scale=full / n)
+
+    def setup():
+        MLP = _sklearn_mlp()
+        if MLP is None:
+            return {}
+        from fastnn.sklearn import MLPClassifier
+
+        if data == "digits":
+            X, y = fastnn.load_digits(dtype=np.float64)
+        else:
+            X, y = _mlp_data([784, 100, 10], n)
+            X = X.astype(np.float64)
+        kw = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), max_iter=20,
+                  tol=0.0, random_state=0)
+        return {"fastnn": lambda: MLPClassifier(**kw).fit(X, y),
+                "sklearn": lambda: MLP(**kw).fit(X, y)}
+
+    return row, setup
+
+
 def workloads(quick: bool) -> List[tuple]:
     """The rows of the table as ``(Row, setup)``; ``setup()`` builds the data and returns
     ``{peer: callable}`` (it runs only when the row is measured)."""
@@ -233,6 +259,7 @@ def workloads(quick: bool) -> List[tuple]:
     for batch in (1, 16, 64, 256):
         rows.append(training_row([784, 128, 10], batch, n_b1 if batch == 1 else n_big))
     rows.append(training_row([64, 32, 10], 64, n_big))
+    rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", 6_000 if quick else 12_000)]
     return rows
 
 
