@@ -78,11 +78,15 @@ static inline ptrdiff_t fnn_block_rows(ptrdiff_t c)
         }                                                                                   \
     }                                                                                       \
                                                                                             \
-    /* y = exp(x) over n values (y may be x); returns their sum when `sum`. */            \
+    /* y = exp(x) over n values (y may be x); returns their sum when `sum`; with y NULL  \
+     * (and `sum`) only the sum. */                                                         \
     static inline T fnn_exp_run_##SUF(const T *x, T *y, ptrdiff_t n, int sum)               \
     {                                                                                       \
         T s = 0;                                                                            \
-        if (sum) {                                                                          \
+        if (!y) {                                                                           \
+            FNN_SIMD_RED(+ : s)                                                             \
+            for (ptrdiff_t k = 0; k < n; k++) s += EXP(x[k]);                               \
+        } else if (sum) {                                                                   \
             FNN_SIMD_RED(+ : s)                                                             \
             for (ptrdiff_t k = 0; k < n; k++) {                                             \
                 T e = EXP(x[k]);                                                            \
@@ -114,7 +118,7 @@ static inline ptrdiff_t fnn_block_rows(ptrdiff_t c)
     static inline void fnn_softmax_block_##SUF(int take_log, const T *x, T *y, ptrdiff_t nr, \
                                                ptrdiff_t c)                                 \
     {                                                                                       \
-        T m[FNN_BLOCK_ROWS], s[FNN_BLOCK_ROWS], e[FNN_BLOCK_ELEMS];                        \
+        T m[FNN_BLOCK_ROWS], s[FNN_BLOCK_ROWS], e[FNN_BLOCK_ELEMS]; /* c < FNN_LONG_ROW */ \
         if (c <= 0) return;                                                                 \
         fnn_shift_rows_##SUF(x, NULL, y, nr, c, m, NULL, NULL, NULL);                       \
         if (!take_log) {                                                                    \
@@ -125,14 +129,10 @@ static inline ptrdiff_t fnn_block_rows(ptrdiff_t c)
             }                                                                               \
             return;                                                                         \
         }                                                                                   \
-        if (nr * c <= FNN_BLOCK_ELEMS) {                                                    \
+        if (c < FNN_LONG_ROW)                                                               \
             fnn_exp_rows_##SUF(y, e, nr, c, s);                                             \
-        } else { /* one long row: exp(d) into e piece by piece */                          \
-            s[0] = 0;                                                                       \
-            for (ptrdiff_t k = 0; k < c; k += FNN_BLOCK_ELEMS)                              \
-                s[0] += fnn_exp_run_##SUF(y + k, e,                                         \
-                                          c - k < FNN_BLOCK_ELEMS ? c - k : FNN_BLOCK_ELEMS, 1); \
-        }                                                                                   \
+        else                                                                                \
+            for (ptrdiff_t i = 0; i < nr; i++) s[i] = fnn_exp_run_##SUF(y + i * c, NULL, c, 1); \
         for (ptrdiff_t i = 0; i < nr; i++) s[i] = LOG(s[i]);                                \
         for (ptrdiff_t i = 0; i < nr; i++) {                                                \
             T *o = y + i * c;                                                               \
