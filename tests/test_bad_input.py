@@ -125,7 +125,8 @@ def test_cross_entropy_bad_targets(kmod, targets, exc, match):
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(reduction="avg"), ValueError, "reduction must be 'mean', 'sum' or 'none'; received 'avg'"),
+    (dict(reduction="avg"), ValueError,
+     "reduction must be 'mean', 'sum' or 'none'; received 'avg'"),
     (dict(reduction=None), ValueError, "received None"),
     (dict(label_smoothing=-0.1), ValueError, r"label_smoothing must be in \[0, 1\]; received -0.1"),
     (dict(label_smoothing=1.5), ValueError, "received 1.5"),

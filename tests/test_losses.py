@@ -183,7 +183,10 @@ def test_cross_entropy_gradient_finite_differences(kmod, kind, reduction, smooth
 def test_pointwise_losses_match_reference(kmod, dtype, name, reduction, shape):
     rng = np.random.default_rng(7)
     x = rand(rng, shape, dtype, 4.0)
-    t = rng.uniform(0, 1, shape).astype(dtype) if name == "bce_with_logits" else rand(rng, shape, dtype)
+    if name == "bce_with_logits":
+        t = rng.uniform(0, 1, shape).astype(dtype)
+    else:
+        t = rand(rng, shape, dtype)
     loss, grad = getattr(kmod, name)(x, t, reduction=reduction)
     eloss, egrad = getattr(R, name)(x, t, reduction=reduction)
     check_loss(loss, eloss, dtype, reduction, x.size)

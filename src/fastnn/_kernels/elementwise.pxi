@@ -24,7 +24,7 @@
 #              floating lr, floating momentum, floating weight_decay, bint nesterov)
 #       velocity is only touched when momentum != 0.
 #   adam_update(floating *param, const floating *grad, floating *m, floating *v,
-#               Py_ssize_t n, long step, double lr, double beta1, double beta2,
+#               Py_ssize_t n, long long step, double lr, double beta1, double beta2,
 #               double eps, double weight_decay, bint decoupled)
 #
 # Row and reduction loops live in csrc/fnn_loss.h (they need `omp simd reduction` to
@@ -178,8 +178,9 @@ cdef inline floating _sqrt(floating x) noexcept nogil:
 
 
 cdef inline void adam_update(floating *param, const floating *grad, floating *m, floating *v,
-                             Py_ssize_t n, long step, double lr, double beta1, double beta2,
-                             double eps, double weight_decay, bint decoupled) noexcept nogil:
+                             Py_ssize_t n, long long step, double lr, double beta1,
+                             double beta2, double eps, double weight_decay,
+                             bint decoupled) noexcept nogil:
     """Adam (AdamW when `decoupled`) with bias correction for step >= 1."""
     cdef Py_ssize_t i
     cdef floating p, g, mi, vi
@@ -329,7 +330,7 @@ cdef void _sgd_chunks(floating *param, const floating *grad, floating *velocity,
 
 
 cdef inline void _adam_chunk(Py_ssize_t k, floating *param, const floating *grad, floating *m,
-                             floating *v, Py_ssize_t n, long step, double lr, double beta1,
+                             floating *v, Py_ssize_t n, long long step, double lr, double beta1,
                              double beta2, double eps, double weight_decay,
                              bint decoupled) noexcept nogil:
     cdef Py_ssize_t start = k * EW_CHUNK
@@ -339,7 +340,7 @@ cdef inline void _adam_chunk(Py_ssize_t k, floating *param, const floating *grad
 
 
 cdef void _adam_chunks(floating *param, const floating *grad, floating *m, floating *v,
-                       Py_ssize_t n, long step, double lr, double beta1, double beta2,
+                       Py_ssize_t n, long long step, double lr, double beta1, double beta2,
                        double eps, double weight_decay, bint decoupled, int nt) noexcept nogil:
     cdef Py_ssize_t k, nck = (n + EW_CHUNK - 1) // EW_CHUNK
     if nt > 1:
@@ -379,7 +380,7 @@ cdef object _elementwise(object a, object b, object out, int act, double slope):
     if not flat_together(aa, ba, oa):
         aa = c_array(aa)
         ba = c_array(ba)
-        ya = oa if is_flat(oa, False) else <cnp.ndarray>PyArray_NewLikeArray(aa, cnp.NPY_CORDER, NULL, 0)
+        ya = oa if is_flat(oa, False) else empty_c_like(aa)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(aa)
     cdef int nt = _threads(n, EW_PAR_MATH if act == FNN_ACT_TANH or act == FNN_ACT_SIGMOID
                            else EW_PAR_CHEAP)
@@ -593,7 +594,7 @@ cdef object _pointwise_loss(int kind, object a, object target, str reduction, ob
     if not flat_together(aa, ta, ga):
         aa = c_array(aa)
         ta = c_array(ta)
-        gw = ga if is_flat(ga, False) else <cnp.ndarray>PyArray_NewLikeArray(aa, cnp.NPY_CORDER, NULL, 0)
+        gw = ga if is_flat(ga, False) else empty_c_like(aa)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(aa)
     cdef cnp.ndarray per_item = None
     if red == 0:
@@ -751,7 +752,7 @@ def adam_step(param, grad, m, v, *, step, double lr, double beta1=0.9, double be
         raise ValueError(f"Invalid epsilon value: {eps}")
     if not weight_decay >= 0.0:
         raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-    cdef long istep = min(step, 1 << 62)
+    cdef long long istep = min(step, 1 << 62)
     cdef int t = check_float_array(param, "param")
     cdef cnp.ndarray pa = <cnp.ndarray>param
     check_writeable(pa, "param")
