@@ -134,16 +134,6 @@ cdef inline double pointwise_loss(int kind, const floating *a, const floating *t
         return fnn_bce_run_f64(a, t, n, gscale, g, loss)
 
 
-cdef inline double mse_mean(const floating *pred, const floating *target, Py_ssize_t n,
-                            floating *grad) noexcept nogil:
-    return pointwise_loss(EW_MSE, pred, target, n, <floating>(1.0 / n), grad, NULL) / n
-
-
-cdef inline double bce_mean(const floating *logits, const floating *target, Py_ssize_t n,
-                            floating *grad) noexcept nogil:
-    return pointwise_loss(EW_BCE, logits, target, n, <floating>(1.0 / n), grad, NULL) / n
-
-
 cdef inline void sum_over_rows(const floating *a, Py_ssize_t n, Py_ssize_t m,
                             floating *out) noexcept nogil:
     cdef Py_ssize_t i, j
@@ -307,6 +297,18 @@ cdef inline double softmax_xent_mean(const floating *logits, const cnp.npy_intp 
                                      Py_ssize_t n, Py_ssize_t c, floating *grad) noexcept nogil:
     return _xent_rows(logits, labels, <const floating *>NULL, n, c, 0, <floating>(1.0 / n),
                       grad, <floating *>NULL, 1) / n
+
+
+cdef inline double mse_mean(const floating *pred, const floating *target, Py_ssize_t n,
+                            floating *grad) noexcept nogil:
+    return _pointwise_loss_chunks(EW_MSE, pred, target, n, <floating>(1.0 / n), grad,
+                                  <floating *>NULL, NULL, 1) / n
+
+
+cdef inline double bce_mean(const floating *logits, const floating *target, Py_ssize_t n,
+                            floating *grad) noexcept nogil:
+    return _pointwise_loss_chunks(EW_BCE, logits, target, n, <floating>(1.0 / n), grad,
+                                  <floating *>NULL, NULL, 1) / n
 
 
 cdef inline void _sgd_chunk(Py_ssize_t k, floating *param, const floating *grad,
@@ -780,3 +782,40 @@ def adam_step(param, grad, m, v, *, step, double lr, double beta1=0.9, double be
         cnp.PyArray_CopyInto(ma, mw)
         cnp.PyArray_CopyInto(va, vw)
     return param
+
+
+cdef void _raw_mean_losses(const floating *x, const cnp.npy_intp *labels, const floating *t,
+                           Py_ssize_t n, Py_ssize_t c, floating *g_xent, floating *g_mse,
+                           floating *g_bce, floating *col, double *res) noexcept nogil:
+    res[0] = softmax_xent_mean(x, labels, n, c, g_xent)
+    res[1] = mse_mean(x, t, n * c, g_mse)
+    res[2] = bce_mean(x, t, n * c, g_bce)
+    sum_over_rows(x, n, c, col)
+
+
+def _raw_kernels(logits, targets, labels):
+    """Test hook for the raw kernels other .pxi files call (see the top of this file):
+    ``(xent, grad, mse, grad, bce, grad, column_sum)`` of 2-D ``logits`` against class
+    ``labels`` (cross-entropy) and ``targets`` of the same shape (mse, bce), all "mean"."""
+    cdef int t = check_float_array(logits, "logits")
+    check_ndim(<cnp.ndarray>logits, 2, "logits")
+    check_float_like(targets, <cnp.ndarray>logits, "targets", "logits")
+    cdef cnp.ndarray xa = c_array(<cnp.ndarray>logits), ta = c_array(<cnp.ndarray>targets)
+    cdef cnp.npy_intp n = cnp.PyArray_DIMS(xa)[0], c = cnp.PyArray_DIMS(xa)[1]
+    if c == 0 or not cnp.PyArray_Check(labels) or cnp.PyArray_NDIM(<cnp.ndarray>labels) != 1:
+        raise ValueError("logits need >= 1 column and labels a 1-D array")
+    cdef cnp.ndarray lab = _check_labels(<cnp.ndarray>labels, n, c)
+    cdef cnp.ndarray gx = empty_c_like(xa), gm = empty_c_like(xa), gb = empty_c_like(xa)
+    cdef cnp.ndarray col = new_array(1, &c, t)
+    cdef double res[3]
+    cdef const cnp.npy_intp *lp = <const cnp.npy_intp *>_data(lab)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            _raw_mean_losses(<float *>_data(xa), lp, <float *>_data(ta), n, c,
+                             <float *>_data(gx), <float *>_data(gm), <float *>_data(gb),
+                             <float *>_data(col), res)
+        else:
+            _raw_mean_losses(<double *>_data(xa), lp, <double *>_data(ta), n, c,
+                             <double *>_data(gx), <double *>_data(gm), <double *>_data(gb),
+                             <double *>_data(col), res)
+    return res[0], gx, res[1], gm, res[2], gb, col
