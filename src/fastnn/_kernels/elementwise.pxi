@@ -693,7 +693,8 @@ def sgd_step(param, grad, *, double lr, double momentum=0.0, velocity=None,
     """One in-place SGD step (PyTorch's, dampening 0); returns ``param``.
 
     ``velocity`` (like ``param``, writeable) is required when ``momentum > 0`` and is
-    updated in place.  No two of ``param``, ``grad``, ``velocity`` may share memory.
+    updated in place (ignored otherwise).  No two of ``param``, ``grad``, ``velocity``
+    may share memory; non-contiguous buffers work (updated through contiguous copies).
     """
     if not lr >= 0.0:
         raise ValueError(f"Invalid learning rate: {lr}")
@@ -711,6 +712,9 @@ def sgd_step(param, grad, *, double lr, double momentum=0.0, velocity=None,
     check_no_overlap(pa, ga, "param", "grad", False)
     cdef cnp.ndarray va = pa
     if momentum > 0.0:
+        if velocity is None:
+            raise ValueError(f"velocity is required when momentum > 0 (momentum={momentum}); "
+                             "received None")
         va = _state(velocity, pa, "velocity", [("param", pa), ("grad", ga)])
     cdef bint flat = flat_together(pa, ga, va)
     cdef cnp.ndarray pw = _work(pa, flat), gw = c_array(ga) if not flat else ga
