@@ -266,11 +266,15 @@ bounded = st.floats(-30, 30, width=32)
 @settings(max_examples=50, deadline=None)
 @given(x=hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=12),
                     elements=bounded),
-       data=st.data(), smoothing=st.floats(0, 1), reduction=st.sampled_from(REDUCTIONS))
-def test_property_cross_entropy(x, data, smoothing, reduction):
+       data=st.data(), smoothing=st.floats(0, 1), reduction=st.sampled_from(REDUCTIONS),
+       probs=st.booleans())
+def test_property_cross_entropy(x, data, smoothing, reduction, probs):
     from fastnn import ops
     n, c = x.shape
-    t = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    if probs:
+        t = R.softmax(data.draw(hnp.arrays(np.float32, (n, c), elements=bounded)))
+    else:
+        t = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
     loss, grad = ops.softmax_cross_entropy(x, t, reduction=reduction, label_smoothing=smoothing)
     eloss, egrad = R.softmax_cross_entropy(x, t, reduction=reduction, label_smoothing=smoothing)
     rtol = 2e-5
