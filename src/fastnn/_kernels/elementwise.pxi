@@ -12,7 +12,13 @@
 #                            Py_ssize_t n, Py_ssize_t c, floating *grad)
 #       mean cross-entropy of softmax over the rows of a C-contiguous (n, c) matrix,
 #       c >= 1, against labels in [0, c) (unchecked); grad = (softmax - onehot) / n;
-#       grad may be logits.  (Row blocks: softmax_block / xent_block below.)
+#       grad may be logits.
+#   softmax_block(bint log, const floating *x, floating *y, Py_ssize_t nr, Py_ssize_t c)
+#   xent_block(const floating *x, const cnp.npy_intp *labels, const floating *q,
+#              Py_ssize_t nr, Py_ssize_t c, floating smoothing, floating gscale,
+#              floating *g, floating *loss)
+#       the same on nr <= fnn_block_rows(c) rows (softmax or log-softmax; cross-entropy
+#       against labels, or probability rows q when labels is NULL, with smoothing).
 #   double mse_mean(const floating *pred, const floating *target, Py_ssize_t n,
 #                   floating *grad)
 #   double bce_mean(const floating *logits, const floating *target, Py_ssize_t n,
