@@ -79,7 +79,7 @@ cdef extern from "fnn_loss.h" nogil:
 
 cdef enum:
     EW_CHUNK = 8192          # elements per parallel work item (fixed: thread-independent)
-    EW_PAR_CHEAP = 1 << 17   # parallel from this many elements: relu, copies, sgd
+    EW_PAR_CHEAP = 1 << 17   # parallel from this many elements: relu, copies, mse, sgd
     EW_PAR_MATH = 1 << 14    # ... exp/tanh/sqrt kernels, softmax and losses
 
 cdef enum:
@@ -607,7 +607,7 @@ cdef object _pointwise_loss(int kind, object a, object target, str reduction, ob
     cdef cnp.ndarray per_item = None
     if red == 0:
         per_item = <cnp.ndarray>PyArray_NewLikeArray(aa, cnp.NPY_KEEPORDER, NULL, 0)
-    cdef int nt = _threads(n, EW_PAR_MATH)
+    cdef int nt = _threads(n, EW_PAR_MATH if kind == EW_BCE else EW_PAR_CHEAP)
     cdef cnp.npy_intp nparts = (n + EW_CHUNK - 1) // EW_CHUNK
     cdef cnp.ndarray parts_array
     cdef double *parts = NULL                # chunk sums: only a parallel run needs them
