@@ -387,7 +387,7 @@ cdef object _elementwise(object a, object b, object out, int act, double slope):
     cdef cnp.ndarray ya = oa
     if not flat_together(aa, ba, oa):
         aa = c_array(aa)
-        ba = c_array(ba)
+        ba = c_array(ba) if backward else aa
         ya = oa if is_flat(oa, False) else empty_c_like(aa)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(aa)
     cdef int nt = _threads(n, EW_PAR_MATH if act == FNN_ACT_TANH or act == FNN_ACT_SIGMOID
