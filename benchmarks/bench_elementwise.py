@@ -46,12 +46,16 @@ def test_bench(benchmark, case, shape, impl):
     benchmark(CASES[case], mod, a, b)
 
 
-def median_time(fn, repeat):
-    """Median seconds per call over `repeat` timings of an auto-sized batch."""
-    timer = timeit.Timer(fn)
-    number, _ = timer.autorange()
-    number = max(1, number // 4)
-    return statistics.median(t / number for t in timer.repeat(repeat, number))
+def median_times(fns, repeat):
+    """Median seconds per call of each function; batches alternate between the functions
+    so that a noisy machine slows them alike."""
+    timers = [timeit.Timer(fn) for fn in fns]
+    numbers = [max(1, t.autorange()[0] // 4) for t in timers]
+    samples = [[] for _ in fns]
+    for _ in range(repeat):
+        for timer, number, out in zip(timers, numbers, samples):
+            out.append(timer.timeit(number) / number)
+    return [statistics.median(s) for s in samples]
 
 
 def table(repeat):
@@ -64,8 +68,8 @@ def table(repeat):
         for case, fn in CASES.items():
             for shape in SHAPES:
                 a, b = make_inputs(case, shape)
-                t_fast = median_time(lambda: fn(ops, a, b), repeat)
-                t_ref = median_time(lambda: fn(reference, a, b), repeat)
+                t_fast, t_ref = median_times([lambda: fn(ops, a, b),
+                                              lambda: fn(reference, a, b)], repeat)
                 print(f"{case:<24}{'x'.join(map(str, shape)):>11}{threads:>8}"
                       f"{t_fast * 1e6:>12.1f}{t_ref * 1e6:>12.1f}{t_ref / t_fast:>8.2f}")
     fastnn.set_num_threads(default)

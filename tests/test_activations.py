@@ -152,3 +152,18 @@ def test_property_forward_backward(x, name):
     assert_close(fwd(ops, name, x), fwd(R, name, x), x.dtype)
     y = fwd(R, name, x)
     assert_close(bwd(ops, name, x, y), bwd(R, name, x, y), x.dtype, scale=60)
+
+
+def test_misaligned_buffers(kmod, dtype):
+    """Arrays whose data pointer is not aligned to the item size take the copy path."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.zeros(50 * itemsize + 1, np.uint8)
+    x = raw[1:].view(dtype)
+    x[:] = rand(np.random.default_rng(9), 50, dtype, 3.0)
+    assert not x.flags.aligned
+    expected = R.sigmoid(x.copy())
+    assert_close(kmod.sigmoid(x), expected, dtype)
+    assert kmod.sigmoid(x, out=x) is x
+    assert_close(x, expected, dtype)
+    t = x.copy() + 1
+    assert_close(kmod.mse(x, t)[1], R.mse(x.copy(), t)[1], dtype)

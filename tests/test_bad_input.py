@@ -125,7 +125,8 @@ def test_cross_entropy_bad_targets(kmod, targets, exc, match):
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(reduction="avg"), ValueError, "reduction must be 'mean', 'sum' or 'none'; received 'avg'"),
+    (dict(reduction="avg"), ValueError,
+     "reduction must be 'mean', 'sum' or 'none'; received 'avg'"),
     (dict(reduction=None), ValueError, "received None"),
     (dict(label_smoothing=-0.1), ValueError, r"label_smoothing must be in \[0, 1\]; received -0.1"),
     (dict(label_smoothing=1.5), ValueError, "received 1.5"),
@@ -189,7 +190,8 @@ P = np.ones(6, F32)
     (dict(lr=0.1, momentum=-0.5), ValueError, "Invalid momentum value: -0.5"),
     (dict(lr=0.1, weight_decay=-1e-3), ValueError, "Invalid weight_decay value: -0.001"),
     (dict(lr=0.1, nesterov=True), ValueError, "Nesterov momentum requires momentum > 0"),
-    (dict(lr=0.1, momentum=0.9), ValueError, "velocity is required; received None"),
+    (dict(lr=0.1, momentum=0.9), ValueError,
+     r"velocity is required when momentum > 0 \(momentum=0.9\); received None"),
     (dict(lr=0.1, momentum=0.9, velocity=np.zeros(5, F32)), ValueError,
      r"velocity must have the shape of param \(6,\); received shape \(5,\)"),
     (dict(lr=0.1, momentum=0.9, velocity=np.zeros(6)), TypeError,

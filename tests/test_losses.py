@@ -183,7 +183,10 @@ def test_cross_entropy_gradient_finite_differences(kmod, kind, reduction, smooth
 def test_pointwise_losses_match_reference(kmod, dtype, name, reduction, shape):
     rng = np.random.default_rng(7)
     x = rand(rng, shape, dtype, 4.0)
-    t = rng.uniform(0, 1, shape).astype(dtype) if name == "bce_with_logits" else rand(rng, shape, dtype)
+    if name == "bce_with_logits":
+        t = rng.uniform(0, 1, shape).astype(dtype)
+    else:
+        t = rand(rng, shape, dtype)
     loss, grad = getattr(kmod, name)(x, t, reduction=reduction)
     eloss, egrad = getattr(R, name)(x, t, reduction=reduction)
     check_loss(loss, eloss, dtype, reduction, x.size)
@@ -263,11 +266,15 @@ bounded = st.floats(-30, 30, width=32)
 @settings(max_examples=50, deadline=None)
 @given(x=hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=12),
                     elements=bounded),
-       data=st.data(), smoothing=st.floats(0, 1), reduction=st.sampled_from(REDUCTIONS))
-def test_property_cross_entropy(x, data, smoothing, reduction):
+       data=st.data(), smoothing=st.floats(0, 1), reduction=st.sampled_from(REDUCTIONS),
+       probs=st.booleans())
+def test_property_cross_entropy(x, data, smoothing, reduction, probs):
     from fastnn import ops
     n, c = x.shape
-    t = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    if probs:
+        t = R.softmax(data.draw(hnp.arrays(np.float32, (n, c), elements=bounded)))
+    else:
+        t = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
     loss, grad = ops.softmax_cross_entropy(x, t, reduction=reduction, label_smoothing=smoothing)
     eloss, egrad = R.softmax_cross_entropy(x, t, reduction=reduction, label_smoothing=smoothing)
     rtol = 2e-5
@@ -289,3 +296,21 @@ def test_property_pointwise(x, name, reduction):
     else:
         np.testing.assert_allclose(loss, eloss, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(grad, egrad, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (300, 10), (33, 129)], ids=str)
+def test_raw_kernels_for_compiled_training(kmod, dtype, shape):
+    """The raw-pointer kernels train.pxi calls agree with the def entry points (up to
+    roundings: the compiler may contract differently once constants are inlined)."""
+    rng = np.random.default_rng(11)
+    x = rand(rng, shape, dtype, 3.0)
+    t = rng.uniform(0, 1, shape).astype(dtype)
+    lab = rng.integers(0, shape[1], shape[0])
+    xent, gx, mse, gm, bce, gb, col = kmod._raw_kernels(x, t, lab)
+    for (loss, grad), ref in [((xent, gx), kmod.softmax_cross_entropy(x, lab)),
+                              ((mse, gm), kmod.mse(x, t)), ((bce, gb), kmod.bce_with_logits(x, t))]:
+        check_loss(loss, ref[0], dtype, "mean", x.size)
+        assert_close(grad, ref[1], dtype)
+    check_loss(xent, R.softmax_cross_entropy(x, lab)[0], dtype, "mean", shape[0])
+    check_loss(bce, R.bce_with_logits(x, t)[0], dtype, "mean", x.size)
+    assert_close(col, x.sum(axis=0), dtype, scale=10)

@@ -12,7 +12,13 @@
 #                            Py_ssize_t n, Py_ssize_t c, floating *grad)
 #       mean cross-entropy of softmax over the rows of a C-contiguous (n, c) matrix,
 #       c >= 1, against labels in [0, c) (unchecked); grad = (softmax - onehot) / n;
-#       grad may be logits.  (Row blocks: softmax_block / xent_block below.)
+#       grad may be logits.
+#   softmax_block(bint log, const floating *x, floating *y, Py_ssize_t nr, Py_ssize_t c)
+#   xent_block(const floating *x, const cnp.npy_intp *labels, const floating *q,
+#              Py_ssize_t nr, Py_ssize_t c, floating smoothing, floating gscale,
+#              floating *g, floating *loss)
+#       the same on nr <= fnn_block_rows(c) rows (softmax or log-softmax; cross-entropy
+#       against labels, or probability rows q when labels is NULL, with smoothing).
 #   double mse_mean(const floating *pred, const floating *target, Py_ssize_t n,
 #                   floating *grad)
 #   double bce_mean(const floating *logits, const floating *target, Py_ssize_t n,
@@ -24,7 +30,7 @@
 #              floating lr, floating momentum, floating weight_decay, bint nesterov)
 #       velocity is only touched when momentum != 0.
 #   adam_update(floating *param, const floating *grad, floating *m, floating *v,
-#               Py_ssize_t n, long step, double lr, double beta1, double beta2,
+#               Py_ssize_t n, long long step, double lr, double beta1, double beta2,
 #               double eps, double weight_decay, bint decoupled)
 #
 # Row and reduction loops live in csrc/fnn_loss.h (they need `omp simd reduction` to
@@ -73,7 +79,7 @@ cdef extern from "fnn_loss.h" nogil:
 
 cdef enum:
     EW_CHUNK = 8192          # elements per parallel work item (fixed: thread-independent)
-    EW_PAR_CHEAP = 1 << 17   # parallel from this many elements: relu, copies, sgd
+    EW_PAR_CHEAP = 1 << 17   # parallel from this many elements: relu, copies, mse, sgd
     EW_PAR_MATH = 1 << 14    # ... exp/tanh/sqrt kernels, softmax and losses
 
 cdef enum:
@@ -134,16 +140,6 @@ cdef inline double pointwise_loss(int kind, const floating *a, const floating *t
         return fnn_bce_run_f64(a, t, n, gscale, g, loss)
 
 
-cdef inline double mse_mean(const floating *pred, const floating *target, Py_ssize_t n,
-                            floating *grad) noexcept nogil:
-    return pointwise_loss(EW_MSE, pred, target, n, <floating>(1.0 / n), grad, NULL) / n
-
-
-cdef inline double bce_mean(const floating *logits, const floating *target, Py_ssize_t n,
-                            floating *grad) noexcept nogil:
-    return pointwise_loss(EW_BCE, logits, target, n, <floating>(1.0 / n), grad, NULL) / n
-
-
 cdef inline void sum_over_rows(const floating *a, Py_ssize_t n, Py_ssize_t m,
                             floating *out) noexcept nogil:
     cdef Py_ssize_t i, j
@@ -178,8 +174,9 @@ cdef inline floating _sqrt(floating x) noexcept nogil:
 
 
 cdef inline void adam_update(floating *param, const floating *grad, floating *m, floating *v,
-                             Py_ssize_t n, long step, double lr, double beta1, double beta2,
-                             double eps, double weight_decay, bint decoupled) noexcept nogil:
+                             Py_ssize_t n, long long step, double lr, double beta1,
+                             double beta2, double eps, double weight_decay,
+                             bint decoupled) noexcept nogil:
     """Adam (AdamW when `decoupled`) with bias correction for step >= 1."""
     cdef Py_ssize_t i
     cdef floating p, g, mi, vi
@@ -308,6 +305,18 @@ cdef inline double softmax_xent_mean(const floating *logits, const cnp.npy_intp 
                       grad, <floating *>NULL, 1) / n
 
 
+cdef inline double mse_mean(const floating *pred, const floating *target, Py_ssize_t n,
+                            floating *grad) noexcept nogil:
+    return _pointwise_loss_chunks(EW_MSE, pred, target, n, <floating>(1.0 / n), grad,
+                                  <floating *>NULL, NULL, 1) / n
+
+
+cdef inline double bce_mean(const floating *logits, const floating *target, Py_ssize_t n,
+                            floating *grad) noexcept nogil:
+    return _pointwise_loss_chunks(EW_BCE, logits, target, n, <floating>(1.0 / n), grad,
+                                  <floating *>NULL, NULL, 1) / n
+
+
 cdef inline void _sgd_chunk(Py_ssize_t k, floating *param, const floating *grad,
                             floating *velocity, Py_ssize_t n, floating lr, floating momentum,
                             floating weight_decay, bint nesterov) noexcept nogil:
@@ -329,7 +338,7 @@ cdef void _sgd_chunks(floating *param, const floating *grad, floating *velocity,
 
 
 cdef inline void _adam_chunk(Py_ssize_t k, floating *param, const floating *grad, floating *m,
-                             floating *v, Py_ssize_t n, long step, double lr, double beta1,
+                             floating *v, Py_ssize_t n, long long step, double lr, double beta1,
                              double beta2, double eps, double weight_decay,
                              bint decoupled) noexcept nogil:
     cdef Py_ssize_t start = k * EW_CHUNK
@@ -339,7 +348,7 @@ cdef inline void _adam_chunk(Py_ssize_t k, floating *param, const floating *grad
 
 
 cdef void _adam_chunks(floating *param, const floating *grad, floating *m, floating *v,
-                       Py_ssize_t n, long step, double lr, double beta1, double beta2,
+                       Py_ssize_t n, long long step, double lr, double beta1, double beta2,
                        double eps, double weight_decay, bint decoupled, int nt) noexcept nogil:
     cdef Py_ssize_t k, nck = (n + EW_CHUNK - 1) // EW_CHUNK
     if nt > 1:
@@ -378,8 +387,8 @@ cdef object _elementwise(object a, object b, object out, int act, double slope):
     cdef cnp.ndarray ya = oa
     if not flat_together(aa, ba, oa):
         aa = c_array(aa)
-        ba = c_array(ba)
-        ya = oa if is_flat(oa, False) else <cnp.ndarray>PyArray_NewLikeArray(aa, cnp.NPY_CORDER, NULL, 0)
+        ba = c_array(ba) if backward else aa
+        ya = oa if is_flat(oa, False) else empty_c_like(aa)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(aa)
     cdef int nt = _threads(n, EW_PAR_MATH if act == FNN_ACT_TANH or act == FNN_ACT_SIGMOID
                            else EW_PAR_CHEAP)
@@ -593,12 +602,12 @@ cdef object _pointwise_loss(int kind, object a, object target, str reduction, ob
     if not flat_together(aa, ta, ga):
         aa = c_array(aa)
         ta = c_array(ta)
-        gw = ga if is_flat(ga, False) else <cnp.ndarray>PyArray_NewLikeArray(aa, cnp.NPY_CORDER, NULL, 0)
+        gw = ga if is_flat(ga, False) else empty_c_like(aa)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(aa)
     cdef cnp.ndarray per_item = None
     if red == 0:
         per_item = <cnp.ndarray>PyArray_NewLikeArray(aa, cnp.NPY_KEEPORDER, NULL, 0)
-    cdef int nt = _threads(n, EW_PAR_MATH)
+    cdef int nt = _threads(n, EW_PAR_MATH if kind == EW_BCE else EW_PAR_CHEAP)
     cdef cnp.npy_intp nparts = (n + EW_CHUNK - 1) // EW_CHUNK
     cdef cnp.ndarray parts_array
     cdef double *parts = NULL                # chunk sums: only a parallel run needs them
@@ -690,7 +699,8 @@ def sgd_step(param, grad, *, double lr, double momentum=0.0, velocity=None,
     """One in-place SGD step (PyTorch's, dampening 0); returns ``param``.
 
     ``velocity`` (like ``param``, writeable) is required when ``momentum > 0`` and is
-    updated in place.  No two of ``param``, ``grad``, ``velocity`` may share memory.
+    updated in place (ignored otherwise).  No two of ``param``, ``grad``, ``velocity``
+    may share memory; non-contiguous buffers work (updated through contiguous copies).
     """
     if not lr >= 0.0:
         raise ValueError(f"Invalid learning rate: {lr}")
@@ -708,6 +718,9 @@ def sgd_step(param, grad, *, double lr, double momentum=0.0, velocity=None,
     check_no_overlap(pa, ga, "param", "grad", False)
     cdef cnp.ndarray va = pa
     if momentum > 0.0:
+        if velocity is None:
+            raise ValueError(f"velocity is required when momentum > 0 (momentum={momentum}); "
+                             "received None")
         va = _state(velocity, pa, "velocity", [("param", pa), ("grad", ga)])
     cdef bint flat = flat_together(pa, ga, va)
     cdef cnp.ndarray pw = _work(pa, flat), gw = c_array(ga) if not flat else ga
@@ -751,7 +764,7 @@ def adam_step(param, grad, m, v, *, step, double lr, double beta1=0.9, double be
         raise ValueError(f"Invalid epsilon value: {eps}")
     if not weight_decay >= 0.0:
         raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-    cdef long istep = min(step, 1 << 62)
+    cdef long long istep = min(step, 1 << 62)
     cdef int t = check_float_array(param, "param")
     cdef cnp.ndarray pa = <cnp.ndarray>param
     check_writeable(pa, "param")
@@ -779,3 +792,40 @@ def adam_step(param, grad, m, v, *, step, double lr, double beta1=0.9, double be
         cnp.PyArray_CopyInto(ma, mw)
         cnp.PyArray_CopyInto(va, vw)
     return param
+
+
+cdef void _raw_mean_losses(const floating *x, const cnp.npy_intp *labels, const floating *t,
+                           Py_ssize_t n, Py_ssize_t c, floating *g_xent, floating *g_mse,
+                           floating *g_bce, floating *col, double *res) noexcept nogil:
+    res[0] = softmax_xent_mean(x, labels, n, c, g_xent)
+    res[1] = mse_mean(x, t, n * c, g_mse)
+    res[2] = bce_mean(x, t, n * c, g_bce)
+    sum_over_rows(x, n, c, col)
+
+
+def _raw_kernels(logits, targets, labels):
+    """Test hook for the raw kernels other .pxi files call (see the top of this file):
+    ``(xent, grad, mse, grad, bce, grad, column_sum)`` of 2-D ``logits`` against class
+    ``labels`` (cross-entropy) and ``targets`` of the same shape (mse, bce), all "mean"."""
+    cdef int t = check_float_array(logits, "logits")
+    check_ndim(<cnp.ndarray>logits, 2, "logits")
+    check_float_like(targets, <cnp.ndarray>logits, "targets", "logits")
+    cdef cnp.ndarray xa = c_array(<cnp.ndarray>logits), ta = c_array(<cnp.ndarray>targets)
+    cdef cnp.npy_intp n = cnp.PyArray_DIMS(xa)[0], c = cnp.PyArray_DIMS(xa)[1]
+    if c == 0 or not cnp.PyArray_Check(labels) or cnp.PyArray_NDIM(<cnp.ndarray>labels) != 1:
+        raise ValueError("logits need >= 1 column and labels a 1-D array")
+    cdef cnp.ndarray lab = _check_labels(<cnp.ndarray>labels, n, c)
+    cdef cnp.ndarray gx = empty_c_like(xa), gm = empty_c_like(xa), gb = empty_c_like(xa)
+    cdef cnp.ndarray col = new_array(1, &c, t)
+    cdef double res[3]
+    cdef const cnp.npy_intp *lp = <const cnp.npy_intp *>_data(lab)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            _raw_mean_losses(<float *>_data(xa), lp, <float *>_data(ta), n, c,
+                             <float *>_data(gx), <float *>_data(gm), <float *>_data(gb),
+                             <float *>_data(col), res)
+        else:
+            _raw_mean_losses(<double *>_data(xa), lp, <double *>_data(ta), n, c,
+                             <double *>_data(gx), <double *>_data(gm), <double *>_data(gb),
+                             <double *>_data(col), res)
+    return res[0], gx, res[1], gm, res[2], gb, col

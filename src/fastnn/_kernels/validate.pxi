@@ -135,6 +135,11 @@ cdef cnp.ndarray new_array(int ndim, cnp.npy_intp *dims, int typenum):
     return <cnp.ndarray>cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
 
 
+cdef cnp.ndarray empty_c_like(cnp.ndarray a):
+    """A new C-contiguous array of `a`'s shape and dtype."""
+    return <cnp.ndarray>PyArray_NewLikeArray(a, cnp.NPY_CORDER, NULL, 0)
+
+
 cdef inline bint is_flat(cnp.ndarray a, bint fortran) noexcept:
     """`a` is aligned and C- (or, with `fortran`, F-) contiguous."""
     if not cnp.PyArray_ISALIGNED(a):

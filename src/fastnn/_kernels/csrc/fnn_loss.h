@@ -1,5 +1,5 @@
-/* Row softmax and the fused losses: loops that reduce (max, sum) and therefore
- * need `omp simd reduction` to vectorise without -ffast-math.  Header-only so
+/* Softmax over blocks of rows and the fused losses: loops that reduce (max, sum)
+ * and use `omp simd reduction` to vectorise without -ffast-math.  Header-only so
  * that each ISA build (see setup.py) compiles them with its own flags.
  *
  * Aliasing: every output may be the very same buffer as the logits/pred input
@@ -53,7 +53,7 @@ static inline ptrdiff_t fnn_block_rows(ptrdiff_t c)
     }                                                                                       \
                                                                                             \
     /* Rows [0, nr) of a (nr, c) block, c >= 1: m = row max, d = x - m written to g,      \
-     * dsum (unless NULL) = sum of d; with q: qd = sum q d and qsum = sum q per row. */        \
+     * dsum (unless NULL) = sum of d; with q: qd = sum q d and qsum = sum q per row. */   \
     static inline void fnn_shift_rows_##SUF(const T *x, const T *q, T *g, ptrdiff_t nr,     \
                                             ptrdiff_t c, T *m, T *dsum, T *qd, T *qsum)     \
     {                                                                                       \
@@ -78,11 +78,15 @@ static inline ptrdiff_t fnn_block_rows(ptrdiff_t c)
         }                                                                                   \
     }                                                                                       \
                                                                                             \
-    /* y = exp(x) over n values (y may be x); returns their sum when `sum`. */            \
+    /* y = exp(x) over n values (y may be x); returns their sum when `sum`; with y NULL  \
+     * (and `sum`) only the sum. */                                                         \
     static inline T fnn_exp_run_##SUF(const T *x, T *y, ptrdiff_t n, int sum)               \
     {                                                                                       \
         T s = 0;                                                                            \
-        if (sum) {                                                                          \
+        if (!y) {                                                                           \
+            FNN_SIMD_RED(+ : s)                                                             \
+            for (ptrdiff_t k = 0; k < n; k++) s += EXP(x[k]);                               \
+        } else if (sum) {                                                                   \
             FNN_SIMD_RED(+ : s)                                                             \
             for (ptrdiff_t k = 0; k < n; k++) {                                             \
                 T e = EXP(x[k]);                                                            \
@@ -114,7 +118,7 @@ static inline ptrdiff_t fnn_block_rows(ptrdiff_t c)
     static inline void fnn_softmax_block_##SUF(int take_log, const T *x, T *y, ptrdiff_t nr, \
                                                ptrdiff_t c)                                 \
     {                                                                                       \
-        T m[FNN_BLOCK_ROWS], s[FNN_BLOCK_ROWS], e[FNN_BLOCK_ELEMS];                        \
+        T m[FNN_BLOCK_ROWS], s[FNN_BLOCK_ROWS], e[FNN_BLOCK_ELEMS]; /* c < FNN_LONG_ROW */ \
         if (c <= 0) return;                                                                 \
         fnn_shift_rows_##SUF(x, NULL, y, nr, c, m, NULL, NULL, NULL);                       \
         if (!take_log) {                                                                    \
@@ -125,14 +129,10 @@ static inline ptrdiff_t fnn_block_rows(ptrdiff_t c)
             }                                                                               \
             return;                                                                         \
         }                                                                                   \
-        if (nr * c <= FNN_BLOCK_ELEMS) {                                                    \
+        if (c < FNN_LONG_ROW)                                                               \
             fnn_exp_rows_##SUF(y, e, nr, c, s);                                             \
-        } else { /* one long row: exp(d) into e piece by piece */                          \
-            s[0] = 0;                                                                       \
-            for (ptrdiff_t k = 0; k < c; k += FNN_BLOCK_ELEMS)                              \
-                s[0] += fnn_exp_run_##SUF(y + k, e,                                         \
-                                          c - k < FNN_BLOCK_ELEMS ? c - k : FNN_BLOCK_ELEMS, 1); \
-        }                                                                                   \
+        else                                                                                \
+            for (ptrdiff_t i = 0; i < nr; i++) s[i] = fnn_exp_run_##SUF(y + i * c, NULL, c, 1); \
         for (ptrdiff_t i = 0; i < nr; i++) s[i] = LOG(s[i]);                                \
         for (ptrdiff_t i = 0; i < nr; i++) {                                                \
             T *o = y + i * c;                                                               \
@@ -175,47 +175,46 @@ static inline ptrdiff_t fnn_block_rows(ptrdiff_t c)
         }                                                                                   \
     }                                                                                       \
                                                                                             \
-    /* Squared error over n values: g = 2 (p - t) gscale, loss (may be NULL) = (p - t)^2;  \
-     * returns the sum of the losses accumulated in double. */                              \
-    static inline double fnn_mse_run_##SUF(const T *p, const T *t, ptrdiff_t n, T gscale,   \
-                                           T *g, T *loss)                                   \
+    /* Squared error (p - t)^2 of one value; *g = 2 (p - t) gscale. */                    \
+    static inline T fnn_mse_point_##SUF(T p, T t, T gscale, T *g)                           \
+    {                                                                                       \
+        T d = p - t;                                                                        \
+        *g = (d + d) * gscale;                                                              \
+        return d * d;                                                                       \
+    }                                                                                       \
+                                                                                            \
+    /* Binary cross-entropy with logits of one value:                                      \
+     * max(x, 0) - x t + log1p(exp(-|x|)); *g = (sigmoid(x) - t) gscale. */                 \
+    static inline T fnn_bce_point_##SUF(T x, T t, T gscale, T *g)                           \
+    {                                                                                       \
+        T e = EXP(x < (T)0 ? x : -x);                                                       \
+        T r = (T)1 / ((T)1 + e);                                                            \
+        *g = ((x >= (T)0 ? r : e * r) - t) * gscale;                                        \
+        return (x > (T)0 ? x : (T)0) - x * t + LOG1P_UNIT(e);                               \
+    }                                                                                       \
+                                                                                            \
+    /* POINT over n values: gradients to g, losses to `loss` unless it is NULL; returns    \
+     * the sum of the losses accumulated in double.  (Two loops: a store under a          \
+     * condition would keep the loop from vectorising.) */                                  \
+    FNN_DEFINE_POINTWISE_RUN(T, SUF, mse)                                                   \
+    FNN_DEFINE_POINTWISE_RUN(T, SUF, bce)
+
+#define FNN_DEFINE_POINTWISE_RUN(T, SUF, NAME)                                              \
+    static inline double fnn_##NAME##_run_##SUF(const T *a, const T *t, ptrdiff_t n,        \
+                                                T gscale, T *g, T *loss)                    \
     {                                                                                       \
         double s = 0;                                                                       \
         if (loss) {                                                                         \
             FNN_SIMD_RED(+ : s)                                                             \
             for (ptrdiff_t i = 0; i < n; i++) {                                             \
-                T d = p[i] - t[i], l = d * d;                                               \
-                g[i] = (d + d) * gscale;                                                    \
+                T l = fnn_##NAME##_point_##SUF(a[i], t[i], gscale, g + i);                  \
                 loss[i] = l;                                                                \
                 s += (double)l;                                                             \
             }                                                                               \
         } else {                                                                            \
             FNN_SIMD_RED(+ : s)                                                             \
-            for (ptrdiff_t i = 0; i < n; i++) {                                             \
-                T d = p[i] - t[i], l = d * d;                                               \
-                g[i] = (d + d) * gscale;                                                    \
-                s += (double)l;                                                             \
-            }                                                                               \
-        }                                                                                   \
-        return s;                                                                           \
-    }                                                                                       \
-                                                                                            \
-    /* Binary cross-entropy with logits over n values:                                     \
-     * loss = max(x, 0) - x t + log1p(exp(-|x|)), g = (sigmoid(x) - t) gscale. */           \
-    static inline double fnn_bce_run_##SUF(const T *x, const T *t, ptrdiff_t n, T gscale,   \
-                                           T *g, T *loss)                                   \
-    {                                                                                       \
-        double s = 0;                                                                       \
-        FNN_SIMD_RED(+ : s)                                                                 \
-        for (ptrdiff_t i = 0; i < n; i++) {                                                 \
-            T xi = x[i], ti = t[i];                                                         \
-            T e = EXP(xi < (T)0 ? xi : -xi);                                                \
-            T l = (xi > (T)0 ? xi : (T)0) - xi * ti + LOG1P_UNIT(e);                        \
-            T r = (T)1 / ((T)1 + e);                                                        \
-            T sig = xi >= (T)0 ? r : e * r;                                                 \
-            g[i] = (sig - ti) * gscale;                                                     \
-            if (loss) loss[i] = l;                                                          \
-            s += (double)l;                                                                 \
+            for (ptrdiff_t i = 0; i < n; i++)                                               \
+                s += (double)fnn_##NAME##_point_##SUF(a[i], t[i], gscale, g + i);           \
         }                                                                                   \
         return s;                                                                           \
     }

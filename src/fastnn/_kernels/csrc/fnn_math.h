@@ -202,7 +202,10 @@ FNN_DEFINE_ACT(double, f64, fnn_tanh, fnn_sigmoid)
         ptrdiff_t i;                                                                          \
         switch (act) {                                                                        \
         case FNN_ACT_RELU:                                                                    \
-            for (i = 0; i < n; i++) gx[i] = y[i] > (T)0 ? g[i] : (T)0;                        \
+            for (i = 0; i < n; i++) { /* g[i] read unconditionally: vectorises on SSE2 */ \
+                T gi = g[i];                                                                  \
+                gx[i] = y[i] > (T)0 ? gi : (T)0;                                              \
+            }                                                                                 \
             break;                                                                            \
         case FNN_ACT_LEAKY_RELU:                                                              \
             for (i = 0; i < n; i++) gx[i] = y[i] > (T)0 ? g[i] : slope * g[i];                \
