@@ -267,6 +267,9 @@ def test_rejects_bad_out(kmod):
         kmod.matmul(a, b, out=ro)
     with pytest.raises(ValueError, match="beta=1.0 needs out="):
         kmod.gemm(a, b, beta=1.0)
+    rows_alias = np.lib.stride_tricks.as_strided(np.zeros(4), (2, 4), (0, 8))
+    with pytest.raises(ValueError, match="out must not have zero strides"):
+        kmod.matmul(a, b, out=rows_alias)
     buf = np.zeros(2 * 4 * 8 + 1, np.uint8)
     with pytest.raises(ValueError, match="out must be aligned"):
         kmod.matmul(a, b, out=buf[1:].view(np.float64).reshape(2, 4))

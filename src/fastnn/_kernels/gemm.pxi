@@ -19,9 +19,10 @@ cdef extern from "gemm.h" nogil:
 _GEMM_ACTIVATIONS = {None: FNN_ACT_IDENTITY, "identity": FNN_ACT_IDENTITY,
                      "relu": FNN_ACT_RELU, "leaky_relu": FNN_ACT_LEAKY_RELU,
                      "tanh": FNN_ACT_TANH, "sigmoid": FNN_ACT_SIGMOID}
-DEF _GEMM_LEAKY_SLOPE = 0.01
-# Products with fewer multiply-adds run without releasing the GIL (cheaper).
-DEF _GEMM_NOGIL_MIN_FMA = 4096
+cdef double _GEMM_LEAKY_SLOPE = 0.01
+cdef enum:
+    # Products with fewer multiply-adds run without releasing the GIL (cheaper).
+    _GEMM_NOGIL_MIN_FMA = 4096
 
 
 cdef inline bint _gemm_strides_ok(cnp.ndarray arr):

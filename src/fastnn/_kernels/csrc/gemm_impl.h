@@ -1,8 +1,8 @@
 /* BLIS-style GEMM driver, packing and micro-kernels for one element type.
  *
  * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC (and, with AVX2,
- * VT, VOP(op), VBCAST, VL with NR == 2 * VL) and includes this file once per type;
- * every parameter is #undef'd at the end.
+ * VT, VOP(op), VBCAST, VMASK, VTRANSPOSE, VL with NR == 2 * VL) and includes this file
+ * once per type; every parameter is #undef'd at the end.
  *
  * Loop nest of one thread's share of C (FN(run)):
  *   jc: NC columns    pack B(pc:pc+KC, jc:jc+NC) into NR-wide micro-panels
@@ -11,8 +11,8 @@
  *   jr: NR columns    B micro-panel stays in L1
  *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
  * Skinny products skip packing an operand that would be used too few times: the
- * micro-kernel then reads A through its strides (n <= 2 NR).  Unit-stride B is read
- * in place (no packing) unless its row stride is L2-hostile, see FN(run).
+ * micro-kernel then reads A through its strides (n <= 2 NR), or unit-stride B in
+ * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M).
  */
 
 /* What the micro-kernel does with its tile: c = act(alpha * acc + beta * c + bias). */
