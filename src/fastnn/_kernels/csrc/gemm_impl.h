@@ -6,7 +6,7 @@
  *
  * Loop nest of one thread's share of C (FN(run)):
  *   jc: NC columns    pack B(pc:pc+KC, jc:jc+NC) into NR-wide micro-panels
- *   pc: KC depth      (first block applies beta, last one bias and activation)
+ *   pc: <= KC depth   (first block applies beta, last one bias and activation)
  *   ic: MC rows       pack A(ic:ic+MC, pc:pc+KC) into MR-tall micro-panels
  *   jr: NR columns    B micro-panel stays in L1
  *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
@@ -65,23 +65,19 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
     acc##i##1 = VOP(fmadd)(ai, b1, acc##i##1);
 
 /* The epilogue of one NR-wide row held in two vectors, unit column stride: the
- * constants, lane masks for a partial row (nr < NR), and the bias of its columns. */
+ * constants, lane masks for a partial row (nr < NR), and the bias of its columns.
+ * Masked loads and stores are slow: only a partial vector uses them. */
 typedef struct {
     VT alpha, beta, slope, zero, bias0, bias1;
     __m256i mask0, mask1;
-    int full;
+    int full0, full1; /* vector 0 / 1 covers VL columns */
 } FN(vepi_t);
 
 static inline __attribute__((always_inline)) void FN(load2)(const FN(vepi_t) *v, const T *p,
                                                             VT *x0, VT *x1)
 {
-    if (v->full) {
-        *x0 = VOP(loadu)(p);
-        *x1 = VOP(loadu)(p + VL);
-    } else {
-        *x0 = VOP(maskload)(p, v->mask0);
-        *x1 = VOP(maskload)(p + VL, v->mask1);
-    }
+    *x0 = v->full0 ? VOP(loadu)(p) : VOP(maskload)(p, v->mask0);
+    *x1 = v->full1 ? VOP(loadu)(p + VL) : VOP(maskload)(p + VL, v->mask1);
 }
 
 static inline __attribute__((always_inline)) void FN(vepi_init)(FN(vepi_t) *v, ptrdiff_t nr,
@@ -91,7 +87,8 @@ static inline __attribute__((always_inline)) void FN(vepi_init)(FN(vepi_t) *v, p
     v->beta = VOP(set1)(e->beta);
     v->slope = VOP(set1)(e->slope);
     v->zero = VOP(setzero)();
-    v->full = nr == NR;
+    v->full0 = nr >= VL;
+    v->full1 = nr >= 2 * VL;
     v->mask0 = VMASK(nr);
     v->mask1 = VMASK(nr - VL);
     v->bias0 = v->bias1 = v->zero;
@@ -124,13 +121,14 @@ static inline __attribute__((always_inline)) void FN(vepi_row)(const FN(vepi_t) 
         x0 = VOP(blendv)(x0, VOP(mul)(v->slope, x0), VOP(cmp)(x0, v->zero, _CMP_LT_OQ));
         x1 = VOP(blendv)(x1, VOP(mul)(v->slope, x1), VOP(cmp)(x1, v->zero, _CMP_LT_OQ));
     }
-    if (v->full) {
+    if (v->full0)
         VOP(storeu)(ci, x0);
-        VOP(storeu)(ci + VL, x1);
-    } else {
+    else
         VOP(maskstore)(ci, v->mask0, x0);
+    if (v->full1)
+        VOP(storeu)(ci + VL, x1);
+    else if (v->full0)
         VOP(maskstore)(ci + VL, v->mask1, x1);
-    }
 }
 
 static inline __attribute__((always_inline)) void
@@ -334,11 +332,13 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
         pack_a = 0;
     }
 
+    /* k in equal blocks of at most KC (no short last block); a function of k alone */
+    const ptrdiff_t kstep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
     for (ptrdiff_t jc = 0; jc < n; jc += ncap) {
         const ptrdiff_t nc = FNN_MIN(ncap, n - jc);
         const ptrdiff_t nfull = direct_b ? nc / NR * NR : 0; /* columns read in place */
-        for (ptrdiff_t pc = 0; pc < k; pc += KC) {
-            const ptrdiff_t kc = FNN_MIN(KC, k - pc);
+        for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
+            const ptrdiff_t kc = FNN_MIN(kstep, k - pc);
             const int last = pc + kc == k;
             const T *bblk = b + pc * rsb + jc * csb;
             FN(pack_b)(kc, nc - nfull, bblk + nfull * csb, rsb, csb, bufb);
