@@ -114,6 +114,8 @@ static inline __attribute__((always_inline)) void fnn_transpose_pd(__m256d *r)
 #define FNN_ROUND_UP(x, r) (((x) + (r) - 1) / (r) * (r))
 /* Below this many multiply-adds a second thread costs more than it saves. */
 #define FNN_GEMM_PAR_MIN_FMA ((double)(1 << 20))
+/* Smallest extra parallel task (rows or columns of C), see FN(gemm). */
+#define FNN_GEMM_TASK_MIN 256
 /* Unit-stride B is read in place rather than packed when C has at most
  * FNN_GEMM_DIRECT_B_MAX_M rows (too little reuse to amortise packing), or at most
  * FNN_GEMM_DIRECT_B_MAX_M_4K rows if B's rows are a multiple of 4 KiB apart (its

@@ -408,18 +408,22 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
         return;
     }
 #if FNN_OPENMP
+    /* Up to two tasks per thread, handed out dynamically, so that a thread getting less
+     * CPU (on a shared machine) does less; tasks pack their own operands, hence keep at
+     * least FNN_GEMM_TASK_MIN rows (columns). */
+    if (tm > 1)
+        while (tm < 2 * nt && m / (2 * tm) >= FNN_GEMM_TASK_MIN) tm *= 2;
+    else
+        while (tn < 2 * nt && n / (2 * tn) >= FNN_GEMM_TASK_MIN) tn *= 2;
     const ptrdiff_t tiles_m = (m + MR - 1) / MR, tiles_n = (n + NR - 1) / NR;
-#pragma omp parallel num_threads(tm * tn)
-    {
-        /* the team may be smaller than asked for (nesting, limits): loop over tasks */
-        for (int task = omp_get_thread_num(); task < tm * tn; task += omp_get_num_threads()) {
-            const int ti = task / tn, tj = task % tn;
-            const ptrdiff_t m0 = FNN_MIN(m, tiles_m * ti / tm * MR);
-            const ptrdiff_t m1 = FNN_MIN(m, tiles_m * (ti + 1) / tm * MR);
-            const ptrdiff_t n0 = FNN_MIN(n, tiles_n * tj / tn * NR);
-            const ptrdiff_t n1 = FNN_MIN(n, tiles_n * (tj + 1) / tn * NR);
-            FN(run)(&g, m0, m1, n0, n1);
-        }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int task = 0; task < tm * tn; task++) {
+        const int ti = task / tn, tj = task % tn;
+        const ptrdiff_t m0 = FNN_MIN(m, tiles_m * ti / tm * MR);
+        const ptrdiff_t m1 = FNN_MIN(m, tiles_m * (ti + 1) / tm * MR);
+        const ptrdiff_t n0 = FNN_MIN(n, tiles_n * tj / tn * NR);
+        const ptrdiff_t n1 = FNN_MIN(n, tiles_n * (tj + 1) / tn * NR);
+        FN(run)(&g, m0, m1, n0, n1);
     }
 #else
     FN(run)(&g, 0, m, 0, n);
