@@ -154,10 +154,11 @@ def test_linear(kmod, dtype, act, with_bias, shape):
 def test_linear_strided_bias_and_nan(kmod, dtype):
     x = np.array([[1.0, np.nan], [-1.0, 2.0], [-3.0, 0.5]], dtype)
     w = np.array([[1.0, 0.0], [0.0, -1.0]], dtype)
-    bias = np.arange(4, dtype=dtype)[::2]  # strided bias
-    for act in ACTS:
-        np.testing.assert_allclose(kmod.linear(x, w, bias, act), ref.linear(x, w, bias, act),
-                                   rtol=1e-6)  # NaN positions must match too
+    for bias in (np.arange(4, dtype=dtype)[::2], np.arange(2, dtype=dtype)[::-1],
+                 np.broadcast_to(dtype(3), (2,))):  # strided, reversed, zero stride
+        for act in ACTS:
+            np.testing.assert_allclose(kmod.linear(x, w, bias, act), ref.linear(x, w, bias, act),
+                                       rtol=1e-6)  # NaN positions must match too
 
 
 @settings(max_examples=40, deadline=None)
