@@ -113,6 +113,16 @@ def test_negative_and_noncontiguous_strides(kmod, dtype, slicer):
     assert_close(kmod.matmul(a, bt), a.astype(np.float64) @ bt, a.shape[1], a, bt)
 
 
+@pytest.mark.parametrize("act", [None, "relu", "sigmoid"])
+def test_fortran_order_out(kmod, dtype, act):
+    rng = np.random.default_rng(6)
+    x, w, bias = rand(rng, (20, 33), dtype), rand(rng, (33, 40), dtype), rand(rng, 40, dtype)
+    out = np.empty((20, 40), dtype, order="F")
+    assert kmod.linear(x, w, bias, act, out=out) is out
+    want = ref.linear(x.astype(np.float64), w.astype(np.float64), bias.astype(np.float64), act)
+    assert_close(out, want, 33, x, w)
+
+
 def test_unaligned_strides_are_copied(kmod, dtype):
     rng = np.random.default_rng(4)
     a, b = rand(rng, (5, 6), dtype), rand(rng, (6, 7), dtype)
