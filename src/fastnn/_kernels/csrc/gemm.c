@@ -4,11 +4,13 @@
  * Blocking (per element type, see gemm_impl.h for the loops):
  *   MR x NR  micro-tile held in registers (6x16 float / 6x8 double with AVX2: 12 ymm
  *            accumulators, 2 B vectors and 1 broadcast);
- *   KC       depth of a packed block: a KC x NR B micro-panel (16 KiB) stays in L1;
- *   MC       rows of a packed A block: MC x KC (~150-200 KiB) stays in the 1 MiB L2;
+ *   KC       maximum depth of a packed block: a KC x NR B micro-panel (16 KiB) stays
+ *            in L1 next to the A micro-panel;
+ *   MC       rows of a packed A block: MC x KC (~150 KiB) stays in the 1 MiB L2;
  *   NC       columns of a packed B block (KC x NC, a few MiB) lives in L3.
- * KC is fixed, so the k-summation order and hence the result do not depend on the
- * thread count; MC, NC and the thread split only move whole micro-tiles around.
+ * The k blocks depend on k alone, so the summation order and hence the result do not
+ * depend on the thread count; MC, NC, packing choices and the thread split only move
+ * whole micro-tiles around.
  */
 #include <stdlib.h>
 #include <string.h>
