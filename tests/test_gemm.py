@@ -195,7 +195,8 @@ def test_property_random_shapes_and_strides(m, n, k, sa, sb, ta, tb, beta, f64, 
         assert_close(got, want, k, a, b)
 
 
-@pytest.mark.parametrize("shape", [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300)])
+@pytest.mark.parametrize("shape", [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300),
+                                   (1100, 100, 48)])
 def test_threads_bitwise_identical(kmod, dtype, shape):
     m, k, n = shape
     rng = np.random.default_rng(5)
