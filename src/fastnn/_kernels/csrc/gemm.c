@@ -114,10 +114,9 @@ static inline __attribute__((always_inline)) void fnn_transpose_pd(__m256d *r)
 
 #define FNN_MIN(x, y) ((x) < (y) ? (x) : (y))
 #define FNN_ROUND_UP(x, r) (((x) + (r) - 1) / (r) * (r))
-/* Below this many multiply-adds (~40 us on one core) a second thread saves too little
- * for its risk: a parallel region costs a few us, and far more on a busy machine where
- * the other thread has to wait for a core. */
-#define FNN_GEMM_PAR_MIN_FMA ((double)(1 << 22))
+/* Below this many multiply-adds (~10 us on one core) a second thread costs more than
+ * it saves (a parallel region costs a few us, more when a worker must be woken). */
+#define FNN_GEMM_PAR_MIN_FMA ((double)(1 << 20))
 /* Smallest extra parallel task (rows or columns of C), see FN(gemm). */
 #define FNN_GEMM_TASK_MIN 256
 /* Unit-stride B is read in place rather than packed when C has at most
