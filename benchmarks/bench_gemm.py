@@ -135,6 +135,10 @@ def main(quick=False, thread_counts=(1, 2)):
         fastnn.set_num_threads(nt)
         clock = time.thread_time if nt == 1 else time.perf_counter
         with threadpool_limits(nt):
+            warm = np.ones((512, 512), np.float32)
+            for _ in range(20):  # start both thread pools; let the OS place new threads
+                ops.matmul(warm, warm)
+                np.matmul(warm, warm)
             for label, shape, layout, dtype, target in CASES:
                 a, b = operands(shape, layout, dtype)
                 tf, tr = compare(ops.matmul, np.matmul, (a, b), rounds, clock)

@@ -369,24 +369,35 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
     }
 }
 
-/* Split the MR x NR tile grid of C into tm x tn rectangles (tm * tn == nt) minimising
- * the tiles of the busiest thread; ties prefer splitting rows. */
+/* Tiles of the busiest thread when r x (nt / r) threads split tm x tn tiles; -1 if
+ * that split is impossible. */
+static ptrdiff_t FN(split_load)(ptrdiff_t tiles_m, ptrdiff_t tiles_n, int nt, int r)
+{
+    const int s = nt / r;
+    if (nt % r || r > tiles_m || s > tiles_n)
+        return -1;
+    return ((tiles_m + r - 1) / r) * ((tiles_n + s - 1) / s);
+}
+
+/* Split the MR x NR tile grid of C into tm x tn rectangles (tm * tn == nt): the most
+ * row blocks whose busiest thread has at most 5% more tiles than in the best split (a
+ * thread packs A for its rows and B for its columns; splitting rows shares B, the
+ * operand that is read in place or cheaper to pack). */
 static void FN(split)(ptrdiff_t m, ptrdiff_t n, int nt, int *tm, int *tn)
 {
     const ptrdiff_t tiles_m = (m + MR - 1) / MR, tiles_n = (n + NR - 1) / NR;
     ptrdiff_t best = -1;
-    *tm = *tn = 1;
-    for (int r = nt; r >= 1; r--) {
-        if (nt % r)
-            continue;
-        const int s = nt / r;
-        if (r > tiles_m || s > tiles_n)
-            continue;
-        const ptrdiff_t load = ((tiles_m + r - 1) / r) * ((tiles_n + s - 1) / s);
-        if (best < 0 || load < best) {
+    for (int r = 1; r <= nt; r++) {
+        const ptrdiff_t load = FN(split_load)(tiles_m, tiles_n, nt, r);
+        if (load >= 0 && (best < 0 || load < best))
             best = load;
+    }
+    *tm = *tn = 1;
+    for (int r = 1; r <= nt && best >= 0; r++) {
+        const ptrdiff_t load = FN(split_load)(tiles_m, tiles_n, nt, r);
+        if (load >= 0 && load * 20 <= best * 21) {
             *tm = r;
-            *tn = s;
+            *tn = nt / r;
         }
     }
 }
