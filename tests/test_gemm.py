@@ -113,6 +113,16 @@ def test_negative_and_noncontiguous_strides(kmod, dtype, slicer):
     assert_close(kmod.matmul(a, bt), a.astype(np.float64) @ bt, a.shape[1], a, bt)
 
 
+@pytest.mark.parametrize("act", [None, "relu", "sigmoid"])
+def test_fortran_order_out(kmod, dtype, act):
+    rng = np.random.default_rng(6)
+    x, w, bias = rand(rng, (20, 33), dtype), rand(rng, (33, 40), dtype), rand(rng, 40, dtype)
+    out = np.empty((20, 40), dtype, order="F")
+    assert kmod.linear(x, w, bias, act, out=out) is out
+    want = ref.linear(x.astype(np.float64), w.astype(np.float64), bias.astype(np.float64), act)
+    assert_close(out, want, 33, x, w)
+
+
 def test_unaligned_strides_are_copied(kmod, dtype):
     rng = np.random.default_rng(4)
     a, b = rand(rng, (5, 6), dtype), rand(rng, (6, 7), dtype)
@@ -154,10 +164,11 @@ def test_linear(kmod, dtype, act, with_bias, shape):
 def test_linear_strided_bias_and_nan(kmod, dtype):
     x = np.array([[1.0, np.nan], [-1.0, 2.0], [-3.0, 0.5]], dtype)
     w = np.array([[1.0, 0.0], [0.0, -1.0]], dtype)
-    bias = np.arange(4, dtype=dtype)[::2]  # strided bias
-    for act in ACTS:
-        np.testing.assert_allclose(kmod.linear(x, w, bias, act), ref.linear(x, w, bias, act),
-                                   rtol=1e-6)  # NaN positions must match too
+    for bias in (np.arange(4, dtype=dtype)[::2], np.arange(2, dtype=dtype)[::-1],
+                 np.broadcast_to(dtype(3), (2,))):  # strided, reversed, zero stride
+        for act in ACTS:
+            np.testing.assert_allclose(kmod.linear(x, w, bias, act), ref.linear(x, w, bias, act),
+                                       rtol=1e-6)  # NaN positions must match too
 
 
 @settings(max_examples=40, deadline=None)
@@ -184,7 +195,8 @@ def test_property_random_shapes_and_strides(m, n, k, sa, sb, ta, tb, beta, f64, 
         assert_close(got, want, k, a, b)
 
 
-@pytest.mark.parametrize("shape", [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300)])
+@pytest.mark.parametrize("shape", [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300),
+                                   (1100, 100, 48)])
 def test_threads_bitwise_identical(kmod, dtype, shape):
     m, k, n = shape
     rng = np.random.default_rng(5)
@@ -267,6 +279,9 @@ def test_rejects_bad_out(kmod):
         kmod.matmul(a, b, out=ro)
     with pytest.raises(ValueError, match="beta=1.0 needs out="):
         kmod.gemm(a, b, beta=1.0)
+    rows_alias = np.lib.stride_tricks.as_strided(np.zeros(4), (2, 4), (0, 8))
+    with pytest.raises(ValueError, match="out must not have zero strides"):
+        kmod.matmul(a, b, out=rows_alias)
     buf = np.zeros(2 * 4 * 8 + 1, np.uint8)
     with pytest.raises(ValueError, match="out must be aligned"):
         kmod.matmul(a, b, out=buf[1:].view(np.float64).reshape(2, 4))

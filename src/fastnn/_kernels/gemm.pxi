@@ -19,9 +19,10 @@ cdef extern from "gemm.h" nogil:
 _GEMM_ACTIVATIONS = {None: FNN_ACT_IDENTITY, "identity": FNN_ACT_IDENTITY,
                      "relu": FNN_ACT_RELU, "leaky_relu": FNN_ACT_LEAKY_RELU,
                      "tanh": FNN_ACT_TANH, "sigmoid": FNN_ACT_SIGMOID}
-DEF _GEMM_LEAKY_SLOPE = 0.01
-# Products with fewer multiply-adds run without releasing the GIL (cheaper).
-DEF _GEMM_NOGIL_MIN_FMA = 4096
+cdef double _GEMM_LEAKY_SLOPE = 0.01
+cdef enum:
+    # Products with fewer multiply-adds run without releasing the GIL (cheaper).
+    _GEMM_NOGIL_MIN_FMA = 4096
 
 
 cdef inline bint _gemm_strides_ok(cnp.ndarray arr):
@@ -162,8 +163,7 @@ cdef object _gemm(object a_obj, object b_obj, bint trans_a, bint trans_b, double
     cdef ptrdiff_t rsa = _gemm_stride(a, ra), csa = _gemm_stride(a, 1 - ra)
     cdef ptrdiff_t rsb = _gemm_stride(b, rb), csb = _gemm_stride(b, 1 - rb)
     cdef ptrdiff_t rsc = _gemm_stride(c, 0), csc = _gemm_stride(c, 1)
-    cdef ptrdiff_t sbias = 0 if bias is None else _gemm_stride(bias, 0)
-    if sbias > 1 or sbias < 0:  # the C API takes a contiguous bias
+    if bias is not None and n > 1 and _gemm_stride(bias, 0) != 1:  # the C API takes a contiguous bias
         bias = <cnp.ndarray>cnp.PyArray_NewCopy(bias, cnp.NPY_CORDER)
         pbias = cnp.PyArray_DATA(bias)
     if m * n * k < _GEMM_NOGIL_MIN_FMA:

@@ -4,11 +4,13 @@
  * Blocking (per element type, see gemm_impl.h for the loops):
  *   MR x NR  micro-tile held in registers (6x16 float / 6x8 double with AVX2: 12 ymm
  *            accumulators, 2 B vectors and 1 broadcast);
- *   KC       depth of a packed block: a KC x NR B micro-panel (16 KiB) stays in L1;
- *   MC       rows of a packed A block: MC x KC (~150-200 KiB) stays in the 1 MiB L2;
+ *   KC       maximum depth of a packed block: a KC x NR B micro-panel (16 KiB) stays
+ *            in L1 next to the A micro-panel;
+ *   MC       rows of a packed A block: MC x KC (~150 KiB) stays in the 1 MiB L2;
  *   NC       columns of a packed B block (KC x NC, a few MiB) lives in L3.
- * KC is fixed, so the k-summation order and hence the result do not depend on the
- * thread count; MC, NC and the thread split only move whole micro-tiles around.
+ * The k blocks depend on k alone, so the summation order and hence the result do not
+ * depend on the thread count; MC, NC, packing choices and the thread split only move
+ * whole micro-tiles around.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -112,8 +114,11 @@ static inline __attribute__((always_inline)) void fnn_transpose_pd(__m256d *r)
 
 #define FNN_MIN(x, y) ((x) < (y) ? (x) : (y))
 #define FNN_ROUND_UP(x, r) (((x) + (r) - 1) / (r) * (r))
-/* Below this many multiply-adds a second thread costs more than it saves. */
+/* Below this many multiply-adds (~10 us on one core) a second thread costs more than
+ * it saves (a parallel region costs a few us, more when a worker must be woken). */
 #define FNN_GEMM_PAR_MIN_FMA ((double)(1 << 20))
+/* Smallest extra parallel task (rows or columns of C), see FN(gemm). */
+#define FNN_GEMM_TASK_MIN 256
 /* Unit-stride B is read in place rather than packed when C has at most
  * FNN_GEMM_DIRECT_B_MAX_M rows (too little reuse to amortise packing), or at most
  * FNN_GEMM_DIRECT_B_MAX_M_4K rows if B's rows are a multiple of 4 KiB apart (its

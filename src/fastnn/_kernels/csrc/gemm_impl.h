@@ -1,18 +1,18 @@
 /* BLIS-style GEMM driver, packing and micro-kernels for one element type.
  *
  * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC (and, with AVX2,
- * VT, VOP(op), VBCAST, VL with NR == 2 * VL) and includes this file once per type;
- * every parameter is #undef'd at the end.
+ * VT, VOP(op), VBCAST, VMASK, VTRANSPOSE, VL with NR == 2 * VL) and includes this file
+ * once per type; every parameter is #undef'd at the end.
  *
  * Loop nest of one thread's share of C (FN(run)):
  *   jc: NC columns    pack B(pc:pc+KC, jc:jc+NC) into NR-wide micro-panels
- *   pc: KC depth      (first block applies beta, last one bias and activation)
+ *   pc: <= KC depth   (first block applies beta, last one bias and activation)
  *   ic: MC rows       pack A(ic:ic+MC, pc:pc+KC) into MR-tall micro-panels
  *   jr: NR columns    B micro-panel stays in L1
  *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
  * Skinny products skip packing an operand that would be used too few times: the
- * micro-kernel then reads A through its strides (n <= 2 NR).  Unit-stride B is read
- * in place (no packing) unless its row stride is L2-hostile, see FN(run).
+ * micro-kernel then reads A through its strides (n <= 2 NR), or unit-stride B in
+ * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M).
  */
 
 /* What the micro-kernel does with its tile: c = act(alpha * acc + beta * c + bias). */
@@ -65,23 +65,19 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
     acc##i##1 = VOP(fmadd)(ai, b1, acc##i##1);
 
 /* The epilogue of one NR-wide row held in two vectors, unit column stride: the
- * constants, lane masks for a partial row (nr < NR), and the bias of its columns. */
+ * constants, lane masks for a partial row (nr < NR), and the bias of its columns.
+ * Masked loads and stores are slow: only a partial vector uses them. */
 typedef struct {
     VT alpha, beta, slope, zero, bias0, bias1;
     __m256i mask0, mask1;
-    int full;
+    int full0, full1; /* vector 0 / 1 covers VL columns */
 } FN(vepi_t);
 
 static inline __attribute__((always_inline)) void FN(load2)(const FN(vepi_t) *v, const T *p,
                                                             VT *x0, VT *x1)
 {
-    if (v->full) {
-        *x0 = VOP(loadu)(p);
-        *x1 = VOP(loadu)(p + VL);
-    } else {
-        *x0 = VOP(maskload)(p, v->mask0);
-        *x1 = VOP(maskload)(p + VL, v->mask1);
-    }
+    *x0 = v->full0 ? VOP(loadu)(p) : VOP(maskload)(p, v->mask0);
+    *x1 = v->full1 ? VOP(loadu)(p + VL) : VOP(maskload)(p + VL, v->mask1);
 }
 
 static inline __attribute__((always_inline)) void FN(vepi_init)(FN(vepi_t) *v, ptrdiff_t nr,
@@ -91,7 +87,8 @@ static inline __attribute__((always_inline)) void FN(vepi_init)(FN(vepi_t) *v, p
     v->beta = VOP(set1)(e->beta);
     v->slope = VOP(set1)(e->slope);
     v->zero = VOP(setzero)();
-    v->full = nr == NR;
+    v->full0 = nr >= VL;
+    v->full1 = nr >= 2 * VL;
     v->mask0 = VMASK(nr);
     v->mask1 = VMASK(nr - VL);
     v->bias0 = v->bias1 = v->zero;
@@ -124,13 +121,14 @@ static inline __attribute__((always_inline)) void FN(vepi_row)(const FN(vepi_t) 
         x0 = VOP(blendv)(x0, VOP(mul)(v->slope, x0), VOP(cmp)(x0, v->zero, _CMP_LT_OQ));
         x1 = VOP(blendv)(x1, VOP(mul)(v->slope, x1), VOP(cmp)(x1, v->zero, _CMP_LT_OQ));
     }
-    if (v->full) {
+    if (v->full0)
         VOP(storeu)(ci, x0);
-        VOP(storeu)(ci + VL, x1);
-    } else {
+    else
         VOP(maskstore)(ci, v->mask0, x0);
+    if (v->full1)
+        VOP(storeu)(ci + VL, x1);
+    else if (v->full0)
         VOP(maskstore)(ci + VL, v->mask1, x1);
-    }
 }
 
 static inline __attribute__((always_inline)) void
@@ -334,11 +332,13 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
         pack_a = 0;
     }
 
+    /* k in equal blocks of at most KC (no short last block); a function of k alone */
+    const ptrdiff_t kstep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
     for (ptrdiff_t jc = 0; jc < n; jc += ncap) {
         const ptrdiff_t nc = FNN_MIN(ncap, n - jc);
         const ptrdiff_t nfull = direct_b ? nc / NR * NR : 0; /* columns read in place */
-        for (ptrdiff_t pc = 0; pc < k; pc += KC) {
-            const ptrdiff_t kc = FNN_MIN(KC, k - pc);
+        for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
+            const ptrdiff_t kc = FNN_MIN(kstep, k - pc);
             const int last = pc + kc == k;
             const T *bblk = b + pc * rsb + jc * csb;
             FN(pack_b)(kc, nc - nfull, bblk + nfull * csb, rsb, csb, bufb);
@@ -369,24 +369,35 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
     }
 }
 
-/* Split the MR x NR tile grid of C into tm x tn rectangles (tm * tn == nt) minimising
- * the tiles of the busiest thread; ties prefer splitting rows. */
+/* Tiles of the busiest thread when r x (nt / r) threads split tm x tn tiles; -1 if
+ * that split is impossible. */
+static ptrdiff_t FN(split_load)(ptrdiff_t tiles_m, ptrdiff_t tiles_n, int nt, int r)
+{
+    const int s = nt / r;
+    if (nt % r || r > tiles_m || s > tiles_n)
+        return -1;
+    return ((tiles_m + r - 1) / r) * ((tiles_n + s - 1) / s);
+}
+
+/* Split the MR x NR tile grid of C into tm x tn rectangles (tm * tn == nt): the most
+ * row blocks whose busiest thread has at most 5% more tiles than in the best split (a
+ * thread packs A for its rows and B for its columns; splitting rows shares B, the
+ * operand that is read in place or cheaper to pack). */
 static void FN(split)(ptrdiff_t m, ptrdiff_t n, int nt, int *tm, int *tn)
 {
     const ptrdiff_t tiles_m = (m + MR - 1) / MR, tiles_n = (n + NR - 1) / NR;
     ptrdiff_t best = -1;
-    *tm = *tn = 1;
-    for (int r = nt; r >= 1; r--) {
-        if (nt % r)
-            continue;
-        const int s = nt / r;
-        if (r > tiles_m || s > tiles_n)
-            continue;
-        const ptrdiff_t load = ((tiles_m + r - 1) / r) * ((tiles_n + s - 1) / s);
-        if (best < 0 || load < best) {
+    for (int r = 1; r <= nt; r++) {
+        const ptrdiff_t load = FN(split_load)(tiles_m, tiles_n, nt, r);
+        if (load >= 0 && (best < 0 || load < best))
             best = load;
+    }
+    *tm = *tn = 1;
+    for (int r = 1; r <= nt && best >= 0; r++) {
+        const ptrdiff_t load = FN(split_load)(tiles_m, tiles_n, nt, r);
+        if (load >= 0 && load * 20 <= best * 21) {
             *tm = r;
-            *tn = s;
+            *tn = nt / r;
         }
     }
 }
@@ -412,18 +423,22 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
         return;
     }
 #if FNN_OPENMP
+    /* Up to two tasks per thread, handed out dynamically, so that a thread getting less
+     * CPU (on a shared machine) does less; tasks pack their own operands, hence keep at
+     * least FNN_GEMM_TASK_MIN rows (columns). */
+    if (tm > 1)
+        while (tm < 2 * nt && m / (2 * tm) >= FNN_GEMM_TASK_MIN) tm *= 2;
+    else
+        while (tn < 2 * nt && n / (2 * tn) >= FNN_GEMM_TASK_MIN) tn *= 2;
     const ptrdiff_t tiles_m = (m + MR - 1) / MR, tiles_n = (n + NR - 1) / NR;
-#pragma omp parallel num_threads(tm * tn)
-    {
-        /* the team may be smaller than asked for (nesting, limits): loop over tasks */
-        for (int task = omp_get_thread_num(); task < tm * tn; task += omp_get_num_threads()) {
-            const int ti = task / tn, tj = task % tn;
-            const ptrdiff_t m0 = FNN_MIN(m, tiles_m * ti / tm * MR);
-            const ptrdiff_t m1 = FNN_MIN(m, tiles_m * (ti + 1) / tm * MR);
-            const ptrdiff_t n0 = FNN_MIN(n, tiles_n * tj / tn * NR);
-            const ptrdiff_t n1 = FNN_MIN(n, tiles_n * (tj + 1) / tn * NR);
-            FN(run)(&g, m0, m1, n0, n1);
-        }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int task = 0; task < tm * tn; task++) {
+        const int ti = task / tn, tj = task % tn;
+        const ptrdiff_t m0 = FNN_MIN(m, tiles_m * ti / tm * MR);
+        const ptrdiff_t m1 = FNN_MIN(m, tiles_m * (ti + 1) / tm * MR);
+        const ptrdiff_t n0 = FNN_MIN(n, tiles_n * tj / tn * NR);
+        const ptrdiff_t n1 = FNN_MIN(n, tiles_n * (tj + 1) / tn * NR);
+        FN(run)(&g, m0, m1, n0, n1);
     }
 #else
     FN(run)(&g, 0, m, 0, n);
