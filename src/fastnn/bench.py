@@ -392,6 +392,12 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("--plot needs matplotlib: pip install matplotlib", file=sys.stderr)
+            return 2
     result = run(args)
     info, rows, peers = result["machine"], result["rows"], result["peers"]
     print(f"fastnn bench - {info['date']} - {info['cpu']} - {info['isa']} kernels - "
