@@ -258,7 +258,7 @@ def workloads(quick: bool) -> List[tuple]:
              softmax_ce_row(256, 10), softmax_ce_row(4096, 1000)]
     for batch in (1, 16, 64, 256):
         rows.append(training_row([784, 128, 10], batch, n_b1 if batch == 1 else n_big))
-    rows.append(training_row([64, 32, 10], 64, n_big))
+    rows += [training_row([64, 32, 10], 64, n_big), training_row([64, 32, 10], 1, n_b1)]
     rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", 6_000 if quick else 12_000)]
     return rows
 
