@@ -296,21 +296,3 @@ def test_property_pointwise(x, name, reduction):
     else:
         np.testing.assert_allclose(loss, eloss, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(grad, egrad, rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (300, 10), (33, 129)], ids=str)
-def test_raw_kernels_for_compiled_training(kmod, dtype, shape):
-    """The raw-pointer kernels train.pxi calls agree with the def entry points (up to
-    roundings: the compiler may contract differently once constants are inlined)."""
-    rng = np.random.default_rng(11)
-    x = rand(rng, shape, dtype, 3.0)
-    t = rng.uniform(0, 1, shape).astype(dtype)
-    lab = rng.integers(0, shape[1], shape[0])
-    xent, gx, mse, gm, bce, gb, col = kmod._raw_kernels(x, t, lab)
-    for (loss, grad), ref in [((xent, gx), kmod.softmax_cross_entropy(x, lab)),
-                              ((mse, gm), kmod.mse(x, t)), ((bce, gb), kmod.bce_with_logits(x, t))]:
-        check_loss(loss, ref[0], dtype, "mean", x.size)
-        assert_close(grad, ref[1], dtype)
-    check_loss(xent, R.softmax_cross_entropy(x, lab)[0], dtype, "mean", shape[0])
-    check_loss(bce, R.bce_with_logits(x, t)[0], dtype, "mean", x.size)
-    assert_close(col, x.sum(axis=0), dtype, scale=10)

@@ -8,22 +8,15 @@
 #   act_backward(int act, floating slope, const floating *g, const floating *y,
 #                floating *gx, Py_ssize_t n)
 #       gx = g * act'(.) from the forward output y; gx may be g.
-#   double softmax_xent_mean(const floating *logits, const cnp.npy_intp *labels,
-#                            Py_ssize_t n, Py_ssize_t c, floating *grad)
-#       mean cross-entropy of softmax over the rows of a C-contiguous (n, c) matrix,
-#       c >= 1, against labels in [0, c) (unchecked); grad = (softmax - onehot) / n;
-#       grad may be logits.
-#   softmax_block(bint log, const floating *x, floating *y, Py_ssize_t nr, Py_ssize_t c)
-#   xent_block(const floating *x, const cnp.npy_intp *labels, const floating *q,
-#              Py_ssize_t nr, Py_ssize_t c, floating smoothing, floating gscale,
-#              floating *g, floating *loss)
-#       the same on nr <= fnn_block_rows(c) rows (softmax or log-softmax; cross-entropy
-#       against labels, or probability rows q when labels is NULL, with smoothing).
-#   double mse_mean(const floating *pred, const floating *target, Py_ssize_t n,
-#                   floating *grad)
-#   double bce_mean(const floating *logits, const floating *target, Py_ssize_t n,
-#                   floating *grad)
-#       mean loss; grad = d(mean loss)/d(first argument); grad may be the first argument.
+#   double _xent_rows(const floating *x, const cnp.npy_intp *labels, const floating *q,
+#                     Py_ssize_t n, Py_ssize_t c, floating smoothing, floating gscale,
+#                     floating *g, floating *row_loss, int nt)
+#       cross-entropy of softmax over the rows of a C-contiguous (n, c) matrix against
+#       labels (or probability rows q when labels is NULL): returns the sum of the row
+#       losses, writes (softmax - target) * gscale to g (may be x).
+#   double pointwise_loss(int kind, const floating *a, const floating *t, Py_ssize_t n,
+#                         floating gscale, floating *g, floating *loss)
+#       EW_MSE or EW_BCE over n values: returns the summed loss, g = gradient * gscale.
 #   sum_over_rows(const floating *a, Py_ssize_t n, Py_ssize_t m, floating *out)
 #       out[j] = sum_i a[i, j] of a C-contiguous (n, m) matrix (bias gradient).
 #   sgd_update(floating *param, const floating *grad, floating *velocity, Py_ssize_t n,
@@ -297,24 +290,6 @@ cdef double _xent_rows(const floating *x, const cnp.npy_intp *labels, const floa
         for i in range(min(rb, n - b * rb)):
             s += dst[i]
     return s
-
-
-cdef inline double softmax_xent_mean(const floating *logits, const cnp.npy_intp *labels,
-                                     Py_ssize_t n, Py_ssize_t c, floating *grad) noexcept nogil:
-    return _xent_rows(logits, labels, <const floating *>NULL, n, c, 0, <floating>(1.0 / n),
-                      grad, <floating *>NULL, 1) / n
-
-
-cdef inline double mse_mean(const floating *pred, const floating *target, Py_ssize_t n,
-                            floating *grad) noexcept nogil:
-    return _pointwise_loss_chunks(EW_MSE, pred, target, n, <floating>(1.0 / n), grad,
-                                  <floating *>NULL, NULL, 1) / n
-
-
-cdef inline double bce_mean(const floating *logits, const floating *target, Py_ssize_t n,
-                            floating *grad) noexcept nogil:
-    return _pointwise_loss_chunks(EW_BCE, logits, target, n, <floating>(1.0 / n), grad,
-                                  <floating *>NULL, NULL, 1) / n
 
 
 cdef inline void _sgd_chunk(Py_ssize_t k, floating *param, const floating *grad,
@@ -792,40 +767,3 @@ def adam_step(param, grad, m, v, *, step, double lr, double beta1=0.9, double be
         cnp.PyArray_CopyInto(ma, mw)
         cnp.PyArray_CopyInto(va, vw)
     return param
-
-
-cdef void _raw_mean_losses(const floating *x, const cnp.npy_intp *labels, const floating *t,
-                           Py_ssize_t n, Py_ssize_t c, floating *g_xent, floating *g_mse,
-                           floating *g_bce, floating *col, double *res) noexcept nogil:
-    res[0] = softmax_xent_mean(x, labels, n, c, g_xent)
-    res[1] = mse_mean(x, t, n * c, g_mse)
-    res[2] = bce_mean(x, t, n * c, g_bce)
-    sum_over_rows(x, n, c, col)
-
-
-def _raw_kernels(logits, targets, labels):
-    """Test hook for the raw kernels other .pxi files call (see the top of this file):
-    ``(xent, grad, mse, grad, bce, grad, column_sum)`` of 2-D ``logits`` against class
-    ``labels`` (cross-entropy) and ``targets`` of the same shape (mse, bce), all "mean"."""
-    cdef int t = check_float_array(logits, "logits")
-    check_ndim(<cnp.ndarray>logits, 2, "logits")
-    check_float_like(targets, <cnp.ndarray>logits, "targets", "logits")
-    cdef cnp.ndarray xa = c_array(<cnp.ndarray>logits), ta = c_array(<cnp.ndarray>targets)
-    cdef cnp.npy_intp n = cnp.PyArray_DIMS(xa)[0], c = cnp.PyArray_DIMS(xa)[1]
-    if c == 0 or not cnp.PyArray_Check(labels) or cnp.PyArray_NDIM(<cnp.ndarray>labels) != 1:
-        raise ValueError("logits need >= 1 column and labels a 1-D array")
-    cdef cnp.ndarray lab = _check_labels(<cnp.ndarray>labels, n, c)
-    cdef cnp.ndarray gx = empty_c_like(xa), gm = empty_c_like(xa), gb = empty_c_like(xa)
-    cdef cnp.ndarray col = new_array(1, &c, t)
-    cdef double res[3]
-    cdef const cnp.npy_intp *lp = <const cnp.npy_intp *>_data(lab)
-    with nogil:
-        if t == cnp.NPY_FLOAT32:
-            _raw_mean_losses(<float *>_data(xa), lp, <float *>_data(ta), n, c,
-                             <float *>_data(gx), <float *>_data(gm), <float *>_data(gb),
-                             <float *>_data(col), res)
-        else:
-            _raw_mean_losses(<double *>_data(xa), lp, <double *>_data(ta), n, c,
-                             <double *>_data(gx), <double *>_data(gm), <double *>_data(gb),
-                             <double *>_data(col), res)
-    return res[0], gx, res[1], gm, res[2], gb, col
