@@ -30,55 +30,53 @@ static void FN(skinny_store)(const T *acc, ptrdiff_t n, T *c, const FN(args_t) *
     ACT_FN(g->act, g->slope, c, c, n);
 }
 
-/* Rows of C += A rows times row-major B: acc[j] += sum_p a[p] * B[p, j], 4 rows of B a pass. */
-static void FN(skinny_axpy)(const FN(args_t) *g)
+/* acc[0..nb) = sum_p a[p] * B[p, j0 + j] with row-major B: four rows of B a pass. */
+static void FN(skinny_axpy)(const FN(args_t) *g, const T *a, ptrdiff_t j0, ptrdiff_t nb, T *acc)
 {
-    T acc[SKINNY_NB];
-    const ptrdiff_t k = g->k, rsb = g->rsb;
-    for (ptrdiff_t i = 0; i < g->m; i++) {
-        const T *a = g->a + i * g->rsa;
-        for (ptrdiff_t j0 = 0; j0 < g->n; j0 += SKINNY_NB) {
-            const ptrdiff_t nb = FNN_MIN(SKINNY_NB, g->n - j0);
-            const T *b = g->b + j0;
-            memset(acc, 0, (size_t)nb * sizeof(T));
-            ptrdiff_t p = 0;
-            for (; p + 4 <= k; p += 4) {
-                const T a0 = a[p * g->csa], a1 = a[(p + 1) * g->csa];
-                const T a2 = a[(p + 2) * g->csa], a3 = a[(p + 3) * g->csa];
-                const T *b0 = b + p * rsb, *b1 = b0 + rsb, *b2 = b1 + rsb, *b3 = b2 + rsb;
-                for (ptrdiff_t j = 0; j < nb; j++)
-                    acc[j] = acc[j] + a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
-            }
-            for (; p < k; p++) {
-                const T a0 = a[p * g->csa];
-                const T *b0 = b + p * rsb;
-                for (ptrdiff_t j = 0; j < nb; j++) acc[j] = acc[j] + a0 * b0[j];
-            }
-            FN(skinny_store)(acc, nb, g->c + i * g->rsc + j0, g, j0);
-        }
+    const ptrdiff_t k = g->k, rsb = g->rsb, csa = g->csa;
+    const T *b = g->b + j0;
+    memset(acc, 0, (size_t)nb * sizeof(T));
+    ptrdiff_t p = 0;
+    for (; p + 4 <= k; p += 4) {
+        const T a0 = a[p * csa], a1 = a[(p + 1) * csa], a2 = a[(p + 2) * csa], a3 = a[(p + 3) * csa];
+        const T *b0 = b + p * rsb, *b1 = b0 + rsb, *b2 = b1 + rsb, *b3 = b2 + rsb;
+        for (ptrdiff_t j = 0; j < nb; j++)
+            acc[j] = acc[j] + a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+    }
+    for (; p < k; p++) {
+        const T a0 = a[p * csa];
+        const T *b0 = b + p * rsb;
+        for (ptrdiff_t j = 0; j < nb; j++) acc[j] = acc[j] + a0 * b0[j];
     }
 }
 
-/* C[i, j] = dot(A[i, :], B[:, j]) with B's columns contiguous (rsb == 1). */
-static void FN(skinny_dot)(const FN(args_t) *g)
+/* acc[j] = dot(a, B[:, j0 + j]) with B's columns contiguous (rsb == 1). */
+static void FN(skinny_dot)(const FN(args_t) *g, const T *a, ptrdiff_t j0, ptrdiff_t nb, T *acc)
+{
+    const ptrdiff_t k = g->k, csa = g->csa;
+    for (ptrdiff_t j = 0; j < nb; j++) {
+        const T *b = g->b + (j0 + j) * g->csb;
+        T s = 0;
+        if (csa == 1) {
+#pragma omp simd reduction(+ : s)
+            for (ptrdiff_t p = 0; p < k; p++) s += a[p] * b[p];
+        } else {
+            for (ptrdiff_t p = 0; p < k; p++) s += a[p * csa] * b[p];
+        }
+        acc[j] = s;
+    }
+}
+
+/* Each row of C, SKINNY_NB columns at a time: `block` fills the sums, then the epilogue. */
+static void FN(skinny_rows)(const FN(args_t) *g,
+                            void (*block)(const FN(args_t) *, const T *, ptrdiff_t, ptrdiff_t, T *))
 {
     T acc[SKINNY_NB];
-    const ptrdiff_t k = g->k, csa = g->csa;
     for (ptrdiff_t i = 0; i < g->m; i++) {
         const T *a = g->a + i * g->rsa;
         for (ptrdiff_t j0 = 0; j0 < g->n; j0 += SKINNY_NB) {
             const ptrdiff_t nb = FNN_MIN(SKINNY_NB, g->n - j0);
-            for (ptrdiff_t j = 0; j < nb; j++) {
-                const T *b = g->b + (j0 + j) * g->csb;
-                T s = 0;
-                if (csa == 1) {
-#pragma omp simd reduction(+ : s)
-                    for (ptrdiff_t p = 0; p < k; p++) s += a[p] * b[p];
-                } else {
-                    for (ptrdiff_t p = 0; p < k; p++) s += a[p * csa] * b[p];
-                }
-                acc[j] = s;
-            }
+            block(g, a, j0, nb, acc);
             FN(skinny_store)(acc, nb, g->c + i * g->rsc + j0, g, j0);
         }
     }
@@ -116,11 +114,11 @@ static int FN(skinny)(const FN(args_t) *g)
     if (g->m > SKINNY_M)
         return 0;
     if (g->csb == 1) {
-        FN(skinny_axpy)(g);
+        FN(skinny_rows)(g, FN(skinny_axpy));
         return 1;
     }
     if (g->rsb == 1) {
-        FN(skinny_dot)(g);
+        FN(skinny_rows)(g, FN(skinny_dot));
         return 1;
     }
     return 0;
