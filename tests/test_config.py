@@ -69,3 +69,9 @@ def test_bad_environment_is_a_clear_error(env):
     res = _run(env, "import fastnn")
     assert res.returncode != 0
     assert "must be" in res.stderr
+
+
+def test_peak_gflops_is_measured_per_module():
+    for mod in _dispatch.modules.values():
+        assert mod.peak_gflops(False, 0.01) > 0.1
+        assert mod.peak_gflops(True, 0.01) > 0.1

@@ -7,6 +7,7 @@ cdef extern from "fnn.h" nogil:
     int fnn_openmp_enabled()
     const char *fnn_isa_name()
     const char *fnn_build_flags()
+    double fnn_peak_gflops(int is_double, double seconds)
     enum:
         FNN_ACT_IDENTITY
         FNN_ACT_RELU
@@ -27,6 +28,15 @@ def set_num_threads(int n) -> None:
 
 def get_num_threads() -> int:
     return fnn_get_num_threads()
+
+
+def peak_gflops(bint double=False, double seconds=0.1) -> float:
+    """Best GFLOP/s of one core on register-only multiply-adds, over ``seconds``
+    (AVX2/FMA vectors in the avx2 module, plain C in the portable one)."""
+    cdef double r
+    with nogil:
+        r = fnn_peak_gflops(double, seconds)
+    return r
 
 
 ISA = fnn_isa_name().decode()

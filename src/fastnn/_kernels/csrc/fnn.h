@@ -36,4 +36,7 @@ int fnn_openmp_enabled(void);
 const char *fnn_isa_name(void);
 const char *fnn_build_flags(void);
 
+/* peak.c */
+double fnn_peak_gflops(int is_double, double seconds);
+
 #endif
