@@ -15,7 +15,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 from . import _dispatch
-from .layers import Activation, Dense
+from .layers import Activation, Dense, fusable_activation
 from .losses import MSE, BCEWithLogits, Loss, SoftmaxCrossEntropy
 from .optim import SGD, Adam, AdamW, Optimizer
 
@@ -49,8 +49,6 @@ def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.
 
 def compiled_layers(model) -> Optional[List[Tuple[Dense, int, float]]]:
     """``(dense, activation code, slope)`` per layer when the whole model can run compiled."""
-    from .model import _fusable
-
     plan, layers, i = [], model.layers, 0
     while i < len(layers):
         dense = layers[i]
@@ -58,7 +56,7 @@ def compiled_layers(model) -> Optional[List[Tuple[Dense, int, float]]]:
             return None
         nxt = layers[i + 1] if i + 1 < len(layers) else None
         if isinstance(nxt, Activation):
-            if not _fusable(nxt):
+            if not fusable_activation(nxt):
                 return None
             plan.append((dense, _ACT_CODES[nxt.kernel], getattr(nxt, "negative_slope", 0.0)))
             i += 2

@@ -15,7 +15,7 @@ import numpy as np
 from . import ops
 
 __all__ = ["Parameter", "Layer", "Dense", "Activation", "ReLU", "LeakyReLU", "Tanh",
-           "Sigmoid", "Identity", "Dropout", "ACTIVATION_LAYERS"]
+           "Sigmoid", "Identity", "Dropout", "ACTIVATION_LAYERS", "fusable_activation"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -245,3 +245,13 @@ class Dropout(Layer):
 
 
 ACTIVATION_LAYERS = {cls.kernel: cls for cls in (ReLU, LeakyReLU, Tanh, Sigmoid, Identity)}
+
+#: the negative slope ``ops.linear(..., activation="leaky_relu")`` applies
+LINEAR_LEAKY_SLOPE = 0.01
+
+
+def fusable_activation(layer: Optional[Layer]) -> bool:
+    """True for an activation layer that ``ops.linear`` can apply in its epilogue."""
+    if not isinstance(layer, Activation):
+        return False
+    return layer.kernel != "leaky_relu" or layer.negative_slope == LINEAR_LEAKY_SLOPE

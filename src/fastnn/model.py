@@ -22,15 +22,15 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import ops
-from .layers import ACTIVATION_LAYERS, Activation, Dense, Dropout, Layer, Parameter
+from ._training import make_epoch_runner
+from .layers import (ACTIVATION_LAYERS, Activation, Dense, Dropout, Layer, Parameter,
+                     fusable_activation)
 from .losses import MSE, BCEWithLogits, Loss, SoftmaxCrossEntropy, get_loss
 from .optim import Optimizer
 
 __all__ = ["Sequential", "History", "Callback", "EarlyStopping", "load"]
 
 FORMAT = "fastnn.Sequential/1"
-#: the negative slope ``ops.linear(..., activation="leaky_relu")`` uses
-LINEAR_LEAKY_SLOPE = 0.01
 
 
 class History:
@@ -57,6 +57,11 @@ class History:
     @property
     def val_accuracy(self) -> List[float]:
         return self.history.get("val_accuracy", [])
+
+    @property
+    def time(self) -> List[float]:
+        """Seconds of training per epoch (without validation)."""
+        return self.history.get("time", [])
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
@@ -180,7 +185,7 @@ class Sequential(Layer):
         while i < len(self.layers):
             layer = self.layers[i]
             nxt = self.layers[i + 1] if i + 1 < len(self.layers) else None
-            if isinstance(layer, Dense) and _fusable(nxt):
+            if isinstance(layer, Dense) and fusable_activation(nxt):
                 steps.append((layer, nxt))
                 i += 2
             else:
@@ -297,8 +302,6 @@ class Sequential(Layer):
             if not hasattr(cb, "on_epoch_end"):
                 raise TypeError(f"callbacks must have on_epoch_end; received: {cb!r}")
 
-        from ._training import make_epoch_runner
-
         n = len(X)
         batch_size = min(int(batch_size), n)
         n_batches = -(-n // batch_size)
@@ -313,10 +316,9 @@ class Sequential(Layer):
             t0 = time.perf_counter()
             total = runner(order, (lambda done, e=epoch: progress.update(e, done))
                            if progress.live else None)
-            logs = {"loss": total / n}
+            logs = {"loss": total / n, "time": time.perf_counter() - t0}
             if val is not None:
                 logs.update(self._scores(val[0], val[1], loss, prefix="val_"))
-            logs["time"] = time.perf_counter() - t0
             history.append(epoch, logs)
             progress.end_epoch(epoch, logs)
             for cb in callbacks:
@@ -391,13 +393,6 @@ class Sequential(Layer):
         if self.loss_ is not None:
             spec["loss"] = {"type": type(self.loss_).__name__, "config": self.loss_.config()}
         np.savez(path, __fastnn__=np.array(json.dumps(spec)), **arrays)
-
-
-def _fusable(layer: Optional[Layer]) -> bool:
-    """True for an activation that ``ops.linear`` can apply in its epilogue."""
-    if not isinstance(layer, Activation):
-        return False
-    return layer.kernel != "leaky_relu" or layer.negative_slope == LINEAR_LEAKY_SLOPE
 
 
 _LAYER_TYPES = {cls.__name__: cls for cls in (Dense, Dropout, *ACTIVATION_LAYERS.values())}
