@@ -456,3 +456,16 @@ def test_fit_is_bitwise_identical_for_every_thread_count():
         assert loss == results[0][0]
         for a, b in zip(params, results[0][1]):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("state1", [[None], [np.zeros((5, 8))], "zz"])
+def test_train_plan_rejects_state_lists_of_the_wrong_length(state1):
+    from fastnn import _dispatch
+
+    X, y = _data(n=20, d=5, c=3)
+    model = _mlp([5, 8, 3])
+    params = model.parameters()
+    with pytest.raises((ValueError, TypeError)):
+        _dispatch.kernels.TrainPlan(
+            X, y, 8, [p.value for p in params], [p.grad for p in params], state1, None,
+            [0, 2], [1, 3], [1, 0], [0.0, 0.0], 0, 0.0)

@@ -96,7 +96,9 @@ cdef class TrainPlan:
         if not 1 <= L <= MAX_LAYERS or not 1 <= len(params) <= MAX_PARAMS:
             raise ValueError(f"TrainPlan supports 1-{MAX_LAYERS} layers and at most "
                              f"{MAX_PARAMS} parameters; received {L} and {len(params)}")
-        if not (len(b_index) == len(acts) == len(slopes) == L and len(grads) == len(params)):
+        # (list lengths must be checked: bounds checking is off in compiled code)
+        if not (len(b_index) == len(acts) == len(slopes) == L and len(grads) == len(params)
+                and all(s is None or len(s) == len(params) for s in (state1, state2))):
             raise ValueError("TrainPlan: per-layer or per-parameter lists differ in length")
         if not cnp.PyArray_Check(X) or X.ndim != 2 or X.dtype not in (np.float32, np.float64) \
                 or not X.flags.c_contiguous:
