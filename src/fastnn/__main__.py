@@ -10,6 +10,28 @@ from typing import List, Optional
 import numpy as np
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def demo(args: argparse.Namespace) -> int:
     import fastnn
     from fastnn.datasets import load_digits, train_test_split
@@ -24,9 +46,9 @@ def demo(args: argparse.Namespace) -> int:
         fastnn.Dense(args.hidden, 10, seed=args.seed + 1),
     ])
     if args.optimizer == "adam":
-        opt = fastnn.Adam(model.parameters(), lr=args.lr or 1e-2)
+        opt = fastnn.Adam(model.parameters(), lr=1e-2 if args.lr is None else args.lr)
     else:
-        opt = fastnn.SGD(model.parameters(), lr=args.lr or 0.1, momentum=0.9)
+        opt = fastnn.SGD(model.parameters(), lr=0.1 if args.lr is None else args.lr, momentum=0.9)
     print(f"fastnn {fastnn.__version__} demo: digits 8x8, {len(X_train)} train / {len(X_test)} "
           f"test, 64 -> {args.hidden} -> 10 (ReLU, softmax-CE, {opt!r}), "
           f"batch {args.batch_size}, {fastnn.get_num_threads()} thread(s), "
@@ -59,13 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastnn", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="train 64 -> 32 -> 10 on the bundled digits")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--hidden", type=int, default=32)
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--hidden", type=positive_int, default=32)
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    p.add_argument("--lr", type=float, default=None, help="default: 0.1 (sgd), 0.01 (adam)")
+    p.add_argument("--lr", type=positive_float, default=None, help="default: 0.1 (sgd), 0.01 (adam)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=positive_int, default=None)
     p.set_defaults(func=demo)
     p = sub.add_parser("bench", help="the speed table against NumPy, PyTorch, scikit-learn")
     from fastnn.bench import add_arguments

@@ -429,8 +429,11 @@ def main(args: argparse.Namespace) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=int, default=1, help="threads for every peer (default 1)")
-    p.add_argument("--repeats", type=int, default=5, help="timed runs per measurement")
+    from fastnn.__main__ import positive_int
+
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="threads for every peer (default 1)")
+    p.add_argument("--repeats", type=positive_int, default=5, help="timed runs per measurement")
     p.add_argument("--quick", action="store_true", help="fewer shapes, smaller epochs")
     p.add_argument("--only", default=None, help="only rows whose name contains this text")
     p.add_argument("--json", default=None, metavar="FILE", help="also write JSON (- for stdout)")
