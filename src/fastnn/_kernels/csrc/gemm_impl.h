@@ -58,6 +58,7 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
  * edge); other strides go through FN(store_tile). */
 #if FNN_HAVE_AVX2
 #define NARROW_N (VL + VL / 2)
+#define NARROW_M 8
 
 /* acc_i0, acc_i1 += A(i, p) * B(p, 0:NR) */
 #define FNN_UKR_ROW(i)                                  \
@@ -199,11 +200,11 @@ static void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t cs
                            T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
                            const FN(epi_t) *e)
 {
-    enum { H = MR / 2 };
-    ptrdiff_t o[MR];
-    VT acc[MR], half[H];
+    enum { H = NARROW_M / 2 };
+    ptrdiff_t o[NARROW_M];
+    VT acc[NARROW_M], half[H];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < NARROW_M; i++) {
         o[i] = FNN_MIN(i, mr - 1) * rsa;
         acc[i] = VOP(setzero)();
     }
@@ -224,7 +225,7 @@ static void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t cs
         b += NR;
     }
     /* row i's columns VL.. in the low lanes of x1 */
-    VT x1[MR];
+    VT x1[NARROW_M];
 #pragma GCC unroll 8
     for (int q = 0; q < H; q++) {
         x1[2 * q] = half[q];
@@ -234,14 +235,14 @@ static void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t cs
         FN(vepi_t) v;
         FN(vepi_init)(&v, nr, e);
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; i++)
+        for (int i = 0; i < NARROW_M; i++)
             if (i < mr) FN(vepi_row)(&v, e, c + i * rsc, acc[i], x1[i]);
         if (e->act == FNN_ACT_TANH || e->act == FNN_ACT_SIGMOID)
             for (ptrdiff_t i = 0; i < mr; i++) ACT_FN(e->act, e->slope, c + i * rsc, c + i * rsc, nr);
     } else {
-        _Alignas(64) T t[MR * NR];
+        _Alignas(64) T t[NARROW_M * NR];
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < NARROW_M; i++) {
             VOP(store)(t + i * NR, acc[i]);
             VOP(store)(t + i * NR + VL, x1[i]);
         }
@@ -314,6 +315,14 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
                 }
             for (; p < kc; p++)
                 for (ptrdiff_t j = 0; j < NR; j++) dst[p * NR + j] = src[j * csb + p];
+#endif
+#if FNN_HAVE_AVX2
+        } else if (csb == 1) { /* partial panel of unit-stride rows: masked loads */
+            const __m256i m0 = VMASK(nr), m1 = VMASK(nr - VL);
+            for (ptrdiff_t p = 0; p < kc; p++) {
+                VOP(store)(dst + p * NR, VOP(maskload)(src + p * rsb, m0));
+                VOP(store)(dst + p * NR + VL, VOP(maskload)(src + p * rsb + VL, m1));
+            }
 #endif
         } else {
             for (ptrdiff_t p = 0; p < kc; p++)
@@ -391,6 +400,9 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
     int pack_a = n > 2 * NR;
 #if FNN_HAVE_AVX2
     const int narrow = g->n > VL && g->n <= NARROW_N; /* the shape alone; then pack_a == 0 */
+    const ptrdiff_t mstep = narrow ? NARROW_M : MR;
+#else
+    const ptrdiff_t mstep = MR;
 #endif
     const int direct_b = pack_a && csb == 1 &&
                          m <= ((rsb * (ptrdiff_t)sizeof(T)) % 4096 ? FNN_GEMM_DIRECT_B_MAX_M
@@ -430,8 +442,8 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
                     const ptrdiff_t nr = FNN_MIN(NR, nc - jr);
                     const T *bp = bufb + (jr - nfull) * kc;
                     e.bias = last && bias ? bias + jc + jr : NULL;
-                    for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
-                        const ptrdiff_t mr = FNN_MIN(MR, mc - ir);
+                    for (ptrdiff_t ir = 0; ir < mc; ir += mstep) {
+                        const ptrdiff_t mr = FNN_MIN(mstep, mc - ir);
                         T *ct = c + (ic + ir) * rsc + (jc + jr) * csc;
                         if (jr < nfull)
                             FN(ukr_b_direct)(kc, bufa + ir * kc, bblk + jr, rsb, ct, rsc, csc, mr, nr, &e);
@@ -541,6 +553,7 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef VBCAST_HALF
 #undef VJOIN
 #undef NARROW_N
+#undef NARROW_M
 #undef VTRANSPOSE
 #undef VMASK
 #undef VL
