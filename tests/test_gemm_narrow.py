@@ -9,7 +9,7 @@ from fastnn import reference as ref
 from test_gemm import ACTS, assert_close, oracle_gemm, rand
 
 NARROW_N = list(range(4, 14))  # float64 5..6, float32 9..12, and their neighbours
-ROWS = [5, 6, 7, 11, 12, 13, 50]  # around the 6-row tile (m <= 4 is the skinny path)
+ROWS = [5, 6, 7, 8, 9, 15, 16, 17, 50]  # around the 8-row tile (m <= 4 is the skinny path)
 DEPTHS = [1, 3, 37, 256, 257, 600]  # KC = 256: one block, equal blocks of 129, 200
 
 

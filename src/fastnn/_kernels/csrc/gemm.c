@@ -3,7 +3,7 @@
  *
  * Blocking (per element type, see gemm_impl.h for the loops):
  *   MR x NR  micro-tile held in registers (6x16 float / 6x8 double with AVX2: 12 ymm
- *            accumulators, 2 B vectors and 1 broadcast); a 6x12 float / 6x6 double
+ *            accumulators, 2 B vectors and 1 broadcast); an 8x12 float / 8x6 double
  *            tile when C has 9..12 / 5..6 columns (FN(ukr_narrow));
  *   KC       maximum depth of a packed block: a KC x NR B micro-panel (16 KiB) stays
  *            in L1 next to the A micro-panel;

@@ -58,7 +58,7 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
  * edge); other strides go through FN(store_tile). */
 #if FNN_HAVE_AVX2
 #define NARROW_N (VL + VL / 2)
-#define NARROW_M 8
+#define NARROW_M 8 /* rows of the narrow tile */
 
 /* acc_i0, acc_i1 += A(i, p) * B(p, 0:NR) */
 #define FNN_UKR_ROW(i)                                  \
@@ -191,11 +191,13 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
 #undef FNN_UKR_ROW
 
 /* Narrow C (VL < n <= VL + VL/2 = NARROW_N, e.g. the 10 outputs of a classifier): the
- * 6x16 tile would waste 6 of 16 lanes.  This MR x NARROW_N tile keeps one vector per
- * row for columns 0..VL-1 and one vector per row pair for the rest (row 2q in the low
- * half, row 2q+1 in the high half): 3/2 MR FMAs per step instead of 2 MR.
+ * MR x NR tile would waste 6 of 16 float lanes.  This NARROW_M x NARROW_N tile keeps one
+ * vector per row for columns 0..VL-1 and one vector per row pair for the rest (row 2q
+ * in the low half, row 2q+1 in the high half): 12 accumulators, 12 FMAs and 4 blends
+ * per step for 8 rows (the MR x NR tile: 12 FMAs for 6 rows).
  * A is read through its strides (rows >= mr read row mr - 1), B is a packed NR-wide
- * micro-panel.  Each element is still one FMA chain over p, as in FN(ukr_body). */
+ * micro-panel.  Each element is still one FMA chain over p, as in FN(ukr_body), so the
+ * row tiling (NARROW_M, not MR) does not change any result. */
 static void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
                            T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
                            const FN(epi_t) *e)
