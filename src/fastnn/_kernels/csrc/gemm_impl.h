@@ -1,8 +1,8 @@
 /* BLIS-style GEMM driver, packing and micro-kernels for one element type.
  *
  * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC (and, with AVX2,
- * VT, VOP(op), VBCAST, VBCAST_HALF, VMASK, VTRANSPOSE, VL with NR == 2 * VL) and includes this file
- * once per type; every parameter is #undef'd at the end.
+ * VT, VOP(op), VBCAST, VBCAST_HALF, VJOIN, VMASK, VTRANSPOSE, VL with NR == 2 * VL) and
+ * includes this file once per type; every parameter is #undef'd at the end.
  *
  * Loop nest of one thread's share of C (FN(run)):
  *   jc: NC columns    pack B(pc:pc+KC, jc:jc+NC) into NR-wide micro-panels
@@ -10,6 +10,7 @@
  *   ic: MC rows       pack A(ic:ic+MC, pc:pc+KC) into MR-tall micro-panels
  *   jr: NR columns    B micro-panel stays in L1
  *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
+ *                     (NARROW_M x NARROW_N tiles when C is narrow, FN(ukr_narrow))
  * Skinny products skip packing an operand that would be used too few times: the
  * micro-kernel then reads A through its strides (n <= 2 NR), or unit-stride B in
  * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M).
@@ -317,8 +318,6 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
                 }
             for (; p < kc; p++)
                 for (ptrdiff_t j = 0; j < NR; j++) dst[p * NR + j] = src[j * csb + p];
-#endif
-#if FNN_HAVE_AVX2
         } else if (csb == 1) { /* partial panel of unit-stride rows: masked loads */
             const __m256i m0 = VMASK(nr), m1 = VMASK(nr - VL);
             for (ptrdiff_t p = 0; p < kc; p++) {
