@@ -3,7 +3,8 @@
  *
  * Blocking (per element type, see gemm_impl.h for the loops):
  *   MR x NR  micro-tile held in registers (6x16 float / 6x8 double with AVX2: 12 ymm
- *            accumulators, 2 B vectors and 1 broadcast);
+ *            accumulators, 2 B vectors and 1 broadcast); an 8x12 float / 8x6 double
+ *            tile when C has 9..12 / 5..6 columns (FN(ukr_narrow));
  *   KC       maximum depth of a packed block: a KC x NR B micro-panel (16 KiB) stays
  *            in L1 next to the A micro-panel;
  *   MC       rows of a packed A block: MC x KC (~150 KiB) stays in the 1 MiB L2;
@@ -134,6 +135,8 @@ static inline __attribute__((always_inline)) void fnn_transpose_pd(__m256d *r)
 #define VT __m256
 #define VOP(op) _mm256_##op##_ps
 #define VBCAST _mm256_broadcast_ss
+#define VBCAST_HALF(p) _mm256_broadcast_ps((const __m128 *)(p)) /* VL/2 values, twice */
+#define VJOIN(lo, hi) _mm256_blend_ps(lo, hi, 0xF0) /* low half of lo, high half of hi */
 #define VTRANSPOSE fnn_transpose_ps
 /* lanes j < r set */
 #define VMASK(r) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(r)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
@@ -157,6 +160,8 @@ static inline __attribute__((always_inline)) void fnn_transpose_pd(__m256d *r)
 #define VT __m256d
 #define VOP(op) _mm256_##op##_pd
 #define VBCAST _mm256_broadcast_sd
+#define VBCAST_HALF(p) _mm256_broadcast_pd((const __m128d *)(p))
+#define VJOIN(lo, hi) _mm256_blend_pd(lo, hi, 0xC)
 #define VTRANSPOSE fnn_transpose_pd
 #define VMASK(r) _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)(r)), _mm256_setr_epi64x(0, 1, 2, 3))
 #define VL 4

@@ -1,8 +1,8 @@
 /* BLIS-style GEMM driver, packing and micro-kernels for one element type.
  *
  * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC (and, with AVX2,
- * VT, VOP(op), VBCAST, VMASK, VTRANSPOSE, VL with NR == 2 * VL) and includes this file
- * once per type; every parameter is #undef'd at the end.
+ * VT, VOP(op), VBCAST, VBCAST_HALF, VJOIN, VMASK, VTRANSPOSE, VL with NR == 2 * VL) and
+ * includes this file once per type; every parameter is #undef'd at the end.
  *
  * Loop nest of one thread's share of C (FN(run)):
  *   jc: NC columns    pack B(pc:pc+KC, jc:jc+NC) into NR-wide micro-panels
@@ -10,6 +10,7 @@
  *   ic: MC rows       pack A(ic:ic+MC, pc:pc+KC) into MR-tall micro-panels
  *   jr: NR columns    B micro-panel stays in L1
  *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
+ *                     (NARROW_M x NARROW_N tiles when C is narrow, FN(ukr_narrow))
  * Skinny products skip packing an operand that would be used too few times: the
  * micro-kernel then reads A through its strides (n <= 2 NR), or unit-stride B in
  * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M).
@@ -57,6 +58,8 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
  * With unit column stride the epilogue runs in registers (lane masks at the right
  * edge); other strides go through FN(store_tile). */
 #if FNN_HAVE_AVX2
+#define NARROW_N (VL + VL / 2)
+#define NARROW_M 8 /* rows of the narrow tile */
 
 /* acc_i0, acc_i1 += A(i, p) * B(p, 0:NR) */
 #define FNN_UKR_ROW(i)                                  \
@@ -66,12 +69,24 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
 
 /* The epilogue of one NR-wide row held in two vectors, unit column stride: the
  * constants, lane masks for a partial row (nr < NR), and the bias of its columns.
- * Masked loads and stores are slow: only a partial vector uses them. */
+ * Masked loads are slow: only a partial vector uses them. */
 typedef struct {
     VT alpha, beta, slope, zero, bias0, bias1;
     __m256i mask0, mask1;
     int full0, full1; /* vector 0 / 1 covers VL columns */
+    int nr;
 } FN(vepi_t);
+
+/* p[0..r) = lanes 0..r-1 of x (0 < r < VL): element stores, as masked stores are slow
+ * on some CPUs (AMD Zen). */
+static inline __attribute__((always_inline)) void FN(store_part)(T *p, VT x, int r)
+{
+    _Alignas(32) T tmp[VL];
+    VOP(store)(tmp, x);
+#pragma GCC unroll 8
+    for (int j = 0; j < VL - 1; j++)
+        if (j < r) p[j] = tmp[j];
+}
 
 static inline __attribute__((always_inline)) void FN(load2)(const FN(vepi_t) *v, const T *p,
                                                             VT *x0, VT *x1)
@@ -89,6 +104,7 @@ static inline __attribute__((always_inline)) void FN(vepi_init)(FN(vepi_t) *v, p
     v->zero = VOP(setzero)();
     v->full0 = nr >= VL;
     v->full1 = nr >= 2 * VL;
+    v->nr = (int)nr;
     v->mask0 = VMASK(nr);
     v->mask1 = VMASK(nr - VL);
     v->bias0 = v->bias1 = v->zero;
@@ -124,11 +140,11 @@ static inline __attribute__((always_inline)) void FN(vepi_row)(const FN(vepi_t) 
     if (v->full0)
         VOP(storeu)(ci, x0);
     else
-        VOP(maskstore)(ci, v->mask0, x0);
+        FN(store_part)(ci, x0, v->nr);
     if (v->full1)
         VOP(storeu)(ci + VL, x1);
     else if (v->full0)
-        VOP(maskstore)(ci + VL, v->mask1, x1);
+        FN(store_part)(ci + VL, x1, v->nr - VL);
 }
 
 static inline __attribute__((always_inline)) void
@@ -174,6 +190,68 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
 }
 
 #undef FNN_UKR_ROW
+
+/* Narrow C (VL < n <= VL + VL/2 = NARROW_N, e.g. the 10 outputs of a classifier): the
+ * MR x NR tile would waste 6 of 16 float lanes.  This NARROW_M x NARROW_N tile keeps one
+ * vector per row for columns 0..VL-1 and one vector per row pair for the rest (row 2q
+ * in the low half, row 2q+1 in the high half): 12 accumulators, 12 FMAs and 4 blends
+ * per step for 8 rows (the MR x NR tile: 12 FMAs for 6 rows).
+ * A is read through its strides (rows >= mr read row mr - 1), B is a packed NR-wide
+ * micro-panel.  Each element is still one FMA chain over p, as in FN(ukr_body), so the
+ * row tiling (NARROW_M, not MR) does not change any result. */
+static void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
+                           T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                           const FN(epi_t) *e)
+{
+    enum { H = NARROW_M / 2 };
+    ptrdiff_t o[NARROW_M];
+    VT acc[NARROW_M], half[H];
+#pragma GCC unroll 8
+    for (int i = 0; i < NARROW_M; i++) {
+        o[i] = FNN_MIN(i, mr - 1) * rsa;
+        acc[i] = VOP(setzero)();
+    }
+#pragma GCC unroll 8
+    for (int q = 0; q < H; q++) half[q] = VOP(setzero)();
+    for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
+#pragma GCC unroll 2
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        const VT b0 = VOP(loadu)(b), b1 = VBCAST_HALF(b + VL); /* b1: columns VL.. twice */
+#pragma GCC unroll 8
+        for (int q = 0; q < H; q++) {
+            const VT lo = VBCAST(a + o[2 * q]), hi = VBCAST(a + o[2 * q + 1]);
+            acc[2 * q] = VOP(fmadd)(lo, b0, acc[2 * q]);
+            acc[2 * q + 1] = VOP(fmadd)(hi, b0, acc[2 * q + 1]);
+            half[q] = VOP(fmadd)(VJOIN(lo, hi), b1, half[q]);
+        }
+        a += csa;
+        b += NR;
+    }
+    /* row i's columns VL.. in the low lanes of x1 */
+    VT x1[NARROW_M];
+#pragma GCC unroll 8
+    for (int q = 0; q < H; q++) {
+        x1[2 * q] = half[q];
+        x1[2 * q + 1] = VOP(permute2f128)(half[q], half[q], 0x11);
+    }
+    if (csc == 1) {
+        FN(vepi_t) v;
+        FN(vepi_init)(&v, nr, e);
+#pragma GCC unroll 8
+        for (int i = 0; i < NARROW_M; i++)
+            if (i < mr) FN(vepi_row)(&v, e, c + i * rsc, acc[i], x1[i]);
+        if (e->act == FNN_ACT_TANH || e->act == FNN_ACT_SIGMOID)
+            for (ptrdiff_t i = 0; i < mr; i++) ACT_FN(e->act, e->slope, c + i * rsc, c + i * rsc, nr);
+    } else {
+        _Alignas(64) T t[NARROW_M * NR];
+#pragma GCC unroll 8
+        for (int i = 0; i < NARROW_M; i++) {
+            VOP(store)(t + i * NR, acc[i]);
+            VOP(store)(t + i * NR + VL, x1[i]);
+        }
+        FN(store_tile)(t, mr, nr, c, rsc, csc, e);
+    }
+}
 
 #else /* portable C: an MR x NR accumulator array the compiler keeps in SSE registers */
 
@@ -240,6 +318,12 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
                 }
             for (; p < kc; p++)
                 for (ptrdiff_t j = 0; j < NR; j++) dst[p * NR + j] = src[j * csb + p];
+        } else if (csb == 1) { /* partial panel of unit-stride rows: masked loads */
+            const __m256i m0 = VMASK(nr), m1 = VMASK(nr - VL);
+            for (ptrdiff_t p = 0; p < kc; p++) {
+                VOP(store)(dst + p * NR, VOP(maskload)(src + p * rsb, m0));
+                VOP(store)(dst + p * NR + VL, VOP(maskload)(src + p * rsb + VL, m1));
+            }
 #endif
         } else {
             for (ptrdiff_t p = 0; p < kc; p++)
@@ -315,6 +399,12 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
      * Unit-stride B is read in place for few rows (only a partial last panel is
      * packed), see FNN_GEMM_DIRECT_B_MAX_M. */
     int pack_a = n > 2 * NR;
+#if FNN_HAVE_AVX2
+    const int narrow = g->n > VL && g->n <= NARROW_N; /* the shape alone; then pack_a == 0 */
+    const ptrdiff_t mstep = narrow ? NARROW_M : MR;
+#else
+    const ptrdiff_t mstep = MR;
+#endif
     const int direct_b = pack_a && csb == 1 &&
                          m <= ((rsb * (ptrdiff_t)sizeof(T)) % 4096 ? FNN_GEMM_DIRECT_B_MAX_M
                                                                    : FNN_GEMM_DIRECT_B_MAX_M_4K);
@@ -353,13 +443,17 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
                     const ptrdiff_t nr = FNN_MIN(NR, nc - jr);
                     const T *bp = bufb + (jr - nfull) * kc;
                     e.bias = last && bias ? bias + jc + jr : NULL;
-                    for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
-                        const ptrdiff_t mr = FNN_MIN(MR, mc - ir);
+                    for (ptrdiff_t ir = 0; ir < mc; ir += mstep) {
+                        const ptrdiff_t mr = FNN_MIN(mstep, mc - ir);
                         T *ct = c + (ic + ir) * rsc + (jc + jr) * csc;
                         if (jr < nfull)
                             FN(ukr_b_direct)(kc, bufa + ir * kc, bblk + jr, rsb, ct, rsc, csc, mr, nr, &e);
                         else if (pack_a)
                             FN(ukr_packed)(kc, bufa + ir * kc, bp, ct, rsc, csc, mr, nr, &e);
+#if FNN_HAVE_AVX2
+                        else if (narrow)
+                            FN(ukr_narrow)(kc, ablk + ir * rsa, rsa, csa, bp, ct, rsc, csc, mr, nr, &e);
+#endif
                         else
                             FN(ukr_a_direct)(kc, ablk + ir * rsa, rsa, csa, bp, ct, rsc, csc, mr, nr, &e);
                     }
@@ -457,6 +551,10 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef VT
 #undef VOP
 #undef VBCAST
+#undef VBCAST_HALF
+#undef VJOIN
+#undef NARROW_N
+#undef NARROW_M
 #undef VTRANSPOSE
 #undef VMASK
 #undef VL

@@ -1,0 +1,81 @@
+"""The narrow-C micro-kernel (9..12 float32 / 5..6 float64 columns, e.g. a classifier's
+output layer and its weight gradient) and its neighbours, on every compiled path."""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import reference as ref
+
+from test_gemm import ACTS, assert_close, oracle_gemm, rand
+
+NARROW_N = list(range(4, 14))  # float64 5..6, float32 9..12, and their neighbours
+ROWS = [5, 6, 7, 8, 9, 15, 16, 17, 50]  # around the 8-row tile (m <= 4 is the skinny path)
+DEPTHS = [1, 3, 37, 256, 257, 600]  # KC = 256: one block, equal blocks of 129, 200
+
+
+@pytest.mark.parametrize("m", ROWS)
+@pytest.mark.parametrize("n", NARROW_N)
+def test_shapes_depths_and_transposes(kmod, dtype, m, n):
+    rng = np.random.default_rng(m * 100 + n)
+    for k in DEPTHS:
+        a, b, c = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype), rand(rng, (m, n), dtype)
+        want = oracle_gemm(a, b, alpha=0.75, beta=-1.25, c=c)
+        for ta in (False, True):
+            for tb in (False, True):
+                at = np.ascontiguousarray(a.T) if ta else a
+                bt = np.ascontiguousarray(b.T) if tb else b
+                got = kmod.gemm(at, bt, trans_a=ta, trans_b=tb, alpha=0.75, beta=-1.25, out=c.copy())
+                assert_close(got, want, k, a, b)
+
+
+@pytest.mark.parametrize("n", [9, 10, 12])
+@pytest.mark.parametrize("k", [5, 300])
+def test_beta_zero_never_reads_out(kmod, dtype, n, k):
+    rng = np.random.default_rng(n + k)
+    a, b = rand(rng, (31, k), dtype), rand(rng, (k, n), dtype)
+    for out in (np.full((31, n), np.nan, dtype), np.full((n, 31), np.nan, dtype).T):
+        got = kmod.gemm(a, b, alpha=-2.0, beta=0.0, out=out)
+        assert got is out
+        assert_close(got, oracle_gemm(a, b, alpha=-2.0), k, a, b)
+
+
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("n", [5, 6, 9, 10, 11, 12])
+@pytest.mark.parametrize("fortran_out", [False, True])
+def test_linear_bias_activations(kmod, dtype, act, n, fortran_out):
+    rng = np.random.default_rng(n)
+    x, w, bias = rand(rng, (45, 128), dtype), rand(rng, (128, n), dtype) / 8, rand(rng, n, dtype)
+    want = ref.linear(x.astype(np.float64), w.astype(np.float64), bias.astype(np.float64), act)
+    out = np.full((45, n), np.nan, dtype, order="F" if fortran_out else "C")
+    assert kmod.linear(x, w, bias, act, out=out) is out
+    assert_close(out, want, 128, x, w)
+    assert_close(kmod.linear(x, w, None, act), ref.linear(x.astype(np.float64), w.astype(np.float64),
+                                                          None, act), 128, x, w)
+
+
+def test_strided_and_reversed_operands(kmod, dtype):
+    rng = np.random.default_rng(7)
+    a0, b0 = rand(rng, (40, 90), dtype), rand(rng, (60, 24), dtype)
+    for a in (a0[::-1, ::3], a0[::2, 1::3], a0.T[::-3][:30].T):
+        for b in (b0[::-2, ::2], b0[:30, 10:1:-1], b0[:30, :10]):
+            assert_close(kmod.matmul(a, b), a.astype(np.float64) @ b, 30, a, b)
+
+
+@pytest.mark.parametrize("shape", [(1100, 300, 10), (2000, 600, 12), (1500, 400, 6), (1200, 256, 9)])
+def test_threads_bitwise_identical(kmod, dtype, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(9)
+    x, w, bias = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype), rand(rng, n, dtype)
+    old = fastnn.get_num_threads()
+    try:
+        results = []
+        for nt in (1, 2):
+            fastnn.set_num_threads(nt)
+            results.append((kmod.matmul(x, w), kmod.linear(x, w, bias, "sigmoid"),
+                            kmod.gemm(x, w, trans_a=False, alpha=0.5, beta=1.0, out=np.ones((m, n), dtype)),
+                            kmod.gemm(np.ascontiguousarray(x.T), w, trans_a=True)))
+    finally:
+        fastnn.set_num_threads(old)
+    for r0, r1 in zip(*results):
+        np.testing.assert_array_equal(r0, r1)
+    assert_close(results[0][0], x.astype(np.float64) @ w, k, x, w)
