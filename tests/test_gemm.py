@@ -196,7 +196,9 @@ def test_property_random_shapes_and_strides(m, n, k, sa, sb, ta, tb, beta, f64, 
 
 
 @pytest.mark.parametrize("shape", [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300),
-                                   (1100, 100, 48)])
+                                   (1100, 100, 48),
+                                   # the narrow-output tile (9-12 float / 5-6 double columns)
+                                   (1100, 300, 10), (2000, 600, 12), (1500, 400, 6), (1200, 256, 9)])
 def test_threads_bitwise_identical(kmod, dtype, shape):
     m, k, n = shape
     rng = np.random.default_rng(5)

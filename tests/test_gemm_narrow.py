@@ -3,7 +3,6 @@ output layer and its weight gradient) and its neighbours, on every compiled path
 import numpy as np
 import pytest
 
-import fastnn
 from fastnn import reference as ref
 
 from test_gemm import ACTS, assert_close, oracle_gemm, rand
@@ -59,23 +58,3 @@ def test_strided_and_reversed_operands(kmod, dtype):
     for a in (a0[::-1, ::3], a0[::2, 1::3], a0.T[::-3][:30].T):
         for b in (b0[::-2, ::2], b0[:30, 10:1:-1], b0[:30, :10]):
             assert_close(kmod.matmul(a, b), a.astype(np.float64) @ b, 30, a, b)
-
-
-@pytest.mark.parametrize("shape", [(1100, 300, 10), (2000, 600, 12), (1500, 400, 6), (1200, 256, 9)])
-def test_threads_bitwise_identical(kmod, dtype, shape):
-    m, k, n = shape
-    rng = np.random.default_rng(9)
-    x, w, bias = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype), rand(rng, n, dtype)
-    old = fastnn.get_num_threads()
-    try:
-        results = []
-        for nt in (1, 2):
-            fastnn.set_num_threads(nt)
-            results.append((kmod.matmul(x, w), kmod.linear(x, w, bias, "sigmoid"),
-                            kmod.gemm(x, w, trans_a=False, alpha=0.5, beta=1.0, out=np.ones((m, n), dtype)),
-                            kmod.gemm(np.ascontiguousarray(x.T), w, trans_a=True)))
-    finally:
-        fastnn.set_num_threads(old)
-    for r0, r1 in zip(*results):
-        np.testing.assert_array_equal(r0, r1)
-    assert_close(results[0][0], x.astype(np.float64) @ w, k, x, w)
