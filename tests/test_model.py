@@ -1,6 +1,5 @@
 """The model layer: gradients of whole networks, training parity with a plain NumPy
 loop, fit == manual loop, fit's checks, save/load, callbacks and schedules."""
-import io
 import math
 
 import numpy as np
@@ -374,7 +373,7 @@ def test_demo_reaches_95_percent(capsys):
 
 def test_parameter_groups_set_weight_decay_per_parameter():
     layer = fastnn.Dense(3, 2, dtype=np.float64, seed=0)
-    w0, b0 = layer.weight.copy(), layer.bias.copy()
+    w0 = layer.weight.copy()
     layer.grad_weight[...] = 0
     layer.grad_bias[...] = 0
     layer.bias[...] = 1.0

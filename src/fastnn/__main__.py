@@ -7,8 +7,6 @@ import sys
 import time
 from typing import List, Optional
 
-import numpy as np
-
 
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
