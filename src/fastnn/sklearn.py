@@ -47,8 +47,7 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import (check_classification_targets, type_of_target,
-                                          unique_labels)
+    from sklearn.utils.multiclass import type_of_target, unique_labels
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("fastnn.sklearn needs scikit-learn >= 1.6: pip install 'fastnn[sklearn]'"
@@ -65,6 +64,9 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 _ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "logistic": Sigmoid, "identity": Identity}
 _LOSSES = {"softmax": SoftmaxCrossEntropy, "logistic": BCEWithLogits, "identity": MSE}
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: target types a classifier accepts (scikit-learn's check_classification_targets)
+_CLASSIFICATION_TARGETS = ("binary", "multiclass", "multiclass-multioutput",
+                           "multilabel-indicator", "multilabel-sequences")
 #: smallest learning rate the "adaptive" schedule divides by 5 before it stops
 _MIN_ADAPTIVE_LR = 1e-6
 
@@ -437,12 +439,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _targets(self, y, reset, incremental, classes):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        multilabel = type_of_target(y).startswith("multilabel")
+        y_type = type_of_target(y, input_name="y")  # once: it costs ~0.1 ms per call
+        if y_type not in _CLASSIFICATION_TARGETS:
+            raise ValueError(f"Unknown label type: {y_type!r}. A classifier needs discrete "
+                             "class labels; for continuous targets use MLPRegressor.")
+        multilabel = y_type.startswith("multilabel")
         if reset:
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(classes if incremental and not multilabel else y)
-            self.classes_ = self._label_binarizer.classes_
+            from_y = not incremental or multilabel
+            self._fit_classes(y if from_y else classes, y_type if from_y else None)
         elif incremental:
             if classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
                 raise ValueError(f"classes={classes!r} differs from the classes of the first "
@@ -450,12 +454,23 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         elif not np.array_equal(unique_labels(y), self.classes_):
             raise ValueError("warm_start can only be used where `y` has the same classes as "
                              "in the previous call to fit")
-        if not multilabel and not np.isin(y, self.classes_).all():
+        if not multilabel and not (reset and from_y) and not np.isin(y, self.classes_).all():
             raise ValueError(f"y has labels {np.setdiff1d(y, self.classes_)!r} that are not "
                              f"in classes_ {self.classes_!r}")
-        if self._label_binarizer.y_type_ == "multiclass":  # class indices, no one-hot
+        if self._label_binarizer is None:  # multi-class: class indices, no one-hot
             return np.searchsorted(self.classes_, y), "softmax", y
         return self._label_binarizer.transform(y).astype(self._dtype()), "logistic", y
+
+    def _fit_classes(self, labels, label_type=None):
+        """``classes_`` from ``labels``; binary and multi-label targets also get the
+        ``LabelBinarizer`` that encodes and decodes them (multi-class ones use indices)."""
+        if (label_type or type_of_target(labels, input_name="classes")) == "multiclass":
+            labels = np.asarray(labels)
+            self.classes_ = np.unique(labels) if labels.dtype.kind in "biuf" else unique_labels(labels)
+            self._label_binarizer = None
+        else:
+            self._label_binarizer = LabelBinarizer().fit(labels)
+            self.classes_ = self._label_binarizer.classes_
 
     def _validation_score(self, X, y):
         return accuracy_score(y, self._decode(self._proba(X)))
@@ -468,6 +483,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return ops.sigmoid(out, out=out)
 
     def _decode(self, proba):
+        if self._label_binarizer is None:
+            return self.classes_.take(proba.argmax(axis=1))
         return self._label_binarizer.inverse_transform(proba)
 
     def predict(self, X):
