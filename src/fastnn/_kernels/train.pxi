@@ -7,7 +7,8 @@
 #   gather rows of X and y by `order`
 #   forward   A[l+1] = act(A[l] @ W[l] + b[l])        (GEMM with fused epilogue)
 #   loss      G[L-1] = dLoss/dlogits                  (fused row kernels, mean over the batch)
-#   backward  dz = G[l] * act'(A[l+1]); dW = A[l].T @ dz; db = sum_rows(dz); G[l-1] = dz @ W.T
+#   backward  dz = G[l] * act'(A[l+1]) and db = sum_rows(dz) (one pass); dW = A[l].T @ dz;
+#             G[l-1] = dz @ W.T
 #   update    one fused SGD or Adam kernel per parameter
 # A one-row minibatch (plain SGD, as in the lecture) never forms dW = x.T @ dz: each row
 # of W is updated from the product x[r] * dz computed into a small buffer, with the same
@@ -269,16 +270,14 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
         total += _loss_and_grad(tag, p, rows)
         for l in range(L - 1, -1, -1):
             g = <floating *>p.G[l]
-            if p.act[l] != FNN_ACT_IDENTITY:
-                act_backward(p.act[l], <floating>p.slope[l], g, <const floating *>p.A[l + 1],
-                             g, rows * p.width[l + 1])
+            _dz_and_bias_grad(g, <const floating *>p.A[l + 1], rows, p.width[l + 1], p.act[l],
+                              <floating>p.slope[l], <floating *>p.GP[p.b_index[l]]
+                              if p.b_index[l] >= 0 else NULL)
             if rows > 1:  # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
                 _train_gemm(p.width[l], p.width[l + 1], rows,
                             <const floating *>p.A[l], 1, p.width[l],
                             g, p.width[l + 1], 1,
                             <floating *>p.GP[p.w_index[l]], NULL, FNN_ACT_IDENTITY, 0.0)
-            if p.b_index[l] >= 0:
-                sum_over_rows(g, rows, p.width[l + 1], <floating *>p.GP[p.b_index[l]])
             if l > 0:
                 # G[l-1] = dz @ W.T, with W.T as a transposed view
                 _train_gemm(rows, p.width[l], p.width[l + 1],
@@ -302,6 +301,24 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
                     tmp[j] = x[r] * g[j]
                 _update(p, h, i, tmp, r * p.width[l + 1], p.width[l + 1])
     return total
+
+
+cdef inline void _dz_and_bias_grad(floating *g, const floating *y, Py_ssize_t rows,
+                                   Py_ssize_t cols, int act, floating slope,
+                                   floating *db) noexcept nogil:
+    """g = g * act'(y) and db = sum of the rows of g (unless NULL), in one pass over the
+    (rows, cols) block: act_backward and sum_over_rows row by row, same arithmetic."""
+    cdef Py_ssize_t r, j
+    cdef floating *row
+    if db != NULL:
+        memset(db, 0, cols * sizeof(floating))
+    for r in range(rows):
+        row = g + r * cols
+        if act != FNN_ACT_IDENTITY:
+            act_backward(act, slope, row, y + r * cols, row, cols)
+        if db != NULL:
+            for j in range(cols):
+                db[j] += row[j]
 
 
 cdef inline void _rank1_sgd(floating *w, const floating *x, const floating *dz, Py_ssize_t rows,
