@@ -403,6 +403,7 @@ def test_compiled_runner_is_used_for_dense_stacks_only():
 
 @pytest.mark.parametrize("bad_order,match", [
     (np.arange(20)[::-1].copy() + 5, "outside"),
+    (np.where(np.arange(20) == 7, -1, np.arange(20)), "outside"),
     (np.arange(19), "length"),
     (np.arange(20).astype(np.int32), "int64"),
 ])
@@ -422,6 +423,9 @@ def test_train_plan_rejects_bad_order(bad_order, match):
     for p, old in zip(params, before):
         np.testing.assert_array_equal(p.value, old)
     assert plan.run_sgd(np.arange(20), 0, 3, 0.1, 0.0, False, np.zeros(4)) > 0
+    # only the rows of the requested minibatches are checked (and used)
+    assert plan.run_sgd(np.where(np.arange(20) < 16, np.arange(20), 99), 0, 2, 0.1, 0.0,
+                        False, np.zeros(4)) > 0
 
 
 def test_autoencoder_example_runs(capsys):

@@ -17,7 +17,7 @@
 # Each step is the kernel call, with the same arguments, that the Python layer makes in
 # the manual loop, so fit and the manual loop give the same numbers.
 from libc.string cimport memcpy, memset
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
 cdef extern from *:
     void __builtin_prefetch(const void *addr, int rw, int locality) nogil
@@ -185,10 +185,14 @@ cdef class TrainPlan:
             raise ValueError(f"order must be a C-contiguous int64 array of length {self.n}")
         if first < 0 or count < 0 or (first + count - 1) * self.batch >= self.n and count:
             raise ValueError(f"minibatches {first}..{first + count} are outside the epoch")
-        used = order[first * self.batch:min((first + count) * self.batch, self.n)]
-        if used.size and (used.min() < 0 or used.max() >= self.n):
+        cdef const int64_t *rows = <const int64_t *>cnp.PyArray_DATA(order)
+        cdef Py_ssize_t i, end = min((first + count) * self.batch, self.n)
+        cdef bint bad = False
+        for i in range(first * self.batch, end):
+            bad |= <uint64_t>rows[i] >= <uint64_t>self.n  # also catches negative indices
+        if bad:
             raise ValueError(f"order has row indices outside [0, {self.n})")
-        return <const int64_t *>cnp.PyArray_DATA(order)
+        return rows
 
     def run_sgd(self, order, Py_ssize_t first, Py_ssize_t count, double lr, double momentum,
                 bint nesterov, decay) -> float:
