@@ -1,6 +1,8 @@
 /* Softmax over blocks of rows and the fused losses: loops that reduce (max, sum)
- * and use `omp simd reduction` to vectorise without -ffast-math.  Header-only so
- * that each ISA build (see setup.py) compiles them with its own flags.
+ * and use `omp simd reduction` to vectorise without -ffast-math, or, with AVX2 and
+ * rows of at most FNN_XT_MAX values, vertical operations on groups of rows transposed
+ * in registers ("across rows", below).  Header-only so that each ISA build (see
+ * setup.py) compiles them with its own flags.
  *
  * Aliasing: every output may be the very same buffer as the logits/pred input
  * (each element is read before it is written); no other overlap is allowed.
