@@ -293,41 +293,26 @@ static inline __m256d fnn_xt_class_f64(__m256i lab, ptrdiff_t j)
 }
 
 #define FNN_DEFINE_XT(T, SUF, VL, VT, P, EXP, LOG)                                          \
-    /* Column offset of the tile that starts at column o (see above). */                   \
-    static inline ptrdiff_t fnn_xt_tile_##SUF(ptrdiff_t o, ptrdiff_t c)                     \
-    {                                                                                       \
-        return o + VL > c && c >= VL ? c - VL : o;                                          \
-    }                                                                                       \
-                                                                                            \
-    /* One group: t (c or more columns) from the VL rows of the (VL, c) matrix a. */        \
-    static inline void fnn_xt_load_##SUF(const T *a, ptrdiff_t c, T *t)                     \
+    /* One group between the VL rows of a (VL, c) matrix and t (c or more columns of VL     \
+     * values): rows to t, or with `back` t to rows (columns 0..c-1). */                    \
+    static inline void fnn_xt_move_##SUF(int back, const T *src, ptrdiff_t c, T *dst)       \
     {                                                                                       \
         const __m256i mask = fnn_lanes_##P(c);                                              \
         for (ptrdiff_t o = 0; o < c; o += VL) {                                             \
-            ptrdiff_t k0 = fnn_xt_tile_##SUF(o, c);                                         \
+            ptrdiff_t k0 = o + VL > c && c >= VL ? c - VL : o; /* the tile's 1st column */  \
             VT r[VL];                                                                       \
             for (int i = 0; i < VL; i++)                                                    \
-                r[i] = c < VL ? _mm256_maskload_##P(a + i * c, mask)                        \
-                              : _mm256_loadu_##P(a + i * c + k0);                           \
-            fnn_transpose_##P(r);                                                           \
-            for (int k = 0; k < VL; k++) _mm256_store_##P(t + (k0 + k) * VL, r[k]);        \
-        }                                                                                   \
-    }                                                                                       \
-                                                                                            \
-    /* The reverse: columns 0..c-1 of t to the VL rows of a. */                             \
-    static inline void fnn_xt_store_##SUF(const T *t, ptrdiff_t c, T *a)                    \
-    {                                                                                       \
-        const __m256i mask = fnn_lanes_##P(c);                                              \
-        for (ptrdiff_t o = 0; o < c; o += VL) {                                             \
-            ptrdiff_t k0 = fnn_xt_tile_##SUF(o, c);                                         \
-            VT r[VL];                                                                       \
-            for (int k = 0; k < VL; k++) r[k] = _mm256_load_##P(t + (k0 + k) * VL);         \
+                r[i] = back     ? _mm256_load_##P(src + (k0 + i) * VL)                      \
+                       : c < VL ? _mm256_maskload_##P(src + i * c, mask)                    \
+                                : _mm256_loadu_##P(src + i * c + k0);                       \
             fnn_transpose_##P(r);                                                           \
             for (int i = 0; i < VL; i++) {                                                  \
-                if (c < VL)                                                                 \
-                    _mm256_maskstore_##P(a + i * c, mask, r[i]);                            \
+                if (!back)                                                                  \
+                    _mm256_store_##P(dst + (k0 + i) * VL, r[i]);                            \
+                else if (c < VL)                                                            \
+                    _mm256_maskstore_##P(dst + i * c, mask, r[i]);                          \
                 else                                                                        \
-                    _mm256_storeu_##P(a + i * c + k0, r[i]);                                \
+                    _mm256_storeu_##P(dst + i * c + k0, r[i]);                              \
             }                                                                               \
         }                                                                                   \
     }                                                                                       \
@@ -360,8 +345,8 @@ static inline __m256d fnn_xt_class_f64(__m256i lab, ptrdiff_t j)
         _Alignas(32) T pad[FNN_XT_MAX * VL], qt[FNN_XT_MAX * VL];                           \
         const VT zero = _mm256_setzero_##P();                                               \
         for (ptrdiff_t i = 0; i < nr; i += VL, t += c * VL) {                               \
-            fnn_xt_load_##SUF(fnn_xt_rows_##SUF(x, i, nr, c, pad), c, t);                   \
-            if (q) fnn_xt_load_##SUF(fnn_xt_rows_##SUF(q, i, nr, c, pad), c, qt);           \
+            fnn_xt_move_##SUF(0, fnn_xt_rows_##SUF(x, i, nr, c, pad), c, t);                \
+            if (q) fnn_xt_move_##SUF(0, fnn_xt_rows_##SUF(q, i, nr, c, pad), c, qt);        \
             const __m256i lab = y ? fnn_xt_labels_##SUF(y, i, nr) : _mm256_set1_epi32(-1);  \
             VT mi = _mm256_load_##P(t), ds = zero, a = zero;                                \
             VT b = q ? zero : _mm256_set1_##P(1);                                           \
@@ -416,7 +401,7 @@ static inline __m256d fnn_xt_class_f64(__m256i lab, ptrdiff_t j)
                     v = _mm256_sub_##P(v, _mm256_and_##P(fnn_xt_class_##SUF(lab, j), qv));  \
                 _mm256_store_##P(t + j * VL, v);                                            \
             }                                                                               \
-            fnn_xt_store_##SUF(t, c, i + VL <= nr ? g + i * c : pad);                       \
+            fnn_xt_move_##SUF(1, t, c, i + VL <= nr ? g + i * c : pad);                     \
             if (i + VL > nr) memcpy(g + i * c, pad, (size_t)((nr - i) * c) * sizeof(T));    \
         }                                                                                   \
     }                                                                                       \
