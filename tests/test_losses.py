@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from fastnn import _dispatch
 from fastnn import reference as R
 from _helpers import assert_close, rand, threads
 
@@ -151,6 +152,130 @@ def test_cross_entropy_views_and_out(kmod, dtype, kind):
     assert_close(xc, egrad, dtype)
 
 
+# Few classes (c <= 32 on AVX2) run across rows: groups of 8 (float32) or 4 (float64) rows
+# transposed, the last group of a block padded.  These shapes cover c below, at and above
+# the vector width and the across-rows limit, and every group remainder.
+FEW_CLASSES = [1, 2, 3, 7, 8, 9, 10, 15, 16, 17, 31, 32, 33]
+FEW_ROWS = [0, 1, 7, 8, 9, 15, 16, 17, 200, 257]
+
+
+@pytest.mark.parametrize("c", FEW_CLASSES)
+def test_few_classes(kmod, dtype, c):
+    rng = np.random.default_rng(c)
+    for n in FEW_ROWS:
+        x = rand(rng, (n, c), dtype, 3.0)
+        for name in ("softmax", "log_softmax"):
+            expected, y = getattr(R, name)(x), x.copy()
+            assert_close(getattr(kmod, name)(x), expected, dtype, scale=10)
+            assert getattr(kmod, name)(y, out=y) is y             # in place
+            assert_close(y, expected, dtype, scale=10)
+        for kind in ("labels", "probs"):
+            t = make_targets(rng, n, c, kind, dtype)
+            for reduction in REDUCTIONS:
+                for smoothing in (0.0, 0.1):
+                    kw = dict(reduction=reduction, label_smoothing=smoothing)
+                    loss, grad = kmod.softmax_cross_entropy(x, t, **kw)
+                    eloss, egrad = R.softmax_cross_entropy(x, t, **kw)
+                    check_loss(loss, eloss, dtype, reduction, n)
+                    assert_close(grad, egrad, dtype)
+            y = x.copy()                                          # in place
+            loss, grad = kmod.softmax_cross_entropy(y, t, reduction="none", out=y)
+            eloss, egrad = R.softmax_cross_entropy(x, t, reduction="none")
+            assert grad is y
+            check_loss(loss, eloss, dtype, "none", n)
+            assert_close(y, egrad, dtype)
+
+
+@pytest.mark.parametrize("c", [3, 10, 33])
+def test_few_classes_strided(kmod, dtype, c):
+    rng = np.random.default_rng(11)
+    base = rand(rng, (2 * 21, 3 * c), dtype, 2.0)
+    x = base[::2, ::3]                                        # (21, c), strided
+    for t in (rng.integers(0, c, 42)[::2], np.asfortranarray(make_targets(rng, 21, c, "probs",
+                                                                          dtype))):
+        out = np.zeros((c, 21), dtype).T
+        loss, grad = kmod.softmax_cross_entropy(x, t, label_smoothing=0.2, out=out)
+        eloss, egrad = R.softmax_cross_entropy(x, t, label_smoothing=0.2)
+        assert grad is out
+        check_loss(loss, eloss, dtype, "mean", 21)
+        assert_close(out, egrad, dtype)
+    assert_close(kmod.log_softmax(x.T), R.log_softmax(x.T), dtype, scale=10)
+
+
+def extreme_logits(dtype, c):
+    """17 rows of c >= 2 logits, huge, infinite and NaN, the -inf entries never at the
+    label of `extreme_labels` (see test_cross_entropy_neg_inf_off_the_label)."""
+    x = rand(np.random.default_rng(12), (17, c), dtype)
+    x[0, 0], x[1, :] = 1e30, -1e30
+    x[2, ::2] = -1e30
+    x[3, 1] = np.inf
+    x[4, :] = np.nan
+    x[5, c - 1] = np.nan
+    x[6, :] = -np.inf
+    x[7, 0] = 1e30
+    x[7, 1] = -1e30
+    x[8, 0] = -np.inf
+    x[9, 1:] = -np.inf                                        # one finite logit
+    return x
+
+
+def extreme_labels(c):
+    return np.array([0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 1]) % c
+
+
+@pytest.mark.parametrize("c", [2, 7, 10, 16, 33])
+def test_few_classes_extreme_logits(kmod, dtype, c):
+    """Huge logits stay finite; NaN and +inf rows and all -inf rows give NaN, as in the
+    reference; -inf logits give probability 0."""
+    x = extreme_logits(dtype, c)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for name in ("softmax", "log_softmax"):
+            assert_close(getattr(kmod, name)(x), getattr(R, name)(x), dtype, scale=10)
+        q = R.softmax(rand(np.random.default_rng(13), x.shape, dtype))
+        for t, smoothing in ((extreme_labels(c), 0.3), (q, 0.0), (q, 0.3)):
+            for reduction in REDUCTIONS:
+                kw = dict(reduction=reduction, label_smoothing=smoothing)
+                loss, grad = kmod.softmax_cross_entropy(x, t, **kw)
+                eloss, egrad = R.softmax_cross_entropy(x, t, **kw)
+                if reduction == "none":
+                    np.testing.assert_array_equal(np.isnan(loss), np.isnan(eloss))
+                    np.testing.assert_array_equal(np.isinf(loss), np.isinf(eloss))
+                    ok = np.isfinite(eloss)
+                    assert_close(loss[ok], eloss[ok], dtype, scale=10)
+                else:
+                    assert np.isnan(loss) and np.isnan(eloss)
+                assert_close(grad, egrad, dtype)
+
+
+@pytest.mark.parametrize("c", [2, 10, 33])
+def test_cross_entropy_neg_inf_off_the_label(kmod, dtype, c):
+    """Class labels without smoothing: the loss is -log p(label), finite when only other
+    logits are -inf (the reference's one-hot q * log p gives 0 * -inf = nan there)."""
+    x = extreme_logits(dtype, c)[[0, 1, 2, 7, 8, 9]]
+    y = extreme_labels(c)[[0, 1, 2, 7, 8, 9]]
+    with np.errstate(invalid="ignore"):
+        loss, grad = kmod.softmax_cross_entropy(x, y, reduction="none")
+        assert_close(loss, -R.log_softmax(x)[np.arange(6), y], dtype, scale=10)
+        assert_close(grad, R.softmax_cross_entropy(x, y, reduction="none")[1], dtype)
+
+
+def test_few_classes_threads_bitwise_identical(kmod):
+    rng = np.random.default_rng(14)
+    for dtype, (n, c) in ((np.float32, (3001, 10)), (np.float64, (2003, 7))):
+        x = rand(rng, (n, c), dtype, 3.0)
+        lab = rng.integers(0, c, n)
+        probs = R.softmax(rand(rng, (n, c), dtype))
+        runs = []
+        for nt in (1, 2, 3):
+            with threads(nt):
+                runs.append([kmod.softmax(x), kmod.log_softmax(x),
+                             *kmod.softmax_cross_entropy(x, lab, label_smoothing=0.1),
+                             *kmod.softmax_cross_entropy(x, probs, reduction="none")])
+        for run in runs[1:]:
+            for a, b in zip(run, runs[0]):
+                assert np.array_equal(a, b)
+
+
 def _numeric_grad(f, x, h=1e-6):
     g = np.zeros_like(x)
     for idx in np.ndindex(*x.shape):
@@ -280,6 +405,32 @@ def test_property_cross_entropy(x, data, smoothing, reduction, probs):
     rtol = 2e-5
     np.testing.assert_allclose(loss, eloss, rtol=rtol, atol=rtol * 30 * n)
     np.testing.assert_allclose(grad, egrad, rtol=rtol, atol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), n=st.integers(0, 40), c=st.integers(1, 40),
+       dtype=st.sampled_from([np.float32, np.float64]), smoothing=st.floats(0, 1),
+       probs=st.booleans())
+def test_property_cross_entropy_rows_independent(data, n, c, dtype, smoothing, probs):
+    """Every compiled path gives the reference's results.  Across rows (AVX2, c <= 32)
+    each row's loss and gradient are bitwise the same whether the row is computed alone
+    or within the batch (the last group of rows is padded, not computed apart)."""
+    x = data.draw(hnp.arrays(dtype, (n, c), elements=st.floats(-30, 30, width=32)))
+    if probs:
+        t = R.softmax(data.draw(hnp.arrays(dtype, (n, c), elements=bounded)))
+    else:
+        t = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)),
+                     np.int64)
+    kw = dict(reduction="none", label_smoothing=smoothing)
+    eloss, egrad = R.softmax_cross_entropy(x, t, **kw)
+    for kmod in _dispatch.modules.values():
+        loss, grad = kmod.softmax_cross_entropy(x, t, **kw)
+        assert_close(loss, eloss, dtype, scale=30)
+        assert_close(grad, egrad, dtype)
+        rows = sorted({0, n // 2, n - 1}) if n and kmod.ISA == "avx2" and c <= 32 else []
+        for i in rows:
+            li, gi = kmod.softmax_cross_entropy(x[i:i + 1], t[i:i + 1], **kw)
+            assert li[0] == loss[i] and np.array_equal(gi[0], grad[i])
 
 
 @settings(max_examples=50, deadline=None)

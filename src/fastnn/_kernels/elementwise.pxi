@@ -55,6 +55,8 @@ cdef extern from "fnn_loss.h" nogil:
                                Py_ssize_t c)
     void fnn_softmax_block_f64(int take_log, const double *x, double *y, Py_ssize_t nr,
                                Py_ssize_t c)
+    double fnn_loss_sum_f32(const float *v, Py_ssize_t n)
+    double fnn_loss_sum_f64(const double *v, Py_ssize_t n)
     void fnn_xent_block_f32(const float *x, const cnp.npy_intp *y, const float *q,
                             Py_ssize_t nr, Py_ssize_t c, float smooth, float gscale,
                             float *g, float *loss)
@@ -116,6 +118,14 @@ cdef inline void xent_block(const floating *x, const cnp.npy_intp *labels, const
         fnn_xent_block_f32(x, labels, q, nr, c, smoothing, gscale, g, loss)
     else:
         fnn_xent_block_f64(x, labels, q, nr, c, smoothing, gscale, g, loss)
+
+
+cdef inline double loss_sum(const floating *v, Py_ssize_t n) noexcept nogil:
+    """Sum of n values in double, vectorised (a fixed order of its own)."""
+    if floating is float:
+        return fnn_loss_sum_f32(v, n)
+    else:
+        return fnn_loss_sum_f64(v, n)
 
 
 cdef inline double pointwise_loss(int kind, const floating *a, const floating *t, Py_ssize_t n,
@@ -273,23 +283,23 @@ cdef inline void _xent_blk(Py_ssize_t b, Py_ssize_t rb, const floating *x,
 cdef double _xent_rows(const floating *x, const cnp.npy_intp *labels, const floating *q,
                        Py_ssize_t n, Py_ssize_t c, floating smoothing, floating gscale,
                        floating *g, floating *row_loss, int nt) noexcept nogil:
-    """Sum (in row order, in double) of the row losses, also written to row_loss unless it
-    is NULL (allowed only when nt == 1).  Blocks of rows depend on c only."""
-    cdef Py_ssize_t b, i, rb = fnn_block_rows(c), nb = (n + rb - 1) // rb
+    """Sum in double of the row losses (block sums, vectorised, added in block order), also
+    written to row_loss unless it is NULL (allowed only when nt == 1).  Blocks of rows
+    depend on c only."""
+    cdef Py_ssize_t b, rb = fnn_block_rows(c), nb = (n + rb - 1) // rb
     cdef double s = 0
     cdef floating block_loss[FNN_BLOCK_ROWS]
     cdef floating *dst
     if nt > 1:
         for b in prange(nb, schedule='static', num_threads=nt):
             _xent_blk(b, rb, x, labels, q, n, c, smoothing, gscale, g, row_loss + b * rb)
-        for i in range(n):
-            s += row_loss[i]
+        for b in range(nb):
+            s += loss_sum(row_loss + b * rb, min(rb, n - b * rb))
         return s
     for b in range(nb):
         dst = row_loss + b * rb if row_loss != NULL else block_loss
         _xent_blk(b, rb, x, labels, q, n, c, smoothing, gscale, g, dst)
-        for i in range(min(rb, n - b * rb)):
-            s += dst[i]
+        s += loss_sum(dst, min(rb, n - b * rb))
     return s
 
 

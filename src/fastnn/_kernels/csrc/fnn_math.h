@@ -1,11 +1,12 @@
 /* Branch-free exp/expm1/tanh/sigmoid that GCC auto-vectorises, and the
  * activation functions applied to a contiguous run of values.
  *
- * exp: Cody-Waite reduction x = n*ln2 + r, |r| <= ln2/2, a Taylor polynomial of
- * r in nested form, and 2^n built in the exponent bits (the "shifter" trick gives
- * round-to-nearest n without a float->int conversion).  Results below the
- * smallest normal are flushed to 0; large arguments give +inf; NaN propagates.
- * Accuracy: about 2 ulp in float32, a few ulp in float64.
+ * exp: Cody-Waite reduction x = n*ln2 + r, |r| <= ln2/2, the Taylor polynomial of
+ * r in Horner form (one FMA a term), and 2^n built in the exponent bits (the
+ * "shifter" trick gives round-to-nearest n without a float->int conversion).
+ * Results below the smallest normal are flushed to 0; arguments are clamped at
+ * 128 ln2 (1024 ln2), where 2^n is +inf; NaN propagates (the clamp is a min that
+ * passes NaN).  Accuracy: about 1 ulp.
  */
 #ifndef FNN_MATH_H
 #define FNN_MATH_H
@@ -16,48 +17,51 @@
 
 #define FNN_UNROLL _Pragma("GCC unroll 20")
 
+/* 1/k! for the exp polynomials. */
+static const double fnn_inv_fact[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720,
+                                        1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800,
+                                        1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
+
 static inline float fnn_expf(float x)
 {
-    const float hi = 88.3762626647949f, lo = -87.3365478515625f;
+    const float hi = 88.72283935546875f, lo = -87.3365478515625f; /* 128 ln2, -126 ln2 */
     const float shifter = 12582912.0f; /* 0x1.8p23 */
-    float xc = x > hi ? hi : (x < lo ? lo : x);
+    float xc = hi < x ? hi : x;
     float t = xc * 1.44269504088896341f + shifter;
     float n = t - shifter;
     float r = xc - n * 0.693359375f;
     r = r + n * 2.12194440e-4f;
-    float p = 1.0f;
+    float p = (float)fnn_inv_fact[7];
     FNN_UNROLL
-    for (int k = 8; k >= 1; k--) p = 1.0f + p * r * (1.0f / (float)k);
+    for (int k = 6; k >= 0; k--) p = p * r + (float)fnn_inv_fact[k];
     int32_t bits;
     memcpy(&bits, &t, sizeof bits);
     bits = (bits - 0x4B400000 + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     float res = p * scale;
-    res = x < lo ? 0.0f : res;
-    return x > hi ? INFINITY : res;
+    return x < lo ? 0.0f : res;
 }
 
 static inline double fnn_exp(double x)
 {
-    const double hi = 709.0, lo = -708.0;
+    const double hi = 709.782712893384, lo = -708.0; /* 1024 ln2 */
     const double shifter = 6755399441055744.0; /* 0x1.8p52 */
-    double xc = x > hi ? hi : (x < lo ? lo : x);
+    double xc = hi < x ? hi : x;
     double t = xc * 1.4426950408889634074 + shifter;
     double n = t - shifter;
     double r = xc - n * 6.93145751953125e-1;
     r = r - n * 1.42860682030941723212e-6;
-    double p = 1.0;
+    double p = fnn_inv_fact[13];
     FNN_UNROLL
-    for (int k = 14; k >= 1; k--) p = 1.0 + p * r * (1.0 / (double)k);
+    for (int k = 12; k >= 0; k--) p = p * r + fnn_inv_fact[k];
     int64_t bits;
     memcpy(&bits, &t, sizeof bits);
     bits = (bits - (int64_t)0x4338000000000000LL + 1023) << 52;
     double scale;
     memcpy(&scale, &bits, sizeof scale);
     double res = p * scale;
-    res = x < lo ? 0.0 : res;
-    return x > hi ? INFINITY : res;
+    return x < lo ? 0.0 : res;
 }
 
 /* expm1 for y <= 0: Taylor series near 0 (no cancellation), exp(y) - 1 beyond. */

@@ -19,10 +19,7 @@
 
 #include "gemm.h"
 #include "fnn_math.h"
-
-#if FNN_HAVE_AVX2
-#include <immintrin.h>
-#endif
+#include "fnn_simd.h"
 #if FNN_OPENMP
 #include <omp.h>
 #endif
@@ -75,42 +72,6 @@ static void *fnn_ws_get(int which, size_t bytes)
     return ws->ptr[which];
 }
 
-/* ----------------------------------------------------- in-register transposes */
-
-#if FNN_HAVE_AVX2
-/* r[q] (row q of an 8 x 8 float block) becomes column q. */
-static inline __attribute__((always_inline)) void fnn_transpose_ps(__m256 *r)
-{
-    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-
-/* r[q] (row q of a 4 x 4 double block) becomes column q. */
-static inline __attribute__((always_inline)) void fnn_transpose_pd(__m256d *r)
-{
-    const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
-    const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
-    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
-    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
-    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
-}
-#endif
-
 /* --------------------------------------------------------------- instantiations */
 
 #define FNN_MIN(x, y) ((x) < (y) ? (x) : (y))
@@ -138,8 +99,7 @@ static inline __attribute__((always_inline)) void fnn_transpose_pd(__m256d *r)
 #define VBCAST_HALF(p) _mm256_broadcast_ps((const __m128 *)(p)) /* VL/2 values, twice */
 #define VJOIN(lo, hi) _mm256_blend_ps(lo, hi, 0xF0) /* low half of lo, high half of hi */
 #define VTRANSPOSE fnn_transpose_ps
-/* lanes j < r set */
-#define VMASK(r) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(r)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define VMASK fnn_lanes_ps /* lanes j < r set */
 #define VL 8
 #define MR 6
 #define NR 16
@@ -163,7 +123,7 @@ static inline __attribute__((always_inline)) void fnn_transpose_pd(__m256d *r)
 #define VBCAST_HALF(p) _mm256_broadcast_pd((const __m128d *)(p))
 #define VJOIN(lo, hi) _mm256_blend_pd(lo, hi, 0xC)
 #define VTRANSPOSE fnn_transpose_pd
-#define VMASK(r) _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)(r)), _mm256_setr_epi64x(0, 1, 2, 3))
+#define VMASK fnn_lanes_pd
 #define VL 4
 #define MR 6
 #define NR 8
