@@ -72,9 +72,24 @@ static void *fnn_ws_get(int which, size_t bytes)
     return ws->ptr[which];
 }
 
+/* -------------------------------------------------------------- AVX2 helpers */
+
+#if FNN_HAVE_AVX2
+/* Two consecutive floats at p, repeated (a 64-bit broadcast; memcpy keeps it legal C). */
+static inline __attribute__((always_inline)) __m256 fnn_bcast_pair_ps(const float *p)
+{
+    double d;
+    memcpy(&d, p, sizeof d);
+    return _mm256_castpd_ps(_mm256_set1_pd(d));
+}
+#endif
+
 /* --------------------------------------------------------------- instantiations */
 
 #define FNN_MIN(x, y) ((x) < (y) ? (x) : (y))
+/* Micro-kernels stay out of line: a call per tile is cheap, and each kernel's register
+ * allocation then does not depend on the driver it would be inlined into. */
+#define FNN_NOINLINE __attribute__((noinline))
 #define FNN_ROUND_UP(x, r) (((x) + (r) - 1) / (r) * (r))
 /* Below this many multiply-adds (~10 us on one core) a second thread costs more than
  * it saves (a parallel region costs a few us, more when a worker must be woken). */
@@ -98,6 +113,11 @@ static void *fnn_ws_get(int which, size_t bytes)
 #define VBCAST _mm256_broadcast_ss
 #define VBCAST_HALF(p) _mm256_broadcast_ps((const __m128 *)(p)) /* VL/2 values, twice */
 #define VJOIN(lo, hi) _mm256_blend_ps(lo, hi, 0xF0) /* low half of lo, high half of hi */
+#define VSTORE_LO(p, x) _mm_storeu_ps(p, _mm256_castps256_ps128(x)) /* lanes 0..VL/2-1 */
+#define VBCAST_PAIR fnn_bcast_pair_ps /* p[0], p[1] in the even, odd lanes */
+/* lanes 2j, 2j+1 = p[j] (j < VL/2), and its inverse: even lanes to the low half */
+#define VDUP_PAIRS(p) _mm256_permutevar8x32_ps(VBCAST_HALF(p), _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3))
+#define VUNZIP_PAIRS(x) _mm256_permutevar8x32_ps(x, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7))
 #define VTRANSPOSE fnn_transpose_ps
 #define VMASK fnn_lanes_ps /* lanes j < r set */
 #define VL 8
@@ -122,6 +142,10 @@ static void *fnn_ws_get(int which, size_t bytes)
 #define VBCAST _mm256_broadcast_sd
 #define VBCAST_HALF(p) _mm256_broadcast_pd((const __m128d *)(p))
 #define VJOIN(lo, hi) _mm256_blend_pd(lo, hi, 0xC)
+#define VSTORE_LO(p, x) _mm_storeu_pd(p, _mm256_castpd256_pd128(x))
+#define VBCAST_PAIR(p) _mm256_broadcast_pd((const __m128d *)(p))
+#define VDUP_PAIRS(p) _mm256_permute4x64_pd(VBCAST_HALF(p), 0x50)
+#define VUNZIP_PAIRS(x) _mm256_permute4x64_pd(x, 0xD8)
 #define VTRANSPOSE fnn_transpose_pd
 #define VMASK fnn_lanes_pd
 #define VL 4

@@ -1,8 +1,9 @@
 /* BLIS-style GEMM driver, packing and micro-kernels for one element type.
  *
  * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC (and, with AVX2,
- * VT, VOP(op), VBCAST, VBCAST_HALF, VJOIN, VMASK, VTRANSPOSE, VL with NR == 2 * VL) and
- * includes this file once per type; every parameter is #undef'd at the end.
+ * VT, VOP(op), VBCAST, VBCAST_HALF, VBCAST_PAIR, VDUP_PAIRS, VUNZIP_PAIRS, VJOIN,
+ * VSTORE_LO, VMASK, VTRANSPOSE, VL with NR == 2 * VL) and includes this file once per
+ * type; every parameter is #undef'd at the end.
  *
  * Loop nest of one thread's share of C (FN(run)):
  *   jc: NC columns    pack B(pc:pc+KC, jc:jc+NC) into NR-wide micro-panels
@@ -10,7 +11,9 @@
  *   ic: MC rows       pack A(ic:ic+MC, pc:pc+KC) into MR-tall micro-panels
  *   jr: NR columns    B micro-panel stays in L1
  *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
- *                     (NARROW_M x NARROW_N tiles when C is narrow, FN(ukr_narrow))
+ *                     (NARROW_M x NARROW_N tiles when C is narrow, FN(ukr_narrow);
+ *                     PAIRS_M x VL/2 tiles on a partial last panel of <= VL
+ *                     columns, FN(ukr_pairs))
  * Skinny products skip packing an operand that would be used too few times: the
  * micro-kernel then reads A through its strides (n <= 2 NR), or unit-stride B in
  * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M).
@@ -60,6 +63,8 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
 #if FNN_HAVE_AVX2
 #define NARROW_N (VL + VL / 2)
 #define NARROW_M 8 /* rows of the narrow tile */
+#define PAIRS_M (4 * MR) /* rows of the row-pair tile, FN(ukr_pairs) */
+#define EPI_M (2 * MR) /* most rows FN(finish_rows) takes (12 vectors, in registers) */
 
 /* acc_i0, acc_i1 += A(i, p) * B(p, 0:NR) */
 #define FNN_UKR_ROW(i)                                  \
@@ -67,84 +72,124 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
     acc##i##0 = VOP(fmadd)(ai, b0, acc##i##0);          \
     acc##i##1 = VOP(fmadd)(ai, b1, acc##i##1);
 
-/* The epilogue of one NR-wide row held in two vectors, unit column stride: the
- * constants, lane masks for a partial row (nr < NR), and the bias of its columns.
- * Masked loads are slow: only a partial vector uses them. */
-typedef struct {
-    VT alpha, beta, slope, zero, bias0, bias1;
-    __m256i mask0, mask1;
-    int full0, full1; /* vector 0 / 1 covers VL columns */
-    int nr;
-} FN(vepi_t);
-
-/* p[0..r) = lanes 0..r-1 of x (0 < r < VL): element stores, as masked stores are slow
- * on some CPUs (AMD Zen). */
-static inline __attribute__((always_inline)) void FN(store_part)(T *p, VT x, int r)
+/* p[0..r) = lanes 0..r-1 of x (0 < r < VL): a half-vector store, then element
+ * stores, as masked stores are slow on some CPUs (AMD Zen). */
+static inline __attribute__((always_inline)) void FN(store_part)(T *p, VT x, ptrdiff_t r)
 {
     _Alignas(32) T tmp[VL];
     VOP(store)(tmp, x);
+    ptrdiff_t j = 0;
+    if (r >= VL / 2) {
+        VSTORE_LO(p, x);
+        j = VL / 2;
+    }
 #pragma GCC unroll 8
-    for (int j = 0; j < VL - 1; j++)
+    for (; j < VL - 1; j++)
         if (j < r) p[j] = tmp[j];
 }
 
-static inline __attribute__((always_inline)) void FN(load2)(const FN(vepi_t) *v, const T *p,
-                                                            VT *x0, VT *x1)
+/* VL values at p, or only the lanes of `mask` (the others 0) when not `full`.  Masked
+ * loads are slow: only a partial vector uses them. */
+static inline __attribute__((always_inline)) VT FN(load_part)(const T *p, int full, __m256i mask)
 {
-    *x0 = v->full0 ? VOP(loadu)(p) : VOP(maskload)(p, v->mask0);
-    *x1 = v->full1 ? VOP(loadu)(p + VL) : VOP(maskload)(p + VL, v->mask1);
+    return full ? VOP(loadu)(p) : VOP(maskload)(p, mask);
 }
 
-static inline __attribute__((always_inline)) void FN(vepi_init)(FN(vepi_t) *v, ptrdiff_t nr,
-                                                                const FN(epi_t) *e)
+/* The epilogue of a tile of `rows` (a constant) rows held in registers: row i's columns
+ * 0..VL-1 in x0[i] and VL.. in x1[i] (x1 NULL when the tile is VL wide); rows >= mr and
+ * columns >= nr are dropped.  Unit column stride: c = act(alpha * x + beta * c + bias)
+ * in registers, each step over the whole tile behind one test (alpha == 1 skips the
+ * product, which is exact), tanh and sigmoid on the stored rows; other strides go
+ * through FN(store_tile).  The x are clobbered. */
+static inline __attribute__((always_inline)) void FN(finish_rows)(VT *x0, VT *x1, int rows,
+                                                                  T *c, ptrdiff_t rsc,
+                                                                  ptrdiff_t csc, ptrdiff_t mr,
+                                                                  ptrdiff_t nr, const FN(epi_t) *e)
 {
-    v->alpha = VOP(set1)(e->alpha);
-    v->beta = VOP(set1)(e->beta);
-    v->slope = VOP(set1)(e->slope);
-    v->zero = VOP(setzero)();
-    v->full0 = nr >= VL;
-    v->full1 = nr >= 2 * VL;
-    v->nr = (int)nr;
-    v->mask0 = VMASK(nr);
-    v->mask1 = VMASK(nr - VL);
-    v->bias0 = v->bias1 = v->zero;
-    if (e->bias)
-        FN(load2)(v, e->bias, &v->bias0, &v->bias1);
-}
-
-/* Row ci = act(alpha * (x0, x1) + beta * ci + bias) for identity / relu / leaky relu;
- * tanh and sigmoid are applied by the caller on the stored row. */
-static inline __attribute__((always_inline)) void FN(vepi_row)(const FN(vepi_t) *v,
-                                                               const FN(epi_t) *e, T *ci,
-                                                               VT x0, VT x1)
-{
-    x0 = VOP(mul)(v->alpha, x0);
-    x1 = VOP(mul)(v->alpha, x1);
+    mr = FNN_MIN(mr, rows);
+    if (csc != 1) {
+        _Alignas(64) T t[EPI_M * NR];
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++) {
+            VOP(store)(t + i * NR, x0[i]);
+            if (x1)
+                VOP(store)(t + i * NR + VL, x1[i]);
+        }
+        FN(store_tile)(t, mr, nr, c, rsc, csc, e);
+        return;
+    }
+    const int act = e->act, full0 = nr >= VL, full1 = nr >= 2 * VL;
+    const __m256i mask0 = VMASK(nr), mask1 = VMASK(nr - VL);
+    const VT zero = VOP(setzero)();
+    if (e->alpha != (T)1) {
+        const VT alpha = VOP(set1)(e->alpha);
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++) {
+            x0[i] = VOP(mul)(alpha, x0[i]);
+            if (x1)
+                x1[i] = VOP(mul)(alpha, x1[i]);
+        }
+    }
     if (e->beta != (T)0) {
-        VT y0, y1;
-        FN(load2)(v, ci, &y0, &y1);
-        x0 = VOP(fmadd)(v->beta, y0, x0);
-        x1 = VOP(fmadd)(v->beta, y1, x1);
+        const VT beta = VOP(set1)(e->beta);
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++)
+            if (i < mr) {
+                x0[i] = VOP(fmadd)(beta, FN(load_part)(c + i * rsc, full0, mask0), x0[i]);
+                if (x1)
+                    x1[i] = VOP(fmadd)(beta, FN(load_part)(c + i * rsc + VL, full1, mask1), x1[i]);
+            }
     }
     if (e->bias) {
-        x0 = VOP(add)(x0, v->bias0);
-        x1 = VOP(add)(x1, v->bias1);
+        const VT bias0 = FN(load_part)(e->bias, full0, mask0);
+        const VT bias1 = x1 ? FN(load_part)(e->bias + VL, full1, mask1) : zero;
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++) {
+            x0[i] = VOP(add)(x0[i], bias0);
+            if (x1)
+                x1[i] = VOP(add)(x1[i], bias1);
+        }
     }
-    if (e->act == FNN_ACT_RELU) {
-        x0 = VOP(max)(v->zero, x0); /* max returns its 2nd operand when one is NaN */
-        x1 = VOP(max)(v->zero, x1);
-    } else if (e->act == FNN_ACT_LEAKY_RELU) {
-        x0 = VOP(blendv)(x0, VOP(mul)(v->slope, x0), VOP(cmp)(x0, v->zero, _CMP_LT_OQ));
-        x1 = VOP(blendv)(x1, VOP(mul)(v->slope, x1), VOP(cmp)(x1, v->zero, _CMP_LT_OQ));
+    if (act == FNN_ACT_RELU) { /* max returns its 2nd operand when one is NaN */
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++) {
+            x0[i] = VOP(max)(zero, x0[i]);
+            if (x1)
+                x1[i] = VOP(max)(zero, x1[i]);
+        }
+    } else if (act == FNN_ACT_LEAKY_RELU) {
+        const VT slope = VOP(set1)(e->slope);
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++) {
+            x0[i] = VOP(blendv)(x0[i], VOP(mul)(slope, x0[i]), VOP(cmp)(x0[i], zero, _CMP_LT_OQ));
+            if (x1)
+                x1[i] = VOP(blendv)(x1[i], VOP(mul)(slope, x1[i]), VOP(cmp)(x1[i], zero, _CMP_LT_OQ));
+        }
     }
-    if (v->full0)
-        VOP(storeu)(ci, x0);
-    else
-        FN(store_part)(ci, x0, v->nr);
-    if (v->full1)
-        VOP(storeu)(ci + VL, x1);
-    else if (v->full0)
-        FN(store_part)(ci + VL, x1, v->nr - VL);
+    if (full0 && (!x1 || full1)) { /* whole vectors */
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++)
+            if (i < mr) {
+                VOP(storeu)(c + i * rsc, x0[i]);
+                if (x1)
+                    VOP(storeu)(c + i * rsc + VL, x1[i]);
+            }
+    } else {
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++)
+            if (i < mr) {
+                T *ci = c + i * rsc;
+                if (!full0) {
+                    FN(store_part)(ci, x0[i], nr);
+                    continue;
+                }
+                VOP(storeu)(ci, x0[i]);
+                if (x1)
+                    FN(store_part)(ci + VL, x1[i], nr - VL);
+            }
+    }
+    if (act == FNN_ACT_TANH || act == FNN_ACT_SIGMOID)
+        for (ptrdiff_t i = 0; i < mr; i++) ACT_FN(act, e->slope, c + i * rsc, c + i * rsc, nr);
 }
 
 static inline __attribute__((always_inline)) void
@@ -166,27 +211,9 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
         a += acs;
         b += bs;
     }
-    if (csc == 1) {
-        FN(vepi_t) v;
-        FN(vepi_init)(&v, nr, e);
-        FN(vepi_row)(&v, e, c, acc00, acc01);
-        if (mr > 1) FN(vepi_row)(&v, e, c + rsc, acc10, acc11);
-        if (mr > 2) FN(vepi_row)(&v, e, c + 2 * rsc, acc20, acc21);
-        if (mr > 3) FN(vepi_row)(&v, e, c + 3 * rsc, acc30, acc31);
-        if (mr > 4) FN(vepi_row)(&v, e, c + 4 * rsc, acc40, acc41);
-        if (mr > 5) FN(vepi_row)(&v, e, c + 5 * rsc, acc50, acc51);
-        if (e->act == FNN_ACT_TANH || e->act == FNN_ACT_SIGMOID)
-            for (ptrdiff_t i = 0; i < mr; i++) ACT_FN(e->act, e->slope, c + i * rsc, c + i * rsc, nr);
-    } else {
-        _Alignas(64) T t[MR * NR];
-        VOP(store)(t + 0 * NR, acc00); VOP(store)(t + 0 * NR + VL, acc01);
-        VOP(store)(t + 1 * NR, acc10); VOP(store)(t + 1 * NR + VL, acc11);
-        VOP(store)(t + 2 * NR, acc20); VOP(store)(t + 2 * NR + VL, acc21);
-        VOP(store)(t + 3 * NR, acc30); VOP(store)(t + 3 * NR + VL, acc31);
-        VOP(store)(t + 4 * NR, acc40); VOP(store)(t + 4 * NR + VL, acc41);
-        VOP(store)(t + 5 * NR, acc50); VOP(store)(t + 5 * NR + VL, acc51);
-        FN(store_tile)(t, mr, nr, c, rsc, csc, e);
-    }
+    VT x0[MR] = {acc00, acc10, acc20, acc30, acc40, acc50};
+    VT x1[MR] = {acc01, acc11, acc21, acc31, acc41, acc51};
+    FN(finish_rows)(x0, x1, MR, c, rsc, csc, mr, nr, e);
 }
 
 #undef FNN_UKR_ROW
@@ -199,9 +226,9 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
  * A is read through its strides (rows >= mr read row mr - 1), B is a packed NR-wide
  * micro-panel.  Each element is still one FMA chain over p, as in FN(ukr_body), so the
  * row tiling (NARROW_M, not MR) does not change any result. */
-static void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
-                           T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
-                           const FN(epi_t) *e)
+static FNN_NOINLINE void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
+                                        const T *b, T *c, ptrdiff_t rsc, ptrdiff_t csc,
+                                        ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
     enum { H = NARROW_M / 2 };
     ptrdiff_t o[NARROW_M];
@@ -234,22 +261,56 @@ static void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t cs
         x1[2 * q] = half[q];
         x1[2 * q + 1] = VOP(permute2f128)(half[q], half[q], 0x11);
     }
-    if (csc == 1) {
-        FN(vepi_t) v;
-        FN(vepi_init)(&v, nr, e);
-#pragma GCC unroll 8
-        for (int i = 0; i < NARROW_M; i++)
-            if (i < mr) FN(vepi_row)(&v, e, c + i * rsc, acc[i], x1[i]);
-        if (e->act == FNN_ACT_TANH || e->act == FNN_ACT_SIGMOID)
-            for (ptrdiff_t i = 0; i < mr; i++) ACT_FN(e->act, e->slope, c + i * rsc, c + i * rsc, nr);
-    } else {
-        _Alignas(64) T t[NARROW_M * NR];
-#pragma GCC unroll 8
-        for (int i = 0; i < NARROW_M; i++) {
-            VOP(store)(t + i * NR, acc[i]);
-            VOP(store)(t + i * NR + VL, x1[i]);
+    FN(finish_rows)(acc, x1, NARROW_M, c, rsc, csc, mr, nr, e);
+}
+
+/* A partial last column panel of at most VL columns (e.g. the 4 left of n = 100 = 6 * 16
+ * + 4) would waste most of an MR x NR tile.  This PAIRS_M x VL/2 tile holds a row pair
+ * per vector, interleaved: lane 2j + r is row 2q + r, column j.  A step broadcasts each
+ * row pair of four consecutive packed A micro-panels (VBCAST_PAIR) against the VL/2
+ * columns with every value doubled (VDUP_PAIRS): 12 FMAs for 24 rows of VL/2 columns,
+ * where an MR x NR tile spends 12 for 6 rows.  Up to VL columns take two passes; the
+ * panels past the last one present (mr <= 18) read that one again (rows >= mr are never
+ * stored).  Each element is the same FMA chain as in FN(ukr_body). */
+static FNN_NOINLINE void FN(ukr_pairs)(ptrdiff_t kc, const T *a, const T *b, T *c,
+                                       ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                                       const FN(epi_t) *e)
+{
+    enum { P = PAIRS_M / MR, H = MR / 2, W = VL / 2 }; /* panels, pairs a panel, columns */
+    for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
+    FN(epi_t) ej = *e;
+    for (ptrdiff_t j = 0; j < nr; j += W) {
+        const T *ap[P], *bj = b + j;
+        VT acc[P * H];
+#pragma GCC unroll 4
+        for (int q = 0; q < P; q++) ap[q] = a + FNN_MIN(q, (mr - 1) / MR) * MR * kc;
+#pragma GCC unroll 12
+        for (int q = 0; q < P * H; q++) acc[q] = VOP(setzero)();
+#pragma GCC unroll 2
+        for (ptrdiff_t p = 0; p < kc; p++) {
+            const VT bb = VDUP_PAIRS(bj);
+#pragma GCC unroll 4
+            for (int q = 0; q < P; q++) {
+#pragma GCC unroll 3
+                for (int h = 0; h < H; h++)
+                    acc[q * H + h] = VOP(fmadd)(VBCAST_PAIR(ap[q] + 2 * h), bb, acc[q * H + h]);
+                ap[q] += MR;
+            }
+            bj += NR;
         }
-        FN(store_tile)(t, mr, nr, c, rsc, csc, e);
+        /* rows 2q, 2q+1 to the low lanes of x[2q], x[2q+1]; the epilogue in two halves */
+        ej.bias = e->bias ? e->bias + j : NULL;
+#pragma GCC unroll 2
+        for (int half = 0; half < 2; half++) {
+            VT x[EPI_M];
+#pragma GCC unroll 6
+            for (int q = 0; q < EPI_M / 2; q++) {
+                x[2 * q] = VUNZIP_PAIRS(acc[half * EPI_M / 2 + q]);
+                x[2 * q + 1] = VOP(permute2f128)(x[2 * q], x[2 * q], 0x11);
+            }
+            FN(finish_rows)(x, NULL, EPI_M, c + half * EPI_M * rsc + j * csc, rsc, csc,
+                            mr - half * EPI_M, FNN_MIN(W, nr - j), &ej);
+        }
     }
 }
 
@@ -273,24 +334,26 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
 #endif
 
 /* The micro-kernel on packed A and B micro-panels (constant offsets). */
-static void FN(ukr_packed)(ptrdiff_t kc, const T *a, const T *b, T *c, ptrdiff_t rsc,
-                           ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
+static FNN_NOINLINE void FN(ukr_packed)(ptrdiff_t kc, const T *a, const T *b, T *c,
+                                        ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                                        const FN(epi_t) *e)
 {
     FN(ukr_body)(kc, a, 1, MR, 0, b, NR, c, rsc, csc, mr, nr, e);
 }
 
 /* ... reading A in place through its strides (B packed). */
-static void FN(ukr_a_direct)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
-                             T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
-                             const FN(epi_t) *e)
+static FNN_NOINLINE void FN(ukr_a_direct)(ptrdiff_t kc, const T *a, ptrdiff_t rsa,
+                                          ptrdiff_t csa, const T *b, T *c, ptrdiff_t rsc,
+                                          ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                                          const FN(epi_t) *e)
 {
     FN(ukr_body)(kc, a, rsa, csa, 1, b, NR, c, rsc, csc, mr, nr, e);
 }
 
 /* ... reading NR unit-stride columns of B in place, rsb apart (A packed). */
-static void FN(ukr_b_direct)(ptrdiff_t kc, const T *a, const T *b, ptrdiff_t rsb, T *c,
-                             ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
-                             const FN(epi_t) *e)
+static FNN_NOINLINE void FN(ukr_b_direct)(ptrdiff_t kc, const T *a, const T *b,
+                                          ptrdiff_t rsb, T *c, ptrdiff_t rsc, ptrdiff_t csc,
+                                          ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
     FN(ukr_body)(kc, a, 1, MR, 0, b, rsb, c, rsc, csc, mr, nr, e);
 }
@@ -338,6 +401,32 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
 static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
                        T *dst)
 {
+#if FNN_HAVE_AVX2
+    enum { G = (MR + VL - 1) / VL }; /* vectors per column of a micro-panel */
+    /* Columns are stored as G whole vectors, so the lanes beyond MR spill into the next
+     * column's slots (or the workspace slack) before those are written. */
+    if (rsa == 1) { /* columns are contiguous (a transposed view): column by column
+                     * through all panels; loads past row mc are masked (0 there), and
+                     * the last column must not spill into the next panel */
+        for (ptrdiff_t p = 0; p < kc; p++) {
+            const T *col = a + p * csa;
+            T *d = dst + p * MR;
+            ptrdiff_t i0 = 0;
+            if (p + 1 < kc)
+                for (; i0 + G * VL <= mc; i0 += MR, d += MR * kc)
+                    for (int g = 0; g < G; g++) VOP(storeu)(d + g * VL, VOP(loadu)(col + i0 + g * VL));
+            for (; i0 < mc; i0 += MR, d += MR * kc)
+                for (int g = 0; g < G; g++) {
+                    const VT x = VOP(maskload)(col + i0 + g * VL, VMASK(mc - i0 - g * VL));
+                    if (p + 1 < kc || MR - g * VL >= VL)
+                        VOP(storeu)(d + g * VL, x);
+                    else
+                        FN(store_part)(d + g * VL, x, MR - g * VL);
+                }
+        }
+        return;
+    }
+#endif
     for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
         const ptrdiff_t mr = FNN_MIN(MR, mc - i0);
         const T *src = a + i0 * rsa;
@@ -345,10 +434,7 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
             ptrdiff_t p = 0;
 #if FNN_HAVE_AVX2
             /* rows are contiguous: transpose VL x VL blocks (the last row repeated to fill
-             * a block); each column is stored as whole vectors in increasing p, so the
-             * lanes beyond MR spill into the next column's slots (or the workspace slack)
-             * before those are written. */
-            enum { G = (MR + VL - 1) / VL };
+             * a block) */
             if (csa == 1)
                 for (; p + VL <= kc; p += VL) {
                     VT r[G][VL];
@@ -401,13 +487,10 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
     int pack_a = n > 2 * NR;
 #if FNN_HAVE_AVX2
     const int narrow = g->n > VL && g->n <= NARROW_N; /* the shape alone; then pack_a == 0 */
-    const ptrdiff_t mstep = narrow ? NARROW_M : MR;
-#else
-    const ptrdiff_t mstep = MR;
 #endif
-    const int direct_b = pack_a && csb == 1 &&
-                         m <= ((rsb * (ptrdiff_t)sizeof(T)) % 4096 ? FNN_GEMM_DIRECT_B_MAX_M
-                                                                   : FNN_GEMM_DIRECT_B_MAX_M_4K);
+    int direct_b = pack_a && csb == 1 &&
+                   m <= ((rsb * (ptrdiff_t)sizeof(T)) % 4096 ? FNN_GEMM_DIRECT_B_MAX_M
+                                                             : FNN_GEMM_DIRECT_B_MAX_M_4K);
     /* Out of memory: fall back to one B micro-panel on the stack and unpacked A; the
      * arithmetic (kernel, KC) is unchanged, so is the result. */
     _Alignas(64) T bpanel[KC * NR];
@@ -419,7 +502,7 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
     if (!bufb || (pack_a && !bufa)) {
         bufb = bpanel;
         ncap = NR;
-        pack_a = 0;
+        pack_a = direct_b = 0; /* FN(ukr_b_direct) reads packed A */
     }
 
     /* k in equal blocks of at most KC (no short last block); a function of k alone */
@@ -443,11 +526,22 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
                     const ptrdiff_t nr = FNN_MIN(NR, nc - jr);
                     const T *bp = bufb + (jr - nfull) * kc;
                     e.bias = last && bias ? bias + jc + jr : NULL;
+#if FNN_HAVE_AVX2
+                    /* a packed partial panel of <= VL columns (never read in place) */
+                    const int pairs = pack_a && nr <= VL;
+                    const ptrdiff_t mstep = pairs ? PAIRS_M : narrow ? NARROW_M : MR;
+#else
+                    const ptrdiff_t mstep = MR;
+#endif
                     for (ptrdiff_t ir = 0; ir < mc; ir += mstep) {
                         const ptrdiff_t mr = FNN_MIN(mstep, mc - ir);
                         T *ct = c + (ic + ir) * rsc + (jc + jr) * csc;
                         if (jr < nfull)
                             FN(ukr_b_direct)(kc, bufa + ir * kc, bblk + jr, rsb, ct, rsc, csc, mr, nr, &e);
+#if FNN_HAVE_AVX2
+                        else if (pairs)
+                            FN(ukr_pairs)(kc, bufa + ir * kc, bp, ct, rsc, csc, mr, nr, &e);
+#endif
                         else if (pack_a)
                             FN(ukr_packed)(kc, bufa + ir * kc, bp, ct, rsc, csc, mr, nr, &e);
 #if FNN_HAVE_AVX2
@@ -553,8 +647,14 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef VBCAST
 #undef VBCAST_HALF
 #undef VJOIN
+#undef VSTORE_LO
+#undef VBCAST_PAIR
+#undef VDUP_PAIRS
+#undef VUNZIP_PAIRS
 #undef NARROW_N
 #undef NARROW_M
+#undef EPI_M
+#undef PAIRS_M
 #undef VTRANSPOSE
 #undef VMASK
 #undef VL
