@@ -30,6 +30,28 @@ def oracle_gemm(a, b, ta=False, tb=False, alpha=1.0, beta=0.0, c=None):
                     alpha=alpha, beta=beta, out=c64)
 
 
+def check_transposes(kmod, rng, m, k, n, dtype):
+    """gemm(alpha=0.75, beta=-1.25) of random (m, k) @ (k, n) operands, each given as is and
+    as the transpose of a contiguous array, against the oracle."""
+    a, b, c = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype), rand(rng, (m, n), dtype)
+    want = oracle_gemm(a, b, alpha=0.75, beta=-1.25, c=c)
+    for ta in (False, True):
+        for tb in (False, True):
+            at = np.ascontiguousarray(a.T) if ta else a
+            bt = np.ascontiguousarray(b.T) if tb else b
+            got = kmod.gemm(at, bt, trans_a=ta, trans_b=tb, alpha=0.75, beta=-1.25, out=c.copy())
+            assert_close(got, want, k, a, b)
+
+
+def check_beta_zero_never_reads_out(kmod, rng, m, k, n, dtype):
+    """gemm(beta=0) into C- and Fortran-order outs full of NaN."""
+    a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
+    for out in (np.full((m, n), np.nan, dtype), np.full((n, m), np.nan, dtype).T):
+        got = kmod.gemm(a, b, alpha=-2.0, beta=0.0, out=out)
+        assert got is out
+        assert_close(got, oracle_gemm(a, b, alpha=-2.0), k, a, b)
+
+
 @pytest.mark.parametrize("m", EDGE + [97])
 @pytest.mark.parametrize("n", EDGE + [131])
 def test_matmul_edge_shapes(kmod, dtype, m, n):
@@ -198,7 +220,9 @@ def test_property_random_shapes_and_strides(m, n, k, sa, sb, ta, tb, beta, f64, 
 @pytest.mark.parametrize("shape", [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300),
                                    (1100, 100, 48),
                                    # the narrow-output tile (9-12 float / 5-6 double columns)
-                                   (1100, 300, 10), (2000, 600, 12), (1500, 400, 6), (1200, 256, 9)])
+                                   (1100, 300, 10), (2000, 600, 12), (1500, 400, 6), (1200, 256, 9),
+                                   # the row-pair tile (a partial last panel of 1-8 / 1-4 columns)
+                                   (1000, 64, 100), (900, 300, 38)])
 def test_threads_bitwise_identical(kmod, dtype, shape):
     m, k, n = shape
     rng = np.random.default_rng(5)

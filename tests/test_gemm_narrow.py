@@ -5,7 +5,8 @@ import pytest
 
 from fastnn import reference as ref
 
-from test_gemm import ACTS, assert_close, oracle_gemm, rand
+from test_gemm import (ACTS, assert_close, check_beta_zero_never_reads_out, check_transposes,
+                       rand)
 
 NARROW_N = list(range(4, 14))  # float64 5..6, float32 9..12, and their neighbours
 ROWS = [5, 6, 7, 8, 9, 15, 16, 17, 50]  # around the 8-row tile (m <= 4 is the skinny path)
@@ -17,25 +18,13 @@ DEPTHS = [1, 3, 37, 256, 257, 600]  # KC = 256: one block, equal blocks of 129, 
 def test_shapes_depths_and_transposes(kmod, dtype, m, n):
     rng = np.random.default_rng(m * 100 + n)
     for k in DEPTHS:
-        a, b, c = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype), rand(rng, (m, n), dtype)
-        want = oracle_gemm(a, b, alpha=0.75, beta=-1.25, c=c)
-        for ta in (False, True):
-            for tb in (False, True):
-                at = np.ascontiguousarray(a.T) if ta else a
-                bt = np.ascontiguousarray(b.T) if tb else b
-                got = kmod.gemm(at, bt, trans_a=ta, trans_b=tb, alpha=0.75, beta=-1.25, out=c.copy())
-                assert_close(got, want, k, a, b)
+        check_transposes(kmod, rng, m, k, n, dtype)
 
 
 @pytest.mark.parametrize("n", [9, 10, 12])
 @pytest.mark.parametrize("k", [5, 300])
 def test_beta_zero_never_reads_out(kmod, dtype, n, k):
-    rng = np.random.default_rng(n + k)
-    a, b = rand(rng, (31, k), dtype), rand(rng, (k, n), dtype)
-    for out in (np.full((31, n), np.nan, dtype), np.full((n, 31), np.nan, dtype).T):
-        got = kmod.gemm(a, b, alpha=-2.0, beta=0.0, out=out)
-        assert got is out
-        assert_close(got, oracle_gemm(a, b, alpha=-2.0), k, a, b)
+    check_beta_zero_never_reads_out(kmod, np.random.default_rng(n + k), 31, k, n, dtype)
 
 
 @pytest.mark.parametrize("act", ACTS)

@@ -72,7 +72,7 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
     acc##i##0 = VOP(fmadd)(ai, b0, acc##i##0);          \
     acc##i##1 = VOP(fmadd)(ai, b1, acc##i##1);
 
-/* p[0..r) = lanes 0..r-1 of x (0 < r < VL): a half-vector store, then element
+/* p[0..r) = lanes 0..r-1 of x (0 <= r < VL): a half-vector store, then element
  * stores, as masked stores are slow on some CPUs (AMD Zen). */
 static inline __attribute__((always_inline)) void FN(store_part)(T *p, VT x, ptrdiff_t r)
 {
@@ -107,6 +107,8 @@ static inline __attribute__((always_inline)) void FN(finish_rows)(VT *x0, VT *x1
                                                                   ptrdiff_t nr, const FN(epi_t) *e)
 {
     mr = FNN_MIN(mr, rows);
+    if (mr <= 0)
+        return;
     if (csc != 1) {
         _Alignas(64) T t[EPI_M * NR];
 #pragma GCC unroll 12
@@ -277,6 +279,7 @@ static FNN_NOINLINE void FN(ukr_pairs)(ptrdiff_t kc, const T *a, const T *b, T *
                                        const FN(epi_t) *e)
 {
     enum { P = PAIRS_M / MR, H = MR / 2, W = VL / 2 }; /* panels, pairs a panel, columns */
+    _Static_assert(MR % 2 == 0 && PAIRS_M == 2 * EPI_M, "whole row pairs, two epilogue halves");
     for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
     FN(epi_t) ej = *e;
     for (ptrdiff_t j = 0; j < nr; j += W) {
