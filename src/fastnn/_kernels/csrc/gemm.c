@@ -82,6 +82,12 @@ static inline __attribute__((always_inline)) __m256 fnn_bcast_pair_ps(const floa
     memcpy(&d, p, sizeof d);
     return _mm256_castpd_ps(_mm256_set1_pd(d));
 }
+
+/* The 64-bit group r (0..3) of x in lanes 0, 1 (and repeated). */
+static inline __attribute__((always_inline)) __m256 fnn_quarter_ps(__m256 x, int r)
+{
+    return _mm256_permutevar8x32_ps(x, _mm256_set1_epi64x(((long long)(2 * r + 1) << 32) | (2 * r)));
+}
 #endif
 
 /* --------------------------------------------------------------- instantiations */
@@ -113,6 +119,11 @@ static inline __attribute__((always_inline)) __m256 fnn_bcast_pair_ps(const floa
 #define VBCAST _mm256_broadcast_ss
 #define VBCAST_HALF(p) _mm256_broadcast_ps((const __m128 *)(p)) /* VL/2 values, twice */
 #define VJOIN(lo, hi) _mm256_blend_ps(lo, hi, 0xF0) /* low half of lo, high half of hi */
+/* VL/4 values (64 bits), four times; the 64-bit group q of x_q; group r of x to lanes 0.. */
+#define VBCAST_QUARTER fnn_bcast_pair_ps
+#define VSPREAD4(x0, x1, x2, x3) \
+    _mm256_blend_ps(_mm256_blend_ps(_mm256_blend_ps(x0, x1, 0x0C), x2, 0x30), x3, 0xC0)
+#define VQUARTER(x, r) fnn_quarter_ps(x, r)
 #define VSTORE_LO(p, x) _mm_storeu_ps(p, _mm256_castps256_ps128(x)) /* lanes 0..VL/2-1 */
 #define VBCAST_PAIR fnn_bcast_pair_ps /* p[0], p[1] in the even, odd lanes */
 /* lanes 2j, 2j+1 = p[j] (j < VL/2), and its inverse: even lanes to the low half */
@@ -142,6 +153,10 @@ static inline __attribute__((always_inline)) __m256 fnn_bcast_pair_ps(const floa
 #define VBCAST _mm256_broadcast_sd
 #define VBCAST_HALF(p) _mm256_broadcast_pd((const __m128d *)(p))
 #define VJOIN(lo, hi) _mm256_blend_pd(lo, hi, 0xC)
+#define VBCAST_QUARTER _mm256_broadcast_sd
+#define VSPREAD4(x0, x1, x2, x3) \
+    _mm256_blend_pd(_mm256_blend_pd(_mm256_blend_pd(x0, x1, 0x2), x2, 0x4), x3, 0x8)
+#define VQUARTER(x, r) _mm256_castps_pd(fnn_quarter_ps(_mm256_castpd_ps(x), r))
 #define VSTORE_LO(p, x) _mm_storeu_pd(p, _mm256_castpd256_pd128(x))
 #define VBCAST_PAIR(p) _mm256_broadcast_pd((const __m128d *)(p))
 #define VDUP_PAIRS(p) _mm256_permute4x64_pd(VBCAST_HALF(p), 0x50)

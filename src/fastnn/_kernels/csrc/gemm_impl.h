@@ -1,8 +1,9 @@
 /* BLIS-style GEMM driver, packing and micro-kernels for one element type.
  *
  * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC (and, with AVX2,
- * VT, VOP(op), VBCAST, VBCAST_HALF, VBCAST_PAIR, VDUP_PAIRS, VUNZIP_PAIRS, VJOIN,
- * VSTORE_LO, VMASK, VTRANSPOSE, VL with NR == 2 * VL) and includes this file once per
+ * VT, VOP(op), VBCAST, VBCAST_HALF, VBCAST_QUARTER, VBCAST_PAIR, VDUP_PAIRS,
+ * VUNZIP_PAIRS, VJOIN, VSPREAD4, VQUARTER, VSTORE_LO, VMASK, VTRANSPOSE, VL with
+ * NR == 2 * VL) and includes this file once per
  * type; every parameter is #undef'd at the end.
  *
  * Loop nest of one thread's share of C (FN(run)):
@@ -222,36 +223,44 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
 
 /* Narrow C (VL < n <= VL + VL/2 = NARROW_N, e.g. the 10 outputs of a classifier): the
  * MR x NR tile would waste 6 of 16 float lanes.  This NARROW_M x NARROW_N tile keeps one
- * vector per row for columns 0..VL-1 and one vector per row pair for the rest (row 2q
- * in the low half, row 2q+1 in the high half): 12 accumulators, 12 FMAs and 4 blends
- * per step for 8 rows (the MR x NR tile: 12 FMAs for 6 rows).
+ * vector per row for columns 0..VL-1, and the columns VL.. of G rows in one tail vector,
+ * row r of the G in its r-th group of VL/G lanes: G = 2 (VL/2 columns, 12 FMAs per step
+ * for 8 rows) or, when at most VL/4 columns are left (n = 9, 10 float; 5 double), G = 4
+ * (10 FMAs; the MR x NR tile: 12 FMAs for 6 rows).  A step blends the G row broadcasts
+ * of a tail vector (VJOIN, VSPREAD4) and multiplies them by the tail columns of B
+ * repeated G times.
  * A is read through its strides (rows >= mr read row mr - 1), B is a packed NR-wide
  * micro-panel.  Each element is still one FMA chain over p, as in FN(ukr_body), so the
  * row tiling (NARROW_M, not MR) does not change any result. */
-static FNN_NOINLINE void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
-                                        const T *b, T *c, ptrdiff_t rsc, ptrdiff_t csc,
-                                        ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
+static inline __attribute__((always_inline)) void
+FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b, T *c,
+                ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e,
+                const int G)
 {
-    enum { H = NARROW_M / 2 };
+    enum { TAILS = NARROW_M / 2 }; /* at most (G = 2) */
     ptrdiff_t o[NARROW_M];
-    VT acc[NARROW_M], half[H];
+    VT acc[NARROW_M], tail[TAILS];
 #pragma GCC unroll 8
     for (int i = 0; i < NARROW_M; i++) {
         o[i] = FNN_MIN(i, mr - 1) * rsa;
         acc[i] = VOP(setzero)();
     }
-#pragma GCC unroll 8
-    for (int q = 0; q < H; q++) half[q] = VOP(setzero)();
+#pragma GCC unroll 4
+    for (int t = 0; t < TAILS; t++) tail[t] = VOP(setzero)();
     for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
 #pragma GCC unroll 2
     for (ptrdiff_t p = 0; p < kc; p++) {
-        const VT b0 = VOP(loadu)(b), b1 = VBCAST_HALF(b + VL); /* b1: columns VL.. twice */
-#pragma GCC unroll 8
-        for (int q = 0; q < H; q++) {
-            const VT lo = VBCAST(a + o[2 * q]), hi = VBCAST(a + o[2 * q + 1]);
-            acc[2 * q] = VOP(fmadd)(lo, b0, acc[2 * q]);
-            acc[2 * q + 1] = VOP(fmadd)(hi, b0, acc[2 * q + 1]);
-            half[q] = VOP(fmadd)(VJOIN(lo, hi), b1, half[q]);
+        const VT b0 = VOP(loadu)(b), bt = G == 2 ? VBCAST_HALF(b + VL) : VBCAST_QUARTER(b + VL);
+#pragma GCC unroll 4
+        for (int t = 0; t < NARROW_M / G; t++) {
+            VT r[4];
+#pragma GCC unroll 4
+            for (int q = 0; q < G; q++) {
+                r[q] = VBCAST(a + o[t * G + q]);
+                acc[t * G + q] = VOP(fmadd)(r[q], b0, acc[t * G + q]);
+            }
+            const VT spread = G == 2 ? VJOIN(r[0], r[1]) : VSPREAD4(r[0], r[1], r[2], r[3]);
+            tail[t] = VOP(fmadd)(spread, bt, tail[t]);
         }
         a += csa;
         b += NR;
@@ -259,11 +268,20 @@ static FNN_NOINLINE void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa,
     /* row i's columns VL.. in the low lanes of x1 */
     VT x1[NARROW_M];
 #pragma GCC unroll 8
-    for (int q = 0; q < H; q++) {
-        x1[2 * q] = half[q];
-        x1[2 * q + 1] = VOP(permute2f128)(half[q], half[q], 0x11);
-    }
+    for (int i = 0; i < NARROW_M; i++)
+        x1[i] = G == 2 ? (i % 2 ? VOP(permute2f128)(tail[i / 2], tail[i / 2], 0x11) : tail[i / 2])
+                       : VQUARTER(tail[i / 4], i % 4);
     FN(finish_rows)(acc, x1, NARROW_M, c, rsc, csc, mr, nr, e);
+}
+
+static FNN_NOINLINE void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
+                                        const T *b, T *c, ptrdiff_t rsc, ptrdiff_t csc,
+                                        ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
+{
+    if (nr - VL <= VL / 4)
+        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 4);
+    else
+        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2);
 }
 
 /* A partial last column panel of at most VL columns (e.g. the 4 left of n = 100 = 6 * 16
@@ -654,6 +672,9 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef VBCAST_PAIR
 #undef VDUP_PAIRS
 #undef VUNZIP_PAIRS
+#undef VBCAST_QUARTER
+#undef VSPREAD4
+#undef VQUARTER
 #undef NARROW_N
 #undef NARROW_M
 #undef EPI_M
