@@ -118,17 +118,17 @@ static inline __attribute__((always_inline)) __m256 fnn_quarter_ps(__m256 x, int
 #define VOP(op) _mm256_##op##_ps
 #define VBCAST _mm256_broadcast_ss
 #define VBCAST_HALF(p) _mm256_broadcast_ps((const __m128 *)(p)) /* VL/2 values, twice */
-#define VJOIN(lo, hi) _mm256_blend_ps(lo, hi, 0xF0) /* low half of lo, high half of hi */
-/* VL/4 values (64 bits), four times; the 64-bit group q of x_q; group r of x to lanes 0.. */
-#define VBCAST_QUARTER fnn_bcast_pair_ps
-#define VSPREAD4(x0, x1, x2, x3) \
-    _mm256_blend_ps(_mm256_blend_ps(_mm256_blend_ps(x0, x1, 0x0C), x2, 0x30), x3, 0xC0)
-#define VQUARTER(x, r) fnn_quarter_ps(x, r)
-#define VSTORE_LO(p, x) _mm_storeu_ps(p, _mm256_castps256_ps128(x)) /* lanes 0..VL/2-1 */
+#define VBCAST_QUARTER fnn_bcast_pair_ps /* VL/4 values (64 bits), four times */
 #define VBCAST_PAIR fnn_bcast_pair_ps /* p[0], p[1] in the even, odd lanes */
+#define VJOIN(lo, hi) _mm256_blend_ps(lo, hi, 0xF0) /* low half of lo, high half of hi */
+/* 64-bit group q from x_q: two independent blends, then one (a short chain) */
+#define VSPREAD4(x0, x1, x2, x3) \
+    _mm256_blend_ps(_mm256_blend_ps(x0, x1, 0xCC), _mm256_blend_ps(x2, x3, 0xCC), 0xF0)
+#define VQUARTER(x, r) fnn_quarter_ps(x, r) /* 64-bit group r of x to lanes 0.. */
 /* lanes 2j, 2j+1 = p[j] (j < VL/2), and its inverse: even lanes to the low half */
 #define VDUP_PAIRS(p) _mm256_permutevar8x32_ps(VBCAST_HALF(p), _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3))
 #define VUNZIP_PAIRS(x) _mm256_permutevar8x32_ps(x, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7))
+#define VSTORE_LO(p, x) _mm_storeu_ps(p, _mm256_castps256_ps128(x)) /* lanes 0..VL/2-1 */
 #define VTRANSPOSE fnn_transpose_ps
 #define VMASK fnn_lanes_ps /* lanes j < r set */
 #define VL 8
@@ -152,15 +152,15 @@ static inline __attribute__((always_inline)) __m256 fnn_quarter_ps(__m256 x, int
 #define VOP(op) _mm256_##op##_pd
 #define VBCAST _mm256_broadcast_sd
 #define VBCAST_HALF(p) _mm256_broadcast_pd((const __m128d *)(p))
-#define VJOIN(lo, hi) _mm256_blend_pd(lo, hi, 0xC)
 #define VBCAST_QUARTER _mm256_broadcast_sd
-#define VSPREAD4(x0, x1, x2, x3) \
-    _mm256_blend_pd(_mm256_blend_pd(_mm256_blend_pd(x0, x1, 0x2), x2, 0x4), x3, 0x8)
-#define VQUARTER(x, r) _mm256_castps_pd(fnn_quarter_ps(_mm256_castpd_ps(x), r))
-#define VSTORE_LO(p, x) _mm_storeu_pd(p, _mm256_castpd256_pd128(x))
 #define VBCAST_PAIR(p) _mm256_broadcast_pd((const __m128d *)(p))
+#define VJOIN(lo, hi) _mm256_blend_pd(lo, hi, 0xC)
+#define VSPREAD4(x0, x1, x2, x3) \
+    _mm256_blend_pd(_mm256_blend_pd(x0, x1, 0xA), _mm256_blend_pd(x2, x3, 0xA), 0xC)
+#define VQUARTER(x, r) _mm256_castps_pd(fnn_quarter_ps(_mm256_castpd_ps(x), r))
 #define VDUP_PAIRS(p) _mm256_permute4x64_pd(VBCAST_HALF(p), 0x50)
 #define VUNZIP_PAIRS(x) _mm256_permute4x64_pd(x, 0xD8)
+#define VSTORE_LO(p, x) _mm_storeu_pd(p, _mm256_castpd256_pd128(x))
 #define VTRANSPOSE fnn_transpose_pd
 #define VMASK fnn_lanes_pd
 #define VL 4
