@@ -426,24 +426,30 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
     enum { G = (MR + VL - 1) / VL }; /* vectors per column of a micro-panel */
     /* Columns are stored as G whole vectors, so the lanes beyond MR spill into the next
      * column's slots (or the workspace slack) before those are written. */
-    if (rsa == 1) { /* columns are contiguous (a transposed view): column by column
-                     * through all panels; loads past row mc are masked (0 there), and
-                     * the last column must not spill into the next panel */
-        for (ptrdiff_t p = 0; p < kc; p++) {
-            const T *col = a + p * csa;
-            T *d = dst + p * MR;
-            ptrdiff_t i0 = 0;
-            if (p + 1 < kc)
-                for (; i0 + G * VL <= mc; i0 += MR, d += MR * kc)
-                    for (int g = 0; g < G; g++) VOP(storeu)(d + g * VL, VOP(loadu)(col + i0 + g * VL));
-            for (; i0 < mc; i0 += MR, d += MR * kc)
+    if (rsa == 1) { /* columns are contiguous (a transposed view): blocks of PB columns,
+                     * each through all panels while it is in L1; G vectors a column,
+                     * loads reaching past row mc masked (0 there); a panel's last column
+                     * must not spill into the next panel, packed before it */
+        enum { PB = 16 };
+        for (ptrdiff_t p0 = 0; p0 < kc; p0 += PB) {
+            const ptrdiff_t p1 = FNN_MIN(kc, p0 + PB);
+            T *d = dst;
+            for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR, d += MR * kc) {
+                int full[G];
+                __m256i mask[G];
                 for (int g = 0; g < G; g++) {
-                    const VT x = VOP(maskload)(col + i0 + g * VL, VMASK(mc - i0 - g * VL));
-                    if (p + 1 < kc || MR - g * VL >= VL)
-                        VOP(storeu)(d + g * VL, x);
-                    else
-                        FN(store_part)(d + g * VL, x, MR - g * VL);
+                    full[g] = i0 + (g + 1) * VL <= mc;
+                    mask[g] = VMASK(mc - i0 - g * VL);
                 }
+                for (ptrdiff_t p = p0; p < p1; p++)
+                    for (int g = 0; g < G; g++) {
+                        const VT x = FN(load_part)(a + p * csa + i0 + g * VL, full[g], mask[g]);
+                        if (p + 1 < kc || MR - g * VL >= VL)
+                            VOP(storeu)(d + p * MR + g * VL, x);
+                        else
+                            FN(store_part)(d + p * MR + g * VL, x, MR - g * VL);
+                    }
+            }
         }
         return;
     }
