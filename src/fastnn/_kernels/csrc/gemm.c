@@ -93,9 +93,14 @@ static inline __attribute__((always_inline)) __m256 fnn_quarter_ps(__m256 x, int
 /* --------------------------------------------------------------- instantiations */
 
 #define FNN_MIN(x, y) ((x) < (y) ? (x) : (y))
-/* Micro-kernels stay out of line: a call per tile is cheap, and each kernel's register
- * allocation then does not depend on the driver it would be inlined into. */
+/* AVX2 micro-kernels stay out of line: a call per tile is cheap, and each kernel's
+ * register allocation then does not depend on the driver it would be inlined into
+ * (the portable ones, on a spilled tile, gain from being inlined). */
+#if FNN_HAVE_AVX2
 #define FNN_NOINLINE __attribute__((noinline))
+#else
+#define FNN_NOINLINE
+#endif
 #define FNN_ROUND_UP(x, r) (((x) + (r) - 1) / (r) * (r))
 /* Below this many multiply-adds (~10 us on one core) a second thread costs more than
  * it saves (a parallel region costs a few us, more when a worker must be woken). */
