@@ -25,13 +25,17 @@ def _xent(mod, x, labels):
     return mod.softmax_cross_entropy(x, labels, reduction="mean")
 
 
-CASES = {"relu fwd+bwd": _relu_fb, "softmax_cross_entropy": _xent}
+def _tanh(mod, x, _):
+    return mod.tanh(x)
+
+
+CASES = {"relu fwd+bwd": _relu_fb, "tanh": _tanh, "softmax_cross_entropy": _xent}
 
 
 def make_inputs(case, shape, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape).astype(np.float32)
-    if case == "relu fwd+bwd":
+    if case != "softmax_cross_entropy":
         return x, rng.standard_normal(shape).astype(np.float32)
     return x, rng.integers(0, shape[1], shape[0])
 

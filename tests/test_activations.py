@@ -154,6 +154,63 @@ def test_property_forward_backward(x, name):
     assert_close(bwd(ops, name, x, y), bwd(R, name, x, y), x.dtype, scale=60)
 
 
+def _ulp_error(y, exact, dtype):
+    """|y - exact| in units of the spacing of `dtype` at |exact| (the finer one just below a
+    power of two)."""
+    e = np.abs(exact).astype(dtype)
+    spacing = np.minimum(np.spacing(e), np.spacing(np.nextafter(e, dtype(0))))
+    return np.abs(y.astype(np.float64) - exact) / spacing.astype(np.float64)
+
+
+def test_tanh_special_values(kmod, dtype):
+    fi = np.finfo(dtype)
+    y = kmod.tanh(np.array([np.inf, -np.inf, fi.max, -fi.max, 30.0, -30.0, np.nan], dtype))
+    assert np.array_equal(y[:6], [1, -1, 1, -1, 1, -1]) and np.isnan(y[6])
+    zeros = kmod.tanh(np.array([0.0, -0.0], dtype))
+    assert np.array_equal(zeros, [0, 0]) and list(np.signbit(zeros)) == [False, True]
+    tiny = np.array([fi.smallest_subnormal, fi.smallest_normal / 3, fi.smallest_normal,
+                     1e-30, 1e-12], dtype)
+    assert np.array_equal(kmod.tanh(tiny), tiny) and np.array_equal(kmod.tanh(-tiny), -tiny)
+
+
+def test_tanh_float32_dense_sweep(kmod):
+    """Every 256th float32 in [0, 10] (4.3 million) and its negative: odd, |tanh| <= 1,
+    within the tolerance of np.tanh and 8 ulp of tanh (np.tanh in double)."""
+    x = np.arange(0, np.float32(10).view(np.uint32), 256, dtype=np.uint32).view(np.float32)
+    y = kmod.tanh(x)
+    assert np.array_equal(kmod.tanh(-x), -y) and np.abs(y).max() <= 1
+    exact = np.tanh(x.astype(np.float64))
+    assert_close(y, R.tanh(x), np.float32)
+    assert _ulp_error(y, exact, np.float32).max() <= 8
+
+
+def test_tanh_float64_sample(kmod):
+    """A million doubles, log-uniform in [1e-10, 25] and uniform around 1 and the
+    saturation point: within the tolerance of and 12 ulp of np.tanh (itself ~1 ulp)."""
+    rng = np.random.default_rng(10)
+    x = np.concatenate([10 ** rng.uniform(-10, np.log10(25), 600_000), rng.uniform(0, 2, 200_000),
+                        rng.uniform(18.5, 19.5, 200_000)])
+    y = kmod.tanh(x)
+    assert np.array_equal(kmod.tanh(-x), -y) and np.abs(y).max() <= 1
+    assert_close(y, R.tanh(x), np.float64)
+    assert _ulp_error(y, np.tanh(x), np.float64).max() <= 12
+
+
+@settings(max_examples=100, deadline=None)
+@given(x=st.sampled_from([np.float32, np.float64]).flatmap(
+    lambda dt: hnp.arrays(dt, st.integers(0, 40),
+                          elements=st.floats(width=np.dtype(dt).itemsize * 8))))
+def test_property_tanh(x):
+    """Any values, inf and NaN included: odd, |tanh| <= 1, NaN exactly where x is NaN,
+    within tolerance of np.tanh."""
+    from fastnn import ops
+    y = ops.tanh(x)
+    assert np.array_equal(ops.tanh(-x), -y, equal_nan=True)
+    assert np.array_equal(np.isnan(y), np.isnan(x))
+    assert (np.abs(y[~np.isnan(y)]) <= 1).all()
+    assert_close(y, R.tanh(x), x.dtype)
+
+
 def test_misaligned_buffers(kmod, dtype):
     """Arrays whose data pointer is not aligned to the item size take the copy path."""
     itemsize = np.dtype(dtype).itemsize
