@@ -219,8 +219,11 @@ def test_property_random_shapes_and_strides(m, n, k, sa, sb, ta, tb, beta, f64, 
 
 @pytest.mark.parametrize("shape", [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300),
                                    (1100, 100, 48),
-                                   # the narrow-output tile (9-12 float / 5-6 double columns)
+                                   # the narrow-output tiles (9-12 and 17-24 float / 5-6 and
+                                   # 9-12 double columns), also split by columns (m = 6)
                                    (1100, 300, 10), (2000, 600, 12), (1500, 400, 6), (1200, 256, 9),
+                                   (1000, 300, 17), (900, 400, 20), (1300, 200, 24), (6, 20000, 10),
+                                   (6, 12000, 20),
                                    # the row-pair tile (a partial last panel of 1-8 / 1-4 columns)
                                    (1000, 64, 100), (900, 300, 38)])
 def test_threads_bitwise_identical(kmod, dtype, shape):

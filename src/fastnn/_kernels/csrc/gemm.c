@@ -4,7 +4,8 @@
  * Blocking (per element type, see gemm_impl.h for the loops):
  *   MR x NR  micro-tile held in registers (6x16 float / 6x8 double with AVX2: 12 ymm
  *            accumulators, 2 B vectors and 1 broadcast); an 8x12 float / 8x6 double
- *            tile when C has 9..12 / 5..6 columns (FN(ukr_narrow));
+ *            tile when C has 9..12 / 5..6 columns, a 4x24 float / 4x12 double one
+ *            when it has 17..24 / 9..12 (FN(ukr_narrow));
  *   KC       maximum depth of a packed block: a KC x NR B micro-panel (16 KiB) stays
  *            in L1 next to the A micro-panel;
  *   MC       rows of a packed A block: MC x KC (~150 KiB) stays in the 1 MiB L2;

@@ -12,7 +12,8 @@
  *   ic: MC rows       pack A(ic:ic+MC, pc:pc+KC) into MR-tall micro-panels
  *   jr: NR columns    B micro-panel stays in L1
  *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
- *                     (NARROW_M x NARROW_N tiles when C is narrow, FN(ukr_narrow);
+ *                     (NARROW_M / V rows of V vectors and a tail when C is narrow,
+ *                     FN(ukr_narrow);
  *                     PAIRS_M x VL/2 tiles on a partial last panel of <= VL
  *                     columns, FN(ukr_pairs))
  * Skinny products skip packing an operand that would be used too few times: the
@@ -221,67 +222,93 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
 
 #undef FNN_UKR_ROW
 
-/* Narrow C (VL < n <= VL + VL/2 = NARROW_N, e.g. the 10 outputs of a classifier): the
- * MR x NR tile would waste 6 of 16 float lanes.  This NARROW_M x NARROW_N tile keeps one
- * vector per row for columns 0..VL-1, and the columns VL.. of G rows in one tail vector,
- * row r of the G in its r-th group of VL/G lanes: G = 2 (VL/2 columns, 12 FMAs per step
- * for 8 rows) or, when at most VL/4 columns are left (n = 9, 10 float; 5 double), G = 4
- * (10 FMAs; the MR x NR tile: 12 FMAs for 6 rows).  A step blends the G row broadcasts
- * of a tail vector (VJOIN, VSPREAD4) and multiplies them by the tail columns of B
- * repeated G times.
- * A is read through its strides (rows >= mr read row mr - 1), B is a packed NR-wide
- * micro-panel.  Each element is still one FMA chain over p, as in FN(ukr_body), so the
- * row tiling (NARROW_M, not MR) does not change any result. */
+/* Narrow C: the MR x NR tile would waste most lanes of its last vector (6 of 16 float
+ * lanes for the 10 outputs of a classifier, 6 of 8 double lanes in a 2-column panel).
+ * A narrow tile of NARROW_M / V rows keeps V whole vectors per row for columns
+ * 0..V*VL-1, and the columns V*VL.. of G rows in one tail vector, row r of the G in its
+ * r-th group of VL/G lanes (VL/4 columns left: G = 4, VL/2: G = 2, VL: G = 1).
+ *   V = 1, 8 rows:  VL < n <= VL + VL/2 (9..12 float, 5..6 double columns): 10 FMAs a
+ *                   step (G = 4) or 12 (G = 2), where the MR x NR tile spends 12 for 6 rows;
+ *   V = 2, 4 rows:  NR < n <= NR + VL (17..24 float, 9..12 double): 9, 10 or 12 FMAs a
+ *                   step where two MR x NR tiles spend 24 for 6 rows.
+ * A step blends the G row broadcasts of a tail vector (VJOIN, VSPREAD4) and multiplies
+ * them by the tail columns of B repeated G times.
+ * A is read through its strides (rows >= mr read row mr - 1), B is packed into NR-wide
+ * micro-panels (the tail columns of V = 2 are the next panel's).  Each element is still
+ * one FMA chain over p, as in FN(ukr_body), so the tiling does not change any result. */
 static inline __attribute__((always_inline)) void
 FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b, T *c,
                 ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e,
-                const int G)
+                const int V, const int G)
 {
-    enum { TAILS = NARROW_M / 2 }; /* at most (G = 2) */
+    enum { TAILS = NARROW_M / 2 }; /* at most (V = 1, G = 2; V = 2, G = 1) */
+    const int R = NARROW_M / V;    /* rows */
+    const T *bt = b + V * VL / NR * NR * kc + V * VL % NR; /* column V*VL of the panels */
     ptrdiff_t o[NARROW_M];
-    VT acc[NARROW_M], tail[TAILS];
+    VT acc[2][NARROW_M], tail[TAILS];
 #pragma GCC unroll 8
-    for (int i = 0; i < NARROW_M; i++) {
+    for (int i = 0; i < R; i++) {
         o[i] = FNN_MIN(i, mr - 1) * rsa;
-        acc[i] = VOP(setzero)();
+        acc[0][i] = acc[1][i] = VOP(setzero)();
     }
 #pragma GCC unroll 4
-    for (int t = 0; t < TAILS; t++) tail[t] = VOP(setzero)();
+    for (int t = 0; t < R / G; t++) tail[t] = VOP(setzero)();
     for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
 #pragma GCC unroll 2
     for (ptrdiff_t p = 0; p < kc; p++) {
-        const VT b0 = VOP(loadu)(b), bt = G == 2 ? VBCAST_HALF(b + VL) : VBCAST_QUARTER(b + VL);
+        const VT b0 = VOP(loadu)(b), b1 = V == 2 ? VOP(loadu)(b + VL) : b0;
+        const VT btail = G == 1 ? VOP(loadu)(bt) : G == 2 ? VBCAST_HALF(bt) : VBCAST_QUARTER(bt);
 #pragma GCC unroll 4
-        for (int t = 0; t < NARROW_M / G; t++) {
+        for (int t = 0; t < R / G; t++) {
             VT r[4];
 #pragma GCC unroll 4
             for (int q = 0; q < G; q++) {
                 r[q] = VBCAST(a + o[t * G + q]);
-                acc[t * G + q] = VOP(fmadd)(r[q], b0, acc[t * G + q]);
+                acc[0][t * G + q] = VOP(fmadd)(r[q], b0, acc[0][t * G + q]);
+                if (V == 2)
+                    acc[1][t * G + q] = VOP(fmadd)(r[q], b1, acc[1][t * G + q]);
             }
-            const VT spread = G == 2 ? VJOIN(r[0], r[1]) : VSPREAD4(r[0], r[1], r[2], r[3]);
-            tail[t] = VOP(fmadd)(spread, bt, tail[t]);
+            const VT spread = G == 1 ? r[0] : G == 2 ? VJOIN(r[0], r[1]) : VSPREAD4(r[0], r[1], r[2], r[3]);
+            tail[t] = VOP(fmadd)(spread, btail, tail[t]);
         }
         a += csa;
         b += NR;
+        bt += NR;
     }
-    /* row i's columns VL.. in the low lanes of x1 */
-    VT x1[NARROW_M];
+    /* row i's columns V*VL.. in the low lanes of x */
+    VT x[NARROW_M];
 #pragma GCC unroll 8
-    for (int i = 0; i < NARROW_M; i++)
-        x1[i] = G == 2 ? (i % 2 ? VOP(permute2f128)(tail[i / 2], tail[i / 2], 0x11) : tail[i / 2])
-                       : VQUARTER(tail[i / 4], i % 4);
-    FN(finish_rows)(acc, x1, NARROW_M, c, rsc, csc, mr, nr, e);
+    for (int i = 0; i < R; i++)
+        x[i] = G == 1   ? tail[i]
+               : G == 2 ? (i % 2 ? VOP(permute2f128)(tail[i / 2], tail[i / 2], 0x11) : tail[i / 2])
+                        : VQUARTER(tail[i / 4], i % 4);
+    if (V == 1) {
+        FN(finish_rows)(acc[0], x, R, c, rsc, csc, mr, nr, e);
+        return;
+    }
+    FN(epi_t) et = *e;
+    et.bias = e->bias ? e->bias + NR : NULL;
+    FN(finish_rows)(acc[0], acc[1], R, c, rsc, csc, mr, NR, e);
+    FN(finish_rows)(x, NULL, R, c + NR * csc, rsc, csc, mr, nr - NR, &et);
 }
 
+/* The narrow tile for nr columns (VL < nr <= NARROW_N or NR < nr <= NR + VL). */
 static FNN_NOINLINE void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
                                         const T *b, T *c, ptrdiff_t rsc, ptrdiff_t csc,
                                         ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
-    if (nr - VL <= VL / 4)
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 4);
-    else
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2);
+    if (nr <= NR) {
+        if (nr - VL <= VL / 4)
+            FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 4);
+        else
+            FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 2);
+    } else if (nr - NR <= VL / 4) {
+        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 4);
+    } else if (nr - NR <= VL / 2) {
+        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 2);
+    } else {
+        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 1);
+    }
 }
 
 /* A partial last column panel of at most VL columns (e.g. the 4 left of n = 100 = 6 * 16
@@ -513,7 +540,11 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
      * packed), see FNN_GEMM_DIRECT_B_MAX_M. */
     int pack_a = n > 2 * NR;
 #if FNN_HAVE_AVX2
-    const int narrow = g->n > VL && g->n <= NARROW_N; /* the shape alone; then pack_a == 0 */
+    /* the narrow tile's V (0: none; then pack_a == 0) and the columns a tile covers */
+    const int narrow = n > VL && n <= NARROW_N ? 1 : n > NR && n <= NR + VL ? 2 : 0;
+    const ptrdiff_t nstep = narrow == 2 ? NR + VL : NR;
+#else
+    const ptrdiff_t nstep = NR;
 #endif
     int direct_b = pack_a && csb == 1 &&
                    m <= ((rsb * (ptrdiff_t)sizeof(T)) % 4096 ? FNN_GEMM_DIRECT_B_MAX_M
@@ -549,14 +580,14 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
                 const T *ablk = a + ic * rsa + pc * csa;
                 if (pack_a)
                     FN(pack_a)(mc, kc, ablk, rsa, csa, bufa);
-                for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
-                    const ptrdiff_t nr = FNN_MIN(NR, nc - jr);
+                for (ptrdiff_t jr = 0; jr < nc; jr += nstep) {
+                    const ptrdiff_t nr = FNN_MIN(nstep, nc - jr);
                     const T *bp = bufb + (jr - nfull) * kc;
                     e.bias = last && bias ? bias + jc + jr : NULL;
 #if FNN_HAVE_AVX2
                     /* a packed partial panel of <= VL columns (never read in place) */
                     const int pairs = pack_a && nr <= VL;
-                    const ptrdiff_t mstep = pairs ? PAIRS_M : narrow ? NARROW_M : MR;
+                    const ptrdiff_t mstep = pairs ? PAIRS_M : narrow ? NARROW_M / narrow : MR;
 #else
                     const ptrdiff_t mstep = MR;
 #endif
