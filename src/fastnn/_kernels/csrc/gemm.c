@@ -89,6 +89,10 @@ static inline __attribute__((always_inline)) __m256 fnn_quarter_ps(__m256 x, int
 {
     return _mm256_permutevar8x32_ps(x, _mm256_set1_epi64x(((long long)(2 * r + 1) << 32) | (2 * r)));
 }
+
+/* Blend doubles by float lanes (imm: the float mask). */
+#define FNN_BLEND_PD(x, y, imm) \
+    _mm256_castps_pd(_mm256_blend_ps(_mm256_castpd_ps(x), _mm256_castpd_ps(y), imm))
 #endif
 
 /* --------------------------------------------------------------- instantiations */
@@ -160,9 +164,10 @@ static inline __attribute__((always_inline)) __m256 fnn_quarter_ps(__m256 x, int
 #define VBCAST_HALF(p) _mm256_broadcast_pd((const __m128d *)(p))
 #define VBCAST_QUARTER _mm256_broadcast_sd
 #define VBCAST_PAIR(p) _mm256_broadcast_pd((const __m128d *)(p))
-#define VJOIN(lo, hi) _mm256_blend_pd(lo, hi, 0xC)
+/* blends as vblendps (bitwise the same): vblendpd took FMA-port slots on Zen 4 */
+#define VJOIN(lo, hi) FNN_BLEND_PD(lo, hi, 0xF0)
 #define VSPREAD4(x0, x1, x2, x3) \
-    _mm256_blend_pd(_mm256_blend_pd(x0, x1, 0xA), _mm256_blend_pd(x2, x3, 0xA), 0xC)
+    FNN_BLEND_PD(FNN_BLEND_PD(x0, x1, 0xCC), FNN_BLEND_PD(x2, x3, 0xCC), 0xF0)
 #define VQUARTER(x, r) _mm256_castps_pd(fnn_quarter_ps(_mm256_castpd_ps(x), r))
 #define VDUP_PAIRS(p) _mm256_permute4x64_pd(VBCAST_HALF(p), 0x50)
 #define VUNZIP_PAIRS(x) _mm256_permute4x64_pd(x, 0xD8)
