@@ -234,7 +234,7 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
  * A step blends the G row broadcasts of a tail vector (VJOIN, VSPREAD4) and multiplies
  * them by the tail columns of B repeated G times.
  * A is read through its strides (rows >= mr read row mr - 1), B is packed into NR-wide
- * micro-panels (the tail columns of V = 2 are the next panel's).  Each element is still
+ * micro-panel (V = 2: followed by a VL-wide one of the tail columns).  Each element is still
  * one FMA chain over p, as in FN(ukr_body), so the tiling does not change any result. */
 static inline __attribute__((always_inline)) void
 FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b, T *c,
@@ -243,7 +243,8 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
 {
     enum { TAILS = NARROW_M / 2 }; /* at most (V = 1, G = 2; V = 2, G = 1) */
     const int R = NARROW_M / V;    /* rows */
-    const T *bt = b + V * VL / NR * NR * kc + V * VL % NR; /* column V*VL of the panels */
+    const T *bt = V == 1 ? b + VL : b + NR * kc; /* the tail columns, bs apart */
+    const ptrdiff_t bs = V == 1 ? NR : VL;
     ptrdiff_t o[NARROW_M];
     VT acc[2][NARROW_M], tail[TAILS];
 #pragma GCC unroll 8
@@ -273,7 +274,7 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
         }
         a += csa;
         b += NR;
-        bt += NR;
+        bt += bs;
     }
     /* row i's columns V*VL.. in the low lanes of x */
     VT x[NARROW_M];
@@ -406,13 +407,14 @@ static FNN_NOINLINE void FN(ukr_b_direct)(ptrdiff_t kc, const T *a, const T *b,
     FN(ukr_body)(kc, a, 1, MR, 0, b, rsb, c, rsc, csc, mr, nr, e);
 }
 
-/* Pack the kc x nc block B(p, j) = b[p * rsb + j * csb] into NR-wide micro-panels of kc
- * rows each (panel q holds columns q*NR .. q*NR+NR-1), zero padding the last one. */
+/* Pack the kc x nc block B(p, j) = b[p * rsb + j * csb] into W-wide micro-panels of kc
+ * rows each (panel q holds columns q*W .. q*W+W-1), zero padding the last one.  W: NR,
+ * or VL (the tail panel of the V = 2 narrow tile). */
 static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, ptrdiff_t csb,
-                       T *dst)
+                       T *dst, const ptrdiff_t W)
 {
-    for (ptrdiff_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
-        const ptrdiff_t nr = FNN_MIN(NR, nc - j0);
+    for (ptrdiff_t j0 = 0; j0 < nc; j0 += W, dst += W * kc) {
+        const ptrdiff_t nr = FNN_MIN(W, nc - j0);
         const T *src = b + j0 * csb;
         if (nr == NR && csb == 1) {
             for (ptrdiff_t p = 0; p < kc; p++)
@@ -432,14 +434,15 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
         } else if (csb == 1) { /* partial panel of unit-stride rows: masked loads */
             const __m256i m0 = VMASK(nr), m1 = VMASK(nr - VL);
             for (ptrdiff_t p = 0; p < kc; p++) {
-                VOP(store)(dst + p * NR, VOP(maskload)(src + p * rsb, m0));
-                VOP(store)(dst + p * NR + VL, VOP(maskload)(src + p * rsb + VL, m1));
+                VOP(store)(dst + p * W, VOP(maskload)(src + p * rsb, m0));
+                if (W > VL)
+                    VOP(store)(dst + p * W + VL, VOP(maskload)(src + p * rsb + VL, m1));
             }
 #endif
         } else {
             for (ptrdiff_t p = 0; p < kc; p++)
-                for (ptrdiff_t j = 0; j < NR; j++)
-                    dst[p * NR + j] = j < nr ? src[p * rsb + j * csb] : (T)0;
+                for (ptrdiff_t j = 0; j < W; j++)
+                    dst[p * W + j] = j < nr ? src[p * rsb + j * csb] : (T)0;
         }
     }
 }
@@ -539,13 +542,6 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
      * Unit-stride B is read in place for few rows (only a partial last panel is
      * packed), see FNN_GEMM_DIRECT_B_MAX_M. */
     int pack_a = n > 2 * NR;
-#if FNN_HAVE_AVX2
-    /* the narrow tile's V (0: none; then pack_a == 0) and the columns a tile covers */
-    const int narrow = n > VL && n <= NARROW_N ? 1 : n > NR && n <= NR + VL ? 2 : 0;
-    const ptrdiff_t nstep = narrow == 2 ? NR + VL : NR;
-#else
-    const ptrdiff_t nstep = NR;
-#endif
     int direct_b = pack_a && csb == 1 &&
                    m <= ((rsb * (ptrdiff_t)sizeof(T)) % 4096 ? FNN_GEMM_DIRECT_B_MAX_M
                                                              : FNN_GEMM_DIRECT_B_MAX_M_4K);
@@ -562,6 +558,14 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
         ncap = NR;
         pack_a = direct_b = 0; /* FN(ukr_b_direct) reads packed A */
     }
+#if FNN_HAVE_AVX2
+    /* the narrow tile's V (0: none; then pack_a == 0; V = 2 needs more than the one B
+     * panel of the fallback) and the columns a tile covers */
+    const int narrow = n > VL && n <= NARROW_N ? 1 : n > NR && n <= NR + VL && ncap > NR ? 2 : 0;
+    const ptrdiff_t nstep = narrow == 2 ? NR + VL : NR;
+#else
+    const ptrdiff_t nstep = NR;
+#endif
 
     /* k in equal blocks of at most KC (no short last block); a function of k alone */
     const ptrdiff_t kstep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
@@ -572,7 +576,13 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
             const ptrdiff_t kc = FNN_MIN(kstep, k - pc);
             const int last = pc + kc == k;
             const T *bblk = b + pc * rsb + jc * csb;
-            FN(pack_b)(kc, nc - nfull, bblk + nfull * csb, rsb, csb, bufb);
+#if FNN_HAVE_AVX2
+            if (narrow == 2) { /* an NR-wide panel and a VL-wide one */
+                FN(pack_b)(kc, NR, bblk, rsb, csb, bufb, NR);
+                FN(pack_b)(kc, nc - NR, bblk + NR * csb, rsb, csb, bufb + NR * kc, VL);
+            } else
+#endif
+                FN(pack_b)(kc, nc - nfull, bblk + nfull * csb, rsb, csb, bufb, NR);
             e.beta = pc == 0 ? g->beta : (T)1;
             e.act = last ? g->act : FNN_ACT_IDENTITY;
             for (ptrdiff_t ic = 0; ic < m; ic += MC) {
