@@ -407,14 +407,14 @@ static FNN_NOINLINE void FN(ukr_b_direct)(ptrdiff_t kc, const T *a, const T *b,
     FN(ukr_body)(kc, a, 1, MR, 0, b, rsb, c, rsc, csc, mr, nr, e);
 }
 
-/* Pack the kc x nc block B(p, j) = b[p * rsb + j * csb] into W-wide micro-panels of kc
- * rows each (panel q holds columns q*W .. q*W+W-1), zero padding the last one.  W: NR,
- * or VL (the tail panel of the V = 2 narrow tile). */
+/* Pack the kc x nc block B(p, j) = b[p * rsb + j * csb] into NR-wide micro-panels of kc
+ * rows each (panel q holds columns q*NR .. q*NR+NR-1), zero padding the last one; a
+ * partial last one is w_last wide (NR, or VL: the tail of the V = 2 narrow tile). */
 static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, ptrdiff_t csb,
-                       T *dst, const ptrdiff_t W)
+                       T *dst, ptrdiff_t w_last)
 {
-    for (ptrdiff_t j0 = 0; j0 < nc; j0 += W, dst += W * kc) {
-        const ptrdiff_t nr = FNN_MIN(W, nc - j0);
+    for (ptrdiff_t j0 = 0; j0 < nc; j0 += NR) {
+        const ptrdiff_t nr = FNN_MIN(NR, nc - j0), W = nr < NR ? w_last : NR;
         const T *src = b + j0 * csb;
         if (nr == NR && csb == 1) {
             for (ptrdiff_t p = 0; p < kc; p++)
@@ -444,6 +444,7 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
                 for (ptrdiff_t j = 0; j < W; j++)
                     dst[p * W + j] = j < nr ? src[p * rsb + j * csb] : (T)0;
         }
+        dst += W * kc;
     }
 }
 
@@ -562,9 +563,9 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
     /* the narrow tile's V (0: none; then pack_a == 0; V = 2 needs more than the one B
      * panel of the fallback) and the columns a tile covers */
     const int narrow = n > VL && n <= NARROW_N ? 1 : n > NR && n <= NR + VL && ncap > NR ? 2 : 0;
-    const ptrdiff_t nstep = narrow == 2 ? NR + VL : NR;
+    const ptrdiff_t nstep = narrow == 2 ? NR + VL : NR, tail_w = narrow == 2 ? VL : NR;
 #else
-    const ptrdiff_t nstep = NR;
+    const ptrdiff_t nstep = NR, tail_w = NR;
 #endif
 
     /* k in equal blocks of at most KC (no short last block); a function of k alone */
@@ -576,13 +577,7 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
             const ptrdiff_t kc = FNN_MIN(kstep, k - pc);
             const int last = pc + kc == k;
             const T *bblk = b + pc * rsb + jc * csb;
-#if FNN_HAVE_AVX2
-            if (narrow == 2) { /* an NR-wide panel and a VL-wide one */
-                FN(pack_b)(kc, NR, bblk, rsb, csb, bufb, NR);
-                FN(pack_b)(kc, nc - NR, bblk + NR * csb, rsb, csb, bufb + NR * kc, VL);
-            } else
-#endif
-                FN(pack_b)(kc, nc - nfull, bblk + nfull * csb, rsb, csb, bufb, NR);
+            FN(pack_b)(kc, nc - nfull, bblk + nfull * csb, rsb, csb, bufb, tail_w);
             e.beta = pc == 0 ? g->beta : (T)1;
             e.act = last ? g->act : FNN_ACT_IDENTITY;
             for (ptrdiff_t ic = 0; ic < m; ic += MC) {
