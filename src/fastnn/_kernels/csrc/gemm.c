@@ -164,7 +164,7 @@ static inline __attribute__((always_inline)) __m256 fnn_quarter_ps(__m256 x, int
 #define VBCAST_HALF(p) _mm256_broadcast_pd((const __m128d *)(p))
 #define VBCAST_QUARTER _mm256_broadcast_sd
 #define VBCAST_PAIR(p) _mm256_broadcast_pd((const __m128d *)(p))
-/* blends as vblendps (bitwise the same): vblendpd took FMA-port slots on Zen 4 */
+/* blends as vblendps (bitwise the same): vblendpd cost as much as an FMA on Zen 4 */
 #define VJOIN(lo, hi) FNN_BLEND_PD(lo, hi, 0xF0)
 #define VSPREAD4(x0, x1, x2, x3) \
     FNN_BLEND_PD(FNN_BLEND_PD(x0, x1, 0xCC), FNN_BLEND_PD(x2, x3, 0xCC), 0xF0)

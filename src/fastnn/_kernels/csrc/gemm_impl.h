@@ -233,9 +233,10 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
  *                   step where two MR x NR tiles spend 24 for 6 rows.
  * A step blends the G row broadcasts of a tail vector (VJOIN, VSPREAD4) and multiplies
  * them by the tail columns of B repeated G times.
- * A is read through its strides (rows >= mr read row mr - 1), B is packed into NR-wide
- * micro-panel (V = 2: followed by a VL-wide one of the tail columns).  Each element is still
- * one FMA chain over p, as in FN(ukr_body), so the tiling does not change any result. */
+ * A is read through its strides (rows >= mr read row mr - 1), B is a packed NR-wide
+ * micro-panel (V = 2: followed by the VL-wide panel of the tail columns, FN(pack_b)).
+ * Each element is still one FMA chain over p, as in FN(ukr_body), so the tiling does not
+ * change any result. */
 static inline __attribute__((always_inline)) void
 FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b, T *c,
                 ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e,
