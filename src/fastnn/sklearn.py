@@ -444,9 +444,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError(f"Unknown label type: {y_type!r}. A classifier needs discrete "
                              "class labels; for continuous targets use MLPRegressor.")
         multilabel = y_type.startswith("multilabel")
+        classes_from_y = reset and (not incremental or multilabel)
         if reset:
-            from_y = not incremental or multilabel
-            self._fit_classes(y if from_y else classes, y_type if from_y else None)
+            self._fit_classes(y if classes_from_y else classes,
+                              y_type if classes_from_y else None)
         elif incremental:
             if classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
                 raise ValueError(f"classes={classes!r} differs from the classes of the first "
@@ -454,7 +455,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         elif not np.array_equal(unique_labels(y), self.classes_):
             raise ValueError("warm_start can only be used where `y` has the same classes as "
                              "in the previous call to fit")
-        if not multilabel and not (reset and from_y) and not np.isin(y, self.classes_).all():
+        if not multilabel and not classes_from_y and not np.isin(y, self.classes_).all():
             raise ValueError(f"y has labels {np.setdiff1d(y, self.classes_)!r} that are not "
                              f"in classes_ {self.classes_!r}")
         if self._label_binarizer is None:  # multi-class: class indices, no one-hot

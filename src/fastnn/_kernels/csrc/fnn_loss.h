@@ -176,8 +176,8 @@ static inline ptrdiff_t fnn_block_rows(ptrdiff_t c)
     {                                                                                       \
         T m[FNN_BLOCK_ROWS], dsum[FNN_BLOCK_ROWS], qd[FNN_BLOCK_ROWS], qsum[FNN_BLOCK_ROWS]; \
         T s[FNN_BLOCK_ROWS];                                                                \
-        T qo = smooth / (T)c * gscale, qs = ((T)1 - smooth) * gscale;                       \
         FNN_XT_TRY(c, fnn_xt_xent_block_##SUF(x, y, q, nr, c, smooth, gscale, g, loss))     \
+        T qo = smooth / (T)c * gscale, qs = ((T)1 - smooth) * gscale;                       \
         if (y)                                                                              \
             for (ptrdiff_t i = 0; i < nr; i++) { /* read before g (maybe x) is written */   \
                 qd[i] = x[i * c + y[i]];                                                    \

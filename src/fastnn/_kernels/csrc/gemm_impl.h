@@ -90,6 +90,13 @@ static inline __attribute__((always_inline)) void FN(store_part)(T *p, VT x, ptr
         if (j < r) p[j] = tmp[j];
 }
 
+/* Start loading the mr rows of a C tile (read by the epilogue). */
+static inline __attribute__((always_inline)) void FN(prefetch_rows)(const T *c, ptrdiff_t rsc,
+                                                                    ptrdiff_t mr)
+{
+    for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
+}
+
 /* VL values at p, or only the lanes of `mask` (the others 0) when not `full`.  Masked
  * loads are slow: only a partial vector uses them. */
 static inline __attribute__((always_inline)) VT FN(load_part)(const T *p, int full, __m256i mask)
@@ -207,7 +214,7 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
     VT acc00 = VOP(setzero)(), acc01 = acc00, acc10 = acc00, acc11 = acc00, acc20 = acc00,
        acc21 = acc00, acc30 = acc00, acc31 = acc00, acc40 = acc00, acc41 = acc00,
        acc50 = acc00, acc51 = acc00;
-    for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
+    FN(prefetch_rows)(c, rsc, mr);
 #pragma GCC unroll 4
     for (ptrdiff_t p = 0; p < kc; p++) {
         VT b0 = VOP(loadu)(b), b1 = VOP(loadu)(b + VL), ai;
@@ -255,7 +262,7 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
     }
 #pragma GCC unroll 4
     for (int t = 0; t < R / G; t++) tail[t] = VOP(setzero)();
-    for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
+    FN(prefetch_rows)(c, rsc, mr);
 #pragma GCC unroll 2
     for (ptrdiff_t p = 0; p < kc; p++) {
         const VT b0 = VOP(loadu)(b), b1 = V == 2 ? VOP(loadu)(b + VL) : b0;
@@ -327,7 +334,7 @@ static FNN_NOINLINE void FN(ukr_pairs)(ptrdiff_t kc, const T *a, const T *b, T *
 {
     enum { P = PAIRS_M / MR, H = MR / 2, W = VL / 2 }; /* panels, pairs a panel, columns */
     _Static_assert(MR % 2 == 0 && PAIRS_M == 2 * EPI_M, "whole row pairs, two epilogue halves");
-    for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
+    FN(prefetch_rows)(c, rsc, mr);
     FN(epi_t) ej = *e;
     for (ptrdiff_t j = 0; j < nr; j += W) {
         const T *ap[P], *bj = b + j;
@@ -432,10 +439,10 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
                 }
             for (; p < kc; p++)
                 for (ptrdiff_t j = 0; j < NR; j++) dst[p * NR + j] = src[j * csb + p];
-        } else if (csb == 1) { /* partial panel of unit-stride rows: masked loads */
+        } else if (csb == 1) { /* partial panel of unit-stride rows: masked loads for partial vectors */
             const __m256i m0 = VMASK(nr), m1 = VMASK(nr - VL);
             for (ptrdiff_t p = 0; p < kc; p++) {
-                VOP(store)(dst + p * W, VOP(maskload)(src + p * rsb, m0));
+                VOP(store)(dst + p * W, FN(load_part)(src + p * rsb, nr >= VL, m0));
                 if (W > VL)
                     VOP(store)(dst + p * W + VL, VOP(maskload)(src + p * rsb + VL, m1));
             }
