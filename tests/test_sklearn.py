@@ -358,7 +358,7 @@ def test_network_is_eligible_for_compiled_epochs(activation, solver, kind):
     est = _pair(kind)[0](hidden_layer_sizes=(8, 4), activation=activation, solver=solver,
                          max_iter=1).fit(X, y)
     assert _training.compiled_layers(est._model) is not None
-    assert type(est._loss) in _training._LOSS_CODES
+    assert type(est._loss) in _training._COMPILED_LOSSES
     assert type(est._optimizer) in (fastnn.SGD, fastnn.Adam)
     assert [id(p.value) for p in est._optimizer.params] == \
         [id(p.value) for p in est._model.parameters()]

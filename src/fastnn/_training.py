@@ -25,8 +25,9 @@ Runner = Callable[[np.ndarray, Optional[Callable[[int], None]]], float]
 #: progress callbacks fire about this many times per epoch
 PROGRESS_STEPS = 20
 
-_ACT_CODES = {"identity": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4}
-_LOSS_CODES = {SoftmaxCrossEntropy: 0, MSE: 1, BCEWithLogits: 2}
+_ACT_CODES = _dispatch.kernels.ACTIVATION_CODES
+_LOSS_CODES = _dispatch.kernels.LOSS_CODES
+_COMPILED_LOSSES = (SoftmaxCrossEntropy, MSE, BCEWithLogits)
 
 
 def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
@@ -70,7 +71,7 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
                     batch_size: int) -> Optional[Runner]:
     """The compiled epoch, or None when the model, loss or optimizer is not supported."""
     layers = compiled_layers(model)
-    if layers is None or type(loss) not in _LOSS_CODES or type(optimizer) not in (SGD, Adam, AdamW):
+    if layers is None or type(loss) not in _COMPILED_LOSSES or type(optimizer) not in (SGD, Adam, AdamW):
         return None
     params = [p for dense, _, _ in layers for p in dense.parameters()]
     if [id(p.value) for p in optimizer.params] != [id(p.value) for p in params]:
@@ -84,7 +85,7 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
         [index[id(dense.weight)] for dense, _, _ in layers],
         [index[id(dense.bias)] if dense.bias is not None else -1 for dense, _, _ in layers],
         [code for _, code, _ in layers], [slope for _, _, slope in layers],
-        _LOSS_CODES[type(loss)], getattr(loss, "label_smoothing", 0.0))
+        _LOSS_CODES[loss.kernel], getattr(loss, "label_smoothing", 0.0))
     decays = np.array(optimizer.weight_decays, dtype=np.float64)
 
     def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:

@@ -14,6 +14,10 @@ cdef extern from "fnn.h" nogil:
         FNN_ACT_LEAKY_RELU
         FNN_ACT_TANH
         FNN_ACT_SIGMOID
+    enum:
+        FNN_LOSS_SOFTMAX_XENT
+        FNN_LOSS_MSE
+        FNN_LOSS_BCE
 
 
 def cpu_has_avx2_fma() -> bool:
@@ -38,6 +42,14 @@ def peak_gflops(bint double=False, double seconds=0.1) -> float:
         r = fnn_peak_gflops(double, seconds)
     return r
 
+
+#: activation name (as in fastnn.ops and ``linear(activation=...)``) -> FNN_ACT_* code
+ACTIVATION_CODES = {"identity": FNN_ACT_IDENTITY, "relu": FNN_ACT_RELU,
+                    "leaky_relu": FNN_ACT_LEAKY_RELU, "tanh": FNN_ACT_TANH,
+                    "sigmoid": FNN_ACT_SIGMOID}
+#: loss kernel name in fastnn.ops -> FNN_LOSS_* code
+LOSS_CODES = {"softmax_cross_entropy": FNN_LOSS_SOFTMAX_XENT, "mse": FNN_LOSS_MSE,
+              "bce_with_logits": FNN_LOSS_BCE}
 
 ISA = fnn_isa_name().decode()
 BUILD_FLAGS = fnn_build_flags().decode()

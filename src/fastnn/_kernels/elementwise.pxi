@@ -16,7 +16,8 @@
 #       losses, writes (softmax - target) * gscale to g (may be x).
 #   double pointwise_loss(int kind, const floating *a, const floating *t, Py_ssize_t n,
 #                         floating gscale, floating *g, floating *loss)
-#       EW_MSE or EW_BCE over n values: returns the summed loss, g = gradient * gscale.
+#       FNN_LOSS_MSE or FNN_LOSS_BCE over n values: returns the summed loss,
+#       g = gradient * gscale.
 #   sum_over_rows(const floating *a, Py_ssize_t n, Py_ssize_t m, floating *out)
 #       out[j] = sum_i a[i, j] of a C-contiguous (n, m) matrix (bias gradient).
 #   sgd_update(floating *param, const floating *grad, floating *velocity, Py_ssize_t n,
@@ -77,10 +78,6 @@ cdef enum:
     EW_PAR_CHEAP = 1 << 17   # parallel from this many elements: relu, copies, mse, sgd
     EW_PAR_MATH = 1 << 14    # ... exp/tanh/sqrt kernels, softmax and losses
 
-cdef enum:
-    EW_MSE = 0
-    EW_BCE = 1
-
 
 # ------------------------------------------------------------------ raw kernels
 cdef inline void act_forward(int act, floating slope, const floating *x, floating *y,
@@ -132,7 +129,7 @@ cdef inline double pointwise_loss(int kind, const floating *a, const floating *t
                                   floating gscale, floating *g, floating *loss) noexcept nogil:
     """MSE or BCE-with-logits (`kind`) over n values: the sum of the losses (in double);
     g = gradient * gscale; per-element losses to `loss` unless it is NULL."""
-    if kind == EW_MSE:
+    if kind == FNN_LOSS_MSE:
         if floating is float:
             return fnn_mse_run_f32(a, t, n, gscale, g, loss)
         else:
@@ -575,7 +572,7 @@ cdef object _reduced(int red, double total, Py_ssize_t count, cnp.ndarray per_it
 
 cdef object _pointwise_loss(int kind, object a, object target, str reduction, object out):
     cdef int red = reduction_code(reduction)
-    cdef str a_name = "pred" if kind == EW_MSE else "logits"
+    cdef str a_name = "pred" if kind == FNN_LOSS_MSE else "logits"
     cdef int t = check_float_array(a, a_name)
     cdef cnp.ndarray aa = <cnp.ndarray>a
     check_float_like(target, aa, "target", a_name)
@@ -593,7 +590,7 @@ cdef object _pointwise_loss(int kind, object a, object target, str reduction, ob
     cdef cnp.ndarray per_item = None
     if red == 0:
         per_item = <cnp.ndarray>PyArray_NewLikeArray(aa, cnp.NPY_KEEPORDER, NULL, 0)
-    cdef int nt = _threads(n, EW_PAR_MATH if kind == EW_BCE else EW_PAR_CHEAP)
+    cdef int nt = _threads(n, EW_PAR_MATH if kind == FNN_LOSS_BCE else EW_PAR_CHEAP)
     cdef cnp.npy_intp nparts = (n + EW_CHUNK - 1) // EW_CHUNK
     cdef cnp.ndarray parts_array
     cdef double *parts = NULL                # chunk sums: only a parallel run needs them
@@ -622,7 +619,7 @@ def mse(pred, target, *, str reduction="mean", out=None):
     ``reduction``: "mean" over all elements (grad divided by the count), "sum" or
     "none" (loss array of pred's shape).  ``out`` (the gradient) may be either input.
     """
-    return _pointwise_loss(EW_MSE, pred, target, reduction, out)
+    return _pointwise_loss(FNN_LOSS_MSE, pred, target, reduction, out)
 
 
 def bce_with_logits(logits, target, *, str reduction="mean", out=None):
@@ -631,7 +628,7 @@ def bce_with_logits(logits, target, *, str reduction="mean", out=None):
     Loss ``max(x, 0) - x * t + log1p(exp(-|x|))``, gradient ``sigmoid(x) - t``;
     reductions and ``out`` as for :func:`mse`.
     """
-    return _pointwise_loss(EW_BCE, logits, target, reduction, out)
+    return _pointwise_loss(FNN_LOSS_BCE, logits, target, reduction, out)
 
 
 def column_sum(x, out=None):

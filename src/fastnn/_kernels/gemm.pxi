@@ -16,9 +16,7 @@ cdef extern from "gemm.h" nogil:
                    const double *bias, int act, double slope)
 
 # linear(activation=...) -> FNN_ACT_* code
-_GEMM_ACTIVATIONS = {None: FNN_ACT_IDENTITY, "identity": FNN_ACT_IDENTITY,
-                     "relu": FNN_ACT_RELU, "leaky_relu": FNN_ACT_LEAKY_RELU,
-                     "tanh": FNN_ACT_TANH, "sigmoid": FNN_ACT_SIGMOID}
+_GEMM_ACTIVATIONS = {None: FNN_ACT_IDENTITY, **ACTIVATION_CODES}
 cdef double _GEMM_LEAKY_SLOPE = 0.01
 cdef enum:
     # Products with fewer multiply-adds run without releasing the GIL (cheaper).
@@ -200,6 +198,6 @@ def linear(x, weight, bias=None, activation=None, out=None):
     """
     cdef object code = _GEMM_ACTIVATIONS.get(activation) if isinstance(activation, (str, type(None))) else None
     if code is None:
-        raise ValueError(f"activation must be one of None, 'identity', 'relu', 'leaky_relu', "
-                         f"'tanh', 'sigmoid'; received: {activation!r}")
+        raise ValueError(f"activation must be one of None, "
+                         f"{', '.join(map(repr, ACTIVATION_CODES))}; received: {activation!r}")
     return _gemm(x, weight, False, False, 1.0, 0.0, out, bias, <int>code, "x", "weight")

@@ -24,9 +24,6 @@ cdef extern from *:
 
 DEF MAX_LAYERS = 16
 DEF MAX_PARAMS = 32
-DEF LOSS_XENT = 0
-DEF LOSS_MSE = 1
-DEF LOSS_BCE = 2
 
 
 cdef struct Hyper:
@@ -107,7 +104,7 @@ cdef class TrainPlan:
         dtype = X.dtype
         if X.shape[0] < 1 or batch < 1:
             raise ValueError("TrainPlan: X must have rows and batch must be >= 1")
-        if loss_kind not in (LOSS_XENT, LOSS_MSE, LOSS_BCE):
+        if loss_kind not in LOSS_CODES.values():
             raise ValueError(f"TrainPlan: unknown loss kind {loss_kind}")
         if not 0.0 <= smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1]; received {smoothing}")
@@ -136,14 +133,13 @@ cdef class TrainPlan:
             self.width[l + 1] = w.shape[1]
             if b_index[l] >= 0 and params[b_index[l]].shape != (w.shape[1],):
                 raise ValueError(f"TrainPlan: layer {l} bias must have shape ({w.shape[1]},)")
-            if acts[l] not in (FNN_ACT_IDENTITY, FNN_ACT_RELU, FNN_ACT_LEAKY_RELU,
-                               FNN_ACT_TANH, FNN_ACT_SIGMOID):
+            if acts[l] not in ACTIVATION_CODES.values():
                 raise ValueError(f"TrainPlan: unknown activation code {acts[l]}")
             self.w_index[l], self.b_index[l] = w_index[l], b_index[l]
             self.layer_of[w_index[l]] = l
             self.act[l], self.slope[l] = acts[l], slopes[l]
         n_out = self.width[L]
-        if loss_kind == LOSS_XENT and cnp.PyArray_Check(y) and y.ndim == 1:
+        if loss_kind == FNN_LOSS_SOFTMAX_XENT and cnp.PyArray_Check(y) and y.ndim == 1:
             if y.dtype != np.int64 or y.shape != (self.n,) or not y.flags.c_contiguous:
                 raise ValueError("TrainPlan: class labels must be C-contiguous int64 of length n")
             if y.min() < 0 or y.max() >= n_out:
@@ -358,10 +354,10 @@ cdef inline double _loss_and_grad(floating *tag, TrainPlan p, Py_ssize_t rows) n
     cdef const floating *out = <const floating *>p.A[L]
     cdef floating *grad = <floating *>p.G[L - 1]
     cdef floating gscale
-    if p.loss_kind == LOSS_XENT:
+    if p.loss_kind == FNN_LOSS_SOFTMAX_XENT:
         return _xent_rows(out, <const cnp.npy_intp *>p.YB if p.class_labels else NULL,
                           NULL if p.class_labels else <const floating *>p.YB, rows, c,
                           <floating>p.smoothing, <floating>(1.0 / rows), grad, NULL, 1)
     gscale = <floating>(1.0 / (rows * c))
-    return pointwise_loss(EW_MSE if p.loss_kind == LOSS_MSE else EW_BCE, out,
+    return pointwise_loss(p.loss_kind, out,
                           <const floating *>p.YB, rows * c, gscale, grad, NULL) / c

@@ -18,14 +18,25 @@
 #define FNN_ISA_NAME "portable"
 #endif
 
-/* Activation codes shared by the elementwise kernels, the GEMM epilogue and the
- * compiled training loop. */
+/* The one table of codes that cross the Python / Cython / C boundary.  Cython exports
+ * them to Python as ACTIVATION_CODES and LOSS_CODES (config.pxi), keyed by the name of
+ * the kernel in fastnn.ops; every Python module reads them from there.  A new entry
+ * here needs its line in that dictionary, and tests/test_registry.py then tests it. */
+
+/* Activations: the elementwise kernels, the GEMM epilogue and the compiled epoch. */
 enum {
     FNN_ACT_IDENTITY = 0,
     FNN_ACT_RELU = 1,
     FNN_ACT_LEAKY_RELU = 2,
     FNN_ACT_TANH = 3,
     FNN_ACT_SIGMOID = 4
+};
+
+/* Losses: the pointwise loss kernels and the compiled epoch. */
+enum {
+    FNN_LOSS_SOFTMAX_XENT = 0,
+    FNN_LOSS_MSE = 1,
+    FNN_LOSS_BCE = 2
 };
 
 /* runtime.c */
