@@ -1,13 +1,38 @@
-"""gemm / matmul / linear against the NumPy reference, on every compiled path."""
+"""gemm / matmul / linear against the NumPy reference, on every compiled path.
+
+Edge shapes come from each path's ``GEMM_BLOCKING`` (see ``over_blocking``), so they
+follow the tiles and blocks that path really runs on."""
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import fastnn
+from fastnn import _dispatch
 from fastnn import reference as ref
 
-EDGE = [0, 1, 2, 5, 6, 7, 15, 16, 17]
 ACTS = [None, "identity", "relu", "leaky_relu", "tanh", "sigmoid"]
+BLOCKING_KEYS = {"MR", "NR", "KC", "MC", "NC", "narrow", "pairs", "skinny"}
+
+
+def over_blocking(names, derive):
+    """Parametrize a test over every compiled path (the ``kmod`` fixture) and dtype, with
+    the cases ``derive(blocking)`` gives for that path's ``GEMM_BLOCKING[dtype]``: tuples
+    of values for the comma-separated ``names``.  A path with no case gets no test."""
+    params = []
+    for isa, mod in sorted(_dispatch.modules.items()):
+        for dtype in (np.float32, np.float64):
+            name = np.dtype(dtype).name
+            for case in derive(mod.GEMM_BLOCKING[name]):
+                params.append(pytest.param(isa, dtype, *case,
+                                           id="-".join([f"isa={isa}", name, *map(str, case)])))
+    return pytest.mark.parametrize(f"kmod, dtype, {names}", params, indirect=["kmod"])
+
+
+def edges(b):
+    """Sizes around the register tile: 0, 1, 2, MR and NR, each plus or minus one."""
+    return sorted({0, 1, 2} | {b[t] + d for t in ("MR", "NR") for d in (-1, 0, 1)})
 
 
 def rand(rng, shape, dtype):
@@ -52,8 +77,8 @@ def check_beta_zero_never_reads_out(kmod, rng, m, k, n, dtype):
         assert_close(got, oracle_gemm(a, b, alpha=-2.0), k, a, b)
 
 
-@pytest.mark.parametrize("m", EDGE + [97])
-@pytest.mark.parametrize("n", EDGE + [131])
+@over_blocking("m, n", lambda b: itertools.product(edges(b) + [16 * b["MR"] + 1],
+                                                   edges(b) + [8 * b["NR"] + 3]))
 def test_matmul_edge_shapes(kmod, dtype, m, n):
     rng = np.random.default_rng(m * 1000 + n)
     for k in (0, 1, 7, 17):
@@ -61,12 +86,21 @@ def test_matmul_edge_shapes(kmod, dtype, m, n):
         assert_close(kmod.matmul(a, b), a.astype(np.float64) @ b, k, a, b)
 
 
-@pytest.mark.parametrize("shape", [(300, 1030, 270), (131, 97, 600), (6, 16, 513), (200, 3, 700),
-                                   (70, 1024, 40)])
+def block_shapes(b):
+    """(m, n, k) across the blocks: MC rows, KC depth, NC columns."""
+    mr, nr, kc, mc = b["MR"], b["NR"], b["KC"], b["MC"]
+    return [(2 * mc + 12, 64 * nr + 6, kc + 14),  # row blocks, many panels, two depth blocks
+            (mc - 13, 6 * nr + 1, 2 * kc + 88),   # one row block, a last panel of one column
+            (mr, nr, 2 * kc + 1),                 # one tile, three depth blocks
+            (mc + 56, 3, 3 * kc - 68),            # fewer columns than a vector
+            (mc // 2, 64 * nr, kc // 6),          # whole panels only, one short depth block
+            (2 * mr + 1, b["NC"] + nr + 3, 9)]    # two column blocks
+
+
+@over_blocking("m, n, k", block_shapes)
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("tb", [False, True])
-def test_gemm_blocks_and_transposes(kmod, dtype, shape, ta, tb):
-    m, n, k = shape
+def test_gemm_blocks_and_transposes(kmod, dtype, m, n, k, ta, tb):
     rng = np.random.default_rng(m + n + k)
     a, b = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype)
     at, bt = (np.ascontiguousarray(a.T) if ta else a), (np.ascontiguousarray(b.T) if tb else b)
@@ -217,17 +251,21 @@ def test_property_random_shapes_and_strides(m, n, k, sa, sb, ta, tb, beta, f64, 
         assert_close(got, want, k, a, b)
 
 
-@pytest.mark.parametrize("shape", [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300),
-                                   (1100, 100, 48),
-                                   # the narrow-output tiles (9-12 and 17-24 float / 5-6 and
-                                   # 9-12 double columns), also split by columns (m = 6)
-                                   (1100, 300, 10), (2000, 600, 12), (1500, 400, 6), (1200, 256, 9),
-                                   (1000, 300, 17), (900, 400, 20), (1300, 200, 24), (6, 20000, 10),
-                                   (6, 12000, 20),
-                                   # the row-pair tile (a partial last panel of 1-8 / 1-4 columns)
-                                   (1000, 64, 100), (900, 300, 38)])
-def test_threads_bitwise_identical(kmod, dtype, shape):
-    m, k, n = shape
+def thread_shapes(b):
+    """(m, k, n): the MLP's products, and products on the path's narrow and row-pair tiles
+    (the narrow ones also split by columns, m = MR)."""
+    shapes = [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300), (1100, 100, 48)]
+    for t in b["narrow"]:
+        shapes += [(1100, 300, t["min_cols"] + 1), (1300, 200, t["max_cols"]),
+                   (b["MR"], 20000, t["min_cols"] + 1)]
+    if b["pairs"]:
+        shapes += [(1000, 64, 6 * b["NR"] + b["pairs"]["max_cols"] // 2),
+                   (900, 300, 2 * b["NR"] + b["pairs"]["max_cols"] - 2)]
+    return shapes
+
+
+@over_blocking("m, k, n", thread_shapes)
+def test_threads_bitwise_identical(kmod, dtype, m, k, n):
     rng = np.random.default_rng(5)
     x, w, bias = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype), rand(rng, n, dtype)
     old = fastnn.get_num_threads()
@@ -242,6 +280,26 @@ def test_threads_bitwise_identical(kmod, dtype, shape):
     for other in results[1:]:
         for r0, r1 in zip(results[0], other):
             np.testing.assert_array_equal(r0, r1)
+
+
+def test_blocking_table(kmod):
+    """GEMM_BLOCKING: every key, block sizes that hold whole tiles, tiles that fit the
+    panels they serve; the AVX2 path has its narrow and row-pair tiles."""
+    assert set(kmod.GEMM_BLOCKING) == {"float32", "float64"}
+    for b in kmod.GEMM_BLOCKING.values():
+        assert set(b) == BLOCKING_KEYS
+        assert all(type(b[key]) is int and b[key] > 0 for key in ("MR", "NR", "KC", "MC", "NC"))
+        assert b["MC"] % b["MR"] == 0 and b["NC"] % b["NR"] == 0
+        spans = [(t["min_cols"], t["max_cols"]) for t in b["narrow"]]
+        assert spans == sorted(spans)
+        assert all(hi < lo for (_, hi), (lo, _) in zip(spans, spans[1:]))  # disjoint
+        for t in b["narrow"]:
+            assert t["rows"] > 0 and 1 < t["min_cols"] <= t["max_cols"] < 2 * b["NR"]
+        if b["pairs"] is not None:
+            p = b["pairs"]
+            assert p["rows"] % b["MR"] == 0 and 1 <= p["min_cols"] <= p["max_cols"] < b["NR"]
+        assert b["skinny"]["max_rows"] > 0 and b["skinny"]["col_block"] > 0
+        assert (kmod.ISA == "avx2") == (bool(b["narrow"]) and b["pairs"] is not None)
 
 
 def test_ops_exports_dispatched_functions():

@@ -1,46 +1,58 @@
-"""The row-pair tile for a partial last column panel (1..8 float32 / 1..4 float64 columns
-after the 16 / 8 wide micro-panels, e.g. n = 100 = 6 * 16 + 4) and the vector packing of
-a transposed A, on every compiled path."""
+"""The row-pair tile for a packed partial last column panel (``GEMM_BLOCKING[...]["pairs"]``:
+1..8 float32 / 1..4 float64 columns after the 16 / 8 wide panels of the AVX2 path, e.g.
+n = 100 = 6 * 16 + 4), on every path that has one, and the vector packing of a
+transposed A, on every compiled path.  Shapes are derived from each path's blocking."""
 import numpy as np
 import pytest
 
 from fastnn import reference as ref
 
 from test_gemm import (ACTS, assert_close, check_beta_zero_never_reads_out, check_transposes,
-                       oracle_gemm, rand)
-
-PANEL = {np.float32: 16, np.float64: 8}  # NR of the AVX2 kernels
-ROWS = [5, 6, 7, 12, 13, 18, 19, 23, 24, 25, 49, 150]  # 6-row panels, 24-row tiles, MC = 144
-DEPTHS = [2, 10, 64, 257]  # KC = 256: one block, then two of 129
+                       oracle_gemm, over_blocking, rand)
 
 
-def widths(dtype):
-    """Two full panels (A is packed from n > 2 panels on) plus 0..VL+1 columns."""
-    nr = PANEL[dtype]
-    return [2 * nr + w for w in range(nr // 2 + 2)]
+def widths(b):
+    """Two full panels (A is packed from n > 2 NR on) plus 0..max_cols + 1 columns, and
+    six panels plus half the tile's columns."""
+    nr, most = b["NR"], b["pairs"]["max_cols"]
+    return [2 * nr + w for w in range(most + 2)] + [6 * nr + most // 2]
 
 
-@pytest.mark.parametrize("m", ROWS)
+def rows(b):
+    """Around the MR-tall micro-panels, the row-pair tile and the MC row block."""
+    mr, p = b["MR"], b["pairs"]["rows"]
+    return sorted({mr - 1, mr, mr + 1, 2 * mr, 2 * mr + 1, 3 * mr, 3 * mr + 1,
+                   p - 1, p, p + 1, 2 * p + 1, b["MC"] + 6})
+
+
+def with_pairs(derive):
+    """`derive` on the paths that have a row-pair tile."""
+    return lambda b: derive(b) if b["pairs"] is not None else []
+
+
+@over_blocking("m", with_pairs(lambda b: [(m,) for m in rows(b)]))
 def test_shapes_depths_and_transposes(kmod, dtype, m):
     rng = np.random.default_rng(m)
-    for n in widths(dtype) + [100]:
-        for k in DEPTHS:
+    b = kmod.GEMM_BLOCKING[np.dtype(dtype).name]
+    for n in widths(b):
+        for k in (2, 10, 64, b["KC"] + 1):  # one depth block, then two
             check_transposes(kmod, rng, m, k, n, dtype)
 
 
-@pytest.mark.parametrize("k", [3, 300])
+@over_blocking("k", with_pairs(lambda b: [(3,), (b["KC"] + 44,)]))
 def test_beta_zero_never_reads_out(kmod, dtype, k):
     rng = np.random.default_rng(k)
-    for n in widths(dtype)[1:] + [100]:
+    for n in widths(kmod.GEMM_BLOCKING[np.dtype(dtype).name])[1:]:
         check_beta_zero_never_reads_out(kmod, rng, 31, k, n, dtype)
 
 
+@over_blocking("m", with_pairs(lambda b: [(2 * b["MR"] + 1,), (b["MC"] + 56,)]))
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("m", [13, 200])
 @pytest.mark.parametrize("fortran_out", [False, True])
-def test_linear_bias_activations(kmod, dtype, act, m, fortran_out):
+def test_linear_bias_activations(kmod, dtype, m, act, fortran_out):
     rng = np.random.default_rng(m)
-    for n in (widths(dtype)[1], widths(dtype)[-2], 100):  # one column, VL columns, 100
+    w_all = widths(kmod.GEMM_BLOCKING[np.dtype(dtype).name])
+    for n in (w_all[1], w_all[-3], w_all[-1]):  # one column, the tile's most, half of it
         x, w, bias = rand(rng, (m, 64), dtype), rand(rng, (64, n), dtype) / 8, rand(rng, n, dtype)
         x64, w64 = x.astype(np.float64), w.astype(np.float64)
         out = np.full((m, n), np.nan, dtype, order="F" if fortran_out else "C")
@@ -51,11 +63,14 @@ def test_linear_bias_activations(kmod, dtype, act, m, fortran_out):
 
 def test_strided_and_reversed_operands(kmod, dtype):
     rng = np.random.default_rng(7)
-    a0, b0 = rand(rng, (90, 80), dtype), rand(rng, (120, 240), dtype)
-    # A as transposed views (row stride 1): plain, strided columns, reversed columns; and not
+    nr = kmod.GEMM_BLOCKING[np.dtype(dtype).name]["NR"]
+    a0, b0 = rand(rng, (90, 80), dtype), rand(rng, (120, 15 * nr), dtype)
+    # A as transposed views (row stride 1): plain, strided columns, reversed columns; and not.
+    # B with partial last panels, every sixth column, reversed rows, transposed.
     for a in (a0.T[:50, :40], a0.T[:50:2, 5:45], a0.T[::-1][:30, :40], a0[::3, ::2]):
         k = a.shape[1]
-        for b in (b0[:k, :100], b0[:2 * k:2, ::6], b0[k - 1::-1, 3:103], b0.T[:k, :36]):
+        for b in (b0[:k, :6 * nr + 4], b0[:2 * k:2, ::6], b0[k - 1::-1, 3:6 * nr + 7],
+                  b0.T[:k, :2 * nr + 4]):
             want = a.astype(np.float64) @ b
             assert_close(kmod.matmul(a, b), want, k, a, b)
             c = rand(rng, want.shape, dtype)
@@ -63,14 +78,15 @@ def test_strided_and_reversed_operands(kmod, dtype):
             assert_close(got, 0.5 * want + 2.0 * c, k, a, b)
 
 
-@pytest.mark.parametrize("m", [149, 301])
-@pytest.mark.parametrize("k", [7, 600])
+@over_blocking("m, k", lambda b: [(m, k) for m in (b["MC"] + 5, 2 * b["MC"] + 13)
+                                  for k in (7, 2 * b["KC"] + 88)])
 def test_transposed_a_across_blocks(kmod, dtype, m, k):
     """Packing a transposed A: several row blocks (MC) and depth blocks (KC), a partial
     last panel, full B panels only and with a partial one."""
     rng = np.random.default_rng(m + k)
     at = rand(rng, (k, m), dtype)
-    for n in (64, 70, 100):
+    nr = kmod.GEMM_BLOCKING[np.dtype(dtype).name]["NR"]
+    for n in (4 * nr, 4 * nr + 6, 6 * nr + 4):
         b, c = rand(rng, (k, n), dtype), rand(rng, (m, n), dtype)
         got = kmod.gemm(at, b, trans_a=True, beta=-0.5, out=c.copy())
         assert_close(got, oracle_gemm(at.T, b, beta=-0.5, c=c), k, at, b)
@@ -105,15 +121,15 @@ def guarded():
         libc.mprotect(guard, mmap.PAGESIZE, mmap.PROT_READ | mmap.PROT_WRITE)
 
 
-@pytest.mark.parametrize("m", [7, 13, 25])
-@pytest.mark.parametrize("k", [5, 300])
+@over_blocking("m, k", lambda b: [(q * b["MR"] + 1, k) for q in (1, 2, 4) for k in (5, b["KC"] + 44)])
 def test_transposed_a_at_the_end_of_memory(kmod, dtype, guarded, m, k):
     """Packing a transposed A reads whole vectors of a column only where its rows exist:
     the last column in memory (the first one when reversed) ends at a guard page."""
     rng = np.random.default_rng(m + k)
     g = guarded((k, m), dtype)
     g[:] = rand(rng, (k, m), dtype)
+    nr = kmod.GEMM_BLOCKING[np.dtype(dtype).name]["NR"]
     for at in (g, g[::-1]):
-        for n in (40, 100):
+        for n in (2 * nr + 8, 6 * nr + 4):  # A packed (n > 2 NR)
             b = rand(rng, (k, n), dtype)
             assert_close(kmod.matmul(at.T, b), at.T.astype(np.float64) @ b, k, at, b)

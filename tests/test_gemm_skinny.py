@@ -1,9 +1,14 @@
 """The skinny-product paths of the GEMM (few rows; k == 1) against NumPy, including
-column blocks wider than the path's buffer, every epilogue and strided operands."""
+column blocks wider than the path's buffer, every epilogue and strided operands.  Row
+counts and column blocks come from each path's ``GEMM_BLOCKING[...]["skinny"]``."""
+import itertools
+
 import numpy as np
 import pytest
 
 from fastnn import reference as R
+
+from test_gemm import over_blocking
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
@@ -13,8 +18,13 @@ def _close(got, want, dtype, k):
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL[dtype] * max(k, 1) * scale)
 
 
-@pytest.mark.parametrize("m", [1, 2, 3, 4])
-@pytest.mark.parametrize("n", [1, 7, 256, 301, 600])
+def few_rows(b):
+    """Every skinny row count by widths within, at and past the column block."""
+    rows, block = b["skinny"]["max_rows"], b["skinny"]["col_block"]
+    return itertools.product(range(1, rows + 1), [1, 7, block, block + 45, 2 * block + 88])
+
+
+@over_blocking("m, n", few_rows)
 @pytest.mark.parametrize("trans_b", [False, True])
 @pytest.mark.parametrize("trans_a", [False, True])
 def test_few_rows(kmod, dtype, m, n, trans_a, trans_b):

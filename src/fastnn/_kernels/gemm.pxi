@@ -14,6 +14,43 @@ cdef extern from "gemm.h" nogil:
                    const double *b, ptrdiff_t rsb, ptrdiff_t csb,
                    double beta, double *c, ptrdiff_t rsc, ptrdiff_t csc,
                    const double *bias, int act, double slope)
+    enum:
+        FNN_GEMM_MAX_NARROW
+    ctypedef struct fnn_gemm_tile:
+        int rows, min_cols, max_cols
+    ctypedef struct fnn_gemm_blocking:
+        int mr, nr, kc, mc, nc
+        int n_narrow
+        fnn_gemm_tile narrow[FNN_GEMM_MAX_NARROW]
+        fnn_gemm_tile pairs
+        int skinny_m, skinny_nb
+    const fnn_gemm_blocking *fnn_sgemm_blocking()
+    const fnn_gemm_blocking *fnn_dgemm_blocking()
+
+cdef dict _gemm_tile(fnn_gemm_tile t):
+    return {"rows": t.rows, "min_cols": t.min_cols, "max_cols": t.max_cols}
+
+
+cdef dict _gemm_blocking(const fnn_gemm_blocking *b):
+    return {"MR": b.mr, "NR": b.nr, "KC": b.kc, "MC": b.mc, "NC": b.nc,
+            "narrow": [_gemm_tile(b.narrow[i]) for i in range(b.n_narrow)],
+            "pairs": _gemm_tile(b.pairs) if b.pairs.rows else None,
+            "skinny": {"max_rows": b.skinny_m, "col_block": b.skinny_nb}}
+
+
+#: The GEMM blocking of this compiled path, by dtype name: the numbers the driver runs on
+#: (csrc/gemm.h, fnn_gemm_blocking), for tests and tools to derive edge shapes from.
+#:   "MR", "NR"  rows and columns of C in the general register tile;
+#:   "KC"        most depth of a packed block (k runs in equal blocks of at most KC);
+#:   "MC", "NC"  rows of a packed A block, columns of a packed B block;
+#:   "narrow"    tiles serving a whole C (a thread's share) of "min_cols".."max_cols"
+#:               columns with "rows" rows a call; [] when the path has none;
+#:   "pairs"     the tile ("rows", "min_cols".."max_cols") of a packed partial last
+#:               column panel (C wider than 2 NR), or None;
+#:   "skinny"    products of at most "max_rows" rows run unpacked, "col_block" columns
+#:               at a time.
+GEMM_BLOCKING = {"float32": _gemm_blocking(fnn_sgemm_blocking()),
+                 "float64": _gemm_blocking(fnn_dgemm_blocking())}
 
 # linear(activation=...) -> FNN_ACT_* code
 _GEMM_ACTIVATIONS = {None: FNN_ACT_IDENTITY, **ACTIVATION_CODES}

@@ -1,11 +1,12 @@
 /* GEMM entry points: the thread-local packing workspace and the two instantiations
  * (float, double) of the BLIS-style driver in gemm_impl.h.
  *
- * Blocking (per element type, see gemm_impl.h for the loops):
+ * Blocking (per element type, see gemm_impl.h for the loops; fnn_sgemm_blocking() and
+ * fnn_dgemm_blocking() return it, Python reads it as GEMM_BLOCKING):
  *   MR x NR  micro-tile held in registers (6x16 float / 6x8 double with AVX2: 12 ymm
- *            accumulators, 2 B vectors and 1 broadcast); an 8x12 float / 8x6 double
- *            tile when C has 9..12 / 5..6 columns, a 4x24 float / 4x12 double one
- *            when it has 17..24 / 9..12 (FN(ukr_narrow));
+ *            accumulators, 2 B vectors and 1 broadcast); the path's other tiles are
+ *            listed in gemm_ukr_avx2.h (narrow and row-pair tiles) and
+ *            gemm_ukr_portable.h (none);
  *   KC       maximum depth of a packed block: a KC x NR B micro-panel (16 KiB) stays
  *            in L1 next to the A micro-panel;
  *   MC       rows of a packed A block: MC x KC (~150 KiB) stays in the 1 MiB L2;
@@ -98,14 +99,6 @@ static inline __attribute__((always_inline)) __m256 fnn_quarter_ps(__m256 x, int
 /* --------------------------------------------------------------- instantiations */
 
 #define FNN_MIN(x, y) ((x) < (y) ? (x) : (y))
-/* AVX2 micro-kernels stay out of line: a call per tile is cheap, and each kernel's
- * register allocation then does not depend on the driver it would be inlined into
- * (the portable ones, on a spilled tile, gain from being inlined). */
-#if FNN_HAVE_AVX2
-#define FNN_NOINLINE __attribute__((noinline))
-#else
-#define FNN_NOINLINE
-#endif
 #define FNN_ROUND_UP(x, r) (((x) + (r) - 1) / (r) * (r))
 /* Below this many multiply-adds (~10 us on one core) a second thread costs more than
  * it saves (a parallel region costs a few us, more when a worker must be woken). */
@@ -118,6 +111,21 @@ static inline __attribute__((always_inline)) __m256 fnn_quarter_ps(__m256 x, int
  * micro-panels then crowd into few L2 sets). */
 #define FNN_GEMM_DIRECT_B_MAX_M 256
 #define FNN_GEMM_DIRECT_B_MAX_M_4K 64
+
+/* The micro-kernels a path may have (gemm_impl.h, gemm_ukr_*.h): */
+enum {
+    FNN_UKR_PACKED,   /* MR x NR, packed A and B micro-panels */
+    FNN_UKR_A_DIRECT, /* MR x NR, A read through its strides, B packed */
+    FNN_UKR_B_DIRECT, /* MR x NR, A packed, NR unit-stride columns of B read in place */
+    FNN_UKR_NARROW,   /* a narrow tile (fnn_gemm_blocking.narrow), A through its strides */
+    FNN_UKR_PAIRS     /* the row-pair tile (fnn_gemm_blocking.pairs), packed A and B */
+};
+
+/* A micro-kernel and the rows of C one call of it covers. */
+typedef struct {
+    int ukr;
+    ptrdiff_t rows;
+} fnn_ukr_tile;
 
 #define T float
 #define FN(name) fnn_s##name

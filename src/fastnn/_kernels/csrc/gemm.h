@@ -27,4 +27,35 @@ void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                double beta, double *c, ptrdiff_t rsc, ptrdiff_t csc,
                const double *bias, int act, double slope);
 
+/* A tile of C that one micro-kernel call computes: `rows` rows by min_cols..max_cols
+ * columns. */
+typedef struct {
+    int rows, min_cols, max_cols;
+} fnn_gemm_tile;
+
+#define FNN_GEMM_MAX_NARROW 2
+
+/* The blocking of one compiled path and element type: the numbers its GEMM driver runs
+ * on (gemm.c), exported to Python as GEMM_BLOCKING.
+ *   mr x nr   the general register tile;
+ *   kc        the most depth of a packed block (k runs in equal blocks of at most kc);
+ *   mc, nc    rows of a packed A block, columns of a packed B block;
+ *   narrow    n_narrow tiles serving a whole C (a thread's share) of min_cols..max_cols
+ *             columns; one wider than nr reads a B panel of nr columns and a partial
+ *             one of max_cols - nr;
+ *   pairs     the tile of a packed partial last column panel of min_cols..max_cols
+ *             columns (rows == 0: this path has none);
+ *   skinny_m  products of at most this many rows run without packing, skinny_nb
+ *             columns at a time (gemm_skinny.h). */
+typedef struct {
+    int mr, nr, kc, mc, nc;
+    int n_narrow;
+    fnn_gemm_tile narrow[FNN_GEMM_MAX_NARROW];
+    fnn_gemm_tile pairs;
+    int skinny_m, skinny_nb;
+} fnn_gemm_blocking;
+
+const fnn_gemm_blocking *fnn_sgemm_blocking(void);
+const fnn_gemm_blocking *fnn_dgemm_blocking(void);
+
 #endif

@@ -1,10 +1,12 @@
-/* BLIS-style GEMM driver, packing and micro-kernels for one element type.
+/* BLIS-style GEMM driver and packing for one element type, over the micro-kernels of the
+ * compiled path.
  *
  * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC (and, with AVX2,
  * VT, VOP(op), VBCAST, VBCAST_HALF, VBCAST_QUARTER, VBCAST_PAIR, VDUP_PAIRS,
  * VUNZIP_PAIRS, VJOIN, VSPREAD4, VQUARTER, VSTORE_LO, VMASK, VTRANSPOSE, VL with
  * NR == 2 * VL) and includes this file once per type; every parameter is #undef'd at
- * the end.
+ * the end.  The path's micro-kernels and its table of tiles are in gemm_ukr_avx2.h or
+ * gemm_ukr_portable.h; FN(blocking) holds all the numbers (exported as GEMM_BLOCKING).
  *
  * Loop nest of one thread's share of C (FN(run)):
  *   jc: NC columns    pack B(pc:pc+KC, jc:jc+NC) into NR-wide micro-panels
@@ -12,10 +14,9 @@
  *   ic: MC rows       pack A(ic:ic+MC, pc:pc+KC) into MR-tall micro-panels
  *   jr: NR columns    B micro-panel stays in L1
  *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
- *                     (NARROW_M / V rows of V vectors and a tail when C is narrow,
- *                     FN(ukr_narrow);
- *                     PAIRS_M x VL/2 tiles on a partial last panel of <= VL
- *                     columns, FN(ukr_pairs))
+ * The path's table may give a panel another tile (FN(panel_tile)): a narrow tile when
+ * all of C is a little wider than a vector or a panel, a row-pair tile on a packed
+ * partial last panel.
  * Skinny products skip packing an operand that would be used too few times: the
  * micro-kernel then reads A through its strides (n <= 2 NR), or unit-stride B in
  * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M).
@@ -56,363 +57,59 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
     }
 }
 
-/* Micro-kernel: the mr x nr (<= MR x NR) tile at c from kc steps of
+/* The path's micro-kernels, all built on its general one:
+ *   FN(ukr_body)(kc, a, ars, acs, clamp, b, bs, c, rsc, csc, mr, nr, e)
+ * computes the mr x nr (<= MR x NR) tile at c from kc steps of
  *   A(i, p) = a[i * ars + p * acs]  (packed: ars = 1, acs = MR; rows >= mr are never
  *                                     used, they read row mr - 1 when `clamp`)
- *   B(p, j) = b[p * bs + j]         (packed: bs = NR, zero padded; else NR columns of B).
- * With unit column stride the epilogue runs in registers (lane masks at the right
- * edge); other strides go through FN(store_tile). */
+ *   B(p, j) = b[p * bs + j]         (packed: bs = NR, zero padded; else NR columns of B)
+ * and finishes it with the epilogue e.  FN(ukr_call)(ukr, ...) runs the kernel FNN_UKR_*
+ * on a tile; PATH_N_NARROW, PATH_NARROW_TILES and PATH_PAIRS_TILE list the path's tiles
+ * beside MR x NR. */
 #if FNN_HAVE_AVX2
-#define NARROW_N (VL + VL / 2)
-#define NARROW_M 8 /* rows of the narrow tile */
-#define PAIRS_M (4 * MR) /* rows of the row-pair tile, FN(ukr_pairs) */
-#define EPI_M (2 * MR) /* most rows FN(finish_rows) takes (12 vectors, in registers) */
-
-/* acc_i0, acc_i1 += A(i, p) * B(p, 0:NR) */
-#define FNN_UKR_ROW(i)                                  \
-    ai = VBCAST(a + o##i);                              \
-    acc##i##0 = VOP(fmadd)(ai, b0, acc##i##0);          \
-    acc##i##1 = VOP(fmadd)(ai, b1, acc##i##1);
-
-/* p[0..r) = lanes 0..r-1 of x (0 <= r < VL): a half-vector store, then element
- * stores, as masked stores are slow on some CPUs (AMD Zen). */
-static inline __attribute__((always_inline)) void FN(store_part)(T *p, VT x, ptrdiff_t r)
-{
-    _Alignas(32) T tmp[VL];
-    VOP(store)(tmp, x);
-    ptrdiff_t j = 0;
-    if (r >= VL / 2) {
-        VSTORE_LO(p, x);
-        j = VL / 2;
-    }
-#pragma GCC unroll 8
-    for (; j < VL - 1; j++)
-        if (j < r) p[j] = tmp[j];
-}
-
-/* Start loading the mr rows of a C tile (read by the epilogue). */
-static inline __attribute__((always_inline)) void FN(prefetch_rows)(const T *c, ptrdiff_t rsc,
-                                                                    ptrdiff_t mr)
-{
-    for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
-}
-
-/* VL values at p, or only the lanes of `mask` (the others 0) when not `full`.  Masked
- * loads are slow: only a partial vector uses them. */
-static inline __attribute__((always_inline)) VT FN(load_part)(const T *p, int full, __m256i mask)
-{
-    return full ? VOP(loadu)(p) : VOP(maskload)(p, mask);
-}
-
-/* The epilogue of a tile of `rows` (a constant) rows held in registers: row i's columns
- * 0..VL-1 in x0[i] and VL.. in x1[i] (x1 NULL when the tile is VL wide); rows >= mr and
- * columns >= nr are dropped.  Unit column stride: c = act(alpha * x + beta * c + bias)
- * in registers, each step over the whole tile behind one test (alpha == 1 skips the
- * product, which is exact), tanh and sigmoid on the stored rows; other strides go
- * through FN(store_tile).  The x are clobbered. */
-static inline __attribute__((always_inline)) void FN(finish_rows)(VT *x0, VT *x1, int rows,
-                                                                  T *c, ptrdiff_t rsc,
-                                                                  ptrdiff_t csc, ptrdiff_t mr,
-                                                                  ptrdiff_t nr, const FN(epi_t) *e)
-{
-    mr = FNN_MIN(mr, rows);
-    if (mr <= 0)
-        return;
-    if (csc != 1) {
-        _Alignas(64) T t[EPI_M * NR];
-#pragma GCC unroll 12
-        for (int i = 0; i < rows; i++) {
-            VOP(store)(t + i * NR, x0[i]);
-            if (x1)
-                VOP(store)(t + i * NR + VL, x1[i]);
-        }
-        FN(store_tile)(t, mr, nr, c, rsc, csc, e);
-        return;
-    }
-    const int act = e->act, full0 = nr >= VL, full1 = nr >= 2 * VL;
-    const __m256i mask0 = VMASK(nr), mask1 = VMASK(nr - VL);
-    const VT zero = VOP(setzero)();
-    if (e->alpha != (T)1) {
-        const VT alpha = VOP(set1)(e->alpha);
-#pragma GCC unroll 12
-        for (int i = 0; i < rows; i++) {
-            x0[i] = VOP(mul)(alpha, x0[i]);
-            if (x1)
-                x1[i] = VOP(mul)(alpha, x1[i]);
-        }
-    }
-    if (e->beta != (T)0) {
-        const VT beta = VOP(set1)(e->beta);
-#pragma GCC unroll 12
-        for (int i = 0; i < rows; i++)
-            if (i < mr) {
-                x0[i] = VOP(fmadd)(beta, FN(load_part)(c + i * rsc, full0, mask0), x0[i]);
-                if (x1)
-                    x1[i] = VOP(fmadd)(beta, FN(load_part)(c + i * rsc + VL, full1, mask1), x1[i]);
-            }
-    }
-    if (e->bias) {
-        const VT bias0 = FN(load_part)(e->bias, full0, mask0);
-        const VT bias1 = x1 ? FN(load_part)(e->bias + VL, full1, mask1) : zero;
-#pragma GCC unroll 12
-        for (int i = 0; i < rows; i++) {
-            x0[i] = VOP(add)(x0[i], bias0);
-            if (x1)
-                x1[i] = VOP(add)(x1[i], bias1);
-        }
-    }
-    if (act == FNN_ACT_RELU) { /* max returns its 2nd operand when one is NaN */
-#pragma GCC unroll 12
-        for (int i = 0; i < rows; i++) {
-            x0[i] = VOP(max)(zero, x0[i]);
-            if (x1)
-                x1[i] = VOP(max)(zero, x1[i]);
-        }
-    } else if (act == FNN_ACT_LEAKY_RELU) {
-        const VT slope = VOP(set1)(e->slope);
-#pragma GCC unroll 12
-        for (int i = 0; i < rows; i++) {
-            x0[i] = VOP(blendv)(x0[i], VOP(mul)(slope, x0[i]), VOP(cmp)(x0[i], zero, _CMP_LT_OQ));
-            if (x1)
-                x1[i] = VOP(blendv)(x1[i], VOP(mul)(slope, x1[i]), VOP(cmp)(x1[i], zero, _CMP_LT_OQ));
-        }
-    }
-    if (full0 && (!x1 || full1)) { /* whole vectors */
-#pragma GCC unroll 12
-        for (int i = 0; i < rows; i++)
-            if (i < mr) {
-                VOP(storeu)(c + i * rsc, x0[i]);
-                if (x1)
-                    VOP(storeu)(c + i * rsc + VL, x1[i]);
-            }
-    } else {
-#pragma GCC unroll 12
-        for (int i = 0; i < rows; i++)
-            if (i < mr) {
-                T *ci = c + i * rsc;
-                if (!full0) {
-                    FN(store_part)(ci, x0[i], nr);
-                    continue;
-                }
-                VOP(storeu)(ci, x0[i]);
-                if (x1)
-                    FN(store_part)(ci + VL, x1[i], nr - VL);
-            }
-    }
-    if (act == FNN_ACT_TANH || act == FNN_ACT_SIGMOID)
-        for (ptrdiff_t i = 0; i < mr; i++) ACT_FN(act, e->slope, c + i * rsc, c + i * rsc, nr);
-}
-
-static inline __attribute__((always_inline)) void
-FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
-             ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
-{
-    const ptrdiff_t top = clamp ? mr - 1 : MR - 1;
-    const ptrdiff_t o0 = 0, o1 = FNN_MIN(1, top) * ars, o2 = FNN_MIN(2, top) * ars,
-                    o3 = FNN_MIN(3, top) * ars, o4 = FNN_MIN(4, top) * ars,
-                    o5 = FNN_MIN(5, top) * ars;
-    VT acc00 = VOP(setzero)(), acc01 = acc00, acc10 = acc00, acc11 = acc00, acc20 = acc00,
-       acc21 = acc00, acc30 = acc00, acc31 = acc00, acc40 = acc00, acc41 = acc00,
-       acc50 = acc00, acc51 = acc00;
-    FN(prefetch_rows)(c, rsc, mr);
-#pragma GCC unroll 4
-    for (ptrdiff_t p = 0; p < kc; p++) {
-        VT b0 = VOP(loadu)(b), b1 = VOP(loadu)(b + VL), ai;
-        FNN_UKR_ROW(0) FNN_UKR_ROW(1) FNN_UKR_ROW(2) FNN_UKR_ROW(3) FNN_UKR_ROW(4) FNN_UKR_ROW(5)
-        a += acs;
-        b += bs;
-    }
-    VT x0[MR] = {acc00, acc10, acc20, acc30, acc40, acc50};
-    VT x1[MR] = {acc01, acc11, acc21, acc31, acc41, acc51};
-    FN(finish_rows)(x0, x1, MR, c, rsc, csc, mr, nr, e);
-}
-
-#undef FNN_UKR_ROW
-
-/* Narrow C: the MR x NR tile would waste most lanes of its last vector (6 of 16 float
- * lanes for the 10 outputs of a classifier, 6 of 8 double lanes in a 2-column panel).
- * A narrow tile of NARROW_M / V rows keeps V whole vectors per row for columns
- * 0..V*VL-1, and the columns V*VL.. of G rows in one tail vector, row r of the G in its
- * r-th group of VL/G lanes (VL/4 columns left: G = 4, VL/2: G = 2, VL: G = 1).
- *   V = 1, 8 rows:  VL < n <= VL + VL/2 (9..12 float, 5..6 double columns): 10 FMAs a
- *                   step (G = 4) or 12 (G = 2), where the MR x NR tile spends 12 for 6 rows;
- *   V = 2, 4 rows:  NR < n <= NR + VL (17..24 float, 9..12 double): 9, 10 or 12 FMAs a
- *                   step where two MR x NR tiles spend 24 for 6 rows.
- * A step blends the G row broadcasts of a tail vector (VJOIN, VSPREAD4) and multiplies
- * them by the tail columns of B repeated G times.
- * A is read through its strides (rows >= mr read row mr - 1), B is a packed NR-wide
- * micro-panel (V = 2: followed by the VL-wide panel of the tail columns, FN(pack_b)).
- * Each element is still one FMA chain over p, as in FN(ukr_body), so the tiling does not
- * change any result. */
-static inline __attribute__((always_inline)) void
-FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b, T *c,
-                ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e,
-                const int V, const int G)
-{
-    enum { TAILS = NARROW_M / 2 }; /* at most (V = 1, G = 2; V = 2, G = 1) */
-    const int R = NARROW_M / V;    /* rows */
-    const T *bt = V == 1 ? b + VL : b + NR * kc; /* the tail columns, bs apart */
-    const ptrdiff_t bs = V == 1 ? NR : VL;
-    ptrdiff_t o[NARROW_M];
-    VT acc[2][NARROW_M], tail[TAILS];
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++) {
-        o[i] = FNN_MIN(i, mr - 1) * rsa;
-        acc[0][i] = acc[1][i] = VOP(setzero)();
-    }
-#pragma GCC unroll 4
-    for (int t = 0; t < R / G; t++) tail[t] = VOP(setzero)();
-    FN(prefetch_rows)(c, rsc, mr);
-#pragma GCC unroll 2
-    for (ptrdiff_t p = 0; p < kc; p++) {
-        const VT b0 = VOP(loadu)(b), b1 = V == 2 ? VOP(loadu)(b + VL) : b0;
-        const VT btail = G == 1 ? VOP(loadu)(bt) : G == 2 ? VBCAST_HALF(bt) : VBCAST_QUARTER(bt);
-#pragma GCC unroll 4
-        for (int t = 0; t < R / G; t++) {
-            VT r[4];
-#pragma GCC unroll 4
-            for (int q = 0; q < G; q++) {
-                r[q] = VBCAST(a + o[t * G + q]);
-                acc[0][t * G + q] = VOP(fmadd)(r[q], b0, acc[0][t * G + q]);
-                if (V == 2)
-                    acc[1][t * G + q] = VOP(fmadd)(r[q], b1, acc[1][t * G + q]);
-            }
-            const VT spread = G == 1 ? r[0] : G == 2 ? VJOIN(r[0], r[1]) : VSPREAD4(r[0], r[1], r[2], r[3]);
-            tail[t] = VOP(fmadd)(spread, btail, tail[t]);
-        }
-        a += csa;
-        b += NR;
-        bt += bs;
-    }
-    /* row i's columns V*VL.. in the low lanes of x */
-    VT x[NARROW_M];
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++)
-        x[i] = G == 1   ? tail[i]
-               : G == 2 ? (i % 2 ? VOP(permute2f128)(tail[i / 2], tail[i / 2], 0x11) : tail[i / 2])
-                        : VQUARTER(tail[i / 4], i % 4);
-    if (V == 1) {
-        FN(finish_rows)(acc[0], x, R, c, rsc, csc, mr, nr, e);
-        return;
-    }
-    FN(epi_t) et = *e;
-    et.bias = e->bias ? e->bias + NR : NULL;
-    FN(finish_rows)(acc[0], acc[1], R, c, rsc, csc, mr, NR, e);
-    FN(finish_rows)(x, NULL, R, c + NR * csc, rsc, csc, mr, nr - NR, &et);
-}
-
-/* The narrow tile for nr columns (VL < nr <= NARROW_N or NR < nr <= NR + VL). */
-static FNN_NOINLINE void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
-                                        const T *b, T *c, ptrdiff_t rsc, ptrdiff_t csc,
-                                        ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
-{
-    if (nr <= NR) {
-        if (nr - VL <= VL / 4)
-            FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 4);
-        else
-            FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 2);
-    } else if (nr - NR <= VL / 4) {
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 4);
-    } else if (nr - NR <= VL / 2) {
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 2);
-    } else {
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 1);
-    }
-}
-
-/* A partial last column panel of at most VL columns (e.g. the 4 left of n = 100 = 6 * 16
- * + 4) would waste most of an MR x NR tile.  This PAIRS_M x VL/2 tile holds a row pair
- * per vector, interleaved: lane 2j + r is row 2q + r, column j.  A step broadcasts each
- * row pair of four consecutive packed A micro-panels (VBCAST_PAIR) against the VL/2
- * columns with every value doubled (VDUP_PAIRS): 12 FMAs for 24 rows of VL/2 columns,
- * where an MR x NR tile spends 12 for 6 rows.  Up to VL columns take two passes; the
- * panels past the last one present (mr <= 18) read that one again (rows >= mr are never
- * stored).  Each element is the same FMA chain as in FN(ukr_body). */
-static FNN_NOINLINE void FN(ukr_pairs)(ptrdiff_t kc, const T *a, const T *b, T *c,
-                                       ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
-                                       const FN(epi_t) *e)
-{
-    enum { P = PAIRS_M / MR, H = MR / 2, W = VL / 2 }; /* panels, pairs a panel, columns */
-    _Static_assert(MR % 2 == 0 && PAIRS_M == 2 * EPI_M, "whole row pairs, two epilogue halves");
-    FN(prefetch_rows)(c, rsc, mr);
-    FN(epi_t) ej = *e;
-    for (ptrdiff_t j = 0; j < nr; j += W) {
-        const T *ap[P], *bj = b + j;
-        VT acc[P * H];
-#pragma GCC unroll 4
-        for (int q = 0; q < P; q++) ap[q] = a + FNN_MIN(q, (mr - 1) / MR) * MR * kc;
-#pragma GCC unroll 12
-        for (int q = 0; q < P * H; q++) acc[q] = VOP(setzero)();
-#pragma GCC unroll 2
-        for (ptrdiff_t p = 0; p < kc; p++) {
-            const VT bb = VDUP_PAIRS(bj);
-#pragma GCC unroll 4
-            for (int q = 0; q < P; q++) {
-#pragma GCC unroll 3
-                for (int h = 0; h < H; h++)
-                    acc[q * H + h] = VOP(fmadd)(VBCAST_PAIR(ap[q] + 2 * h), bb, acc[q * H + h]);
-                ap[q] += MR;
-            }
-            bj += NR;
-        }
-        /* rows 2q, 2q+1 to the low lanes of x[2q], x[2q+1]; the epilogue in two halves */
-        ej.bias = e->bias ? e->bias + j : NULL;
-#pragma GCC unroll 2
-        for (int half = 0; half < 2; half++) {
-            VT x[EPI_M];
-#pragma GCC unroll 6
-            for (int q = 0; q < EPI_M / 2; q++) {
-                x[2 * q] = VUNZIP_PAIRS(acc[half * EPI_M / 2 + q]);
-                x[2 * q + 1] = VOP(permute2f128)(x[2 * q], x[2 * q], 0x11);
-            }
-            FN(finish_rows)(x, NULL, EPI_M, c + half * EPI_M * rsc + j * csc, rsc, csc,
-                            mr - half * EPI_M, FNN_MIN(W, nr - j), &ej);
-        }
-    }
-}
-
-#else /* portable C: an MR x NR accumulator array the compiler keeps in SSE registers */
-
-static inline __attribute__((always_inline)) void
-FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
-             ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
-{
-    _Alignas(64) T t[MR * NR] = {0};
-    ptrdiff_t off[MR];
-    for (ptrdiff_t i = 0; i < MR; i++) off[i] = FNN_MIN(i, clamp ? mr - 1 : i) * ars;
-    for (ptrdiff_t p = 0; p < kc; p++, a += acs, b += bs)
-        for (ptrdiff_t i = 0; i < MR; i++) {
-            const T ai = a[off[i]];
-            for (ptrdiff_t j = 0; j < NR; j++) t[i * NR + j] += ai * b[j];
-        }
-    FN(store_tile)(t, mr, nr, c, rsc, csc, e);
-}
-
+#include "gemm_ukr_avx2.h"
+#else
+#include "gemm_ukr_portable.h"
 #endif
 
-/* The micro-kernel on packed A and B micro-panels (constant offsets). */
-static FNN_NOINLINE void FN(ukr_packed)(ptrdiff_t kc, const T *a, const T *b, T *c,
-                                        ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
-                                        const FN(epi_t) *e)
+#include "gemm_skinny.h"
+
+/* Everything the driver's choices depend on, in one place. */
+static const fnn_gemm_blocking FN(blocking) = {
+    MR, NR, KC, MC, NC, PATH_N_NARROW, PATH_NARROW_TILES, PATH_PAIRS_TILE, SKINNY_M, SKINNY_NB,
+};
+
+const fnn_gemm_blocking *FN(gemm_blocking)(void) { return &FN(blocking); }
+
+/* The narrow tile serving a thread's share of n columns of C (rows == 0: none).  A tile
+ * wider than NR reads two B panels: not in the out-of-memory fallback (`one_panel`). */
+static inline fnn_gemm_tile FN(narrow_tile)(ptrdiff_t n, int one_panel)
 {
-    FN(ukr_body)(kc, a, 1, MR, 0, b, NR, c, rsc, csc, mr, nr, e);
+    for (int i = 0; i < FN(blocking).n_narrow; i++) {
+        const fnn_gemm_tile t = FN(blocking).narrow[i];
+        if (n >= t.min_cols && n <= t.max_cols && !(one_panel && t.max_cols > NR))
+            return t;
+    }
+    return (fnn_gemm_tile){0, 0, 0};
 }
 
-/* ... reading A in place through its strides (B packed). */
-static FNN_NOINLINE void FN(ukr_a_direct)(ptrdiff_t kc, const T *a, ptrdiff_t rsa,
-                                          ptrdiff_t csa, const T *b, T *c, ptrdiff_t rsc,
-                                          ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
-                                          const FN(epi_t) *e)
+/* The micro-kernel for a panel of nr columns and the rows of C one call covers, from the
+ * path's table: B read in place; the row-pair tile on a packed partial panel it serves;
+ * packed A; the narrow tile serving the whole share (`narrow`, then A is never packed);
+ * else A through its strides. */
+static inline fnn_ukr_tile FN(panel_tile)(fnn_gemm_tile narrow, int pack_a, int b_in_place,
+                                          ptrdiff_t nr)
 {
-    FN(ukr_body)(kc, a, rsa, csa, 1, b, NR, c, rsc, csc, mr, nr, e);
-}
-
-/* ... reading NR unit-stride columns of B in place, rsb apart (A packed). */
-static FNN_NOINLINE void FN(ukr_b_direct)(ptrdiff_t kc, const T *a, const T *b,
-                                          ptrdiff_t rsb, T *c, ptrdiff_t rsc, ptrdiff_t csc,
-                                          ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
-{
-    FN(ukr_body)(kc, a, 1, MR, 0, b, rsb, c, rsc, csc, mr, nr, e);
+    const fnn_gemm_tile pairs = FN(blocking).pairs;
+    if (b_in_place)
+        return (fnn_ukr_tile){FNN_UKR_B_DIRECT, MR};
+    if (pack_a && nr >= pairs.min_cols && nr <= pairs.max_cols)
+        return (fnn_ukr_tile){FNN_UKR_PAIRS, pairs.rows};
+    if (pack_a)
+        return (fnn_ukr_tile){FNN_UKR_PACKED, MR};
+    if (narrow.rows)
+        return (fnn_ukr_tile){FNN_UKR_NARROW, narrow.rows};
+    return (fnn_ukr_tile){FNN_UKR_A_DIRECT, MR};
 }
 
 /* Pack the kc x nc block B(p, j) = b[p * rsb + j * csb] into NR-wide micro-panels of kc
@@ -567,14 +264,11 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
         ncap = NR;
         pack_a = direct_b = 0; /* FN(ukr_b_direct) reads packed A */
     }
-#if FNN_HAVE_AVX2
-    /* the narrow tile's V (0: none; then pack_a == 0; V = 2 needs more than the one B
-     * panel of the fallback) and the columns a tile covers */
-    const int narrow = n > VL && n <= NARROW_N ? 1 : n > NR && n <= NR + VL && ncap > NR ? 2 : 0;
-    const ptrdiff_t nstep = narrow == 2 ? NR + VL : NR, tail_w = narrow == 2 ? VL : NR;
-#else
-    const ptrdiff_t nstep = NR, tail_w = NR;
-#endif
+    /* the narrow tile serving this share (then pack_a == 0), the columns a tile covers and
+     * the width of a packed partial last B panel */
+    const fnn_gemm_tile narrow = FN(narrow_tile)(n, ncap <= NR);
+    const int wide = narrow.max_cols > NR;
+    const ptrdiff_t nstep = wide ? narrow.max_cols : NR, tail_w = wide ? narrow.max_cols - NR : NR;
 
     /* k in equal blocks of at most KC (no short last block); a function of k alone */
     const ptrdiff_t kstep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
@@ -595,32 +289,15 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
                     FN(pack_a)(mc, kc, ablk, rsa, csa, bufa);
                 for (ptrdiff_t jr = 0; jr < nc; jr += nstep) {
                     const ptrdiff_t nr = FNN_MIN(nstep, nc - jr);
-                    const T *bp = bufb + (jr - nfull) * kc;
+                    const int in_place = jr < nfull;
+                    const fnn_ukr_tile tile = FN(panel_tile)(narrow, pack_a, in_place, nr);
+                    const T *bp = in_place ? bblk + jr : bufb + (jr - nfull) * kc;
                     e.bias = last && bias ? bias + jc + jr : NULL;
-#if FNN_HAVE_AVX2
-                    /* a packed partial panel of <= VL columns (never read in place) */
-                    const int pairs = pack_a && nr <= VL;
-                    const ptrdiff_t mstep = pairs ? PAIRS_M : narrow ? NARROW_M / narrow : MR;
-#else
-                    const ptrdiff_t mstep = MR;
-#endif
-                    for (ptrdiff_t ir = 0; ir < mc; ir += mstep) {
-                        const ptrdiff_t mr = FNN_MIN(mstep, mc - ir);
-                        T *ct = c + (ic + ir) * rsc + (jc + jr) * csc;
-                        if (jr < nfull)
-                            FN(ukr_b_direct)(kc, bufa + ir * kc, bblk + jr, rsb, ct, rsc, csc, mr, nr, &e);
-#if FNN_HAVE_AVX2
-                        else if (pairs)
-                            FN(ukr_pairs)(kc, bufa + ir * kc, bp, ct, rsc, csc, mr, nr, &e);
-#endif
-                        else if (pack_a)
-                            FN(ukr_packed)(kc, bufa + ir * kc, bp, ct, rsc, csc, mr, nr, &e);
-#if FNN_HAVE_AVX2
-                        else if (narrow)
-                            FN(ukr_narrow)(kc, ablk + ir * rsa, rsa, csa, bp, ct, rsc, csc, mr, nr, &e);
-#endif
-                        else
-                            FN(ukr_a_direct)(kc, ablk + ir * rsa, rsa, csa, bp, ct, rsc, csc, mr, nr, &e);
+                    for (ptrdiff_t ir = 0; ir < mc; ir += tile.rows) {
+                        const ptrdiff_t mr = FNN_MIN(tile.rows, mc - ir);
+                        const T *ap = pack_a ? bufa + ir * kc : ablk + ir * rsa;
+                        FN(ukr_call)(tile.ukr, kc, ap, rsa, csa, bp, rsb,
+                                     c + (ic + ir) * rsc + (jc + jr) * csc, rsc, csc, mr, nr, &e);
                     }
                 }
             }
@@ -660,8 +337,6 @@ static void FN(split)(ptrdiff_t m, ptrdiff_t n, int nt, int *tm, int *tn)
         }
     }
 }
-
-#include "gemm_skinny.h"
 
 void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa,
               ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, T beta, T *c, ptrdiff_t rsc,
@@ -704,6 +379,7 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #endif
 }
 
+/* every template parameter, including the path's (#undef of a name never defined is a no-op) */
 #undef T
 #undef FN
 #undef ACT_FN
@@ -712,7 +388,6 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef KC
 #undef MC
 #undef NC
-#if FNN_HAVE_AVX2
 #undef VT
 #undef VOP
 #undef VBCAST
@@ -725,11 +400,16 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef VBCAST_QUARTER
 #undef VSPREAD4
 #undef VQUARTER
-#undef NARROW_N
-#undef NARROW_M
-#undef EPI_M
-#undef PAIRS_M
 #undef VTRANSPOSE
 #undef VMASK
 #undef VL
-#endif
+#undef NARROW_M
+#undef EPI_M
+#undef PAIRS_M
+#undef FNN_NOINLINE
+#undef PATH_N_NARROW
+#undef PATH_NARROW_TILES
+#undef PATH_PAIRS_TILE
+#undef SKINNY_M
+#undef SKINNY_MAX_FMA
+#undef SKINNY_NB

@@ -9,7 +9,8 @@
  *
  * Chosen from the shape and strides alone (never from the thread count), single-threaded,
  * so results stay bitwise identical for every thread count.  Returns 0 when the product is
- * not skinny and the blocked driver must run.
+ * not skinny and the blocked driver must run.  SKINNY_M and SKINNY_NB are exported in
+ * FN(blocking); gemm_impl.h #undef's the SKINNY_* names.
  */
 #define SKINNY_M 4
 #define SKINNY_MAX_FMA ((double)(1 << 22))
@@ -123,7 +124,3 @@ static int FN(skinny)(const FN(args_t) *g)
     }
     return 0;
 }
-
-#undef SKINNY_M
-#undef SKINNY_MAX_FMA
-#undef SKINNY_NB
