@@ -53,7 +53,8 @@ def extension(isa):
         f"fastnn._kernels._{isa}",
         sources=[os.path.join(KDIR, f"_{isa}.pyx")] + sorted(glob.glob(os.path.join(CSRC, "*.c"))),
         include_dirs=[np.get_include(), CSRC, KDIR],
-        depends=sorted(glob.glob(os.path.join(CSRC, "*.h")) + glob.glob(os.path.join(KDIR, "*.pxi"))),
+        depends=sorted(glob.glob(os.path.join(CSRC, "*.h")) + glob.glob(os.path.join(KDIR, "*.pxi"))
+                       + glob.glob(os.path.join(KDIR, "*.pxd"))),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
                        ("FNN_BUILD_FLAGS", '"' + " ".join(flags) + '"'),
                        ("FNN_OPENMP", "1" if OPENMP else "0")],

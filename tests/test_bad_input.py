@@ -261,3 +261,77 @@ def test_adam_bad_state(kmod):
     with pytest.raises(ValueError, match="v must not overlap m"):
         kmod.adam_step(p, P, m[:6], m[3:9], step=1, lr=0.1)
     assert (p == 1).all()
+
+
+# --------------------------------------------------------------------- TrainPlan
+def plan_args(kmod, **change):
+    """TrainPlan arguments for a 5 -> 8 (ReLU) -> 3 network on 20 rows, with `change`."""
+    rng = np.random.default_rng(0)
+    params = [np.zeros(s) for s in [(5, 8), (8,), (8, 3), (3,)]]
+    args = dict(X=rng.standard_normal((20, 5)), y=rng.integers(0, 3, 20), batch=8, params=params,
+                grads=[np.zeros_like(p) for p in params], state1=None, state2=None,
+                w_index=[0, 2], b_index=[1, 3], acts=[kmod.ACTIVATION_CODES["relu"], 0],
+                slopes=[0.0, 0.0], loss_kind=kmod.LOSS_CODES["softmax_cross_entropy"],
+                smoothing=0.0)
+    args.update(change)
+    return args
+
+
+def replaced(items, i, value):
+    return items[:i] + [value] + items[i + 1:]
+
+
+def ro_like(shape):
+    return ro(np.zeros(shape))
+
+
+@pytest.mark.parametrize("change, exc, match", [
+    (lambda a: dict(X=np.asfortranarray(a["X"])), ValueError, r"X must be C-contiguous; received strides"),
+    (lambda a: dict(X=a["X"].astype(np.int32)), TypeError, "X must have dtype float32 or float64"),
+    (lambda a: dict(X=a["X"][:0]), ValueError, r"X must have at least one row; received shape \(0, 5\)"),
+    (lambda a: dict(params=replaced(a["params"], 2, np.zeros((8, 3), F32))), ValueError,
+     r"params\[2\] must be a writeable, C-contiguous array of dtype float64 and shape \(8, 3\); "
+     r"received an array of dtype float32 and shape \(8, 3\)"),
+    (lambda a: dict(grads=replaced(a["grads"], 0, ro_like((5, 8)))), ValueError,
+     r"grads\[0\] must be a writeable, .*; received a read-only array"),
+    (lambda a: dict(grads=replaced(a["grads"], 1, np.zeros(7))), ValueError,
+     r"grads\[1\] must be .* and length 8; received an array of dtype float64 and length 7"),
+    (lambda a: dict(params=replaced(a["params"], 1, np.zeros(7)),
+                    grads=replaced(a["grads"], 1, np.zeros(7))), ValueError,
+     r"params\[1\] \(the bias of layer 0\) must have shape \(8,\); received shape \(7,\)"),
+    (lambda a: dict(y=np.where(np.arange(20) == 4, 3, a["y"])), ValueError,
+     r"y must hold class labels in \[0, 3\); received 3 at index 4"),
+    (lambda a: dict(y=a["y"].astype(np.int32)), ValueError,
+     r"y \(class labels\) must be a C-contiguous array of dtype int64 and length 20; "
+     r"received an array of dtype int32 and length 20"),
+    (lambda a: dict(acts=[99, 0]), ValueError, r"acts\[0\] must be one of the ACTIVATION_CODES"),
+    (lambda a: dict(slopes=[0.0]), ValueError,
+     r"b_index, acts and slopes must have one entry per layer \(2\)"),
+    (lambda a: dict(loss_kind=7), ValueError, "loss_kind must be one of the LOSS_CODES"),
+])
+def test_train_plan_bad_arrays(kmod, change, exc, match):
+    args = plan_args(kmod)
+    with pytest.raises(exc, match=match):
+        kmod.TrainPlan(**plan_args(kmod, **change(args)))
+
+
+def test_train_plan_bad_runs(kmod):
+    args = plan_args(kmod)
+    plan = kmod.TrainPlan(**args)
+    order = np.arange(20)
+    with pytest.raises(ValueError, match=r"decay must have shape \(4,\); received shape \(3,\)"):
+        plan.run_sgd(order, 0, 3, 0.1, 0.0, False, np.zeros(3))
+    with pytest.raises(ValueError, match=r"state1\[0\] \(the velocity of params\[0\]\) is required"):
+        plan.run_sgd(order, 0, 3, 0.1, 0.9, False, np.zeros(4))
+    with pytest.raises(ValueError, match=r"state1\[0\] and state2\[0\] \(Adam's m and v"):
+        plan.run_adam(order, 0, 3, 0, 1e-3, 0.9, 0.999, 1e-8, np.zeros(4), False)
+    with pytest.raises(ValueError, match=r"first and count must select minibatches within the "
+                                         r"epoch's 3 \(both >= 0\); received first=2, count=2"):
+        plan.run_sgd(order, 2, 2, 0.1, 0.0, False, np.zeros(4))
+    with pytest.raises(ValueError, match="order must be a C-contiguous array of dtype int64 and "
+                                         "length 20; received a non-contiguous array"):
+        plan.run_sgd(np.arange(40)[::2], 0, 3, 0.1, 0.0, False, np.zeros(4))
+    with pytest.raises(ValueError, match=r"order must hold row indices of X in \[0, 20\); "
+                                         r"received -3 at index 9, outside that range"):
+        plan.run_sgd(np.where(order == 9, -3, order), 0, 3, 0.1, 0.0, False, np.zeros(4))
+    assert all((p == 0).all() for p in args["params"])  # nothing ran

@@ -13,7 +13,7 @@ __all__ = []
 __all__ += ["gemm", "matmul", "linear"]
 
 
-# Activations, softmax, losses and optimizer steps (elementwise.pxi).
+# Activations, softmax, losses and optimizer steps (activations.pxi, losses.pxi, optim.pxi).
 __all__ += ["relu", "leaky_relu", "tanh", "sigmoid", "identity",
             "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
             "identity_backward", "softmax", "log_softmax", "softmax_cross_entropy", "mse",

@@ -1,23 +1,13 @@
-# Runtime configuration exported by each kernel module.
-
-cdef extern from "fnn.h" nogil:
-    int fnn_cpu_has_avx2_fma()
-    void fnn_set_num_threads(int n)
-    int fnn_get_num_threads()
-    int fnn_openmp_enabled()
-    const char *fnn_isa_name()
-    const char *fnn_build_flags()
-    double fnn_peak_gflops(int is_double, double seconds)
-    enum:
-        FNN_ACT_IDENTITY
-        FNN_ACT_RELU
-        FNN_ACT_LEAKY_RELU
-        FNN_ACT_TANH
-        FNN_ACT_SIGMOID
-    enum:
-        FNN_LOSS_SOFTMAX_XENT
-        FNN_LOSS_MSE
-        FNN_LOSS_BCE
+# Runtime configuration exported by each kernel module, and the table of codes.
+#
+# Uses: capi.pxd (fnn.h: runtime functions, FNN_ACT_*, FNN_LOSS_*).
+# Provides: cpu_has_avx2_fma, set_num_threads, get_num_threads, peak_gflops,
+#           ACTIVATION_CODES, LOSS_CODES, ISA, BUILD_FLAGS, OPENMP.
+from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, FNN_ACT_LEAKY_RELU, FNN_ACT_RELU,
+                                   FNN_ACT_SIGMOID, FNN_ACT_TANH, FNN_LOSS_BCE,
+                                   FNN_LOSS_MSE, FNN_LOSS_SOFTMAX_XENT, fnn_build_flags,
+                                   fnn_cpu_has_avx2_fma, fnn_get_num_threads, fnn_isa_name,
+                                   fnn_openmp_enabled, fnn_peak_gflops, fnn_set_num_threads)
 
 
 def cpu_has_avx2_fma() -> bool:

@@ -1,31 +1,16 @@
-# gemm kernels (see kernels.pxi for the layout): gemm, matmul and linear on top of
-# fnn_sgemm / fnn_dgemm (csrc/gemm.c).  The argument checks use the NumPy C API
-# directly: a 4x4 matmul costs well under a microsecond in total.
+# Matrix products (see kernels.pxi for the layout): gemm, matmul and linear on top of
+# fnn_sgemm / fnn_dgemm (csrc/gemm.c), and the GEMM's blocking as data.
+#
+# Uses: capi.pxd (fnn_sgemm, fnn_dgemm, fnn_*gemm_blocking, FNN_ACT_IDENTITY),
+#       config.pxi (ACTIVATION_CODES), validate.pxi (checks).
+# Provides: the ops gemm, matmul, linear; GEMM_BLOCKING.  The checks work on the NumPy
+# C API: a 4x4 matmul costs well under a microsecond in total.
 from libc.stddef cimport ptrdiff_t
 
-cdef extern from "gemm.h" nogil:
-    void fnn_sgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-                   const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-                   const float *b, ptrdiff_t rsb, ptrdiff_t csb,
-                   float beta, float *c, ptrdiff_t rsc, ptrdiff_t csc,
-                   const float *bias, int act, float slope)
-    void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
-                   const double *a, ptrdiff_t rsa, ptrdiff_t csa,
-                   const double *b, ptrdiff_t rsb, ptrdiff_t csb,
-                   double beta, double *c, ptrdiff_t rsc, ptrdiff_t csc,
-                   const double *bias, int act, double slope)
-    enum:
-        FNN_GEMM_MAX_NARROW
-    ctypedef struct fnn_gemm_tile:
-        int rows, min_cols, max_cols
-    ctypedef struct fnn_gemm_blocking:
-        int mr, nr, kc, mc, nc
-        int n_narrow
-        fnn_gemm_tile narrow[FNN_GEMM_MAX_NARROW]
-        fnn_gemm_tile pairs
-        int skinny_m, skinny_nb
-    const fnn_gemm_blocking *fnn_sgemm_blocking()
-    const fnn_gemm_blocking *fnn_dgemm_blocking()
+from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, fnn_dgemm, fnn_dgemm_blocking,
+                                   fnn_gemm_blocking, fnn_gemm_tile, fnn_sgemm,
+                                   fnn_sgemm_blocking)
+
 
 cdef dict _gemm_tile(fnn_gemm_tile t):
     return {"rows": t.rows, "min_cols": t.min_cols, "max_cols": t.max_cols}
@@ -81,47 +66,16 @@ cdef inline ptrdiff_t _gemm_stride(cnp.ndarray arr, int d):
 
 cdef cnp.ndarray _gemm_operand(object obj, str name, int ndim):
     """obj checked as an ndim-D float32/float64 array; copied when its strides are unusable."""
-    if not cnp.PyArray_Check(obj):
-        raise TypeError(f"{name} must be a numpy.ndarray; received: {type(obj).__name__}")
+    check_float_array(obj, name)
     cdef cnp.ndarray arr = <cnp.ndarray>obj
-    cdef int typenum = cnp.PyArray_TYPE(arr)
-    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
-        raise TypeError(f"{name} must have dtype float32 or float64; received: {arr.dtype}")
-    if cnp.PyArray_NDIM(arr) != ndim:
-        raise ValueError(f"{name} must be {ndim}-D; received shape {(<object>arr).shape}")
+    check_ndim(arr, ndim, name)
     if not _gemm_strides_ok(arr):
         arr = <cnp.ndarray>cnp.PyArray_NewCopy(arr, cnp.NPY_CORDER)
     return arr
 
 
-cdef inline void _gemm_extent(cnp.ndarray arr, char **lo, char **hi):
-    """The byte range [lo, hi) spanned by arr (lo == hi when it is empty)."""
-    cdef char *base = <char *>cnp.PyArray_DATA(arr)
-    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(arr)
-    cdef cnp.npy_intp *strides = cnp.PyArray_STRIDES(arr)
-    cdef cnp.npy_intp low = 0, high = cnp.PyArray_ITEMSIZE(arr)
-    cdef int d
-    for d in range(cnp.PyArray_NDIM(arr)):
-        if dims[d] == 0:
-            lo[0] = hi[0] = base
-            return
-        if strides[d] < 0:
-            low += (dims[d] - 1) * strides[d]
-        else:
-            high += (dims[d] - 1) * strides[d]
-    lo[0] = base + low
-    hi[0] = base + high
-
-
-cdef inline bint _gemm_overlap(cnp.ndarray x, cnp.ndarray y):
-    """np.may_share_memory(x, y): do the byte ranges of x and y intersect?"""
-    cdef char *xlo
-    cdef char *xhi
-    cdef char *ylo
-    cdef char *yhi
-    _gemm_extent(x, &xlo, &xhi)
-    _gemm_extent(y, &ylo, &yhi)
-    return xlo < xhi and ylo < yhi and xlo < yhi and ylo < xhi
+cdef str _gemm_op(str name, bint trans):
+    return name + ".T" if trans else name
 
 
 cdef inline void _gemm_call(int typenum, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
@@ -144,52 +98,48 @@ cdef object _gemm(object a_obj, object b_obj, bint trans_a, bint trans_b, double
     """Check everything with the GIL held, then out = act(alpha op(a) @ op(b) + beta out + bias)."""
     cdef cnp.ndarray a = _gemm_operand(a_obj, an, 2)
     cdef cnp.ndarray b = _gemm_operand(b_obj, bn, 2)
+    check_same_dtype(a, b, an, bn)
     cdef int typenum = cnp.PyArray_TYPE(a)
-    if cnp.PyArray_TYPE(b) != typenum:
-        raise TypeError(f"{an} and {bn} must have the same dtype; received {a.dtype} and {b.dtype}")
     cdef int ra = 1 if trans_a else 0
     cdef int rb = 1 if trans_b else 0
     cdef cnp.npy_intp m = cnp.PyArray_DIMS(a)[ra], k = cnp.PyArray_DIMS(a)[1 - ra]
     cdef cnp.npy_intp n = cnp.PyArray_DIMS(b)[1 - rb]
     if cnp.PyArray_DIMS(b)[rb] != k:
-        raise ValueError(
-            f"inner dimensions do not match: {an}{'.T' if trans_a else ''} has shape "
-            f"({m}, {k}) ({an}.shape={(<object>a).shape}), {bn}{'.T' if trans_b else ''} has shape "
-            f"({cnp.PyArray_DIMS(b)[rb]}, {n}) ({bn}.shape={(<object>b).shape})")
+        raise ValueError(f"{_gemm_op(bn, trans_b)} must have {k} rows, the columns of "
+                         f"{_gemm_op(an, trans_a)} (shape {(m, k)}); received shape "
+                         f"{(cnp.PyArray_DIMS(b)[rb], n)}")
 
     cdef cnp.ndarray bias = None
     if bias_obj is not None:
         bias = _gemm_operand(bias_obj, "bias", 1)
-        if cnp.PyArray_TYPE(bias) != typenum or cnp.PyArray_DIMS(bias)[0] != n:
-            raise ValueError(f"bias must have shape ({n},) and dtype {a.dtype}; "
-                             f"received shape {(<object>bias).shape} and dtype {bias.dtype}")
+        check_same_dtype(a, bias, an, "bias")
+        check_shape(bias, 1, n, 0, "bias")
 
     cdef cnp.ndarray c
     cdef cnp.npy_intp dims[2]
     if out is None:
         if beta != 0.0:
-            raise ValueError(f"beta={beta} needs out= (the C operand); received out=None")
+            raise ValueError(f"out (the C operand) is required when beta != 0 (beta={beta}); "
+                             "received None")
         dims[0] = m
         dims[1] = n
         c = <cnp.ndarray>cnp.PyArray_EMPTY(2, dims, typenum, 0)
     else:
-        if not cnp.PyArray_Check(out):
-            raise TypeError(f"out must be a numpy.ndarray; received: {type(out).__name__}")
+        check_float_array(out, "out")
         c = <cnp.ndarray>out
-        if (cnp.PyArray_TYPE(c) != typenum or cnp.PyArray_NDIM(c) != 2
-                or cnp.PyArray_DIMS(c)[0] != m or cnp.PyArray_DIMS(c)[1] != n):
-            raise ValueError(f"out must have shape ({m}, {n}) and dtype {a.dtype}; "
-                             f"received shape {(<object>c).shape} and dtype {c.dtype}")
-        if not cnp.PyArray_ISWRITEABLE(c):
-            raise ValueError("out is read-only")
+        check_same_dtype(a, c, an, "out")
+        check_shape(c, 2, m, n, "out")
+        check_writeable(c, "out")
         if not _gemm_strides_ok(c):
             raise ValueError(f"out must be aligned with strides that are multiples of its "
                              f"itemsize; received strides {(<object>c).strides}")
         if ((m > 1 and n > 0 and cnp.PyArray_STRIDES(c)[0] == 0)
                 or (n > 1 and m > 0 and cnp.PyArray_STRIDES(c)[1] == 0)):
             raise ValueError(f"out must not have zero strides; received strides {(<object>c).strides}")
-        if _gemm_overlap(c, a) or _gemm_overlap(c, b) or (bias is not None and _gemm_overlap(c, bias)):
-            raise ValueError("out overlaps an input; pass a separate output array")
+        check_no_overlap(c, a, "out", an, False)
+        check_no_overlap(c, b, "out", bn, False)
+        if bias is not None:
+            check_no_overlap(c, bias, "out", "bias", False)
 
     cdef void *pa = cnp.PyArray_DATA(a)
     cdef void *pb = cnp.PyArray_DATA(b)
@@ -236,5 +186,5 @@ def linear(x, weight, bias=None, activation=None, out=None):
     cdef object code = _GEMM_ACTIVATIONS.get(activation) if isinstance(activation, (str, type(None))) else None
     if code is None:
         raise ValueError(f"activation must be one of None, "
-                         f"{', '.join(map(repr, ACTIVATION_CODES))}; received: {activation!r}")
+                         f"{', '.join(map(repr, ACTIVATION_CODES))}; received {activation!r}")
     return _gemm(x, weight, False, False, 1.0, 0.0, out, bias, <int>code, "x", "weight")

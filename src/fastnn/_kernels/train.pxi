@@ -16,11 +16,18 @@
 # The gradient arrays of those weights then keep their previous contents.
 # Each step is the kernel call, with the same arguments, that the Python layer makes in
 # the manual loop, so fit and the manual loop give the same numbers.
+#
+# Uses: capi.pxd (fnn_sgemm, fnn_dgemm, __builtin_prefetch, FNN_ACT_IDENTITY,
+#       FNN_LOSS_*), config.pxi (ACTIVATION_CODES, LOSS_CODES), validate.pxi (checks),
+#       activations.pxi (act_backward), losses.pxi (pointwise_loss), optim.pxi
+#       (sgd_update, adam_update), parallel.pxi (_xent_rows).
+# Provides: TrainPlan.
+from cython cimport floating
+from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memset
-from libc.stdint cimport int64_t, uint64_t
 
-cdef extern from *:
-    void __builtin_prefetch(const void *addr, int rw, int locality) nogil
+from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, FNN_LOSS_SOFTMAX_XENT, __builtin_prefetch,
+                                   fnn_dgemm, fnn_sgemm)
 
 DEF MAX_LAYERS = 16
 DEF MAX_PARAMS = 32
@@ -42,18 +49,6 @@ cdef inline void _train_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
         fnn_sgemm(m, n, k, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n, 1, bias, act, <float>slope)
     else:
         fnn_dgemm(m, n, k, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, n, 1, bias, act, slope)
-
-
-cdef int _check_train_array(object a, object dtype, tuple shape, str name) except -1:
-    """`a` is a C-contiguous, writeable ndarray of `dtype` and `shape`."""
-    if not cnp.PyArray_Check(a):
-        raise TypeError(f"TrainPlan: {name} must be a numpy.ndarray; received {type(a).__name__}")
-    if a.dtype != dtype or a.shape != shape:
-        raise ValueError(f"TrainPlan: {name} must be {np.dtype(dtype).name} of shape {shape}; "
-                         f"received {a.dtype} of shape {a.shape}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
-        raise ValueError(f"TrainPlan: {name} must be C-contiguous and writeable")
-    return 0
 
 
 cdef class TrainPlan:
@@ -92,103 +87,109 @@ cdef class TrainPlan:
                  double smoothing):
         cdef int L = len(w_index), l, i
         if not 1 <= L <= MAX_LAYERS or not 1 <= len(params) <= MAX_PARAMS:
-            raise ValueError(f"TrainPlan supports 1-{MAX_LAYERS} layers and at most "
-                             f"{MAX_PARAMS} parameters; received {L} and {len(params)}")
+            raise ValueError(f"TrainPlan takes 1 to {MAX_LAYERS} layers and 1 to {MAX_PARAMS} "
+                             f"parameters; received {L} and {len(params)}")
         # (list lengths must be checked: bounds checking is off in compiled code)
-        if not (len(b_index) == len(acts) == len(slopes) == L and len(grads) == len(params)
-                and all(s is None or len(s) == len(params) for s in (state1, state2))):
-            raise ValueError("TrainPlan: per-layer or per-parameter lists differ in length")
-        if not cnp.PyArray_Check(X) or X.ndim != 2 or X.dtype not in (np.float32, np.float64) \
-                or not X.flags.c_contiguous:
-            raise TypeError("TrainPlan: X must be a C-contiguous 2-D float32 or float64 array")
-        dtype = X.dtype
-        if X.shape[0] < 1 or batch < 1:
-            raise ValueError("TrainPlan: X must have rows and batch must be >= 1")
+        lengths = [len(b_index), len(acts), len(slopes), len(grads)] + [
+            len(s) for s in (state1, state2) if s is not None]
+        if lengths != [L] * 3 + [len(params)] * (len(lengths) - 3):
+            raise ValueError(f"b_index, acts and slopes must have one entry per layer ({L}), "
+                             f"grads, state1 and state2 one per parameter ({len(params)}); "
+                             f"received lengths {lengths}")
+        cdef int typenum = check_float_array(X, "X")
+        check_ndim(<cnp.ndarray>X, 2, "X")
+        check_c_contiguous(<cnp.ndarray>X, "X")
+        if X.shape[0] < 1:
+            raise ValueError(f"X must have at least one row; received shape {X.shape}")
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1; received {batch}")
         if loss_kind not in LOSS_CODES.values():
-            raise ValueError(f"TrainPlan: unknown loss kind {loss_kind}")
+            raise ValueError(f"loss_kind must be one of the LOSS_CODES {sorted(LOSS_CODES.values())}; "
+                             f"received {loss_kind}")
         if not 0.0 <= smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1]; received {smoothing}")
         self.keep = [X, y]
         self.n_layers, self.n_params, self.loss_kind = L, len(params), loss_kind
-        self.is_double = dtype == np.float64
+        self.is_double = typenum == cnp.NPY_FLOAT64
         self.n, self.batch, self.smoothing = X.shape[0], min(batch, X.shape[0]), smoothing
         self.width[0] = X.shape[1]
         for i in range(self.n_params):
             self.layer_of[i] = -1
-            shape = params[i].shape if cnp.PyArray_Check(params[i]) else ()
-            _check_train_array(params[i], dtype, shape, f"params[{i}]")
-            _check_train_array(grads[i], dtype, shape, f"grads[{i}]")
-            self.P[i], self.GP[i] = cnp.PyArray_BYTES(params[i]), cnp.PyArray_BYTES(grads[i])
-            self.size[i] = params[i].size
-            self.S1[i] = self._state(state1, i, dtype, shape, "state1")
-            self.S2[i] = self._state(state2, i, dtype, shape, "state2")
-        self.keep += params + grads
+            if not cnp.PyArray_Check(params[i]):
+                raise TypeError(f"params[{i}] must be a numpy.ndarray; "
+                                f"received {type(params[i]).__name__}")
+            self.P[i] = self._buffer(params[i], typenum, <cnp.ndarray>params[i], f"params[{i}]")
+            self.GP[i] = self._buffer(grads[i], typenum, <cnp.ndarray>params[i], f"grads[{i}]")
+            self.size[i] = cnp.PyArray_SIZE(<cnp.ndarray>params[i])
+            self.S1[i] = self._state(state1, i, typenum, <cnp.ndarray>params[i], "state1")
+            self.S2[i] = self._state(state2, i, typenum, <cnp.ndarray>params[i], "state2")
         for l in range(L):
             if not 0 <= w_index[l] < self.n_params or not -1 <= b_index[l] < self.n_params:
-                raise ValueError(f"TrainPlan: layer {l} parameter index out of range")
+                raise ValueError(f"w_index[{l}] and b_index[{l}] must index params "
+                                 f"(b_index -1: no bias); received {w_index[l]} and {b_index[l]}")
             w = params[w_index[l]]
             if w.ndim != 2 or w.shape[0] != self.width[l]:
-                raise ValueError(f"TrainPlan: layer {l} weight has shape {w.shape}; expected "
-                                 f"({self.width[l]}, out)")
+                raise ValueError(f"params[{w_index[l]}] (the weight of layer {l}) must have shape "
+                                 f"({self.width[l]}, out); received shape {w.shape}")
             self.width[l + 1] = w.shape[1]
-            if b_index[l] >= 0 and params[b_index[l]].shape != (w.shape[1],):
-                raise ValueError(f"TrainPlan: layer {l} bias must have shape ({w.shape[1]},)")
+            if b_index[l] >= 0:
+                check_shape(params[b_index[l]], 1, w.shape[1], 0,
+                            f"params[{b_index[l]}] (the bias of layer {l})")
             if acts[l] not in ACTIVATION_CODES.values():
-                raise ValueError(f"TrainPlan: unknown activation code {acts[l]}")
+                raise ValueError(f"acts[{l}] must be one of the ACTIVATION_CODES "
+                                 f"{sorted(ACTIVATION_CODES.values())}; received {acts[l]}")
             self.w_index[l], self.b_index[l] = w_index[l], b_index[l]
             self.layer_of[w_index[l]] = l
             self.act[l], self.slope[l] = acts[l], slopes[l]
-        n_out = self.width[L]
+        cdef cnp.npy_intp dims[2]
+        dims[0], dims[1] = self.n, self.width[L]
         if loss_kind == FNN_LOSS_SOFTMAX_XENT and cnp.PyArray_Check(y) and y.ndim == 1:
-            if y.dtype != np.int64 or y.shape != (self.n,) or not y.flags.c_contiguous:
-                raise ValueError("TrainPlan: class labels must be C-contiguous int64 of length n")
-            if y.min() < 0 or y.max() >= n_out:
-                raise ValueError(f"TrainPlan: labels outside [0, {n_out})")
+            check_buffer(y, cnp.NPY_INT64, 1, dims, False, "y (class labels)")
+            check_indices(<cnp.ndarray>y, 0, self.n, self.width[L], y, "y", "class labels")
             self.class_labels = 1
             yb = np.empty(self.batch, np.int64)
         else:
-            if not cnp.PyArray_Check(y) or y.dtype != dtype or y.shape != (self.n, n_out) \
-                    or not y.flags.c_contiguous:
-                raise ValueError(f"TrainPlan: targets must be C-contiguous {dtype} of shape "
-                                 f"({self.n}, {n_out})")
+            check_buffer(y, typenum, 2, dims, False, "y (targets)")
             self.class_labels = 0
-            yb = np.empty((self.batch, n_out), dtype)
+            yb = np.empty((self.batch, self.width[L]), X.dtype)
         self.X, self.Y, self.YB = cnp.PyArray_BYTES(X), cnp.PyArray_BYTES(y), cnp.PyArray_BYTES(yb)
         self.keep.append(yb)
-        tmp = np.empty(max([self.width[l] for l in range(L + 1)]), dtype)
+        tmp = np.empty(max([self.width[l] for l in range(L + 1)]), X.dtype)
         self.keep.append(tmp)
         self.TMP = cnp.PyArray_BYTES(tmp)
         for l in range(L + 1):
-            buf = np.empty((self.batch, self.width[l]), dtype)
+            buf = np.empty((self.batch, self.width[l]), X.dtype)
             self.keep.append(buf)
             self.A[l] = cnp.PyArray_BYTES(buf)
             if l < L:
-                buf = np.empty((self.batch, self.width[l + 1]), dtype)
+                buf = np.empty((self.batch, self.width[l + 1]), X.dtype)
                 self.keep.append(buf)
                 self.G[l] = cnp.PyArray_BYTES(buf)
 
-    cdef char *_state(self, states, int i, dtype, tuple shape, str name) except? NULL:
+    cdef char *_buffer(self, a, int typenum, cnp.ndarray param, str name) except NULL:
+        """`a`, checked to be a writeable C-contiguous array like `param`, kept alive."""
+        check_buffer(a, typenum, cnp.PyArray_NDIM(param), cnp.PyArray_DIMS(param), True, name)
+        self.keep.append(a)
+        return cnp.PyArray_BYTES(<cnp.ndarray>a)
+
+    cdef char *_state(self, states, int i, int typenum, cnp.ndarray param,
+                      str name) except? NULL:
         if states is None or states[i] is None:
             return NULL
-        _check_train_array(states[i], dtype, shape, f"{name}[{i}]")
-        self.keep.append(states[i])
-        return cnp.PyArray_BYTES(states[i])
+        return self._buffer(states[i], typenum, param, f"{name}[{i}]")
 
     cdef const int64_t *_order(self, order, Py_ssize_t first, Py_ssize_t count) except NULL:
         """Check `order` and the rows that minibatches first..first+count use."""
-        if not cnp.PyArray_Check(order) or order.dtype != np.int64 or order.shape != (self.n,) \
-                or not order.flags.c_contiguous:
-            raise ValueError(f"order must be a C-contiguous int64 array of length {self.n}")
-        if first < 0 or count < 0 or (first + count - 1) * self.batch >= self.n and count:
-            raise ValueError(f"minibatches {first}..{first + count} are outside the epoch")
-        cdef const int64_t *rows = <const int64_t *>cnp.PyArray_DATA(order)
-        cdef Py_ssize_t i, end = min((first + count) * self.batch, self.n)
-        cdef bint bad = False
-        for i in range(first * self.batch, end):
-            bad |= <uint64_t>rows[i] >= <uint64_t>self.n  # also catches negative indices
-        if bad:
-            raise ValueError(f"order has row indices outside [0, {self.n})")
-        return rows
+        cdef cnp.npy_intp n = self.n
+        check_buffer(order, cnp.NPY_INT64, 1, &n, False, "order")
+        cdef Py_ssize_t n_batches = (self.n + self.batch - 1) // self.batch
+        if first < 0 or count < 0 or first + count > n_batches:
+            raise ValueError(f"first and count must select minibatches within the epoch's "
+                             f"{n_batches} (both >= 0); received first={first}, count={count}")
+        check_indices(<cnp.ndarray>order, first * self.batch,
+                      min((first + count) * self.batch, self.n), self.n, order, "order",
+                      "row indices of X")
+        return <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>order)
 
     def run_sgd(self, order, Py_ssize_t first, Py_ssize_t count, double lr, double momentum,
                 bint nesterov, decay) -> float:
@@ -201,7 +202,8 @@ cdef class TrainPlan:
         if momentum != 0.0:
             for i in range(self.n_params):
                 if self.S1[i] == NULL:
-                    raise ValueError("SGD with momentum needs a velocity for every parameter")
+                    raise ValueError(f"state1[{i}] (the velocity of params[{i}]) is required "
+                                     f"when momentum != 0 (momentum={momentum}); received None")
         return self._run(order, first, count, &h, decay)
 
     def run_adam(self, order, Py_ssize_t first, Py_ssize_t count, long step, double lr,
@@ -212,15 +214,15 @@ cdef class TrainPlan:
         h.momentum, h.nesterov, h.step = 0.0, False, step
         for i in range(self.n_params):
             if self.S1[i] == NULL or self.S2[i] == NULL:
-                raise ValueError("Adam needs m and v for every parameter")
+                raise ValueError(f"state1[{i}] and state2[{i}] (Adam's m and v of params[{i}]) "
+                                 "are required; received None")
         return self._run(order, first, count, &h, decay)
 
     cdef double _run(self, order, Py_ssize_t first, Py_ssize_t count, Hyper *h,
                      decay) except? -1.0:
         cdef const int64_t *rows = self._order(order, first, count)
         cdef cnp.ndarray dec = np.ascontiguousarray(decay, dtype=np.float64)
-        if dec.ndim != 1 or dec.size != self.n_params:
-            raise ValueError(f"decay must have {self.n_params} entries")
+        check_shape(dec, 1, self.n_params, 0, "decay")
         h.decay = <const double *>cnp.PyArray_DATA(dec)
         cdef double total
         with nogil:

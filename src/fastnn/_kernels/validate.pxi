@@ -1,15 +1,16 @@
 # Argument checks shared by the kernels: run with the GIL held, before any loop.
 #
-# Each check raises TypeError (wrong kind of object or dtype) or ValueError (wrong
-# shape, value or memory layout) naming the argument and quoting what it received.
+# Uses: capi.pxd (PyArray_NewLikeArray).
+# Provides the one vocabulary of argument errors: every check raises TypeError (wrong
+# kind of object or dtype) or ValueError (wrong shape, value or memory layout) with
+# the message "<name> must ...; received ...", naming the argument and quoting what it
+# received.  Also array helpers: prepare_out, new_array, empty_c_like, c_array,
+# is_flat, flat_together, same_view, reduction_code, _data.
 # Helpers on arrays work on the NumPy C API (no Python attribute lookups) so that a
 # call on a small array costs tens of nanoseconds.
 import numpy as np
 
-cdef extern from "numpy/arrayobject.h":
-    # `descr=NULL` keeps the prototype's dtype; `subok=0` gives a base-class ndarray.
-    object PyArray_NewLikeArray(cnp.ndarray prototype, cnp.NPY_ORDER order, void *descr,
-                                int subok)
+from fastnn._kernels.capi cimport PyArray_NewLikeArray
 
 
 cdef inline str _shape_str(cnp.ndarray a):
@@ -23,14 +24,15 @@ cdef int check_float_array(object a, str name) except -1:
                         f"received {type(a).__name__}")
     cdef cnp.ndarray arr = <cnp.ndarray>a
     cdef int t = cnp.PyArray_TYPE(arr)
-    cdef object received
     if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not cnp.PyArray_ISNOTSWAPPED(arr):
-        received = arr.dtype
-        if cnp.PyArray_ISBYTESWAPPED(arr):
-            received = received.str
         raise TypeError(f"{name} must have dtype float32 or float64 (native byte order); "
-                        f"received dtype {received}")
+                        f"received dtype {_dtype_str(arr)}")
     return t
+
+
+cdef str _dtype_str(cnp.ndarray a):
+    """`a`'s dtype by name, spelled with its byte order ('>f8') when that is not native."""
+    return a.dtype.str if cnp.PyArray_ISBYTESWAPPED(a) else str(a.dtype)
 
 
 cdef int check_same_dtype(cnp.ndarray a, cnp.ndarray b, str a_name, str b_name) except -1:
@@ -51,6 +53,73 @@ cdef int check_same_shape(cnp.ndarray a, cnp.ndarray b, str a_name, str b_name) 
     if not cnp.PyArray_SAMESHAPE(a, b):
         raise ValueError(f"{b_name} must have the shape of {a_name} {_shape_str(a)}; "
                          f"received shape {_shape_str(b)}")
+    return 0
+
+
+cdef str _dims_str(int ndim, const cnp.npy_intp *dims):
+    """"length 5" for one dimension, else "shape (2, 3)"."""
+    if ndim == 1:
+        return f"length {dims[0]}"
+    return f"shape {tuple([dims[i] for i in range(ndim)])}"
+
+
+cdef int check_shape(cnp.ndarray a, int ndim, cnp.npy_intp d0, cnp.npy_intp d1,
+                     str name) except -1:
+    """`a` has shape (d0,) (ndim 1) or (d0, d1) (ndim 2)."""
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
+    if (cnp.PyArray_NDIM(a) != ndim or dims[0] != d0 or (ndim == 2 and dims[1] != d1)):
+        raise ValueError(f"{name} must have shape {tuple([d0] if ndim == 1 else [d0, d1])}; "
+                         f"received shape {_shape_str(a)}")
+    return 0
+
+
+cdef int check_c_contiguous(cnp.ndarray a, str name) except -1:
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError(f"{name} must be C-contiguous; received strides {(<object>a).strides}")
+    return 0
+
+
+cdef int check_buffer(object a, int typenum, int ndim, const cnp.npy_intp *dims,
+                      bint writeable, str name) except -1:
+    """`a` is exactly the buffer a compiled plan keeps a pointer into: a C-contiguous
+    (and, with `writeable`, writeable) array of dtype `typenum` and shape dims[:ndim].
+    TypeError when `a` is no ndarray, ValueError for anything else."""
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{name} must be a numpy.ndarray; received {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef bint ok = (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_ISNOTSWAPPED(arr)
+                    and cnp.PyArray_IS_C_CONTIGUOUS(arr)
+                    and (cnp.PyArray_ISWRITEABLE(arr) or not writeable)
+                    and cnp.PyArray_NDIM(arr) == ndim)
+    cdef int i
+    for i in range(ndim if ok else 0):
+        ok = ok and cnp.PyArray_DIMS(arr)[i] == dims[i]
+    if not ok:
+        flaws = ([] if cnp.PyArray_IS_C_CONTIGUOUS(arr) else ["non-contiguous"]) + (
+            [] if cnp.PyArray_ISWRITEABLE(arr) else ["read-only"])
+        raise ValueError(
+            f"{name} must be a {'writeable, ' if writeable else ''}C-contiguous array of dtype "
+            f"{np.dtype(cnp.PyArray_TypeObjectFromType(typenum)).name} and "
+            f"{_dims_str(ndim, dims)}; received {'a ' + ', '.join(flaws) if flaws else 'an'} "
+            f"array of dtype {_dtype_str(arr)} and "
+            f"{_dims_str(cnp.PyArray_NDIM(arr), cnp.PyArray_DIMS(arr))}")
+    return 0
+
+
+cdef int check_indices(cnp.ndarray idx, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t hi,
+                       object original, str name, str what) except -1:
+    """Entries start..stop-1 of `idx` (an aligned C-contiguous intp array) are in [0, hi);
+    the error quotes the entry of `original`, the array as the caller received it."""
+    cdef const cnp.npy_intp *p = <const cnp.npy_intp *>cnp.PyArray_DATA(idx)
+    cdef Py_ssize_t i, bad = -1
+    with nogil:
+        for i in range(start, stop):
+            if <size_t>p[i] >= <size_t>hi:  # also catches negative entries
+                bad = i
+                break
+    if bad >= 0:
+        raise ValueError(f"{name} must hold {what} in [0, {hi}); received {original[bad]} "
+                         f"at index {bad}, outside that range")
     return 0
 
 
@@ -129,6 +198,10 @@ cdef cnp.ndarray prepare_out(object out, cnp.ndarray like, str name):
     check_float_like(out, like, name, "the result")
     check_writeable(<cnp.ndarray>out, name)
     return <cnp.ndarray>out
+
+
+cdef inline void *_data(cnp.ndarray a) noexcept nogil:
+    return cnp.PyArray_DATA(a)
 
 
 cdef cnp.ndarray new_array(int ndim, cnp.npy_intp *dims, int typenum):

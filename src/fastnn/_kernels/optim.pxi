@@ -1,0 +1,181 @@
+# Optimizer steps: SGD and Adam/AdamW, in place (see kernels.pxi for the layout).
+#
+# Uses: validate.pxi (checks, c_array, flat_together, _data), parallel.pxi (_threads,
+#       _sgd_chunks, _adam_chunks, EW_PAR_*).
+# Provides, for other .pxi files (contiguous buffers, serial, nogil, fused over
+# float/double; `n` counts elements):
+#   sgd_update(floating *param, const floating *grad, floating *velocity, Py_ssize_t n,
+#              floating lr, floating momentum, floating weight_decay, bint nesterov)
+#       velocity is only touched when momentum != 0.
+#   adam_update(floating *param, const floating *grad, floating *m, floating *v,
+#               Py_ssize_t n, long long step, double lr, double beta1, double beta2,
+#               double eps, double weight_decay, bint decoupled)
+# and the ops: sgd_step, adam_step.
+from cython cimport floating
+from libc.math cimport pow, sqrt, sqrtf
+
+
+cdef inline void sgd_update(floating *param, const floating *grad, floating *velocity,
+                            Py_ssize_t n, floating lr, floating momentum,
+                            floating weight_decay, bint nesterov) noexcept nogil:
+    """PyTorch SGD (dampening 0), computed in the dtype of the buffers."""
+    cdef Py_ssize_t i
+    cdef floating g, v
+    for i in range(n):
+        g = grad[i]
+        if weight_decay != 0:
+            g = g + weight_decay * param[i]
+        if momentum != 0:
+            v = momentum * velocity[i] + g
+            velocity[i] = v
+            g = g + momentum * v if nesterov else v
+        param[i] = param[i] - lr * g
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline void adam_update(floating *param, const floating *grad, floating *m, floating *v,
+                             Py_ssize_t n, long long step, double lr, double beta1,
+                             double beta2, double eps, double weight_decay,
+                             bint decoupled) noexcept nogil:
+    """Adam (AdamW when `decoupled`) with bias correction for step >= 1."""
+    cdef Py_ssize_t i
+    cdef floating p, g, mi, vi
+    cdef floating b1 = <floating>beta1, c1 = <floating>(1 - beta1)
+    cdef floating b2 = <floating>beta2, c2 = <floating>(1 - beta2)
+    # 1 / sqrt(1 - beta2**step): a multiply per element instead of a second division
+    cdef floating inv_root2 = <floating>(1 / sqrt(1 - pow(beta2, <double>step)))
+    cdef floating step_size = <floating>(lr / (1 - pow(beta1, <double>step)))
+    cdef floating e = <floating>eps
+    cdef floating decay = <floating>(1 - lr * weight_decay)
+    cdef floating wd = 0 if decoupled else <floating>weight_decay
+    for i in range(n):
+        p = param[i] * decay if decoupled else param[i]
+        g = grad[i] + wd * p if wd != 0 else grad[i]
+        mi = b1 * m[i] + c1 * g
+        vi = b2 * v[i] + c2 * (g * g)
+        m[i] = mi
+        v[i] = vi
+        param[i] = p - step_size * (mi / (_sqrt(vi) * inv_root2 + e))
+
+
+cdef cnp.ndarray _state(object a, cnp.ndarray param, str name, list others):
+    """An optimizer state buffer: like `param`, writeable, sharing memory with none of `others`."""
+    if a is None:
+        raise ValueError(f"{name} is required; received None")
+    check_float_like(a, param, name, "param")
+    cdef cnp.ndarray s = <cnp.ndarray>a
+    check_writeable(s, name)
+    for other_name, other in others:
+        check_no_overlap(s, <cnp.ndarray>other, name, other_name, False)
+    return s
+
+
+cdef cnp.ndarray _work(cnp.ndarray a, bint flat):
+    """`a` when the buffers are flat together, else a C-contiguous copy."""
+    return a if flat else <cnp.ndarray>np.array(a, order="C")
+
+
+def sgd_step(param, grad, *, double lr, double momentum=0.0, velocity=None,
+             bint nesterov=False, double weight_decay=0.0):
+    """One in-place SGD step (PyTorch's, dampening 0); returns ``param``.
+
+    ``velocity`` (like ``param``, writeable) is required when ``momentum > 0`` and is
+    updated in place (ignored otherwise).  No two of ``param``, ``grad``, ``velocity``
+    may share memory; non-contiguous buffers work (updated through contiguous copies).
+    """
+    if not lr >= 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not momentum >= 0.0:
+        raise ValueError(f"Invalid momentum value: {momentum}")
+    if not weight_decay >= 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    if nesterov and momentum == 0.0:
+        raise ValueError(f"Nesterov momentum requires momentum > 0; received momentum={momentum}")
+    cdef int t = check_float_array(param, "param")
+    cdef cnp.ndarray pa = <cnp.ndarray>param
+    check_writeable(pa, "param")
+    check_float_like(grad, pa, "grad", "param")
+    cdef cnp.ndarray ga = <cnp.ndarray>grad
+    check_no_overlap(pa, ga, "param", "grad", False)
+    cdef cnp.ndarray va = pa
+    if momentum > 0.0:
+        if velocity is None:
+            raise ValueError(f"velocity is required when momentum > 0 (momentum={momentum}); "
+                             "received None")
+        va = _state(velocity, pa, "velocity", [("param", pa), ("grad", ga)])
+    cdef bint flat = flat_together(pa, ga, va)
+    cdef cnp.ndarray pw = _work(pa, flat), gw = c_array(ga) if not flat else ga
+    cdef cnp.ndarray vw = _work(va, flat) if momentum > 0.0 else pw
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(pa)
+    cdef int nt = _threads(n, EW_PAR_CHEAP)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            _sgd_chunks(<float *>_data(pw), <float *>_data(gw),
+                        <float *>_data(vw) if momentum > 0.0 else NULL, n, <float>lr,
+                        <float>momentum, <float>weight_decay, nesterov, nt)
+        else:
+            _sgd_chunks(<double *>_data(pw), <double *>_data(gw),
+                        <double *>_data(vw) if momentum > 0.0 else NULL, n, lr, momentum,
+                        weight_decay, nesterov, nt)
+    if not flat:
+        cnp.PyArray_CopyInto(pa, pw)
+        if momentum > 0.0:
+            cnp.PyArray_CopyInto(va, vw)
+    return param
+
+
+def adam_step(param, grad, m, v, *, step, double lr, double beta1=0.9, double beta2=0.999,
+              double eps=1e-8, double weight_decay=0.0, bint decoupled=False):
+    """One in-place Adam step (AdamW when ``decoupled``); ``step`` counts from 1.
+
+    ``m`` and ``v`` (like ``param``, writeable) are updated in place; returns ``param``.
+    No two of ``param``, ``grad``, ``m``, ``v`` may share memory.
+    """
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+        raise TypeError(f"step must be an integer >= 1; received {step!r}")
+    if step < 1:
+        raise ValueError(f"Invalid step: {step}")
+    if not lr >= 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= beta1 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {beta1}")
+    if not 0.0 <= beta2 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {beta2}")
+    if not eps >= 0.0:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not weight_decay >= 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    cdef long long istep = min(step, 1 << 62)
+    cdef int t = check_float_array(param, "param")
+    cdef cnp.ndarray pa = <cnp.ndarray>param
+    check_writeable(pa, "param")
+    check_float_like(grad, pa, "grad", "param")
+    cdef cnp.ndarray ga = <cnp.ndarray>grad
+    check_no_overlap(pa, ga, "param", "grad", False)
+    cdef cnp.ndarray ma = _state(m, pa, "m", [("param", pa), ("grad", ga)])
+    cdef cnp.ndarray va = _state(v, pa, "v", [("param", pa), ("grad", ga), ("m", ma)])
+    cdef bint flat = flat_together(pa, ga, ma) and flat_together(pa, va, va)
+    cdef cnp.ndarray pw = _work(pa, flat), gw = ga if flat else c_array(ga)
+    cdef cnp.ndarray mw = _work(ma, flat), vw = _work(va, flat)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(pa)
+    cdef int nt = _threads(n, EW_PAR_MATH)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            _adam_chunks(<float *>_data(pw), <float *>_data(gw), <float *>_data(mw),
+                         <float *>_data(vw), n, istep, lr, beta1, beta2, eps, weight_decay,
+                         decoupled, nt)
+        else:
+            _adam_chunks(<double *>_data(pw), <double *>_data(gw), <double *>_data(mw),
+                         <double *>_data(vw), n, istep, lr, beta1, beta2, eps, weight_decay,
+                         decoupled, nt)
+    if not flat:
+        cnp.PyArray_CopyInto(pa, pw)
+        cnp.PyArray_CopyInto(ma, mw)
+        cnp.PyArray_CopyInto(va, vw)
+    return param
