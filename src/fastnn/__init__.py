@@ -27,12 +27,16 @@ __all__ = [
 
 
 def show_config(file=None) -> dict:
-    """Print (and return) the kernel path, thread count and build flags in use."""
+    """Print (and return) the kernel path, thread count (and where it came from), the
+    thread bound, threadpoolctl's view and the build flags in use."""
     info = {
         "version": __version__,
         "isa": _dispatch.kernels.ISA,
         "isa_available": sorted(_dispatch.modules),
         "threads": get_num_threads(),
+        "threads_from": _dispatch.threads_source,
+        "max_threads": _dispatch.max_threads(),
+        "threadpoolctl": "registered" if _dispatch.threadpoolctl_registered else "not installed",
         "openmp": _dispatch.kernels.OPENMP,
         "build_flags": _dispatch.kernels.BUILD_FLAGS,
     }
