@@ -120,10 +120,13 @@ def _lenient_count(value, what: str) -> Optional[int]:
     """``value`` as a thread count for a setting that must not fail (an environment
     variable, threadpoolctl): None with a warning when it is not a positive integer,
     lowered to :func:`max_threads` with a warning when above it."""
-    try:
-        n = operator.index(value) if not isinstance(value, (bool, str)) else int(value.strip())
-    except (TypeError, ValueError, AttributeError):
-        n = 0
+    if isinstance(value, str):
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+    else:
+        n = 0 if isinstance(value, bool) or not hasattr(value, "__index__") else operator.index(value)
     if n < 1:
         warnings.warn(f"fastnn ignores {what}={value!r}: the thread count must be a positive "
                       "integer", RuntimeWarning, stacklevel=3)
