@@ -1,9 +1,11 @@
 """Epoch runners for ``Sequential.fit``.
 
 ``make_epoch_runner`` returns ``run(order, progress) -> sum of per-sample losses`` for
-one epoch over the rows of ``X`` in ``order``.  A network of ``Dense`` layers, each
-optionally followed by an activation ``ops.linear`` can fuse, trained with a built-in
-loss and SGD/Adam/AdamW, gets the compiled runner: every minibatch runs in nogil code
+one epoch over the rows of ``X`` in ``order``.  A network whose steps
+(:func:`~fastnn.layers.fused_steps`) are all ``Dense`` layers, each optionally with the
+activation ``ops.linear`` fuses, trained with a loss the compiled epoch runs
+(:meth:`~fastnn.losses.Loss.compiled_args`) and SGD/Adam/AdamW, gets the compiled
+runner: every minibatch runs in nogil code
 (gather, forward with fused epilogues, loss, backward, update) on buffers allocated
 once per ``fit``.  Anything else runs the manual loop of the lecture in Python.
 Both run the same kernels in the same order, so they give the same numbers.

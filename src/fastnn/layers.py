@@ -39,6 +39,11 @@ class Layer:
     def backward(self, grad: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def backward_params(self, grad: np.ndarray) -> None:
+        """Backward for the first layer of a network: fill the parameter gradients; the
+        gradient of the input is not needed (a layer that can skip it overrides this)."""
+        self.backward(grad)
+
     def parameters(self) -> List[Parameter]:
         return []
 
@@ -145,7 +150,7 @@ class Dense(Layer):
         return out
 
     def backward_params(self, grad: np.ndarray) -> None:
-        """Fill ``grad_weight`` and ``grad_bias`` only (what the first layer needs)."""
+        """Fill ``grad_weight`` and ``grad_bias`` only (skips ``grad @ weight.T``)."""
         x = self._saved(self._input, "input")
         ops.gemm(x, grad, trans_a=True, out=self.grad_weight)
         if self.grad_bias is not None:

@@ -10,6 +10,9 @@ The manual loop reads like the lecture::
 ``fit`` runs the same steps; for a network of ``Dense`` layers and elementwise
 activations trained with a built-in loss and SGD/Adam/AdamW it runs whole epochs in
 compiled code (see ``fastnn._training``), with the same numbers as the manual loop.
+The loss decides what targets are valid and what ``predict`` returns
+(:mod:`fastnn.losses`); callbacks live in :mod:`fastnn.callbacks`, the file format of
+``save`` in :mod:`fastnn.serialization`.
 """
 from __future__ import annotations
 
@@ -179,11 +182,7 @@ class Sequential(Layer):
         grad = loss.backward()
         for layer in reversed(self.layers[1:]):
             grad = layer.backward(grad)
-        first = self.layers[0]
-        if isinstance(first, Dense):  # the input gradient of the first layer is not needed
-            first.backward_params(grad)
-        else:
-            first.backward(grad)
+        self.layers[0].backward_params(grad)  # the input gradient is not needed
         optimizer.step()
         return value
 
