@@ -12,8 +12,10 @@ from ._dispatch import get_num_threads, set_num_threads
 from .datasets import load_digits
 from .layers import Dense, Dropout, Identity, LeakyReLU, Parameter, ReLU, Sigmoid, Tanh
 from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
-from .model import Callback, EarlyStopping, History, Sequential, load
+from .callbacks import Callback, EarlyStopping, History
+from .model import Sequential
 from .optim import SGD, Adam, AdamW, CosineAnnealingLR, ExponentialLR, StepLR
+from .serialization import load
 
 __version__ = "0.1.0"
 

@@ -22,6 +22,7 @@ import numpy as np
 
 import fastnn
 from fastnn import reference as R
+from fastnn._argtypes import positive_int
 
 PEERS = ("fastnn", "numpy", "torch", "sklearn")
 SPREAD_WARNING = 0.25
@@ -428,8 +429,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from fastnn.__main__ import positive_int
-
     p.add_argument("--threads", type=positive_int, default=1,
                    help="threads for every peer (default 1)")
     p.add_argument("--repeats", type=positive_int, default=5, help="timed runs per measurement")

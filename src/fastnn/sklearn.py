@@ -56,7 +56,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from . import ops
 from .layers import Dense, Identity, ReLU, Sigmoid, Tanh
 from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
-from .model import Callback, Sequential
+from .callbacks import Callback
+from .model import Sequential
 from .optim import SGD, Adam
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -478,10 +479,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _proba(self, X):
         """Output-layer activations for validated ``X``: (n, n_outputs_)."""
-        out = self._forward(X)
-        if self.out_activation_ == "softmax":
-            return ops.softmax(out, out=out)
-        return ops.sigmoid(out, out=out)
+        return self._loss.probabilities(self._forward(X))
 
     def _decode(self, proba):
         if self._label_binarizer is None:
