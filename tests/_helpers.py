@@ -1,6 +1,5 @@
 """Tolerances, data and small utilities shared by the tests (no test module imports
 another test module: what two of them share lives here or in conftest.py)."""
-import contextlib
 
 import numpy as np
 
@@ -20,16 +19,6 @@ def assert_close(actual, expected, dtype, scale=1.0, tol=TOL):
     magnitudes (``scale=0``: relative only, for values far from 0 such as losses)."""
     rtol, atol = tol[np.dtype(dtype)]
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol * scale)
-
-
-@contextlib.contextmanager
-def threads(n):
-    old = fastnn.get_num_threads()
-    fastnn.set_num_threads(n)
-    try:
-        yield
-    finally:
-        fastnn.set_num_threads(old)
 
 
 def rand(rng, shape, dtype, scale=1.0):

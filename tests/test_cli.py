@@ -48,6 +48,14 @@ def test_command_line_rejects_bad_numbers(argv, capsys):
     assert "expected a positive" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["bench", "demo"])
+def test_command_line_rejects_more_threads_than_the_bound(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--threads", "100000"])
+    assert exc.value.code == 2
+    assert "expected at most" in capsys.readouterr().err
+
+
 def test_config_prints_the_kernel_path(capsys):
     assert main(["config"]) == 0
     out = capsys.readouterr().out

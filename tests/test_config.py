@@ -24,14 +24,10 @@ def test_every_module_reports_its_isa():
 
 
 def test_set_num_threads_roundtrip():
-    old = fastnn.get_num_threads()
-    try:
-        fastnn.set_num_threads(1)
+    with fastnn.set_num_threads(1):
         assert fastnn.get_num_threads() == 1
         fastnn.set_num_threads(3)
         assert all(m.get_num_threads() == 3 for m in _dispatch.modules.values())
-    finally:
-        fastnn.set_num_threads(old)
 
 
 @pytest.mark.parametrize("bad", [0, -2])

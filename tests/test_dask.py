@@ -99,6 +99,21 @@ def test_fitted_estimator_travels_both_ways(client, digits):
     np.testing.assert_array_equal(fitted_there.predict_proba(X), est.predict_proba(X))
 
 
+def _train(model, X, y):
+    model.fit(X, y, loss=fastnn.SoftmaxCrossEntropy(), optimizer=fastnn.Adam(model.parameters()),
+              epochs=3, batch_size=64, seed=0, verbose=False)
+    return model
+
+
+def test_sequential_travels_both_ways(client, digits):
+    X, y = digits
+    model = fastnn.Sequential([fastnn.Dense(64, 32, seed=0), fastnn.ReLU(),
+                               fastnn.Dense(32, 10, seed=1)])
+    trained_there = client.submit(_train, model, X, y).result(timeout=TIMEOUT)
+    trained_here = _train(model, X, y)
+    np.testing.assert_array_equal(trained_there.predict_proba(X), trained_here.predict_proba(X))
+
+
 def test_cluster_going_away_mid_search_is_an_error_not_a_hang(digits):
     X, y = digits
     slow = MLPClassifier(hidden_layer_sizes=(256,), max_iter=2000, tol=0.0,

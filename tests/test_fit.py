@@ -9,7 +9,7 @@ from fastnn import _dispatch, _training
 from fastnn import reference as R
 
 from _helpers import (LOSSES, NUMPY_TRAINING_TOL, TRAINING_TOL, assert_close, class_data,
-                      manual_fit, mlp, targets, threads)
+                      manual_fit, mlp, targets)
 
 
 # ------------------------------------------------- parity with a plain NumPy loop
@@ -286,7 +286,7 @@ def test_fit_is_bitwise_identical_for_every_thread_count():
     X, y = class_data(n=700, d=300, c=10, dtype=np.float32)
     results = []
     for n_threads in (1, 2, 3):
-        with threads(n_threads):
+        with fastnn.set_num_threads(n_threads):
             model = mlp([300, 256, 10], dtype=np.float32)
             hist = model.fit(X, y, loss="cross_entropy",
                              optimizer=fastnn.Adam(model.parameters(), lr=1e-3), epochs=2,

@@ -17,7 +17,7 @@ DTYPES = [np.float32, np.float64]
 def _model(dtype, loss=None):
     model = fastnn.Sequential([
         fastnn.Dense(8, 16, dtype=dtype, seed=0), fastnn.LeakyReLU(0.05),
-        fastnn.Dropout(0.25), fastnn.Dense(16, 12, init="glorot", dtype=dtype, seed=1),
+        fastnn.Dropout(0.25, seed=5), fastnn.Dense(16, 12, init="glorot", dtype=dtype, seed=1),
         fastnn.Tanh(), fastnn.Dense(12, 3, bias=False, dtype=dtype, seed=2)])
     if loss is not None:
         model.loss_ = loss

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import List, Optional
 
-from fastnn._argtypes import positive_float, positive_int
+from fastnn._argtypes import positive_float, positive_int, thread_count
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     p.add_argument("--lr", type=positive_float, default=None, help="default: 0.1 (sgd), 0.01 (adam)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=positive_int, default=None)
+    p.add_argument("--threads", type=thread_count, default=None)
     p.set_defaults(func=demo)
     p = sub.add_parser("bench", help="the speed table against NumPy, PyTorch, scikit-learn")
     from fastnn.bench import add_arguments

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["positive_int", "positive_float"]
+__all__ = ["positive_int", "positive_float", "thread_count"]
 
 
 def positive_int(text: str) -> int:
@@ -25,4 +25,15 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not 0.0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def thread_count(text: str) -> int:
+    """argparse type: a thread count fastnn accepts, 1 to 4 per online CPU."""
+    from ._dispatch import max_threads
+
+    value = positive_int(text)
+    if value > max_threads():
+        raise argparse.ArgumentTypeError(f"expected at most {max_threads()} threads (4 per "
+                                         f"online CPU), got {text!r}")
     return value

@@ -229,3 +229,10 @@ class Sequential(Layer):
         from .serialization import save
 
         save(self, path)
+
+    def __reduce__(self):
+        """Pickle through the bytes of :meth:`save`: no pickle inside, and what travels to
+        another process is what a file keeps (architecture, loss, weights)."""
+        from .serialization import dumps, loads
+
+        return loads, (dumps(self),)

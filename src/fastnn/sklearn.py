@@ -228,6 +228,16 @@ class _BaseMLP(BaseEstimator):
     def _dense(self):
         return self._model.layers[::2]
 
+    def __setstate__(self, state):
+        """After unpickling, the network (pickled through its ``.npz`` format) holds new
+        arrays: point ``coefs_``/``intercepts_`` and the optimizer at them again, so that
+        ``partial_fit`` and ``warm_start`` go on training the same weights."""
+        super().__setstate__(state)
+        if "_model" in state:
+            self._sync_weights()
+            if self._optimizer is not None:
+                self._optimizer.params = self._model.parameters()
+
     def _sync_weights(self):
         """Make ``coefs_``/``intercepts_`` the arrays the network trains (copying values
         a user assigned to them)."""
