@@ -82,13 +82,24 @@ def test_unpickled_model_trains_like_the_original(dtype):
     _same_model(model, twin)
 
 
-def test_unknown_layer_cannot_be_pickled():
+def test_unknown_layer_cannot_be_pickled_or_saved(tmp_path):
     class Twice(fastnn.Identity):
         pass
 
     model = fastnn.Sequential([fastnn.Dense(4, 4, seed=0), Twice()])
-    with pytest.raises(ValueError, match="Twice"):
+    with pytest.raises(ValueError, match="cannot save the layer Twice"):
         pickle.dumps(model)
+    with pytest.raises(ValueError, match="cannot save the layer Twice"):
+        model.save(tmp_path / "m.npz")  # instead of a file load cannot read
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_sequential_subclass_is_not_pickled_as_a_plain_sequential():
+    class Net(fastnn.Sequential):
+        pass
+
+    with pytest.raises(ValueError, match="cannot pickle a Net"):
+        pickle.dumps(Net([fastnn.Dense(4, 2, seed=0)]))
 
 
 def test_corrupt_payload_is_a_clear_error():
