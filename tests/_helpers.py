@@ -1,29 +1,84 @@
-"""Tolerances and small utilities shared by the kernel tests."""
-import contextlib
+"""Tolerances, data and small utilities shared by the tests (no test module imports
+another test module: what two of them share lives here or in conftest.py)."""
 
 import numpy as np
 
 import fastnn
 
-# (rtol, atol) per dtype for results that are a few roundings away from the reference.
+# (rtol, atol) per dtype, one table per kind of comparison; assert_close takes the table.
+#: kernels: results a few roundings away from the reference
 TOL = {np.dtype(np.float32): (2e-5, 1e-6), np.dtype(np.float64): (1e-12, 1e-14)}
+#: training: the same kernels in another order (fit against the manual loop) over a few epochs
+TRAINING_TOL = {np.dtype(np.float32): (1e-5, 1e-5), np.dtype(np.float64): (1e-12, 1e-12)}
+#: training against the plain NumPy loop (another implementation) over a few epochs
+NUMPY_TRAINING_TOL = {np.dtype(np.float32): (1e-4, 1e-4), np.dtype(np.float64): (1e-10, 1e-10)}
 
 
-def assert_close(actual, expected, dtype, scale=1.0):
-    """Compare with the dtype's tolerance; `scale` widens atol for large magnitudes."""
-    rtol, atol = TOL[np.dtype(dtype)]
+def assert_close(actual, expected, dtype, scale=1.0, tol=TOL):
+    """Compare with the dtype's tolerance from ``tol``; ``scale`` widens atol for large
+    magnitudes (``scale=0``: relative only, for values far from 0 such as losses)."""
+    rtol, atol = tol[np.dtype(dtype)]
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol * scale)
-
-
-@contextlib.contextmanager
-def threads(n):
-    old = fastnn.get_num_threads()
-    fastnn.set_num_threads(n)
-    try:
-        yield
-    finally:
-        fastnn.set_num_threads(old)
 
 
 def rand(rng, shape, dtype, scale=1.0):
     return np.asarray(rng.standard_normal(shape) * scale).astype(dtype)
+
+
+# ------------------------------------------------------------- model-layer data
+#: targets for each loss kernel, ``(rng, n, c) -> array``; a new loss adds its own here
+TARGETS = {
+    "softmax_cross_entropy": lambda rng, n, c: rng.integers(0, c, n),
+    "mse": lambda rng, n, c: rng.standard_normal((n, c)),
+    "bce_with_logits": lambda rng, n, c: rng.integers(0, 2, (n, c)).astype(float),
+}
+
+#: the losses the model tests train with, by short name
+LOSSES = {
+    "ce": fastnn.SoftmaxCrossEntropy,
+    "ce_smooth": lambda: fastnn.SoftmaxCrossEntropy(label_smoothing=0.1),
+    "mse": fastnn.MSE,
+    "bce": fastnn.BCEWithLogits,
+}
+
+
+def targets(kernel, rng, n, c, dtype=np.float64):
+    """Targets for the loss ``kernel`` (its entry of TARGETS): labels stay int64, real
+    targets become ``dtype``."""
+    y = TARGETS[kernel](rng, n, c)
+    return y if y.dtype.kind in "iu" else y.astype(dtype)
+
+
+def class_data(n=64, d=7, c=4, seed=0, dtype=np.float64):
+    """``X`` standard normal ``(n, d)`` and labels in ``[0, c)``."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = rng.integers(0, c, n)
+    return X, y
+
+
+def mlp(sizes, act=fastnn.ReLU, dtype=np.float64, seed=0):
+    """``Dense`` layers of ``sizes`` with ``act`` between them (He init for ReLU, else Glorot)."""
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(fastnn.Dense(a, b, dtype=dtype, seed=seed + i,
+                                   init="he" if act is fastnn.ReLU else "glorot"))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return fastnn.Sequential(layers)
+
+
+def manual_fit(model, loss, optimizer, X, y, *, epochs, batch_size, seed):
+    """The lecture's loop over the minibatches ``fit(..., seed=seed)`` draws (forward,
+    loss, backward, step); returns the mean loss of each epoch, like ``History.loss``."""
+    order_rng = np.random.default_rng(seed)
+    n, curve = len(X), []
+    for _ in range(epochs):
+        order, total = order_rng.permutation(n), 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            total += loss.forward(model.forward(X[idx]), y[idx]) * len(idx)
+            model.backward(loss.backward())
+            optimizer.step()
+        curve.append(total / n)
+    return curve

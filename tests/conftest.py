@@ -1,7 +1,9 @@
-"""Shared fixtures: every kernel test runs on each compiled path this CPU can run."""
+"""Shared fixtures: every kernel test runs on each compiled path this CPU can run
+(``kmod``), the model tests on each path through ``on_each_isa``."""
 import numpy as np
 import pytest
 
+import fastnn
 from fastnn import _dispatch
 
 DTYPES = [np.float32, np.float64]
@@ -16,3 +18,13 @@ def kmod(request):
 @pytest.fixture(params=DTYPES, ids=lambda d: np.dtype(d).name)
 def dtype(request):
     return request.param
+
+
+@pytest.fixture(params=sorted(_dispatch.modules), ids=lambda isa: f"isa={isa}")
+def on_each_isa(request, monkeypatch):
+    """Run the model layer on each compiled path (the ops and the compiled epochs)."""
+    mod = _dispatch.modules[request.param]
+    monkeypatch.setattr(_dispatch, "kernels", mod)
+    for name in fastnn.ops.__all__:
+        monkeypatch.setattr(fastnn.ops, name, getattr(mod, name))
+    return mod

@@ -5,8 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import fastnn
 from fastnn import reference as R
-from _helpers import assert_close, rand, threads
+from _helpers import assert_close, rand
 
 ACTS = ["relu", "leaky_relu", "tanh", "sigmoid", "identity"]
 SHAPES = [(0, 5), (1, 7), (7, 1), (13, 17), (101,), (3, 5, 7), (2, 3, 4, 5), ()]
@@ -122,7 +123,7 @@ def test_threads_bitwise_identical(kmod, name):
     g = rand(rng, (700, 513), np.float32)
     res = []
     for n in (1, 2, 3):
-        with threads(n):
+        with fastnn.set_num_threads(n):
             y = fwd(kmod, name, x)
             res.append((y, bwd(kmod, name, g, y)))
     for y, gx in res[1:]:

@@ -24,14 +24,10 @@ def test_every_module_reports_its_isa():
 
 
 def test_set_num_threads_roundtrip():
-    old = fastnn.get_num_threads()
-    try:
-        fastnn.set_num_threads(1)
+    with fastnn.set_num_threads(1):
         assert fastnn.get_num_threads() == 1
         fastnn.set_num_threads(3)
         assert all(m.get_num_threads() == 3 for m in _dispatch.modules.values())
-    finally:
-        fastnn.set_num_threads(old)
 
 
 @pytest.mark.parametrize("bad", [0, -2])
@@ -63,10 +59,9 @@ def test_env_sets_thread_count():
     assert res.stdout.strip() == "1"
 
 
-@pytest.mark.parametrize("env", [{"FASTNN_NUM_THREADS": "zero"}, {"FASTNN_NUM_THREADS": "0"},
-                                 {"FASTNN_ISA": "sse9"}])
-def test_bad_environment_is_a_clear_error(env):
-    res = _run(env, "import fastnn")
+def test_bad_isa_environment_is_a_clear_error():
+    # (bad thread counts in the environment are ignored with a warning: test_threads.py)
+    res = _run({"FASTNN_ISA": "sse9"}, "import fastnn")
     assert res.returncode != 0
     assert "must be" in res.stderr
 

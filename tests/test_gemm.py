@@ -268,15 +268,11 @@ def thread_shapes(b):
 def test_threads_bitwise_identical(kmod, dtype, m, k, n):
     rng = np.random.default_rng(5)
     x, w, bias = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype), rand(rng, n, dtype)
-    old = fastnn.get_num_threads()
-    try:
-        results = []
-        for nt in (1, 2, 3):
-            fastnn.set_num_threads(nt)
+    results = []
+    for nt in (1, 2, 3):
+        with fastnn.set_num_threads(nt):
             results.append((kmod.matmul(x, w), kmod.linear(x, w, bias, "tanh"),
                             kmod.gemm(x.T.copy(), w, trans_a=True)))
-    finally:
-        fastnn.set_num_threads(old)
     for other in results[1:]:
         for r0, r1 in zip(results[0], other):
             np.testing.assert_array_equal(r0, r1)

@@ -5,8 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import fastnn
 from fastnn import reference as R
-from _helpers import rand, threads
+from _helpers import rand
 
 SHAPES = [(0,), (1,), (7,), (13, 17), (3, 4, 5), (257, 129)]
 # Many steps accumulate roundings: a looser bound than one kernel call.
@@ -88,7 +89,7 @@ def test_threads_bitwise_identical(kmod):
     grads = [rand(rng, p0.shape, np.float32) for _ in range(3)]
     results = []
     for n in (1, 2, 3):
-        with threads(n):
+        with fastnn.set_num_threads(n):
             p, vel = p0.copy(), np.zeros_like(p0)
             q, m, v = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
             for step, g in enumerate(grads, 1):

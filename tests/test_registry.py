@@ -13,17 +13,10 @@ import fastnn
 from fastnn import _dispatch, _training, layers, losses
 from fastnn import reference as R
 
-from _helpers import assert_close
+from _helpers import TARGETS, TRAINING_TOL, assert_close, manual_fit, targets
 
 ACTIVATIONS = sorted(_dispatch.kernels.ACTIVATION_CODES)
 LOSSES = sorted(_dispatch.kernels.LOSS_CODES)
-
-#: targets for each loss, (rng, n, c) -> array; a new loss must add its own here
-TARGETS = {
-    "softmax_cross_entropy": lambda rng, n, c: rng.integers(0, c, n),
-    "mse": lambda rng, n, c: rng.standard_normal((n, c)),
-    "bce_with_logits": lambda rng, n, c: rng.integers(0, 2, (n, c)).astype(float),
-}
 
 
 def test_codes_are_distinct_and_the_same_in_every_compiled_path():
@@ -66,17 +59,20 @@ def test_linear_fuses_activation(name, kmod, dtype):
 @pytest.mark.parametrize("name", LOSSES)
 def test_loss_entry_is_complete(name):
     assert callable(getattr(fastnn.ops, name)) and callable(getattr(R, name))
-    assert name in TARGETS, f"add a target generator for the loss {name!r} to TARGETS"
-    assert [cls for cls in vars(losses).values()
-            if isinstance(cls, type) and issubclass(cls, losses.Loss) and cls.kernel == name]
+    assert name in TARGETS, f"add a target generator for the loss {name!r} to _helpers.TARGETS"
+    assert [cls for cls in losses.LOSS_CLASSES if cls.kernel == name]
+
+
+@pytest.mark.parametrize("cls", losses.LOSS_CLASSES, ids=lambda cls: cls.__name__)
+def test_loss_class_has_its_compiled_code(cls):
+    assert cls().compiled_args()[0] == _dispatch.kernels.LOSS_CODES[cls.kernel]
 
 
 @pytest.mark.parametrize("name", LOSSES)
 def test_loss_matches_reference(name, kmod, dtype):
     rng = np.random.default_rng(2)
     logits = rng.standard_normal((29, 7)).astype(dtype)
-    t = TARGETS[name](rng, 29, 7)
-    t = t if t.dtype.kind in "iu" else t.astype(dtype)
+    t = targets(name, rng, 29, 7, dtype)
     loss, grad = getattr(kmod, name)(logits, t)
     ref_loss, ref_grad = getattr(R, name)(logits, t)
     assert loss == pytest.approx(ref_loss, rel=1e-5 if dtype == np.float32 else 1e-12)
@@ -85,16 +81,14 @@ def test_loss_matches_reference(name, kmod, dtype):
 
 # ------------------------------------------------ the compiled epoch, per entry
 def _loss_for(name):
-    return next(cls for cls in vars(losses).values() if isinstance(cls, type)
-                and issubclass(cls, losses.Loss) and cls.kernel == name)()
+    return next(cls for cls in losses.LOSS_CLASSES if cls.kernel == name)()
 
 
 def _fit_against_manual(act_name, loss_name, dtype=np.float64):
     rng = np.random.default_rng(3)
     n, batch, epochs, seed = 90, 16, 2, 5
     X = rng.standard_normal((n, 6)).astype(dtype)
-    y = TARGETS[loss_name](rng, n, 3)
-    y = y if y.dtype.kind in "iu" else y.astype(dtype)
+    y = targets(loss_name, rng, n, 3, dtype)
 
     def net():
         return fastnn.Sequential([fastnn.Dense(6, 8, dtype=dtype, seed=0, init="glorot"),
@@ -105,19 +99,11 @@ def _fit_against_manual(act_name, loss_name, dtype=np.float64):
     assert _training.compiled_layers(a) is not None, "this network must run compiled"
     hist = a.fit(X, y, loss=_loss_for(loss_name), optimizer=fastnn.SGD(a.parameters(), lr=0.1),
                  epochs=epochs, batch_size=batch, seed=seed, verbose=False)
-    loss, opt, order_rng, manual = _loss_for(loss_name), fastnn.SGD(b.parameters(), lr=0.1), \
-        np.random.default_rng(seed), []
-    for _ in range(epochs):
-        order, total = order_rng.permutation(n), 0.0
-        for start in range(0, n, batch):
-            idx = order[start:start + batch]
-            total += loss.forward(b.forward(X[idx]), y[idx]) * len(idx)
-            b.backward(loss.backward())
-            opt.step()
-        manual.append(total / n)
-    np.testing.assert_allclose(hist.loss, manual, rtol=1e-12)
+    manual = manual_fit(b, _loss_for(loss_name), fastnn.SGD(b.parameters(), lr=0.1), X, y,
+                        epochs=epochs, batch_size=batch, seed=seed)
+    assert_close(hist.loss, manual, dtype, scale=0, tol=TRAINING_TOL)
     for pa, pb in zip(a.parameters(), b.parameters()):
-        np.testing.assert_allclose(pa.value, pb.value, rtol=1e-12, atol=1e-12)
+        assert_close(pa.value, pb.value, dtype, tol=TRAINING_TOL)
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)

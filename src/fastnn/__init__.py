@@ -12,8 +12,10 @@ from ._dispatch import get_num_threads, set_num_threads
 from .datasets import load_digits
 from .layers import Dense, Dropout, Identity, LeakyReLU, Parameter, ReLU, Sigmoid, Tanh
 from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
-from .model import Callback, EarlyStopping, History, Sequential, load
+from .callbacks import Callback, EarlyStopping, History
+from .model import Sequential
 from .optim import SGD, Adam, AdamW, CosineAnnealingLR, ExponentialLR, StepLR
+from .serialization import load
 
 __version__ = "0.1.0"
 
@@ -27,12 +29,16 @@ __all__ = [
 
 
 def show_config(file=None) -> dict:
-    """Print (and return) the kernel path, thread count and build flags in use."""
+    """Print (and return) the kernel path, thread count (and where it came from), the
+    thread bound, threadpoolctl's view and the build flags in use."""
     info = {
         "version": __version__,
         "isa": _dispatch.kernels.ISA,
         "isa_available": sorted(_dispatch.modules),
         "threads": get_num_threads(),
+        "threads_from": _dispatch.threads_source,
+        "max_threads": _dispatch.max_threads(),
+        "threadpoolctl": "registered" if _dispatch.threadpoolctl_registered else "not installed",
         "openmp": _dispatch.kernels.OPENMP,
         "build_flags": _dispatch.kernels.BUILD_FLAGS,
     }

@@ -7,27 +7,7 @@ import sys
 import time
 from typing import List, Optional
 
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not 0.0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+from fastnn._argtypes import positive_float, positive_int, thread_count
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -85,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     p.add_argument("--lr", type=positive_float, default=None, help="default: 0.1 (sgd), 0.01 (adam)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=positive_int, default=None)
+    p.add_argument("--threads", type=thread_count, default=None)
     p.set_defaults(func=demo)
     p = sub.add_parser("bench", help="the speed table against NumPy, PyTorch, scikit-learn")
     from fastnn.bench import add_arguments

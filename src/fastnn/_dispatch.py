@@ -2,19 +2,35 @@
 
 ``FASTNN_ISA`` forces a path: ``portable`` (any CPU), ``avx2`` (error when the CPU or
 the build lacks it) or ``auto`` (the default: AVX2/FMA when the CPU has it).
-``FASTNN_NUM_THREADS`` sets the initial thread count (default: the CPUs this process
-may run on).
+
+Threads follow the conventions that joblib, Dask and threadpoolctl rely on to share
+cores between processes:
+
+* The starting count is ``FASTNN_NUM_THREADS``, else ``OMP_NUM_THREADS`` (its first
+  entry: OpenMP allows one per nesting level), else the CPUs this process may run on.
+  A variable that is not a positive integer is ignored with a warning, as OpenMP
+  runtimes do; a value above :func:`max_threads` is lowered to it with a warning.
+* :func:`set_num_threads` changes the count (a bad value is an error) and, used as a
+  context manager, restores the previous count on exit.
+* With threadpoolctl (>= 3.5) installed, fastnn registers its pool with it
+  (``user_api="openmp"``, ``internal_api="fastnn"``): ``threadpool_info()`` lists it and
+  ``threadpool_limits(n)`` limits it.  The count is one per process, not per thread.
+* Before ``os.fork()`` the OpenMP thread pool is released, so a forked child can run
+  parallel regions (libgomp's pool does not survive fork: the child would wait for
+  threads it does not have).  Where the OpenMP runtime cannot release it, the child
+  falls back to one thread, with a warning.
 """
 from __future__ import annotations
 
 import operator
 import os
+import warnings
 from types import ModuleType
-from typing import Dict
+from typing import Dict, Optional
 
 from ._kernels import _portable
 
-__all__ = ["kernels", "modules", "set_num_threads", "get_num_threads"]
+__all__ = ["kernels", "modules", "set_num_threads", "get_num_threads", "max_threads"]
 
 
 def _load_modules() -> Dict[str, ModuleType]:
@@ -40,37 +56,59 @@ def _select(mods: Dict[str, ModuleType]) -> ModuleType:
     return mods[want]
 
 
-def _default_threads() -> int:
-    env = os.environ.get("FASTNN_NUM_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(f"FASTNN_NUM_THREADS must be a positive integer; received: {env!r}") from None
-        if n < 1:
-            raise ValueError(f"FASTNN_NUM_THREADS must be a positive integer; received: {env!r}")
-        return n
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 #: Every kernel module this CPU can run, by ISA name.
 modules: Dict[str, ModuleType] = _load_modules()
 #: The kernel module in use.
 kernels: ModuleType = _select(modules)
+#: Where the current thread count came from (shown by ``fastnn.show_config()``).
+threads_source = "default"
 
 
-def set_num_threads(n: int) -> None:
-    """Set the number of threads the compiled kernels may use (results do not depend on it)."""
+def max_threads() -> int:
+    """The largest thread count fastnn accepts: 4 per online CPU (more only adds
+    contention, and tens of thousands of threads crash the OpenMP runtime)."""
+    return kernels.max_threads()
+
+
+def _apply(n: int, source: str) -> None:
+    global threads_source
+    for mod in modules.values():
+        mod.set_num_threads(n)
+    threads_source = source
+
+
+class _PreviousThreads:
+    """What :func:`set_num_threads` returns: a context manager restoring the previous count."""
+
+    def __init__(self, previous: int, source: str):
+        self.previous, self._source = previous, source
+
+    def __enter__(self) -> "_PreviousThreads":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _apply(self.previous, self._source)
+
+    def __repr__(self) -> str:
+        return f"<fastnn thread count {get_num_threads()}, was {self.previous}>"
+
+
+def set_num_threads(n: int) -> _PreviousThreads:
+    """Set the number of threads the compiled kernels may use (results do not depend on it).
+
+    ``n`` is an integer from 1 to :func:`max_threads`.  Also a context manager:
+    ``with fastnn.set_num_threads(1): ...`` restores the previous count on exit.
+    """
     if isinstance(n, bool) or not hasattr(n, "__index__"):
         raise TypeError(f"n must be an integer; received: {n!r}")
     n = operator.index(n)
     if n < 1:
         raise ValueError(f"n must be >= 1; received: {n}")
-    for mod in modules.values():
-        mod.set_num_threads(n)
+    if n > max_threads():
+        raise ValueError(f"n must be <= {max_threads()} (4 threads per online CPU); received: {n}")
+    restore = _PreviousThreads(get_num_threads(), threads_source)
+    _apply(n, "set_num_threads")
+    return restore
 
 
 def get_num_threads() -> int:
@@ -78,4 +116,80 @@ def get_num_threads() -> int:
     return kernels.get_num_threads()
 
 
-set_num_threads(_default_threads())
+def _lenient_count(value, what: str) -> Optional[int]:
+    """``value`` as a thread count for a setting that must not fail (an environment
+    variable, threadpoolctl): None with a warning when it is not a positive integer,
+    lowered to :func:`max_threads` with a warning when above it."""
+    if isinstance(value, str):
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+    else:
+        n = 0 if isinstance(value, bool) or not hasattr(value, "__index__") else operator.index(value)
+    if n < 1:
+        warnings.warn(f"fastnn ignores {what}={value!r}: the thread count must be a positive "
+                      "integer", RuntimeWarning, stacklevel=3)
+        return None
+    if n > max_threads():
+        warnings.warn(f"fastnn lowers {what}={value!r} to {max_threads()} threads (4 per online "
+                      "CPU)", RuntimeWarning, stacklevel=3)
+        return max_threads()
+    return n
+
+
+def _limit(value, what: str) -> None:
+    """Set the count from ``value`` if it is usable (see :func:`_lenient_count`)."""
+    n = _lenient_count(value, what)
+    if n is not None:
+        _apply(n, what)
+
+
+def _default_threads() -> None:
+    for name in ("FASTNN_NUM_THREADS", "OMP_NUM_THREADS"):
+        text = os.environ.get(name, "").split(",")[0].strip()
+        n = _lenient_count(text, name) if text else None
+        if n is not None:
+            _apply(n, f"{name}={os.environ[name]}")
+            return
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    _apply(min(cpus, max_threads()), "CPUs available")
+
+
+_released_before_fork = True
+
+
+def _before_fork() -> None:
+    global _released_before_fork
+    _released_before_fork = bool(kernels.release_threads())
+
+
+def _after_fork_in_child() -> None:
+    if not _released_before_fork and get_num_threads() > 1:
+        _apply(1, "forked child (OpenMP pool not released)")
+        warnings.warn("fastnn runs 1 thread in this forked process: the OpenMP runtime could "
+                      "not release its threads before fork", RuntimeWarning)
+
+
+def _register_threadpoolctl() -> bool:
+    """Register fastnn's pool with threadpoolctl, if installed (3.5 and newer)."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return False
+    if not hasattr(threadpoolctl, "register"):
+        return False
+    from ._threadpool import FastnnController
+
+    threadpoolctl.register(FastnnController)
+    return True
+
+
+_default_threads()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+#: True when threadpoolctl knows fastnn's pool.
+threadpoolctl_registered = _register_threadpoolctl()

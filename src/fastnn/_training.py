@@ -1,9 +1,11 @@
 """Epoch runners for ``Sequential.fit``.
 
 ``make_epoch_runner`` returns ``run(order, progress) -> sum of per-sample losses`` for
-one epoch over the rows of ``X`` in ``order``.  A network of ``Dense`` layers, each
-optionally followed by an activation ``ops.linear`` can fuse, trained with a built-in
-loss and SGD/Adam/AdamW, gets the compiled runner: every minibatch runs in nogil code
+one epoch over the rows of ``X`` in ``order``.  A network whose steps
+(:func:`~fastnn.layers.fused_steps`) are all ``Dense`` layers, each optionally with the
+activation ``ops.linear`` fuses, trained with a loss the compiled epoch runs
+(:meth:`~fastnn.losses.Loss.compiled_args`) and SGD/Adam/AdamW, gets the compiled
+runner: every minibatch runs in nogil code
 (gather, forward with fused epilogues, loss, backward, update) on buffers allocated
 once per ``fit``.  Anything else runs the manual loop of the lecture in Python.
 Both run the same kernels in the same order, so they give the same numbers.
@@ -15,8 +17,8 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 from . import _dispatch
-from .layers import Activation, Dense, fusable_activation
-from .losses import MSE, BCEWithLogits, Loss, SoftmaxCrossEntropy
+from .layers import Dense, fused_steps
+from .losses import Loss
 from .optim import SGD, Adam, AdamW, Optimizer
 
 #: ``run(order, progress)``: ``progress(batches_done)`` is called during the epoch unless None
@@ -26,8 +28,6 @@ Runner = Callable[[np.ndarray, Optional[Callable[[int], None]]], float]
 PROGRESS_STEPS = 20
 
 _ACT_CODES = _dispatch.kernels.ACTIVATION_CODES
-_LOSS_CODES = _dispatch.kernels.LOSS_CODES
-_COMPILED_LOSSES = (SoftmaxCrossEntropy, MSE, BCEWithLogits)
 
 
 def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
@@ -49,21 +49,16 @@ def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.
 
 
 def compiled_layers(model) -> Optional[List[Tuple[Dense, int, float]]]:
-    """``(dense, activation code, slope)`` per layer when the whole model can run compiled."""
-    plan, layers, i = [], model.layers, 0
-    while i < len(layers):
-        dense = layers[i]
+    """``(dense, activation code, slope)`` per step of :func:`~fastnn.layers.fused_steps`
+    when every step is a ``Dense`` (with its fused activation or none)."""
+    plan = []
+    for dense, act in fused_steps(model.layers):
         if type(dense) is not Dense:
             return None
-        nxt = layers[i + 1] if i + 1 < len(layers) else None
-        if isinstance(nxt, Activation):
-            if not fusable_activation(nxt):
-                return None
-            plan.append((dense, _ACT_CODES[nxt.kernel], getattr(nxt, "negative_slope", 0.0)))
-            i += 2
+        if act is None:
+            plan.append((dense, _ACT_CODES["identity"], 0.0))
         else:
-            plan.append((dense, 0, 0.0))
-            i += 1
+            plan.append((dense, _ACT_CODES[act.kernel], getattr(act, "negative_slope", 0.0)))
     return plan
 
 
@@ -71,7 +66,8 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
                     batch_size: int) -> Optional[Runner]:
     """The compiled epoch, or None when the model, loss or optimizer is not supported."""
     layers = compiled_layers(model)
-    if layers is None or type(loss) not in _COMPILED_LOSSES or type(optimizer) not in (SGD, Adam, AdamW):
+    loss_args = loss.compiled_args()
+    if layers is None or loss_args is None or type(optimizer) not in (SGD, Adam, AdamW):
         return None
     params = [p for dense, _, _ in layers for p in dense.parameters()]
     if [id(p.value) for p in optimizer.params] != [id(p.value) for p in params]:
@@ -85,7 +81,7 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
         [index[id(dense.weight)] for dense, _, _ in layers],
         [index[id(dense.bias)] if dense.bias is not None else -1 for dense, _, _ in layers],
         [code for _, code, _ in layers], [slope for _, _, slope in layers],
-        _LOSS_CODES[loss.kernel], getattr(loss, "label_smoothing", 0.0))
+        *loss_args)
     decays = np.array(optimizer.weight_decays, dtype=np.float64)
 
     def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:

@@ -22,6 +22,7 @@ import numpy as np
 
 import fastnn
 from fastnn import reference as R
+from fastnn._argtypes import positive_int, thread_count
 
 PEERS = ("fastnn", "numpy", "torch", "sklearn")
 SPREAD_WARNING = 0.25
@@ -428,9 +429,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from fastnn.__main__ import positive_int
-
-    p.add_argument("--threads", type=positive_int, default=1,
+    p.add_argument("--threads", type=thread_count, default=1,
                    help="threads for every peer (default 1)")
     p.add_argument("--repeats", type=positive_int, default=5, help="timed runs per measurement")
     p.add_argument("--quick", action="store_true", help="fewer shapes, smaller epochs")

@@ -8,14 +8,15 @@ Every computation is one call into :mod:`fastnn.ops`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import ops
 
 __all__ = ["Parameter", "Layer", "Dense", "Activation", "ReLU", "LeakyReLU", "Tanh",
-           "Sigmoid", "Identity", "Dropout", "ACTIVATION_LAYERS", "fusable_activation"]
+           "Sigmoid", "Identity", "Dropout", "ACTIVATION_LAYERS", "LAYER_CLASSES",
+           "fusable_activation", "fused_steps"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -37,6 +38,11 @@ class Layer:
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def backward_params(self, grad: np.ndarray) -> None:
+        """Backward for the first layer of a network: fill the parameter gradients; the
+        gradient of the input is not needed (a layer that can skip it overrides this)."""
+        self.backward(grad)
 
     def parameters(self) -> List[Parameter]:
         return []
@@ -133,8 +139,18 @@ class Dense(Layer):
         self._input = x if training else None
         return ops.linear(x, self._weight, self._bias)
 
+    def forward_activated(self, x: np.ndarray, activation: "Activation",
+                          training: bool = True) -> np.ndarray:
+        """``activation(x @ weight + bias)`` in one fused ``ops.linear`` call (for an
+        activation where :func:`fusable_activation` holds); both layers keep what their
+        backward passes need, as their own ``forward`` calls would."""
+        out = ops.linear(x, self._weight, self._bias, activation=activation.kernel)
+        self._input = x if training else None
+        activation.keep_output(out, training)
+        return out
+
     def backward_params(self, grad: np.ndarray) -> None:
-        """Fill ``grad_weight`` and ``grad_bias`` only (what the first layer needs)."""
+        """Fill ``grad_weight`` and ``grad_bias`` only (skips ``grad @ weight.T``)."""
         x = self._saved(self._input, "input")
         ops.gemm(x, grad, trans_a=True, out=self.grad_weight)
         if self.grad_bias is not None:
@@ -167,8 +183,12 @@ class Activation(Layer):
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         out = getattr(ops, self.kernel)(x, **self._kwargs())
-        self._output = out if training else None
+        self.keep_output(out, training)
         return out
+
+    def keep_output(self, out: np.ndarray, training: bool) -> None:
+        """Remember the forward output ``out`` for backward (only in training)."""
+        self._output = out if training else None
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         output = self._saved(self._output, "output")
@@ -246,6 +266,9 @@ class Dropout(Layer):
 
 ACTIVATION_LAYERS = {cls.kernel: cls for cls in (ReLU, LeakyReLU, Tanh, Sigmoid, Identity)}
 
+#: every built-in layer (save/load knows them by class name)
+LAYER_CLASSES = (Dense, Dropout, *ACTIVATION_LAYERS.values())
+
 #: the negative slope ``ops.linear(..., activation="leaky_relu")`` applies
 LINEAR_LEAKY_SLOPE = 0.01
 
@@ -255,3 +278,22 @@ def fusable_activation(layer: Optional[Layer]) -> bool:
     if not isinstance(layer, Activation):
         return False
     return layer.kernel != "leaky_relu" or layer.negative_slope == LINEAR_LEAKY_SLOPE
+
+
+def fused_steps(layers: Sequence[Layer]) -> List[Tuple[Layer, Optional[Activation]]]:
+    """The layers as steps: each ``Dense`` paired with the activation that follows it when
+    ``ops.linear`` can fuse it (run by :meth:`Dense.forward_activated`), every other layer
+    alone (paired with None).  ``Sequential`` runs these steps; the compiled epoch runs
+    them when every step is a ``Dense``."""
+    steps: List[Tuple[Layer, Optional[Activation]]] = []
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if isinstance(layer, Dense) and fusable_activation(nxt):
+            steps.append((layer, nxt))
+            i += 2
+        else:
+            steps.append((layer, None))
+            i += 1
+    return steps

@@ -1,22 +1,33 @@
 """Losses: ``forward(outputs, targets) -> float`` (the mean over the batch) and
 ``backward() -> dLoss/doutputs``.  Each is one fused kernel of :mod:`fastnn.ops` that
-returns the loss and its gradient together."""
+returns the loss and its gradient together.
+
+A loss also knows everything else a model needs about it (as scikit-learn's losses and
+links do), so the model asks and never tests the loss's type: which targets it takes
+(:meth:`Loss.check_targets`), how raw outputs become probabilities and predictions
+(:meth:`Loss.probabilities`, :meth:`Loss.predictions`, :meth:`Loss.accuracy`) and how
+the compiled epoch runs it (:meth:`Loss.compiled_args`).
+"""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
-from . import ops
+from . import _dispatch, ops
 
-__all__ = ["Loss", "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "get_loss"]
+__all__ = ["Loss", "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "LOSS_CLASSES", "get_loss"]
 
 
 class Loss:
-    """Base class; subclasses set ``kernel`` (a name in fastnn.ops) and ``classification``."""
+    """Base class; a subclass sets ``kernel``, the name of its fused kernel in fastnn.ops
+    (``kernel(outputs, targets, **kwargs) -> (loss, grad)``).
+
+    The defaults below suit a loss on real-valued targets of the outputs' shape whose
+    outputs are scores: probabilities by softmax, predictions by argmax, no accuracy.
+    """
 
     kernel = ""
-    classification = False
 
     def __init__(self):
         self._grad: Optional[np.ndarray] = None
@@ -36,11 +47,52 @@ class Loss:
         return {}
 
     def config(self) -> dict:
+        """The constructor arguments that rebuild this loss (used by ``save``)."""
         return {}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------ what models ask
+    def check_targets(self, y: np.ndarray, n_outputs: int, dtype: np.dtype,
+                      name: str = "y") -> np.ndarray:
+        """``y`` (an ndarray of ``n`` rows) checked against outputs of shape
+        ``(n, n_outputs)`` and returned as the kernel takes it: ``(n, n_outputs)`` finite
+        numbers of ``dtype``, C-contiguous (a 1-D ``y`` is one column)."""
+        n = len(y)
+        if y.ndim == 1 and n_outputs == 1:
+            y = y.reshape(n, 1)
+        if y.shape != (n, n_outputs):
+            raise ValueError(f"{name} must have shape ({n}, {n_outputs}) for "
+                             f"{type(self).__name__}; received shape {y.shape}")
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers; received dtype {y.dtype}")
+        y = np.ascontiguousarray(y, dtype=dtype)
+        if not np.isfinite(y).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        return y
+
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """Probabilities from raw outputs, written over ``outputs``: softmax of each row."""
+        return ops.softmax(outputs, out=outputs)
+
+    def predictions(self, outputs: np.ndarray) -> np.ndarray:
+        """What ``predict`` returns for raw outputs: the index of each row's largest output."""
+        return outputs.argmax(axis=1)
+
+    def accuracy(self, outputs: np.ndarray, targets: np.ndarray) -> Optional[float]:
+        """Fraction of correct predictions against checked targets; None when the loss
+        does not classify."""
+        return None
+
+    def compiled_args(self) -> Optional[Tuple[int, float]]:
+        """``(loss code, label smoothing)`` with which the compiled epoch runs this loss,
+        or None when it cannot (no compiled code for ``kernel``, or a subclass with its
+        own ``forward``/``backward``, which only the Python loop runs)."""
+        code = _dispatch.kernels.LOSS_CODES.get(self.kernel)
+        own = type(self).forward is not Loss.forward or type(self).backward is not Loss.backward
+        return None if code is None or own else (code, 0.0)
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -50,7 +102,6 @@ class SoftmaxCrossEntropy(Loss):
     """
 
     kernel = "softmax_cross_entropy"
-    classification = True
 
     def __init__(self, label_smoothing: float = 0.0):
         super().__init__()
@@ -64,19 +115,68 @@ class SoftmaxCrossEntropy(Loss):
     def config(self) -> dict:
         return {"label_smoothing": self.label_smoothing}
 
+    def check_targets(self, y: np.ndarray, n_outputs: int, dtype: np.dtype,
+                      name: str = "y") -> np.ndarray:
+        """Integer labels in ``[0, n_outputs)`` (returned as int64), or probabilities
+        ``(n, n_outputs)``."""
+        if y.ndim != 1:
+            return super().check_targets(y, n_outputs, dtype, name)
+        if y.dtype.kind not in "iu":
+            raise TypeError(f"{name} must hold integer class labels; received dtype {y.dtype}")
+        if y.min() < 0 or y.max() >= n_outputs:
+            raise ValueError(f"{name} has labels outside [0, {n_outputs}): min {y.min()}, "
+                             f"max {y.max()}")
+        return np.ascontiguousarray(y, dtype=np.int64)
+
+    def accuracy(self, outputs: np.ndarray, targets: np.ndarray) -> Optional[float]:
+        labels = targets if targets.ndim == 1 else targets.argmax(axis=1)
+        return float((outputs.argmax(axis=1) == labels).mean())
+
+    def compiled_args(self) -> Optional[Tuple[int, float]]:
+        args = super().compiled_args()
+        return None if args is None else (args[0], self.label_smoothing)
+
 
 class MSE(Loss):
-    """Mean squared error ``mean((outputs - targets)**2)``; gradient ``2 (outputs - targets) / size``."""
+    """Mean squared error ``mean((outputs - targets)**2)``; gradient ``2 (outputs - targets) / size``.
+
+    Predictions are the outputs themselves.
+    """
 
     kernel = "mse"
 
+    def predictions(self, outputs: np.ndarray) -> np.ndarray:
+        return outputs
+
 
 class BCEWithLogits(Loss):
-    """Binary cross-entropy of ``sigmoid(outputs)`` against targets in [0, 1]."""
+    """Binary cross-entropy of ``sigmoid(outputs)`` against targets in [0, 1].
+
+    Each output is one yes/no decision: probability ``sigmoid(output)``, prediction
+    ``output > 0``.
+    """
 
     kernel = "bce_with_logits"
-    classification = True
 
+    def check_targets(self, y: np.ndarray, n_outputs: int, dtype: np.dtype,
+                      name: str = "y") -> np.ndarray:
+        y = super().check_targets(y, n_outputs, dtype, name)
+        if (y < 0).any() or (y > 1).any():
+            raise ValueError(f"{name} must lie in [0, 1] for BCEWithLogits")
+        return y
+
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        return ops.sigmoid(outputs, out=outputs)
+
+    def predictions(self, outputs: np.ndarray) -> np.ndarray:
+        return (outputs > 0).astype(np.int64)
+
+    def accuracy(self, outputs: np.ndarray, targets: np.ndarray) -> Optional[float]:
+        return float(((outputs > 0) == (targets > 0.5)).mean())
+
+
+#: every built-in loss (save/load knows them by class name; the tests walk them)
+LOSS_CLASSES = (SoftmaxCrossEntropy, MSE, BCEWithLogits)
 
 _BY_NAME = {"softmax_cross_entropy": SoftmaxCrossEntropy, "cross_entropy": SoftmaxCrossEntropy,
             "mse": MSE, "bce_with_logits": BCEWithLogits, "bce": BCEWithLogits}

@@ -10,140 +10,24 @@ The manual loop reads like the lecture::
 ``fit`` runs the same steps; for a network of ``Dense`` layers and elementwise
 activations trained with a built-in loss and SGD/Adam/AdamW it runs whole epochs in
 compiled code (see ``fastnn._training``), with the same numbers as the manual loop.
+The loss decides what targets are valid and what ``predict`` returns
+(:mod:`fastnn.losses`); callbacks live in :mod:`fastnn.callbacks`, the file format of
+``save`` in :mod:`fastnn.serialization`.
 """
 from __future__ import annotations
 
-import json
-import math
-import sys
 import time
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import ops
 from ._training import make_epoch_runner
-from .layers import (ACTIVATION_LAYERS, Activation, Dense, Dropout, Layer, Parameter,
-                     fusable_activation)
-from .losses import MSE, BCEWithLogits, Loss, SoftmaxCrossEntropy, get_loss
+from .callbacks import History, ProgressBar
+from .layers import Dense, Layer, Parameter, fused_steps
+from .losses import Loss, SoftmaxCrossEntropy, get_loss
 from .optim import Optimizer
 
-__all__ = ["Sequential", "History", "Callback", "EarlyStopping", "load"]
-
-FORMAT = "fastnn.Sequential/1"
-
-
-class History:
-    """Per-epoch logs of ``fit``: ``loss`` and, with validation data, ``val_loss`` and
-    (for classification) ``val_accuracy``; ``history`` is the dict of all of them."""
-
-    def __init__(self):
-        self.history: dict = {}
-        self.epoch: List[int] = []
-
-    def append(self, epoch: int, logs: dict) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
-
-    @property
-    def loss(self) -> List[float]:
-        return self.history.get("loss", [])
-
-    @property
-    def val_loss(self) -> List[float]:
-        return self.history.get("val_loss", [])
-
-    @property
-    def val_accuracy(self) -> List[float]:
-        return self.history.get("val_accuracy", [])
-
-    @property
-    def time(self) -> List[float]:
-        """Seconds of training per epoch (without validation)."""
-        return self.history.get("time", [])
-
-    def __repr__(self) -> str:
-        return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
-
-
-class Callback:
-    """Hook called by ``fit`` after every epoch; set ``model.stop_training`` to stop."""
-
-    def on_epoch_end(self, epoch: int, logs: dict, model: "Sequential") -> None:
-        pass
-
-
-class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
-    with ``restore_best_weights`` put back the weights of the best epoch."""
-
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "auto", restore_best_weights: bool = False):
-        if mode == "auto":
-            mode = "max" if "acc" in monitor else "min"
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min', 'max' or 'auto'; received: {mode!r}")
-        self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(float(min_delta))
-        self.sign = 1.0 if mode == "min" else -1.0
-        self.restore_best_weights = restore_best_weights
-        self.best = math.inf
-        self.wait = 0
-        self.best_weights: Optional[List[np.ndarray]] = None
-        self.stopped_epoch: Optional[int] = None
-
-    def on_epoch_end(self, epoch: int, logs: dict, model: "Sequential") -> None:
-        if self.monitor not in logs:
-            raise ValueError(f"EarlyStopping monitors {self.monitor!r} but fit logs only "
-                             f"{sorted(logs)}")
-        value = self.sign * logs[self.monitor]
-        if value < self.best - self.min_delta:
-            self.best, self.wait = value, 0
-            if self.restore_best_weights:
-                self.best_weights = [p.value.copy() for p in model.parameters()]
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            model.stop_training = True
-            self.stopped_epoch = epoch
-            if self.best_weights is not None:
-                for p, best in zip(model.parameters(), self.best_weights):
-                    p.value[...] = best
-
-
-class _Progress:
-    """A text progress bar per epoch (Keras style), without extra dependencies."""
-
-    WIDTH = 30
-
-    def __init__(self, epochs: int, n_batches: int, enabled: bool, stream=None):
-        self.epochs, self.n_batches, self.enabled = epochs, n_batches, enabled
-        self.stream = stream or sys.stdout
-        self.live = enabled and getattr(self.stream, "isatty", lambda: False)()
-
-    def update(self, epoch: int, done: int) -> None:
-        if self.live:
-            self.stream.write("\r" + self._line(epoch, done))
-            self.stream.flush()
-
-    def end_epoch(self, epoch: int, logs: dict) -> None:
-        if not self.enabled:
-            return
-        parts = [self._line(epoch, self.n_batches), _fmt_seconds(logs["time"])]
-        parts += [f"{k}: {v:.4f}" for k, v in logs.items() if k != "time"]
-        self.stream.write(("\r" if self.live else "") + " - ".join(parts) + "\n")
-        self.stream.flush()
-
-    def _line(self, epoch: int, done: int) -> str:
-        filled = self.WIDTH * done // max(self.n_batches, 1)
-        bar = "=" * filled + (">" if filled < self.WIDTH else "") + "." * (self.WIDTH - filled - 1)
-        width = len(str(self.epochs))
-        return (f"Epoch {epoch + 1:>{width}}/{self.epochs} [{bar[:self.WIDTH]}] "
-                f"{done}/{self.n_batches}")
-
-
-def _fmt_seconds(seconds: float) -> str:
-    return f"{seconds:.2f}s" if seconds >= 1 else f"{seconds * 1e3:.1f}ms"
+__all__ = ["Sequential"]
 
 
 def _is_int(value) -> bool:
@@ -179,29 +63,12 @@ class Sequential(Layer):
         self.stop_training = False
 
     # ------------------------------------------------------------------ the math
-    def _steps(self) -> List[Tuple[Layer, Optional[Activation]]]:
-        """Group each Dense with the activation that follows it (fused in forward)."""
-        steps, i = [], 0
-        while i < len(self.layers):
-            layer = self.layers[i]
-            nxt = self.layers[i + 1] if i + 1 < len(self.layers) else None
-            if isinstance(layer, Dense) and fusable_activation(nxt):
-                steps.append((layer, nxt))
-                i += 2
-            else:
-                steps.append((layer, None))
-                i += 1
-        return steps
-
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
-        for layer, act in self._steps():
+        for layer, act in fused_steps(self.layers):
             if act is None:
                 x = layer.forward(x, training)
-                continue
-            out = ops.linear(x, layer.weight, layer.bias, activation=act.kernel)
-            layer._input = x if training else None
-            act._output = out if training else None
-            x = out
+            else:
+                x = layer.forward_activated(x, act, training)
         return x
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
@@ -236,31 +103,13 @@ class Sequential(Layer):
         return X
 
     def _check_y(self, y, n: int, loss: Loss, name: str = "y") -> np.ndarray:
+        """``y`` for ``n`` samples, then whatever ``loss`` requires of its targets."""
         if not isinstance(y, np.ndarray):
             raise TypeError(f"{name} must be a numpy.ndarray; received: {type(y).__name__}")
         if y.shape[:1] != (n,):
             raise ValueError(f"{name} has {y.shape[0] if y.ndim else 0} rows but X has {n}; "
                              f"received shape {y.shape}")
-        c = self.out_features
-        if isinstance(loss, SoftmaxCrossEntropy) and y.ndim == 1:
-            if y.dtype.kind not in "iu":
-                raise TypeError(f"{name} must hold integer class labels; received dtype {y.dtype}")
-            if y.min() < 0 or y.max() >= c:
-                raise ValueError(f"{name} has labels outside [0, {c}): min {y.min()}, max {y.max()}")
-            return np.ascontiguousarray(y, dtype=np.int64)
-        if y.ndim == 1 and c == 1:
-            y = y.reshape(n, 1)
-        if y.shape != (n, c):
-            raise ValueError(f"{name} must have shape ({n}, {c}) for {type(loss).__name__}; "
-                             f"received shape {y.shape}")
-        if y.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold numbers; received dtype {y.dtype}")
-        y = np.ascontiguousarray(y, dtype=self.dtype)
-        if not np.isfinite(y).all():
-            raise ValueError(f"{name} contains NaN or infinity")
-        if isinstance(loss, BCEWithLogits) and ((y < 0).any() or (y > 1).any()):
-            raise ValueError(f"{name} must lie in [0, 1] for BCEWithLogits")
-        return y
+        return loss.check_targets(y, self.out_features, self.dtype, name)
 
     def _check_optimizer(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -307,7 +156,7 @@ class Sequential(Layer):
         n_batches = -(-n // batch_size)
         runner = make_epoch_runner(self, loss, optimizer, X, y, batch_size)
         rng = np.random.default_rng(seed)
-        progress = _Progress(epochs, n_batches, bool(verbose))
+        progress = ProgressBar(epochs, n_batches, bool(verbose))
         history = History()
         self.loss_ = loss
         self.stop_training = False
@@ -333,11 +182,7 @@ class Sequential(Layer):
         grad = loss.backward()
         for layer in reversed(self.layers[1:]):
             grad = layer.backward(grad)
-        first = self.layers[0]
-        if isinstance(first, Dense):  # the input gradient of the first layer is not needed
-            first.backward_params(grad)
-        else:
-            first.backward(grad)
+        self.layers[0].backward_params(grad)  # the input gradient is not needed
         optimizer.step()
         return value
 
@@ -348,86 +193,46 @@ class Sequential(Layer):
                  for i in range(0, len(X), batch_size)]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
+    def _trained_loss(self) -> Loss:
+        """The loss of the last ``fit`` (or of the loaded file); softmax cross-entropy
+        for a model trained by hand."""
+        return self.loss_ if self.loss_ is not None else SoftmaxCrossEntropy()
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities: softmax of the outputs (sigmoid after BCEWithLogits)."""
-        out = self._outputs(X)
-        if isinstance(self.loss_, BCEWithLogits):
-            return ops.sigmoid(out, out=out)
-        return ops.softmax(out, out=out)
+        """Probabilities as the trained loss defines them (``Loss.probabilities``): softmax
+        of the outputs, sigmoid of each output after BCEWithLogits."""
+        return self._trained_loss().probabilities(self._outputs(X))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Class labels (argmax of the outputs; ``outputs > 0`` after BCEWithLogits), or the
-        raw outputs for a model trained with MSE."""
-        out = self._outputs(X)
-        if isinstance(self.loss_, MSE):
-            return out
-        if isinstance(self.loss_, BCEWithLogits):
-            return (out > 0).astype(np.int64)
-        return out.argmax(axis=1)
+        """Predictions as the trained loss defines them (``Loss.predictions``): class labels
+        (argmax of the outputs; ``outputs > 0`` after BCEWithLogits), or the raw outputs
+        for a model trained with MSE."""
+        return self._trained_loss().predictions(self._outputs(X))
 
     def evaluate(self, X: np.ndarray, y: np.ndarray, loss=None) -> dict:
         """``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` (accuracy for classification)."""
-        loss = get_loss(loss if loss is not None else (self.loss_ or SoftmaxCrossEntropy()))
+        loss = get_loss(loss if loss is not None else self._trained_loss())
         X = self._check_x(X)
         return self._scores(X, self._check_y(y, len(X), loss), loss)
 
     def _scores(self, X: np.ndarray, y: np.ndarray, loss: Loss, prefix: str = "") -> dict:
         out = self._outputs(X)
         scores = {prefix + "loss": float(type(loss)(**loss.config()).forward(out, y))}
-        if isinstance(loss, SoftmaxCrossEntropy):
-            labels = y if y.ndim == 1 else y.argmax(axis=1)
-            scores[prefix + "accuracy"] = float((out.argmax(axis=1) == labels).mean())
-        elif isinstance(loss, BCEWithLogits):
-            scores[prefix + "accuracy"] = float(((out > 0) == (y > 0.5)).mean())
+        accuracy = loss.accuracy(out, y)
+        if accuracy is not None:
+            scores[prefix + "accuracy"] = accuracy
         return scores
 
-    # ---------------------------------------------------------------- save / load
     def save(self, path) -> None:
-        """Write the architecture (JSON) and the weights to an ``.npz`` file, without pickle."""
-        spec = {"format": FORMAT, "layers": [], "loss": None}
-        arrays = {}
-        for i, layer in enumerate(self.layers):
-            spec["layers"].append({"type": type(layer).__name__, "config": layer.config()})
-            for p in layer.parameters():
-                arrays[f"layer{i}.{p.name}"] = p.value
-        if self.loss_ is not None:
-            spec["loss"] = {"type": type(self.loss_).__name__, "config": self.loss_.config()}
-        np.savez(path, __fastnn__=np.array(json.dumps(spec)), **arrays)
+        """Write the architecture (JSON) and the weights to an ``.npz`` file, without pickle
+        (the format: :mod:`fastnn.serialization`)."""
+        from .serialization import save
 
+        save(self, path)
 
-_LAYER_TYPES = {cls.__name__: cls for cls in (Dense, Dropout, *ACTIVATION_LAYERS.values())}
-_LOSS_TYPES = {cls.__name__: cls for cls in (SoftmaxCrossEntropy, MSE, BCEWithLogits)}
+    def __reduce__(self):
+        """Pickle through the bytes of :meth:`save`: no pickle inside, and what travels to
+        another process is what a file keeps (architecture, loss, weights)."""
+        from .serialization import dumps, loads
 
-
-def load(path) -> Sequential:
-    """Read a model written by :meth:`Sequential.save`; a corrupt or foreign file is a ValueError."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "__fastnn__" not in data.files:
-                raise ValueError("no fastnn header")
-            spec = json.loads(str(data["__fastnn__"]))
-            arrays = {key: data[key] for key in data.files if key != "__fastnn__"}
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # zip, npy, JSON and pickle-refusal errors all mean the same
-        raise ValueError(f"{path!s} is not a readable fastnn model file ({exc})") from exc
-    try:
-        if spec.get("format") != FORMAT:
-            raise ValueError(f"unknown format {spec.get('format')!r}")
-        layers = [_LAYER_TYPES[entry["type"]](**entry["config"]) for entry in spec["layers"]]
-        model = Sequential(layers)
-        expected = {f"layer{i}.{p.name}": p for i, layer in enumerate(layers)
-                    for p in layer.parameters()}
-        if set(expected) != set(arrays):
-            raise ValueError(f"arrays {sorted(arrays)} do not match the layers {sorted(expected)}")
-        for key, p in expected.items():
-            arr = arrays[key]
-            if arr.shape != p.value.shape or arr.dtype != p.value.dtype:
-                raise ValueError(f"{key} has shape {arr.shape} {arr.dtype}, expected "
-                                 f"{p.value.shape} {p.value.dtype}")
-            p.value[...] = arr
-        if spec.get("loss"):
-            model.loss_ = _LOSS_TYPES[spec["loss"]["type"]](**spec["loss"]["config"])
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path!s} is not a valid fastnn model file ({exc!r})") from exc
-    return model
+        return loads, (dumps(self),)

@@ -56,7 +56,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from . import ops
 from .layers import Dense, Identity, ReLU, Sigmoid, Tanh
 from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
-from .model import Callback, Sequential
+from .callbacks import Callback
+from .model import Sequential
 from .optim import SGD, Adam
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -226,6 +227,16 @@ class _BaseMLP(BaseEstimator):
 
     def _dense(self):
         return self._model.layers[::2]
+
+    def __setstate__(self, state):
+        """After unpickling, the network (pickled through its ``.npz`` format) holds new
+        arrays: point ``coefs_``/``intercepts_`` and the optimizer at them again, so that
+        ``partial_fit`` and ``warm_start`` go on training the same weights."""
+        super().__setstate__(state)
+        if "_model" in state:
+            self._sync_weights()
+            if self._optimizer is not None:
+                self._optimizer.params = self._model.parameters()
 
     def _sync_weights(self):
         """Make ``coefs_``/``intercepts_`` the arrays the network trains (copying values
@@ -478,10 +489,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _proba(self, X):
         """Output-layer activations for validated ``X``: (n, n_outputs_)."""
-        out = self._forward(X)
-        if self.out_activation_ == "softmax":
-            return ops.softmax(out, out=out)
-        return ops.sigmoid(out, out=out)
+        return self._loss.probabilities(self._forward(X))
 
     def _decode(self, proba):
         if self._label_binarizer is None:

@@ -16,12 +16,28 @@ def cpu_has_avx2_fma() -> bool:
 
 
 def set_num_threads(int n) -> None:
-    """Set the thread count used by this module's parallel loops."""
+    """Set the thread count used by this module's parallel loops (clamped to max_threads())."""
     fnn_set_num_threads(n)
 
 
 def get_num_threads() -> int:
     return fnn_get_num_threads()
+
+
+# ------------------------------------------------ thread bound, pool around fork
+cdef extern from "fnn.h" nogil:
+    int fnn_max_threads()
+    int fnn_release_threads()
+
+
+def max_threads() -> int:
+    """The largest count set_num_threads keeps (4 per online CPU)."""
+    return fnn_max_threads()
+
+
+def release_threads() -> bool:
+    """End the calling thread's OpenMP pool (before fork); False if the runtime cannot."""
+    return bool(fnn_release_threads())
 
 
 def peak_gflops(bint double=False, double seconds=0.1) -> float:

@@ -39,10 +39,28 @@ enum {
     FNN_LOSS_BCE = 2
 };
 
+/* Visible outside the shared library (the build hides everything else). */
+#if defined(__GNUC__) || defined(__clang__)
+#define FNN_EXPORT __attribute__((visibility("default")))
+#else
+#define FNN_EXPORT
+#endif
+
 /* runtime.c */
 int fnn_cpu_has_avx2_fma(void);
+/* The largest thread count fnn_set_num_threads keeps: 4 per online CPU. */
+int fnn_max_threads(void);
+/* Sets the thread count of every parallel region, clamped to [1, fnn_max_threads()]. */
 void fnn_set_num_threads(int n);
 int fnn_get_num_threads(void);
+/* Ends the calling thread's OpenMP thread pool; the next parallel region starts a new
+ * one.  Called just before fork(): the child inherits the pool's bookkeeping but not
+ * its threads, and libgomp then waits for them forever.  Returns 1 when the pool is
+ * gone (or there is none), 0 when this OpenMP runtime cannot release it. */
+int fnn_release_threads(void);
+/* The thread count under a name of fastnn's own, exported so that fastnn's threadpoolctl
+ * controller can tell this library from any other whose file name starts the same. */
+FNN_EXPORT int fastnn_num_threads(void);
 int fnn_openmp_enabled(void);
 const char *fnn_isa_name(void);
 const char *fnn_build_flags(void);

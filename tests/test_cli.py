@@ -1,0 +1,79 @@
+"""The command line and the scripts users run: `fastnn demo`, `fastnn bench` (its table
+and JSON; timings are never asserted), `fastnn config`, argument checks, the examples."""
+import json
+import os
+import pathlib
+import runpy
+import subprocess
+import sys
+
+import pytest
+
+import fastnn
+from fastnn.__main__ import main
+
+
+def test_demo_reaches_95_percent(capsys):
+    assert main(["demo", "--epochs", "30"]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("test accuracy:")[1].split("%")[0])
+    assert accuracy >= 95.0, out
+
+
+def test_bench_quick_row_table_and_json(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--repeats", "1", "--only", "256x10",
+                 "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "softmax-CE loss+grad float32 256x10" in out and "x vs numpy" in out
+    payload = json.loads(path.read_text())
+    assert payload["machine"]["isa"] in ("avx2", "portable")
+    (row,) = payload["rows"]
+    assert row["times"]["fastnn"] > 0 and row["times"]["numpy"] > 0
+
+
+def test_bench_reports_gemm_peak(capsys):
+    assert main(["bench", "--quick", "--repeats", "1", "--only", "float64 512x512"]) == 0
+    out = capsys.readouterr().out
+    assert "float64 peak measured on 1 core(s)" in out and "fastnn" in out.split("reaches:")[1]
+
+
+@pytest.mark.parametrize("argv", [["bench", "--threads", "0"], ["bench", "--repeats", "x"],
+                                  ["demo", "--epochs", "-3"], ["demo", "--lr", "-1"],
+                                  ["demo", "--lr", "nan"]])
+def test_command_line_rejects_bad_numbers(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "expected a positive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["bench", "demo"])
+def test_command_line_rejects_more_threads_than_the_bound(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--threads", "100000"])
+    assert exc.value.code == 2
+    assert "expected at most" in capsys.readouterr().err
+
+
+def test_config_prints_the_kernel_path(capsys):
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert f"isa: {fastnn._dispatch.kernels.ISA}" in out and "threads:" in out
+
+
+def test_bench_module_does_not_import_the_command_line():
+    src = os.path.dirname(os.path.dirname(fastnn.__file__))
+    code = "import sys, fastnn.bench; sys.exit('fastnn.__main__' in sys.modules)"
+    env = dict(os.environ, PYTHONPATH=src)
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+
+
+def test_autoencoder_example_runs(capsys):
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "autoencoder.py"
+    if not path.exists():
+        pytest.skip("examples/ is not next to the tests")
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    first, last = (float(v) for v in out.split("first epoch ")[1].split(", test")[0].split(", last "))
+    assert last < first / 4
