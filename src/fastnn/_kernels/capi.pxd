@@ -8,8 +8,10 @@ from libc.stddef cimport ptrdiff_t
 cdef extern from "fnn.h" nogil:
     # runtime.c, peak.c
     int fnn_cpu_has_avx2_fma()
+    int fnn_max_threads()
     void fnn_set_num_threads(int n)
     int fnn_get_num_threads()
+    int fnn_release_threads()
     int fnn_openmp_enabled()
     const char *fnn_isa_name()
     const char *fnn_build_flags()

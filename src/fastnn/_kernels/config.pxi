@@ -1,13 +1,15 @@
 # Runtime configuration exported by each kernel module, and the table of codes.
 #
 # Uses: capi.pxd (fnn.h: runtime functions, FNN_ACT_*, FNN_LOSS_*).
-# Provides: cpu_has_avx2_fma, set_num_threads, get_num_threads, peak_gflops,
-#           ACTIVATION_CODES, LOSS_CODES, ISA, BUILD_FLAGS, OPENMP.
+# Provides: cpu_has_avx2_fma, set_num_threads, get_num_threads, max_threads,
+#           release_threads, peak_gflops, ACTIVATION_CODES, LOSS_CODES, ISA,
+#           BUILD_FLAGS, OPENMP.
 from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, FNN_ACT_LEAKY_RELU, FNN_ACT_RELU,
                                    FNN_ACT_SIGMOID, FNN_ACT_TANH, FNN_LOSS_BCE,
                                    FNN_LOSS_MSE, FNN_LOSS_SOFTMAX_XENT, fnn_build_flags,
                                    fnn_cpu_has_avx2_fma, fnn_get_num_threads, fnn_isa_name,
-                                   fnn_openmp_enabled, fnn_peak_gflops, fnn_set_num_threads)
+                                   fnn_max_threads, fnn_openmp_enabled, fnn_peak_gflops,
+                                   fnn_release_threads, fnn_set_num_threads)
 
 
 def cpu_has_avx2_fma() -> bool:
@@ -25,11 +27,6 @@ def get_num_threads() -> int:
 
 
 # ------------------------------------------------ thread bound, pool around fork
-cdef extern from "fnn.h" nogil:
-    int fnn_max_threads()
-    int fnn_release_threads()
-
-
 def max_threads() -> int:
     """The largest count set_num_threads keeps (4 per online CPU)."""
     return fnn_max_threads()
