@@ -124,12 +124,13 @@ def test_autoencoder_example_runs(capsys):
     assert last < first / 4
 
 
-def test_autoencoder_example_draws_the_codes(tmp_path, capsys, drawn):
+@pytest.mark.parametrize("method, axis", [("tsne", "t-SNE 1"), ("pca", "PC1")])
+def test_autoencoder_example_draws_the_codes(tmp_path, capsys, drawn, method, axis):
     path = tmp_path / "codes.png"
-    autoencoder_main()(["--plot", str(path)])
+    autoencoder_main()(["--plot", str(path), "--method", method])
     assert f"codes drawn in {path}" in capsys.readouterr().out
     assert png_size(path) == (700, 560)
     (ax,) = drawn
     assert legend_texts(ax) == [str(d) for d in range(10)]
     assert len(drawn_points(ax)) == 359         # the test digits
-    assert ax.get_xlabel().startswith("PC1")
+    assert ax.get_xlabel().startswith(axis)
