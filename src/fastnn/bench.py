@@ -22,7 +22,8 @@ import numpy as np
 
 import fastnn
 from fastnn import reference as R
-from fastnn._argtypes import positive_int, thread_count
+from fastnn._argtypes import picture_file, positive_int, thread_count
+from fastnn.plotting import require_matplotlib
 
 PEERS = ("fastnn", "numpy", "torch", "sklearn")
 SPREAD_WARNING = 0.25
@@ -338,9 +339,7 @@ def _fmt_time(seconds: Optional[float]) -> str:
 
 
 def plot(rows: List[Row], peers: List[str], path: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require_matplotlib()
 
     others = [p for p in peers if p != "fastnn"]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
@@ -400,12 +399,6 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print("--plot needs matplotlib: pip install matplotlib", file=sys.stderr)
-            return 2
     result = run(args)
     info, rows = result["machine"], result["rows"]
     peers = [p for p in result["peers"] if p == "fastnn" or any(p in r.times for r in rows)]
@@ -448,7 +441,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", default=None, metavar="FILE",
                    help="also write JSON; with -, stdout holds only the JSON and the table "
                         "goes to stderr (default: no JSON)")
-    p.add_argument("--plot", default=None, metavar="FILE.png",
+    p.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
                    help="bar chart, needs matplotlib (default: no chart)")
     p.add_argument("--verbose", action="store_true",
                    help="print each row to stderr as it is measured (default: off)")
