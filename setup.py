@@ -134,25 +134,44 @@ def probe(compiler, code, compile_args=(), link_args=None, include_dirs=()):
 
 
 class BuildKernels(build_ext):
-    """build_ext that checks the compiler, then gives every kernel module the flags of
-    that compiler (base, its path's ISA flags, OpenMP when available)."""
+    """build_ext that checks the compiler, gives every kernel module the flags of that
+    compiler (base, its path's ISA flags, OpenMP when available), leaves out a path whose
+    flags the compiler rejects, and builds the paths in parallel (one job per path)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = min(len(self.extensions), os.cpu_count() or 1)
 
     def build_extensions(self):
         family = "msvc" if self.compiler.compiler_type == "msvc" else "unix"
         self._check_compiler()
         omp_compile, omp_link = self._openmp(family)
         base_compile, base_link = BASE_FLAGS[family]
+        self.extensions = [ext for ext in self.extensions if self._accepts(ext.isa, family)]
         for ext in self.extensions:
             flags = base_compile + ISAS[ext.isa][family] + omp_compile
             ext.extra_compile_args = flags
             ext.extra_link_args = base_link + omp_link
             ext.define_macros += [("FNN_BUILD_FLAGS", '"' + " ".join(flags) + '"'),
                                   ("FNN_OPENMP", "1" if omp_compile else "0")]
+        self._cythonize()
         super().build_extensions()
+
+    def _cythonize(self):
+        """Generate each module's C under build/ (out of the sources), one after the other:
+        the Cython compiler is not meant to run in several threads at once."""
+        from Cython.Build import cythonize
+
+        for ext in self.extensions:
+            (generated,) = cythonize([ext], build_dir=self.build_temp, include_path=[KDIR],
+                                     compiler_directives=CYTHON_DIRECTIVES, force=self.force,
+                                     quiet=True)
+            ext.sources = generated.sources
 
     def build_extension(self, ext):
         """Compile csrc/*.c into this path's own directory (each ISA compiles the same
-        files with its own flags, possibly in parallel), then the Cython module, and link."""
+        files with its own flags, possibly in parallel), then the module's C, and link."""
         objects_dir = os.path.join(self.build_temp, ext.isa)
         ext.extra_objects = self.compiler.object_filenames(ext.c_sources, output_dir=objects_dir)
         if self.force or newer_group(ext.sources + ext.depends, self.get_ext_fullpath(ext.name)):
@@ -160,6 +179,15 @@ class BuildKernels(build_ext):
                                   include_dirs=ext.include_dirs, depends=ext.depends,
                                   extra_postargs=ext.extra_compile_args)
         super().build_extension(ext)
+
+    def _accepts(self, isa, family):
+        """True when the compiler takes the ISA flags of path ``isa`` (else it is left out)."""
+        flags = ISAS[isa][family]
+        if not flags or probe(self.compiler, "int main(void) { return 0; }\n", flags) is None:
+            return True
+        print(f"fastnn: the compiler rejects {' '.join(flags)}; the {isa} path is left out",
+              file=sys.stderr)
+        return False
 
     def _check_compiler(self):
         import sysconfig
@@ -200,9 +228,6 @@ def extension(isa):
     )
     ext.isa = isa
     ext.c_sources = c_sources  # compiled by BuildKernels.build_extension
-    ext.cython_directives = CYTHON_DIRECTIVES
-    ext.cython_include_dirs = [KDIR]
-    ext.cython_c_in_temp = True  # the generated C stays in build/, out of the sources
     return ext
 
 
