@@ -24,12 +24,15 @@ import numpy as np
 
 import fastnn
 from fastnn import reference as R
-from fastnn._argtypes import positive_int, thread_count
+from fastnn._argtypes import picture_file, positive_int, thread_count
+from fastnn.plotting import require_matplotlib
 
 PEERS = ("fastnn", "numpy", "torch", "sklearn")
 SPREAD_WARNING = 0.25
 #: the training rows report seconds per epoch of this many samples
 EPOCH_SAMPLES = 60_000
+#: documents of the TF-IDF row (its time is the fit on this many, extrapolated in --quick)
+TEXT_DOCUMENTS = 30_000
 
 
 @dataclass
@@ -273,6 +276,34 @@ def sklearn_fit_row(data: str, n: int) -> tuple:
     return row, setup
 
 
+def sklearn_text_row(n: int) -> tuple:
+    """TF-IDF text classification: ``TfidfVectorizer(dtype=float32)`` on ``n`` synthetic
+    short documents (``datasets.make_documents``: ~19,000 terms, ~13 nonzeros a row), then
+    ``MLPClassifier(solver="adam", batch_size=200, hidden_layer_sizes=(100,))`` for 5
+    epochs on the sparse float32 matrix, fastnn.sklearn against scikit-learn (both compute
+    in float32)."""
+    row = Row(f"MLPClassifier.fit TF-IDF {TEXT_DOCUMENTS} docs, sparse float32 "
+              "(adam, batch 200, (100,), 5 epochs)", scale=TEXT_DOCUMENTS / n)
+
+    def setup():
+        MLP = _sklearn_mlp()
+        if MLP is None:
+            return {}
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        from fastnn.datasets import make_documents
+        from fastnn.sklearn import MLPClassifier
+
+        docs, y = make_documents(n)
+        X = TfidfVectorizer(dtype=np.float32).fit_transform(docs)
+        kw = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), max_iter=5,
+                  tol=0.0, random_state=0)
+        return {"fastnn": lambda: MLPClassifier(**kw).fit(X, y),
+                "sklearn": lambda: MLP(**kw).fit(X, y)}
+
+    return row, setup
+
+
 def workloads(quick: bool) -> List[tuple]:
     """The rows of the table as ``(Row, setup)``; ``setup()`` builds the data and returns
     ``{peer: callable}`` (it runs only when the row is measured)."""
@@ -289,6 +320,7 @@ def workloads(quick: bool) -> List[tuple]:
         rows.append(training_row([784, 128, 10], batch, n_b1 if batch == 1 else n_big))
     rows += [training_row([64, 32, 10], 64, n_big), training_row([64, 32, 10], 1, n_b1)]
     rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", 6_000 if quick else 12_000)]
+    rows.append(sklearn_text_row(6_000 if quick else TEXT_DOCUMENTS))
     return rows
 
 
@@ -334,21 +366,25 @@ def gemm_peak_report(rows: List[Row], threads: int, isas: List[str]) -> Dict[str
 
 
 def format_table(rows: List[Row], peers: List[str]) -> str:
-    """Times of every peer, GFLOP/s and ratios against the others of each fastnn peer."""
+    """The markdown table: a time column per peer, GFLOP/s of each fastnn peer when some
+    row counts its flops, and the ratios of each fastnn peer against the others (with
+    several fastnn paths, against NumPy only: the table stays readable)."""
+    gflops = any(row.flops for row in rows)
     ours = [p for p in peers if p.startswith("fastnn")]
     others = [p for p in peers if p not in ours]
-    # several fastnn paths: each against NumPy only (the table stays readable)
     pairs = [(f, p) for f in ours for p in (others if len(ours) == 1 else others[:1])]
-    head = ["workload", *(f"{p} time" for p in peers), *(f"{f} GFLOP/s" for f in ours),
+    head = ["workload", *(f"{p} time" for p in peers),
+            *(f"{f} GFLOP/s" for f in ours if gflops),
             *(f"x vs {p}" if f == "fastnn" else f"{f[7:]} x vs {p}" for f, p in pairs)]
     lines = []
     for row in rows:
         cells = [row.name]
         for p in peers:
             cells.append(_fmt_time(row.times.get(p)))
-        for f in ours:
-            gf = row.flops / row.times[f] / 1e9 if row.flops and f in row.times else None
-            cells.append(f"{gf:.1f}" if gf else "")
+        if gflops:
+            for f in ours:
+                gf = row.flops / row.times[f] / 1e9 if row.flops and f in row.times else None
+                cells.append(f"{gf:.1f}" if gf else "")
         for f, p in pairs:
             r = row.ratio(p, f)
             cells.append(f"{r:.2f}" if r else "-")
@@ -370,9 +406,7 @@ def _fmt_time(seconds: Optional[float]) -> str:
 
 
 def plot(rows: List[Row], peers: List[str], path: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require_matplotlib()
 
     base = next(p for p in peers if p.startswith("fastnn"))
     others = [p for p in peers if not p.startswith("fastnn")]
@@ -454,33 +488,31 @@ def isa_list(text: Optional[str]) -> List[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print("--plot needs matplotlib: pip install matplotlib", file=sys.stderr)
-            return 2
     try:
         isa_list(args.isa)
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
     result = run(args)
-    info, rows, peers = result["machine"], result["rows"], result["peers"]
+    info, rows = result["machine"], result["rows"]
+    peers = [p for p in result["peers"] if p.startswith("fastnn") or any(p in r.times for r in rows)]
+    report = sys.stderr if args.json == "-" else sys.stdout  # stdout: the JSON alone
     print(f"fastnn bench - {info['date']} - {info['cpu']} - {', '.join(result['isas'])} kernels - "
           f"{info['threads']} thread(s) - numpy {info['numpy']}, torch {info['torch']}, "
-          f"scikit-learn {info['sklearn']}")
+          f"scikit-learn {info['sklearn']}", file=report)
     print(f"times: median of {args.repeats} runs; 'x vs peer' = peer time / fastnn time; "
-          f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch")
-    print(format_table(rows, peers))
+          f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch", file=report)
+    print(format_table(rows, peers), file=report)
     peaks = gemm_peak_report(rows, info["threads"], result["isas"])
     for dtype, rep in peaks.items():
         shares = ", ".join(f"{p} {f:.0%}" for p, f in rep["fraction"].items())
         each = ", ".join(f"{isa} {g:.1f}" for isa, g in rep["peak_by_isa"].items())
         print(f"{dtype} peak measured on {info['threads']} core(s) (register-only FMA loop): "
-              f"{each} GFLOP/s; GEMM 512^3 reaches (of {rep['peak_gflops']:.1f}): {shares}")
+              f"{each} GFLOP/s; GEMM 512^3 reaches (of {rep['peak_gflops']:.1f}): {shares}",
+              file=report)
     if args.json:
-        payload = {"machine": info, "gemm_peak": peaks, "rows": [asdict(r) for r in rows]}
+        payload = {"machine": info, "peers": peers, "gemm_peak": peaks,
+                   "rows": [asdict(r) for r in rows]}
         text = json.dumps(payload, indent=2)
         if args.json == "-":
             print(text)
@@ -494,13 +526,20 @@ def main(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=thread_count, default=1,
-                   help="threads for every peer (default 1)")
-    p.add_argument("--repeats", type=positive_int, default=5, help="timed runs per measurement")
-    p.add_argument("--quick", action="store_true", help="fewer shapes, smaller epochs")
-    p.add_argument("--only", default=None, help="only rows whose name contains this text")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write JSON (- for stdout)")
-    p.add_argument("--plot", default=None, metavar="FILE.png", help="bar chart (needs matplotlib)")
-    p.add_argument("--verbose", action="store_true", help="print each row as it is measured")
+                   help="threads for every peer (default: %(default)s)")
+    p.add_argument("--repeats", type=positive_int, default=5,
+                   help="timed runs per measurement (default: %(default)s)")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer shapes, smaller epochs (default: every shape, full epochs)")
+    p.add_argument("--only", default=None,
+                   help="only rows whose name contains this text (default: every row)")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="also write JSON; with -, stdout holds only the JSON and the table "
+                        "goes to stderr (default: no JSON)")
+    p.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
+                   help="bar chart, needs matplotlib (default: no chart)")
+    p.add_argument("--verbose", action="store_true",
+                   help="print each row to stderr as it is measured (default: off)")
     p.add_argument("--isa", default=None, metavar="LIST",
                    help="run fastnn on these compiled paths side by side: 'all' or e.g. "
                         "'avx512,avx2' (default: the path in use, as one 'fastnn' column)")
