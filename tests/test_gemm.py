@@ -290,7 +290,7 @@ def test_blocking_table(kmod):
         assert spans == sorted(spans)
         assert all(hi < lo for (_, hi), (lo, _) in zip(spans, spans[1:]))  # disjoint
         for t in b["narrow"]:
-            assert t["rows"] > 0 and 1 < t["min_cols"] <= t["max_cols"] < 2 * b["NR"]
+            assert t["rows"] > 0 and 1 <= t["min_cols"] <= t["max_cols"] < 2 * b["NR"]
         if b["pairs"] is not None:
             p = b["pairs"]
             assert p["rows"] % b["MR"] == 0 and 1 <= p["min_cols"] <= p["max_cols"] < b["NR"]
