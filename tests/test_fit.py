@@ -8,9 +8,9 @@ import fastnn
 from fastnn import _dispatch, _training
 from fastnn import reference as R
 
-from _helpers import (LOSSES, NUMPY_TRAINING_TOL, OPTIMIZERS, assert_close,
+from _helpers import (LOSSES, NUMPY_TRAINING_TOL, OPTIMIZERS, TRAINING_TOL, assert_close,
                       assert_fit_bitwise_for_thread_counts, assert_fit_equals_manual_loop,
-                      class_data, mlp, targets)
+                      class_data, manual_fit, mlp, targets)
 
 
 # ------------------------------------------------- parity with a plain NumPy loop
@@ -333,6 +333,7 @@ def test_fit_compiles_networks_of_any_depth(n_dense, on_each_isa):
     assert_close(hist.loss, manual, np.float64, scale=0, tol=TRAINING_TOL)
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert_close(pa.value, pb.value, np.float64, tol=TRAINING_TOL)
+
 
 @pytest.mark.parametrize("state1", [[None], [np.zeros((5, 8))], "zz"])
 def test_train_plan_rejects_state_lists_of_the_wrong_length(state1):
