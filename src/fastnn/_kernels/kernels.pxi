@@ -16,6 +16,7 @@
 #   parallel.pxi     the thread-chunk drivers of the three files above (prange)
 #   gemm.pxi         gemm, matmul, linear and GEMM_BLOCKING
 #   train.pxi        TrainPlan: whole training epochs in nogil code
+#   word2vec.pxi     VocabCounter, word2vec_train, word2vec_update (skip-gram, CBOW)
 cimport numpy as cnp
 
 cnp.import_array()
@@ -28,3 +29,4 @@ include "optim.pxi"
 include "parallel.pxi"
 include "gemm.pxi"
 include "train.pxi"
+include "word2vec.pxi"
