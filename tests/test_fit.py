@@ -271,6 +271,82 @@ def test_train_plan_rejects_bad_order(bad_order, match):
                         False, np.zeros(4)) > 0
 
 
+
+def test_train_plan_trains_on_its_own_copy_of_the_labels():
+    """The compiled epoch indexes logits rows by the labels: it must never read labels the
+    caller can change after the plan checked them."""
+    X, y = class_data(n=20, d=5, c=3)
+    models = [mlp([5, 8, 3]), mlp([5, 8, 3])]
+    losses = []
+    for model, labels in zip(models, (y.copy(), y)):
+        params = model.parameters()
+        plan = _dispatch.kernels.TrainPlan(
+            X, labels, 8, [p.value for p in params], [p.grad for p in params], None, None,
+            [0, 2], [1, 3], [_dispatch.kernels.ACTIVATION_CODES["relu"], 0], [0.0, 0.0], 0, 0.0)
+        labels[:] = 10**12 if labels is y else labels  # the caller spoils its own labels
+        losses.append(plan.run_sgd(np.arange(20), 0, 3, 0.1, 0.0, False, np.zeros(4)))
+    assert losses[0] == losses[1]
+    for a, b in zip(*[m.parameters() for m in models]):
+        np.testing.assert_array_equal(a.value, b.value)
+
+
+def test_uninitialized_train_plan_refuses_to_run():
+    plan = _dispatch.kernels.TrainPlan.__new__(_dispatch.kernels.TrainPlan)
+    with pytest.raises(ValueError, match="not initialized"):
+        plan.run_sgd(np.arange(4), 0, 1, 0.1, 0.0, False, np.zeros(0))
+    with pytest.raises(ValueError, match="not initialized"):
+        plan.run_adam(np.arange(4), 0, 1, 0, 0.1, 0.9, 0.999, 1e-8, np.zeros(0), False)
+
+
+class _SpoilLabels:
+    """A callback that overwrites the first labels of the caller's ``y`` after each epoch."""
+
+    def __init__(self, y, value):
+        self.y, self.value = y, value
+
+    def on_epoch_end(self, epoch, logs, model):
+        self.y[:50] = self.value
+
+
+@pytest.mark.parametrize("value", [-1, 10**12])
+@pytest.mark.parametrize("classes", [3, 40])  # AVX2 row kernels up to 32 classes, blocks above
+@pytest.mark.parametrize("compiled", [True, False])
+def test_fit_trains_on_the_labels_it_was_given(value, classes, compiled, on_each_isa):
+    X, y = class_data(n=120, d=6, c=classes)
+    runs = []
+    for labels in (y.copy(), y):
+        layers = [fastnn.Dense(6, 9, dtype=np.float64, seed=0), fastnn.ReLU(),
+                  fastnn.Dense(9, classes, dtype=np.float64, seed=1)]
+        model = fastnn.Sequential(layers if compiled else layers[:2] + [fastnn.Dropout(0.0)]
+                                  + layers[2:])
+        assert (_training.compiled_layers(model) is not None) == compiled
+        hist = model.fit(X, labels, loss="cross_entropy",
+                         optimizer=fastnn.SGD(model.parameters(), lr=0.1), epochs=3,
+                         batch_size=16, seed=0, verbose=False,
+                         callbacks=[_SpoilLabels(labels, value)] if labels is y else [])
+        runs.append((hist.loss, [p.value.copy() for p in model.parameters()]))
+    assert (y[:50] == value).all()
+    assert runs[1][0] == runs[0][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n_dense", [17, 40])
+def test_fit_compiles_networks_of_any_depth(n_dense, on_each_isa):
+    """More than 16 layers and 32 parameters: the compiled epoch, equal to the manual loop."""
+    X, y = class_data(n=50, d=5, c=3)
+    sizes = [5] + [6] * (n_dense - 1) + [3]
+    a, b = mlp(sizes, act=fastnn.Tanh), mlp(sizes, act=fastnn.Tanh)
+    opt_a, opt_b = fastnn.Adam(a.parameters(), lr=1e-2), fastnn.Adam(b.parameters(), lr=1e-2)
+    assert _training.compiled_runner(a, fastnn.SoftmaxCrossEntropy(), opt_a, X, y, 8) is not None
+    hist = a.fit(X, y, loss="cross_entropy", optimizer=opt_a, epochs=2, batch_size=8, seed=1,
+                 verbose=False)
+    manual = manual_fit(b, fastnn.SoftmaxCrossEntropy(), opt_b, X, y, epochs=2, batch_size=8,
+                        seed=1)
+    assert_close(hist.loss, manual, np.float64, scale=0, tol=TRAINING_TOL)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert_close(pa.value, pb.value, np.float64, tol=TRAINING_TOL)
+
 @pytest.mark.parametrize("state1", [[None], [np.zeros((5, 8))], "zz"])
 def test_train_plan_rejects_state_lists_of_the_wrong_length(state1):
     X, y = class_data(n=20, d=5, c=3)

@@ -96,6 +96,18 @@ def test_adam_matches_sklearn(kind):
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=2e-4)
 
 
+@no_convergence_warning
+def test_deep_networks_match_sklearn():
+    """Seventeen hidden layers (36 parameters), beyond any fixed table of the compiled epoch."""
+    X, y = _data("multiclass")
+    params = dict(hidden_layer_sizes=(4,) * 17, activation="tanh", solver="sgd", batch_size=40,
+                  max_iter=3, shuffle=False, random_state=1, learning_rate_init=0.05)
+    ours = MLPClassifier(dtype="float64", **params).fit(X, y)
+    theirs = neural_network.MLPClassifier(**params).fit(X, y)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+
+
 @pytest.mark.parametrize("kind", ["multiclass", "regression"])
 def test_partial_fit_matches_sklearn(kind):
     X, y = _data(kind)

@@ -10,6 +10,7 @@ import sys
 from . import _dispatch, ops, reference
 from ._dispatch import get_num_threads, set_num_threads
 from .datasets import load_digits
+from .keyedvectors import KeyedVectors
 from .layers import Dense, Dropout, Identity, LeakyReLU, Parameter, ReLU, Sigmoid, Tanh
 from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
 from .callbacks import Callback, EarlyStopping, History
@@ -24,7 +25,7 @@ __all__ = [
     "Dense", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "Parameter",
     "Sequential", "History", "Callback", "EarlyStopping", "load", "load_digits",
     "SoftmaxCrossEntropy", "MSE", "BCEWithLogits",
-    "SGD", "Adam", "AdamW", "StepLR", "ExponentialLR", "CosineAnnealingLR",
+    "SGD", "Adam", "AdamW", "StepLR", "ExponentialLR", "CosineAnnealingLR", "KeyedVectors",
 ]
 
 

@@ -132,7 +132,9 @@ class Sequential(Layer):
         """
         loss = get_loss(loss)
         X = self._check_x(X)
-        y = self._check_y(y, len(X), loss)
+        targets = self._check_y(y, len(X), loss)
+        # train on the targets as they are now, whatever a callback does to the caller's y
+        y = targets.copy() if np.may_share_memory(targets, y) else targets
         val = None
         if validation_data is not None:
             try:

@@ -16,6 +16,10 @@
 # The gradient arrays of those weights then keep their previous contents.
 # Each step is the kernel call, with the same arguments, that the Python layer makes in
 # the manual loop, so fit and the manual loop give the same numbers.
+# The plan trusts no memory whose contents decide where it reads or writes: it copies the
+# class labels (a callback may change the caller's `y` during fit) and checks `order`
+# on every call.  Any number of layers and parameters: the per-layer and per-parameter
+# tables are arrays sized at construction.
 #
 # Uses: capi.pxd (fnn_sgemm, fnn_dgemm, __builtin_prefetch, FNN_ACT_IDENTITY,
 #       FNN_LOSS_*), config.pxi (ACTIVATION_CODES, LOSS_CODES), validate.pxi (checks),
@@ -28,9 +32,6 @@ from libc.string cimport memcpy, memset
 
 from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, FNN_LOSS_SOFTMAX_XENT, __builtin_prefetch,
                                    fnn_dgemm, fnn_sgemm)
-
-DEF MAX_LAYERS = 16
-DEF MAX_PARAMS = 32
 
 
 cdef struct Hyper:
@@ -61,34 +62,38 @@ cdef class TrainPlan:
     """
 
     cdef list keep
+    cdef bint ready              # __init__ completed: the tables and pointers are consistent
     cdef int n_layers, n_params, loss_kind, class_labels, is_double
     cdef Py_ssize_t n, batch
     cdef double smoothing
-    cdef Py_ssize_t width[MAX_LAYERS + 1]
-    cdef int act[MAX_LAYERS]
-    cdef double slope[MAX_LAYERS]
-    cdef int w_index[MAX_LAYERS]
-    cdef int b_index[MAX_LAYERS]
+    # per layer l (A and width: L + 1 entries, for the input and each layer's output)
+    cdef Py_ssize_t *width
+    cdef int *act
+    cdef double *slope
+    cdef int *w_index
+    cdef int *b_index
+    cdef char **A
+    cdef char **G
+    # per parameter i
+    cdef int *layer_of          # layer whose weight params[i] is, or -1
+    cdef char **P
+    cdef char **GP
+    cdef char **S1
+    cdef char **S2
+    cdef Py_ssize_t *size
     cdef char *X
-    cdef char *Y
+    cdef char *Y                 # the plan's own copy of the class labels, or the targets
     cdef char *YB
     cdef char *TMP               # one row of a weight gradient (rank-1 updates)
-    cdef int layer_of[MAX_PARAMS]  # layer whose weight params[i] is, or -1
-    cdef char *A[MAX_LAYERS + 1]
-    cdef char *G[MAX_LAYERS]
-    cdef char *P[MAX_PARAMS]
-    cdef char *GP[MAX_PARAMS]
-    cdef char *S1[MAX_PARAMS]
-    cdef char *S2[MAX_PARAMS]
-    cdef Py_ssize_t size[MAX_PARAMS]
 
     def __init__(self, X, y, Py_ssize_t batch, list params, list grads, state1, state2,
                  list w_index, list b_index, list acts, list slopes, int loss_kind,
                  double smoothing):
         cdef int L = len(w_index), l, i
-        if not 1 <= L <= MAX_LAYERS or not 1 <= len(params) <= MAX_PARAMS:
-            raise ValueError(f"TrainPlan takes 1 to {MAX_LAYERS} layers and 1 to {MAX_PARAMS} "
-                             f"parameters; received {L} and {len(params)}")
+        self.ready = False
+        if L < 1 or len(params) < 1:
+            raise ValueError(f"TrainPlan takes at least 1 layer and 1 parameter; "
+                             f"received {L} and {len(params)}")
         # (list lengths must be checked: bounds checking is off in compiled code)
         lengths = [len(b_index), len(acts), len(slopes), len(grads)] + [
             len(s) for s in (state1, state2) if s is not None]
@@ -108,8 +113,9 @@ cdef class TrainPlan:
                              f"received {loss_kind}")
         if not 0.0 <= smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1]; received {smoothing}")
-        self.keep = [X, y]
+        self.keep = [X]
         self.n_layers, self.n_params, self.loss_kind = L, len(params), loss_kind
+        self._tables(L, self.n_params)
         self.is_double = typenum == cnp.NPY_FLOAT64
         self.n, self.batch, self.smoothing = X.shape[0], min(batch, X.shape[0]), smoothing
         self.width[0] = X.shape[1]
@@ -145,6 +151,7 @@ cdef class TrainPlan:
         dims[0], dims[1] = self.n, self.width[L]
         if loss_kind == FNN_LOSS_SOFTMAX_XENT and cnp.PyArray_Check(y) and y.ndim == 1:
             check_buffer(y, cnp.NPY_INT64, 1, dims, False, "y (class labels)")
+            y = (<cnp.ndarray>y).copy()  # the labels index rows: read only the plan's own
             check_indices(<cnp.ndarray>y, 0, self.n, self.width[L], y, "y", "class labels")
             self.class_labels = 1
             yb = np.empty(self.batch, np.int64)
@@ -153,7 +160,7 @@ cdef class TrainPlan:
             self.class_labels = 0
             yb = np.empty((self.batch, self.width[L]), X.dtype)
         self.X, self.Y, self.YB = cnp.PyArray_BYTES(X), cnp.PyArray_BYTES(y), cnp.PyArray_BYTES(yb)
-        self.keep.append(yb)
+        self.keep += [y, yb]
         tmp = np.empty(max([self.width[l] for l in range(L + 1)]), X.dtype)
         self.keep.append(tmp)
         self.TMP = cnp.PyArray_BYTES(tmp)
@@ -165,6 +172,30 @@ cdef class TrainPlan:
                 buf = np.empty((self.batch, self.width[l + 1]), X.dtype)
                 self.keep.append(buf)
                 self.G[l] = cnp.PyArray_BYTES(buf)
+        self.ready = True
+
+    cdef int _tables(self, int L, int n_params) except -1:
+        """Allocate the per-layer and per-parameter tables, zeroed, owned by `keep`."""
+        self.width = <Py_ssize_t *>self._zeros(L + 1, sizeof(Py_ssize_t))
+        self.act = <int *>self._zeros(L, sizeof(int))
+        self.slope = <double *>self._zeros(L, sizeof(double))
+        self.w_index = <int *>self._zeros(L, sizeof(int))
+        self.b_index = <int *>self._zeros(L, sizeof(int))
+        self.A = <char **>self._zeros(L + 1, sizeof(char *))
+        self.G = <char **>self._zeros(L, sizeof(char *))
+        self.layer_of = <int *>self._zeros(n_params, sizeof(int))
+        self.P = <char **>self._zeros(n_params, sizeof(char *))
+        self.GP = <char **>self._zeros(n_params, sizeof(char *))
+        self.S1 = <char **>self._zeros(n_params, sizeof(char *))
+        self.S2 = <char **>self._zeros(n_params, sizeof(char *))
+        self.size = <Py_ssize_t *>self._zeros(n_params, sizeof(Py_ssize_t))
+        return 0
+
+    cdef void *_zeros(self, Py_ssize_t count, size_t itemsize) except NULL:
+        """`count` zeroed items of `itemsize` bytes (8-byte aligned), kept alive by the plan."""
+        table = np.zeros(-(-count * <Py_ssize_t>itemsize // 8), np.uint64)
+        self.keep.append(table)
+        return cnp.PyArray_DATA(<cnp.ndarray>table)
 
     cdef char *_buffer(self, a, int typenum, cnp.ndarray param, str name) except NULL:
         """`a`, checked to be a writeable C-contiguous array like `param`, kept alive."""
@@ -177,6 +208,11 @@ cdef class TrainPlan:
         if states is None or states[i] is None:
             return NULL
         return self._buffer(states[i], typenum, param, f"{name}[{i}]")
+
+    cdef int _check_ready(self) except -1:
+        if not self.ready:
+            raise ValueError("TrainPlan is not initialized: its __init__ did not complete")
+        return 0
 
     cdef const int64_t *_order(self, order, Py_ssize_t first, Py_ssize_t count) except NULL:
         """Check `order` and the rows that minibatches first..first+count use."""
@@ -195,6 +231,7 @@ cdef class TrainPlan:
                 bint nesterov, decay) -> float:
         """Train minibatches ``first .. first + count`` with SGD; returns the sum of the
         per-sample losses."""
+        self._check_ready()
         cdef Hyper h
         h.lr, h.momentum, h.nesterov, h.adam = lr, momentum, nesterov, False
         h.beta1 = h.beta2 = h.eps = 0.0
@@ -209,6 +246,7 @@ cdef class TrainPlan:
     def run_adam(self, order, Py_ssize_t first, Py_ssize_t count, long step, double lr,
                  double beta1, double beta2, double eps, decay, bint decoupled) -> float:
         """Train minibatches with Adam; ``step`` is the count of steps already taken."""
+        self._check_ready()
         cdef Hyper h
         h.lr, h.beta1, h.beta2, h.eps, h.adam, h.decoupled = lr, beta1, beta2, eps, True, decoupled
         h.momentum, h.nesterov, h.step = 0.0, False, step
