@@ -15,7 +15,7 @@ GROUPS = [[f"g{g}w{i}" for i in range(6)] for g in range(6)]
 def planted_corpus(n_sentences=1500, length=10, seed=0):
     """Each sentence draws its words from one group: members share their contexts."""
     rng = np.random.default_rng(seed)
-    return [list(rng.choice(GROUPS[rng.integers(len(GROUPS))], length))
+    return [[str(w) for w in rng.choice(GROUPS[rng.integers(len(GROUPS))], length)]
             for _ in range(n_sentences)]
 
 
@@ -261,3 +261,19 @@ def test_public_names():
     model = _model(planted_corpus(50))
     assert "Word2Vec<vocab=36" in repr(model)
     assert isinstance(model.wv, fastnn.KeyedVectors)
+
+
+def test_dropped_words_are_removed_before_windowing():
+    """Words below min_count leave the stream before the windows are drawn: training on
+    the corpus equals training on the corpus without them (one worker, same seed)."""
+    corpus = planted_corpus(400)
+    rng, unique = np.random.default_rng(9), iter(range(10 ** 6))
+    noisy = [[w if rng.random() > 0.2 else f"rare{next(unique)}" for w in s] + ["x"]
+             for s in corpus]
+    clean = [[w for w in s if not w.startswith("rare")] for s in noisy]
+    clean[0] = clean[0] + ["lone"]  # below min_count in both
+    noisy[0] = noisy[0] + ["lone"]
+    noisy.insert(5, ["rare_a", "rare_b"])  # a sentence left empty
+    a, b = _model(noisy, min_count=2), _model(clean, min_count=2)
+    assert a.wv.index_to_key == b.wv.index_to_key
+    assert np.array_equal(a.wv.vectors, b.wv.vectors)

@@ -86,21 +86,20 @@ def test_update_gradient_by_finite_differences():
         alpha, eps = 1e-4, 1e-6
         n0, n1 = syn0.copy(), syn1.copy()
         reference.word2vec_update(n0, n1, ctx, outs, sg=sg, cbow_mean=cbow_mean, alpha=alpha)
-        grad1 = np.zeros_like(syn1)
-        for i in outs:
-            for j in range(syn1.shape[1]):
-                p, m = syn1.copy(), syn1.copy()
-                p[i, j] += eps
-                m[i, j] -= eps
-                grad1[i, j] = (loss(syn0, p) - loss(syn0, m)) / (2 * eps)
+
+        def numeric_grad(f, a, rows):
+            grad = np.zeros_like(a)
+            for i in rows:
+                for j in range(a.shape[1]):
+                    p, m = a.copy(), a.copy()
+                    p[i, j] += eps
+                    m[i, j] -= eps
+                    grad[i, j] = (f(p) - f(m)) / (2 * eps)
+            return grad
+
+        grad1 = numeric_grad(lambda s1: loss(syn0, s1), syn1, outs)
         np.testing.assert_allclose((n1 - syn1) / alpha, -grad1, rtol=1e-3, atol=1e-6)
-        grad0 = np.zeros_like(syn0)
-        for i in ctx:
-            for j in range(syn0.shape[1]):
-                p, m = syn0.copy(), syn0.copy()
-                p[i, j] += eps
-                m[i, j] -= eps
-                grad0[i, j] = (loss(p, syn1) - loss(m, syn1)) / (2 * eps)
+        grad0 = numeric_grad(lambda s0: loss(s0, syn1), syn0, ctx)
         # CBOW applies the error of h to each context row: the full error for the mean
         # (word2vec.c), the error over n for the sum (gensim)
         scale = 1.0 if sg else len(ctx) if cbow_mean else 1.0 / len(ctx)

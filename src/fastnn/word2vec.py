@@ -328,18 +328,23 @@ class Word2Vec:
         return self._train(_scan(corpus_iterable, corpus_file), epochs, start, end)
 
     def _stream(self, scan: _Scan) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The scanned corpus as vocabulary indices: (tokens, sentence offsets, chunks)."""
+        """The scanned corpus as vocabulary indices: (tokens, sentence offsets, chunks).
+        Consumes ``scan.ids`` (mapped in place, then released) to bound peak memory."""
         lookup = self.wv.key_to_index
         remap = np.fromiter((lookup.get(k, -1) for k in scan.keys), dtype=np.int32,
                             count=len(scan.keys))
-        tokens = remap[scan.ids]
+        tokens, scan.ids = scan.ids, None
+        np.take(remap, tokens, out=tokens)
         keep = tokens >= 0
+        sent = scan.sent
         if not keep.all():
             tokens = tokens[keep]
-            kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
-            sent = kept_before[scan.sent]
-        else:
-            sent = scan.sent
+            lengths = np.diff(sent)
+            kept = np.zeros(len(lengths), dtype=np.int64)
+            full = lengths > 0
+            kept[full] = np.add.reduceat(keep, sent[:-1][full], dtype=np.int64)
+            sent = np.concatenate([[0], np.cumsum(kept)])
+        del keep
         nsent = len(sent) - 1
         starts = np.searchsorted(sent[:-1], np.arange(0, len(tokens), CHUNK_WORDS))
         chunks = np.unique(np.concatenate([starts, [0, nsent]])).astype(np.int64)
