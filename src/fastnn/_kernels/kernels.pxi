@@ -17,6 +17,7 @@
 #   gemm.pxi         gemm, matmul, linear and GEMM_BLOCKING
 #   embedding.pxi    embedding_bag and its row-sparse backward
 #   train.pxi        TrainPlan: whole training epochs in nogil code
+#   word2vec.pxi     VocabCounter, word2vec_train, word2vec_update (skip-gram, CBOW)
 cimport numpy as cnp
 
 cnp.import_array()
@@ -30,3 +31,4 @@ include "parallel.pxi"
 include "gemm.pxi"
 include "embedding.pxi"
 include "train.pxi"
+include "word2vec.pxi"
