@@ -18,6 +18,7 @@ from .model import Sequential
 from .optim import SGD, Adam, AdamW, CosineAnnealingLR, ExponentialLR, StepLR
 from .serialization import load
 from .word2vec import Word2Vec
+from .plotting import plot_embedding, plot_learning_curve
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,7 @@ __all__ = [
     "SoftmaxCrossEntropy", "MSE", "BCEWithLogits",
     "SGD", "Adam", "AdamW", "StepLR", "ExponentialLR", "CosineAnnealingLR", "KeyedVectors",
     "Word2Vec",
+    "plot_embedding", "plot_learning_curve",
 ]
 
 

@@ -7,7 +7,8 @@ activation ``ops.linear`` fuses, trained with a loss the compiled epoch runs
 (:meth:`~fastnn.losses.Loss.compiled_args`) and SGD/Adam/AdamW, gets the compiled
 runner: every minibatch runs in nogil code
 (gather, forward with fused epilogues, loss, backward, update) on buffers allocated
-once per ``fit``.  Anything else runs the manual loop of the lecture in Python.
+once per ``fit``; a CSR ``X`` is read in place, its minibatches' rows by index.
+Anything else runs the manual loop of the lecture in Python.
 Both run the same kernels in the same order, so they give the same numbers.
 """
 from __future__ import annotations

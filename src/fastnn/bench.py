@@ -26,12 +26,15 @@ import numpy as np
 
 import fastnn
 from fastnn import reference as R
-from fastnn._argtypes import positive_int, thread_count
+from fastnn._argtypes import picture_file, positive_int, thread_count
+from fastnn.plotting import require_matplotlib
 
 PEERS = ("fastnn", "numpy", "torch", "sklearn", "gensim")
 SPREAD_WARNING = 0.25
 #: the training rows report seconds per epoch of this many samples
 EPOCH_SAMPLES = 60_000
+#: documents of the TF-IDF row (its time is the fit on this many, extrapolated in --quick)
+TEXT_DOCUMENTS = 30_000
 
 
 @dataclass
@@ -300,6 +303,34 @@ def word2vec_row(sg: int, words: int) -> tuple:
     return row, setup
 
 
+def sklearn_text_row(n: int) -> tuple:
+    """TF-IDF text classification: ``TfidfVectorizer(dtype=float32)`` on ``n`` synthetic
+    short documents (``datasets.make_documents``: ~19,000 terms, ~13 nonzeros a row), then
+    ``MLPClassifier(solver="adam", batch_size=200, hidden_layer_sizes=(100,))`` for 5
+    epochs on the sparse float32 matrix, fastnn.sklearn against scikit-learn (both compute
+    in float32)."""
+    row = Row(f"MLPClassifier.fit TF-IDF {TEXT_DOCUMENTS} docs, sparse float32 "
+              "(adam, batch 200, (100,), 5 epochs)", scale=TEXT_DOCUMENTS / n)
+
+    def setup():
+        MLP = _sklearn_mlp()
+        if MLP is None:
+            return {}
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        from fastnn.datasets import make_documents
+        from fastnn.sklearn import MLPClassifier
+
+        docs, y = make_documents(n)
+        X = TfidfVectorizer(dtype=np.float32).fit_transform(docs)
+        kw = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), max_iter=5,
+                  tol=0.0, random_state=0)
+        return {"fastnn": lambda: MLPClassifier(**kw).fit(X, y),
+                "sklearn": lambda: MLP(**kw).fit(X, y)}
+
+    return row, setup
+
+
 def workloads(quick: bool) -> List[tuple]:
     """The rows of the table as ``(Row, setup)``; ``setup()`` builds the data and returns
     ``{peer: callable}`` (it runs only when the row is measured)."""
@@ -317,6 +348,7 @@ def workloads(quick: bool) -> List[tuple]:
     rows += [training_row([64, 32, 10], 64, n_big), training_row([64, 32, 10], 1, n_b1)]
     rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", 6_000 if quick else 12_000)]
     rows += [word2vec_row(sg, 100_000 if quick else 500_000) for sg in (1, 0)]
+    rows.append(sklearn_text_row(6_000 if quick else TEXT_DOCUMENTS))
     return rows
 
 
@@ -365,15 +397,19 @@ def gemm_peak_report(rows: List[Row], threads: int) -> Dict[str, dict]:
 
 
 def format_table(rows: List[Row], peers: List[str]) -> str:
-    head = ["workload", *(f"{p} time" for p in peers), "fastnn GFLOP/s",
+    """The markdown table: a time and a ratio column per peer, GFLOP/s when some row
+    counts its flops."""
+    gflops = any(row.flops for row in rows)
+    head = ["workload", *(f"{p} time" for p in peers), *(["fastnn GFLOP/s"] if gflops else []),
             *(f"x vs {p}" for p in peers if p != "fastnn")]
     lines = []
     for row in rows:
         cells = [row.name]
         for p in peers:
             cells.append(_fmt_time(row.times.get(p)))
-        gf = row.flops / row.times["fastnn"] / 1e9 if row.flops and "fastnn" in row.times else None
-        cells.append(f"{gf:.1f}" if gf else "")
+        if gflops:
+            gf = row.flops / row.times["fastnn"] / 1e9 if row.flops and "fastnn" in row.times else None
+            cells.append(f"{gf:.1f}" if gf else "")
         for p in peers:
             if p != "fastnn":
                 r = row.ratio(p)
@@ -396,9 +432,7 @@ def _fmt_time(seconds: Optional[float]) -> str:
 
 
 def plot(rows: List[Row], peers: List[str], path: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require_matplotlib()
 
     others = [p for p in peers if p != "fastnn"]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
@@ -458,27 +492,25 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print("--plot needs matplotlib: pip install matplotlib", file=sys.stderr)
-            return 2
     result = run(args)
-    info, rows, peers = result["machine"], result["rows"], result["peers"]
+    info, rows = result["machine"], result["rows"]
+    peers = [p for p in result["peers"] if p == "fastnn" or any(p in r.times for r in rows)]
+    report = sys.stderr if args.json == "-" else sys.stdout  # stdout: the JSON alone
     print(f"fastnn bench - {info['date']} - {info['cpu']} - {info['isa']} kernels - "
           f"{info['threads']} thread(s) - numpy {info['numpy']}, torch {info['torch']}, "
-          f"scikit-learn {info['sklearn']}, gensim {info['gensim']}")
+          f"scikit-learn {info['sklearn']}, gensim {info['gensim']}", file=report)
     print(f"times: median of {args.repeats} runs; 'x vs peer' = peer time / fastnn time; "
-          f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch")
-    print(format_table(rows, peers))
+          f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch", file=report)
+    print(format_table(rows, peers), file=report)
     peaks = gemm_peak_report(rows, info["threads"])
     for dtype, rep in peaks.items():
         shares = ", ".join(f"{p} {f:.0%}" for p, f in rep["fraction"].items())
         print(f"{dtype} peak measured on {info['threads']} core(s) (register-only FMA loop, "
-              f"{info['isa']}): {rep['peak_gflops']:.1f} GFLOP/s; GEMM 512^3 reaches: {shares}")
+              f"{info['isa']}): {rep['peak_gflops']:.1f} GFLOP/s; GEMM 512^3 reaches: {shares}",
+              file=report)
     if args.json:
-        payload = {"machine": info, "gemm_peak": peaks, "rows": [asdict(r) for r in rows]}
+        payload = {"machine": info, "peers": peers, "gemm_peak": peaks,
+                   "rows": [asdict(r) for r in rows]}
         text = json.dumps(payload, indent=2)
         if args.json == "-":
             print(text)
@@ -492,10 +524,17 @@ def main(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=thread_count, default=1,
-                   help="threads for every peer (default 1)")
-    p.add_argument("--repeats", type=positive_int, default=5, help="timed runs per measurement")
-    p.add_argument("--quick", action="store_true", help="fewer shapes, smaller epochs")
-    p.add_argument("--only", default=None, help="only rows whose name contains this text")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write JSON (- for stdout)")
-    p.add_argument("--plot", default=None, metavar="FILE.png", help="bar chart (needs matplotlib)")
-    p.add_argument("--verbose", action="store_true", help="print each row as it is measured")
+                   help="threads for every peer (default: %(default)s)")
+    p.add_argument("--repeats", type=positive_int, default=5,
+                   help="timed runs per measurement (default: %(default)s)")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer shapes, smaller epochs (default: every shape, full epochs)")
+    p.add_argument("--only", default=None,
+                   help="only rows whose name contains this text (default: every row)")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="also write JSON; with -, stdout holds only the JSON and the table "
+                        "goes to stderr (default: no JSON)")
+    p.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
+                   help="bar chart, needs matplotlib (default: no chart)")
+    p.add_argument("--verbose", action="store_true",
+                   help="print each row to stderr as it is measured (default: off)")

@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 
 __all__ = [
-    "gemm", "matmul", "linear",
+    "gemm", "matmul", "linear", "sparse_linear", "sparse_linear_backward",
     "relu", "leaky_relu", "tanh", "sigmoid", "identity",
     "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
     "identity_backward",
@@ -59,6 +59,38 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     if bias is not None:
         z = z + bias
     return _store(ACTIVATIONS[activation or "identity"](z), out)
+
+
+# ------------------------------------------------------------ sparse (CSR) input
+def _csr_rows(x) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nonzeros of the CSR matrix ``x`` as (row, column, value) arrays, without SciPy."""
+    indptr = np.asarray(x.indptr, dtype=np.int64)
+    k0, k1 = indptr[0], indptr[-1]
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(indptr))
+    return rows, np.asarray(x.indices[k0:k1], dtype=np.int64), np.asarray(x.data[k0:k1])
+
+
+def sparse_linear(x, weight: np.ndarray, bias: Optional[np.ndarray] = None,
+                  activation: Optional[str] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``act(x @ weight + bias)`` for a CSR matrix ``x`` (``shape``, ``indptr``,
+    ``indices``, ``data``): row ``i`` of ``x @ weight`` is the sum over the nonzeros
+    ``x[i, j]`` of ``x[i, j] * weight[j]`` (duplicate entries add up)."""
+    rows, cols, vals = _csr_rows(x)
+    z = np.zeros((x.shape[0], weight.shape[1]), weight.dtype)
+    np.add.at(z, rows, vals[:, None] * weight[cols])
+    if bias is not None:
+        z = z + bias
+    return _store(ACTIVATIONS[activation or "identity"](z), out)
+
+
+def sparse_linear_backward(x, grad_output: np.ndarray,
+                           out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``x.T @ grad_output`` for a CSR matrix ``x``: the weight gradient of
+    :func:`sparse_linear` (row ``j`` sums ``x[i, j] * grad_output[i]`` over the nonzeros)."""
+    rows, cols, vals = _csr_rows(x)
+    dw = np.zeros((x.shape[1], grad_output.shape[1]), grad_output.dtype)
+    np.add.at(dw, cols, vals[:, None] * grad_output[rows])
+    return _store(dw, out)
 
 
 # --------------------------------------------------------------------- activations
