@@ -334,6 +334,7 @@ def test_fit_compiles_networks_of_any_depth(n_dense, on_each_isa):
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert_close(pa.value, pb.value, np.float64, tol=TRAINING_TOL)
 
+
 @pytest.mark.parametrize("state1", [[None], [np.zeros((5, 8))], "zz"])
 def test_train_plan_rejects_state_lists_of_the_wrong_length(state1):
     X, y = class_data(n=20, d=5, c=3)

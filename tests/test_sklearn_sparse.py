@@ -116,3 +116,19 @@ def test_bad_sparse_input_is_an_error():
             MLPClassifier(**SETTINGS).fit(wide, y)
         with pytest.raises(ValueError, match="indices"):
             est.predict(wide)
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_lbfgs_on_sparse_equals_dense(cls, monkeypatch):
+    """The full-batch loss and gradient of solver='lbfgs' read the CSR matrix in place."""
+    X, y = tfidf_like(n=120, seed=5, dtype=np.float64)
+    target = y if cls is MLPClassifier else y.astype(np.float64)
+    kw = dict(solver="lbfgs", hidden_layer_sizes=(8,), max_iter=15, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = cls(**kw).fit(X.toarray(), target)
+        forbid_densifying(monkeypatch)
+        est = cls(**kw).fit(X, target)
+    np.testing.assert_allclose(est.loss_curve_, dense.loss_curve_, rtol=1e-6)
+    for a, b in zip(est.coefs_, dense.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8)

@@ -310,35 +310,53 @@ def embedding_bag_backward(grad_output: np.ndarray, ids: np.ndarray, num_embeddi
 
 
 # ------------------------------------------------------------- a whole training loop
+def mlp_loss_gradient(weights: List[np.ndarray], biases: List[np.ndarray], X: np.ndarray,
+                      y: np.ndarray, *, activation: str = "relu",
+                      loss: str = "softmax_cross_entropy"
+                      ) -> Tuple[float, List[np.ndarray], List[np.ndarray]]:
+    """Mean loss of a multilayer perceptron over ``(X, y)`` and its gradients, as the
+    lecture writes them.
+
+    Hidden layers ``a = act(a_prev @ W + b)``, output ``z = a @ W + b``, ``loss`` (a loss
+    of this module: ``softmax_cross_entropy``, ``mse``, ``bce_with_logits``) of ``z``
+    against ``y``; backward ``dz = dLoss/dz``, ``dW = a_prev.T @ dz``, ``db = dz.sum(0)``,
+    ``da_prev = dz @ W.T``.  Returns ``(loss, [dW...], [db...])``.
+    """
+    act, act_backward = ACTIVATIONS[activation], _BACKWARDS[activation]
+    acts = [X]
+    for W, b in zip(weights[:-1], biases[:-1]):
+        acts.append(act(acts[-1] @ W + b))
+    value, dz = _LOSSES[loss](acts[-1] @ weights[-1] + biases[-1], y)
+    dWs, dbs = [], []
+    for layer in range(len(weights) - 1, -1, -1):
+        dWs.insert(0, acts[layer].T @ dz)
+        dbs.insert(0, dz.sum(axis=0))
+        if layer:
+            dz = act_backward(dz @ weights[layer].T, acts[layer])
+    return value, dWs, dbs
+
+
 def mlp_train_epoch(weights: List[np.ndarray], biases: List[np.ndarray], X: np.ndarray,
                     y: np.ndarray, order: np.ndarray, *, lr: float, batch_size: int,
                     activation: str = "relu") -> float:
-    """One epoch of minibatch SGD on a multilayer perceptron, as the lecture writes it.
-
-    Hidden layers ``a = act(a_prev @ W + b)``, output logits ``z = a @ W + b``,
-    softmax cross-entropy against integer labels ``y``; backward ``dz = (p - y) / n``,
-    ``dW = a_prev.T @ dz``, ``db = dz.sum(0)``, ``da_prev = dz @ W.T``.  Updates the
-    arrays in place and returns the mean training loss of the epoch.
+    """One epoch of minibatch SGD on a multilayer perceptron, as the lecture writes it:
+    :func:`mlp_loss_gradient` of each minibatch (softmax cross-entropy against integer
+    labels ``y``), then ``W -= lr * dW``, ``b -= lr * db``.  Updates the arrays in place
+    and returns the mean training loss of the epoch.
     """
-    act, act_backward = ACTIVATIONS[activation], _BACKWARDS[activation]
     total = 0.0
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        acts = [X[idx]]
-        for W, b in zip(weights[:-1], biases[:-1]):
-            acts.append(act(acts[-1] @ W + b))
-        loss, dz = softmax_cross_entropy(acts[-1] @ weights[-1] + biases[-1], y[idx])
+        loss, dWs, dbs = mlp_loss_gradient(weights, biases, X[idx], y[idx],
+                                           activation=activation)
         total += loss * len(idx)
-        for layer in range(len(weights) - 1, -1, -1):
-            dW = acts[layer].T @ dz
-            db = dz.sum(axis=0)
-            if layer:
-                dz = act_backward(dz @ weights[layer].T, acts[layer])
-            sgd_step(weights[layer], dW, lr=lr)
-            sgd_step(biases[layer], db, lr=lr)
+        for param, grad in zip(weights + biases, dWs + dbs):
+            sgd_step(param, grad, lr=lr)
     return total / len(order)
 
 
+_LOSSES = {"softmax_cross_entropy": softmax_cross_entropy, "mse": mse,
+           "bce_with_logits": bce_with_logits}
 _BACKWARDS = {"identity": identity_backward, "relu": relu_backward,
               "leaky_relu": leaky_relu_backward, "tanh": tanh_backward,
               "sigmoid": sigmoid_backward}

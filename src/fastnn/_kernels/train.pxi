@@ -10,6 +10,8 @@
 #   backward  dz = G[l] * act'(A[l+1]) and db = sum_rows(dz) (one pass); dW = A[l].T @ dz;
 #             G[l-1] = dz @ W.T
 #   update    one fused SGD or Adam kernel per parameter
+# loss_gradient runs the same forward, loss and backward once over all of X, read in
+# place, and stops before the update: the full-batch objective of L-BFGS.
 # A one-row minibatch (plain SGD, as in the lecture) never forms dW = x.T @ dz: each row
 # of W is updated from the product x[r] * dz computed into a small buffer, with the same
 # update kernel and the same arithmetic, which halves the memory traffic of the step.
@@ -32,7 +34,7 @@
 #       (sgd_update, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows,
 #       _threads), sparse.pxi (CSROperand, csr_operand, csr_linear, csr_weight_grad,
 #       csr_clear_rows).
-# Provides: TrainPlan.
+# Provides: TrainPlan (run_sgd, run_adam, loss_gradient).
 from cython cimport floating
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memset
@@ -288,6 +290,26 @@ cdef class TrainPlan:
                                  "are required; received None")
         return self._run(order, first, count, &h, decay)
 
+    def loss_gradient(self) -> float:
+        """Full-batch loss and gradient at the current parameters, without an update (for
+        quasi-Newton solvers): forward and backward over every row of X, read in place,
+        gradients into ``grads``; returns the sum of the per-sample losses.  The plan
+        must have been built with ``batch >= len(X)``."""
+        if self.batch != self.n:
+            raise ValueError(f"loss_gradient needs a plan whose batch covers X ({self.n} rows); "
+                             f"received batch {self.batch}")
+        cdef char *a0 = self.A[0]
+        cdef char *yb = self.YB
+        cdef double total
+        self.A[0], self.YB = self.X, self.Y  # only read by the forward and backward passes
+        with nogil:
+            if self.is_double:
+                total = _forward_backward(<double *>NULL, self, NULL, self.n, True)
+            else:
+                total = _forward_backward(<float *>NULL, self, NULL, self.n, True)
+        self.A[0], self.YB = a0, yb
+        return total
+
     cdef double _run(self, order, Py_ssize_t first, Py_ssize_t count, Hyper *h,
                      decay) except? -1.0:
         cdef const int64_t *rows = self._order(order, first, count)
@@ -309,14 +331,13 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
                            Py_ssize_t first, Py_ssize_t count, Hyper *h) noexcept nogil:
     """The minibatch loop; `tag` only selects the dtype."""
     cdef Py_ssize_t bi, r, j, start, rows, d = p.width[0], c = p.width[p.n_layers]
-    cdef int l, i, L = p.n_layers
+    cdef int l, i
     cdef double total = 0.0
     cdef floating *xb = <floating *>p.A[0]
     cdef const floating *X = <const floating *>p.X
     cdef floating *g
     cdef floating *tmp = <floating *>p.TMP
     cdef const floating *x
-    cdef const floating *bias
     for bi in range(first, first + count):
         start = bi * p.batch
         rows = p.batch if start + p.batch <= p.n else p.n - start
@@ -329,36 +350,7 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
             for r in range(rows):
                 memcpy(<floating *>p.YB + r * c, <const floating *>p.Y + order[start + r] * c,
                        c * sizeof(floating))
-        for l in range(L):
-            bias = <const floating *>p.P[p.b_index[l]] if p.b_index[l] >= 0 else NULL
-            if l == 0 and p.is_sparse:
-                csr_linear(p.sparse, order + start, rows, <const floating *>p.P[p.w_index[0]],
-                           p.width[1], bias, p.act[0], <floating>p.slope[0],
-                           <floating *>p.A[1], _threads(rows * p.width[1], EW_PAR_CHEAP))
-                continue
-            _train_gemm(rows, p.width[l + 1], p.width[l],
-                  <const floating *>p.A[l], p.width[l], 1,
-                  <const floating *>p.P[p.w_index[l]], p.width[l + 1], 1,
-                  <floating *>p.A[l + 1], bias, p.act[l], p.slope[l])
-        total += _loss_and_grad(tag, p, rows)
-        for l in range(L - 1, -1, -1):
-            g = <floating *>p.G[l]
-            _dz_and_bias_grad(g, <const floating *>p.A[l + 1], rows, p.width[l + 1], p.act[l],
-                              <floating>p.slope[l], <floating *>p.GP[p.b_index[l]]
-                              if p.b_index[l] >= 0 else NULL)
-            if l == 0 and p.is_sparse:
-                _sparse_weight_grad(p, order + start, rows, g)
-            elif rows > 1:  # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
-                _train_gemm(p.width[l], p.width[l + 1], rows,
-                            <const floating *>p.A[l], 1, p.width[l],
-                            g, p.width[l + 1], 1,
-                            <floating *>p.GP[p.w_index[l]], NULL, FNN_ACT_IDENTITY, 0.0)
-            if l > 0:
-                # G[l-1] = dz @ W.T, with W.T as a transposed view
-                _train_gemm(rows, p.width[l], p.width[l + 1],
-                      g, p.width[l + 1], 1,
-                      <const floating *>p.P[p.w_index[l]], 1, p.width[l + 1],
-                      <floating *>p.G[l - 1], NULL, FNN_ACT_IDENTITY, 0.0)
+        total += _forward_backward(tag, p, order + start, rows, rows > 1)
         if h.adam:
             h.step += 1
         for i in range(p.n_params):
@@ -395,15 +387,62 @@ cdef inline void _gather_rows(floating *xb, const floating *X, const int64_t *or
 
 cdef inline void _sparse_weight_grad(TrainPlan p, const int64_t *rows, Py_ssize_t n_rows,
                                      const floating *dz) noexcept nogil:
-    """The first layer's weight gradient X[rows].T @ dz for a CSR X: the gradient rows the
-    previous minibatch wrote are zeroed (all others are 0 already), then accumulated."""
+    """The first layer's weight gradient X[rows].T @ dz for a CSR X (rows NULL: rows
+    0..n_rows-1): the gradient rows the previous call wrote are zeroed (all others are 0
+    already), then accumulated."""
     cdef floating *dw = <floating *>p.GP[p.w_index[0]]
     cdef Py_ssize_t n_out = p.width[1]
     csr_clear_rows(p.sparse, p.PREV, p.n_prev, dw, n_out)
     csr_weight_grad(p.sparse, rows, n_rows, dz, n_out, dw,
                     _threads(n_rows * n_out, EW_PAR_CHEAP))
-    memcpy(p.PREV, rows, n_rows * sizeof(int64_t))
+    cdef Py_ssize_t r
+    for r in range(n_rows):
+        p.PREV[r] = rows[r] if rows != NULL else r
     p.n_prev = n_rows
+
+
+cdef double _forward_backward(floating *tag, TrainPlan p, const int64_t *x_rows,
+                              Py_ssize_t rows, bint weight_grads) noexcept nogil:
+    """Forward, loss and backward of the `rows` rows in A[0] against YB: returns the sum of
+    the per-sample losses; gradients of the biases into GP and, when `weight_grads`, of
+    the weights (otherwise each layer's dz stays in G[l] for a rank-1 update).  A sparse X
+    is read in place instead of A[0], rows x_rows of it (NULL: rows 0..rows-1), and the
+    first layer's weight gradient is always computed."""
+    cdef int l, L = p.n_layers
+    cdef const floating *bias
+    cdef floating *g
+    cdef double total
+    for l in range(L):
+        bias = <const floating *>p.P[p.b_index[l]] if p.b_index[l] >= 0 else NULL
+        if l == 0 and p.is_sparse:
+            csr_linear(p.sparse, x_rows, rows, <const floating *>p.P[p.w_index[0]], p.width[1],
+                       bias, p.act[0], <floating>p.slope[0], <floating *>p.A[1],
+                       _threads(rows * p.width[1], EW_PAR_CHEAP))
+            continue
+        _train_gemm(rows, p.width[l + 1], p.width[l],
+              <const floating *>p.A[l], p.width[l], 1,
+              <const floating *>p.P[p.w_index[l]], p.width[l + 1], 1,
+              <floating *>p.A[l + 1], bias, p.act[l], p.slope[l])
+    total = _loss_and_grad(tag, p, rows)
+    for l in range(L - 1, -1, -1):
+        g = <floating *>p.G[l]
+        _dz_and_bias_grad(g, <const floating *>p.A[l + 1], rows, p.width[l + 1], p.act[l],
+                          <floating>p.slope[l], <floating *>p.GP[p.b_index[l]]
+                          if p.b_index[l] >= 0 else NULL)
+        if l == 0 and p.is_sparse:
+            _sparse_weight_grad(p, x_rows, rows, g)
+        elif weight_grads:  # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
+            _train_gemm(p.width[l], p.width[l + 1], rows,
+                        <const floating *>p.A[l], 1, p.width[l],
+                        g, p.width[l + 1], 1,
+                        <floating *>p.GP[p.w_index[l]], NULL, FNN_ACT_IDENTITY, 0.0)
+        if l > 0:
+            # G[l-1] = dz @ W.T, with W.T as a transposed view
+            _train_gemm(rows, p.width[l], p.width[l + 1],
+                  g, p.width[l + 1], 1,
+                  <const floating *>p.P[p.w_index[l]], 1, p.width[l + 1],
+                  <floating *>p.G[l - 1], NULL, FNN_ACT_IDENTITY, 0.0)
+    return total
 
 
 cdef inline void _dz_and_bias_grad(floating *g, const floating *y, Py_ssize_t rows,
