@@ -15,6 +15,7 @@
 #   optim.pxi        sgd_step, adam_step
 #   parallel.pxi     the thread-chunk drivers of the three files above (prange)
 #   gemm.pxi         gemm, matmul, linear and GEMM_BLOCKING
+#   embedding.pxi    embedding_bag and its row-sparse backward
 #   train.pxi        TrainPlan: whole training epochs in nogil code
 #   word2vec.pxi     VocabCounter, word2vec_train, word2vec_update (skip-gram, CBOW)
 cimport numpy as cnp
@@ -28,5 +29,6 @@ include "losses.pxi"
 include "optim.pxi"
 include "parallel.pxi"
 include "gemm.pxi"
+include "embedding.pxi"
 include "train.pxi"
 include "word2vec.pxi"

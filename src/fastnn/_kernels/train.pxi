@@ -24,7 +24,7 @@
 # Uses: capi.pxd (fnn_sgemm, fnn_dgemm, __builtin_prefetch, FNN_ACT_IDENTITY,
 #       FNN_LOSS_*), config.pxi (ACTIVATION_CODES, LOSS_CODES), validate.pxi (checks),
 #       activations.pxi (act_backward), losses.pxi (pointwise_loss), optim.pxi
-#       (sgd_update, adam_update), parallel.pxi (_xent_rows).
+#       (sgd_update, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows).
 # Provides: TrainPlan.
 from cython cimport floating
 from libc.stdint cimport int64_t
@@ -232,6 +232,7 @@ cdef class TrainPlan:
         """Train minibatches ``first .. first + count`` with SGD; returns the sum of the
         per-sample losses."""
         self._check_ready()
+        check_sgd(lr, momentum, nesterov, 0.0)
         cdef Hyper h
         h.lr, h.momentum, h.nesterov, h.adam = lr, momentum, nesterov, False
         h.beta1 = h.beta2 = h.eps = 0.0
@@ -247,6 +248,9 @@ cdef class TrainPlan:
                  double beta1, double beta2, double eps, decay, bint decoupled) -> float:
         """Train minibatches with Adam; ``step`` is the count of steps already taken."""
         self._check_ready()
+        check_adam(lr, beta1, beta2, eps, 0.0)
+        if step < 0:
+            raise ValueError(f"step must be >= 0 (the steps already taken); received {step}")
         cdef Hyper h
         h.lr, h.beta1, h.beta2, h.eps, h.adam, h.decoupled = lr, beta1, beta2, eps, True, decoupled
         h.momentum, h.nesterov, h.step = 0.0, False, step
@@ -261,6 +265,8 @@ cdef class TrainPlan:
         cdef const int64_t *rows = self._order(order, first, count)
         cdef cnp.ndarray dec = np.ascontiguousarray(decay, dtype=np.float64)
         check_shape(dec, 1, self.n_params, 0, "decay")
+        if not (np.isfinite(dec).all() and (dec >= 0).all()):
+            raise ValueError(f"decay must hold finite weight decays >= 0; received {dec}")
         h.decay = <const double *>cnp.PyArray_DATA(dec)
         cdef double total
         with nogil:
