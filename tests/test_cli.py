@@ -178,3 +178,24 @@ def test_bench_word2vec_rows(capsys):
     assert main(["bench", "--quick", "--repeats", "1", "--only", "word2vec CBOW"]) == 0
     out = capsys.readouterr().out
     assert "word2vec CBOW 1 epoch, 100k words" in out
+
+
+def test_text_classifier_example_runs(tmp_path, capsys):
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "text_classifier.py"
+    if not path.exists():
+        pytest.skip("examples/ is not next to the tests")
+    example = runpy.run_path(str(path))
+    docs, keywords = example["generated_corpus"](n_docs=4000, seed=3)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(" ".join(doc) + "\n" for doc in docs))
+    example["main"](["--corpus", str(corpus), "--keywords", ",".join(keywords),
+                     "--labelled", "40", "--w2v-epochs", "10", "--epochs", "20"])
+    out = capsys.readouterr().out
+    scores = {line.split("accuracy, ")[1].rsplit(" ", 1)[0].strip(): float(line.split()[-1])
+              for line in out.splitlines() if "test accuracy" in line}
+    assert set(scores) == {"random vectors, trained", "word2vec vectors, frozen",
+                           "word2vec vectors, fine-tuned"}
+    # the planted topics: vectors trained on the whole corpus know the words that the 40
+    # labelled documents never show
+    assert scores["word2vec vectors, frozen"] > scores["random vectors, trained"] + 0.1
+    assert "nearest to 't0w0'" in out
