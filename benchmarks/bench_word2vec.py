@@ -6,7 +6,8 @@ quality of its vectors: Spearman on WordSim-353 and SimLex-999 and the accuracy 
 word2vec's analogy questions (gensim's copies of the files in
 ``gensim/test/test_data``), all through gensim's evaluators so both peers are scored by
 the same code.  Runs are interleaved (fastnn, gensim, fastnn, ...) and the table shows
-medians.  Settings: ``vector_size=100, window=5, min_count=5, negative=5,
+medians; besides wall time, words per CPU second of the training process (user + system),
+which a busy machine disturbs less.  Settings: ``vector_size=100, window=5, min_count=5, negative=5,
 sample=1e-3`` (``fastnn.bench.W2V_SETTINGS``).
 
     python benchmarks/bench_word2vec.py --corpus FILE[.gz] [--copies 5] [--threads 1 2]
@@ -40,10 +41,13 @@ def child(peer: str, path: str, sg: int, threads: int, epochs: int) -> dict:
 
     from fastnn.bench import train_word2vec
 
+    before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     model = train_word2vec(peer, path, sg=sg, workers=threads, epochs=epochs)
     seconds = time.perf_counter() - start
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    rss_mb = after.ru_maxrss / 1024  # KiB on Linux
     from gensim.models import KeyedVectors as GensimKV
     from gensim.test.utils import datapath
 
@@ -52,7 +56,7 @@ def child(peer: str, path: str, sg: int, threads: int, epochs: int) -> dict:
     ws = kv.evaluate_word_pairs(datapath("wordsim353.tsv"))[1][0]
     sl = kv.evaluate_word_pairs(datapath("simlex999.txt"))[1][0]
     analogy = kv.evaluate_word_analogies(datapath("questions-words.txt"))[0]
-    return {"peer": peer, "seconds": seconds, "max_rss_mb": rss_mb,
+    return {"peer": peer, "seconds": seconds, "cpu_seconds": cpu, "max_rss_mb": rss_mb,
             "vocab": len(model.wv.index_to_key), "wordsim": ws, "simlex": sl,
             "analogy": 100 * analogy}
 
@@ -63,6 +67,10 @@ def run_child(peer, path, words, sg, threads, epochs) -> dict:
                           stdout=subprocess.PIPE, text=True, check=True)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["words_per_s"] = words * epochs / result["seconds"]  # the corpus' words, both peers
+    result["words_per_cpu_s"] = words * epochs / result["cpu_seconds"]
+    print(f"  run: {'sg' if sg else 'cbow'} {threads} thread(s) {peer}: wall {result['seconds']:.2f} s, "
+          f"CPU {result['cpu_seconds']:.2f} s, load {open('/proc/loadavg').read().split()[0]}",
+          flush=True)
     return result
 
 
@@ -104,9 +112,9 @@ def main(argv=None) -> int:
         print(f"corpus: {args.corpus} x{args.copies} = {words:,} words; epochs {args.epochs}; "
               f"medians of {args.runs} interleaved runs; load average before: "
               f"{open('/proc/loadavg').read().split()[:3]}")
-        header = (f"{'model':<10}{'thr':>4}{'peer':>8}{'wall s':>9}{'k words/s':>11}"
+        header = (f"{'model':<10}{'thr':>4}{'peer':>8}{'wall s':>9}{'k words/s':>11}{'k w/CPU s':>11}"
                   f"{'WS353':>8}{'SL999':>8}{'analogy%':>10}{'RSS MB':>8}{'vocab':>8}")
-        print(header)
+        print(header, flush=True)
         for sg in args.sg:
             base = {}
             for threads in args.threads:
@@ -118,11 +126,13 @@ def main(argv=None) -> int:
                               if k != "peer"} for peer, rs in runs.items()}
                 for peer, m in med.items():
                     print(f"{'sg' if sg else 'cbow':<10}{threads:>4}{peer:>8}{m['seconds']:>9.2f}"
-                          f"{m['words_per_s'] / 1e3:>11.0f}{m['wordsim']:>8.3f}{m['simlex']:>8.3f}"
+                          f"{m['words_per_s'] / 1e3:>11.0f}{m['words_per_cpu_s'] / 1e3:>11.0f}"
+                          f"{m['wordsim']:>8.3f}{m['simlex']:>8.3f}"
                           f"{m['analogy']:>10.2f}{m['max_rss_mb']:>8.0f}{m['vocab']:>8.0f}")
                     base.setdefault(peer, m["words_per_s"])
                 f, g = med["fastnn"], med["gensim"]
-                print(f"  -> fastnn/gensim words/s {f['words_per_s'] / g['words_per_s']:.2f}x; "
+                print(f"  -> fastnn/gensim words/s {f['words_per_s'] / g['words_per_s']:.2f}x "
+                      f"(per CPU second {f['words_per_cpu_s'] / g['words_per_cpu_s']:.2f}x); "
                       f"fastnn {threads} vs {args.threads[0]} thread(s) "
                       f"{f['words_per_s'] / base['fastnn']:.2f}x, gensim "
                       f"{g['words_per_s'] / base['gensim']:.2f}x; quality fastnn - gensim: "
