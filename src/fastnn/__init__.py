@@ -17,8 +17,8 @@ from .callbacks import Callback, EarlyStopping, History
 from .model import Sequential
 from .optim import SGD, Adam, AdamW, CosineAnnealingLR, ExponentialLR, StepLR
 from .serialization import load
-from .plotting import plot_embedding, plot_learning_curve
 from .word2vec import Word2Vec
+from .plotting import plot_embedding, plot_learning_curve
 
 __version__ = "0.1.0"
 
@@ -28,7 +28,8 @@ __all__ = [
     "Sequential", "History", "Callback", "EarlyStopping", "load", "load_digits",
     "SoftmaxCrossEntropy", "MSE", "BCEWithLogits",
     "SGD", "Adam", "AdamW", "StepLR", "ExponentialLR", "CosineAnnealingLR", "KeyedVectors",
-    "plot_embedding", "plot_learning_curve", "Word2Vec",
+    "Word2Vec",
+    "plot_embedding", "plot_learning_curve",
 ]
 
 

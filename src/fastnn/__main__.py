@@ -88,18 +88,28 @@ def bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``fastnn`` parser; every option's help states its default."""
+    import fastnn
+
     parser = argparse.ArgumentParser(prog="fastnn", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {fastnn.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="train 64 -> 32 -> 10 on the bundled digits")
-    p.add_argument("--epochs", type=positive_int, default=30)
-    p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--hidden", type=positive_int, default=32)
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    p.add_argument("--lr", type=positive_float, default=None, help="default: 0.1 (sgd), 0.01 (adam)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=thread_count, default=None)
+    p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=32,
+                   help="minibatch size (default: %(default)s)")
+    p.add_argument("--hidden", type=positive_int, default=32,
+                   help="hidden units (default: %(default)s)")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
+                   help="sgd (momentum 0.9) or adam (default: %(default)s)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="learning rate (default: 0.1 with sgd, 0.01 with adam)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the weights and the shuffling (default: %(default)s)")
+    p.add_argument("--threads", type=thread_count, default=None,
+                   help="kernel threads (default: fastnn's count, see fastnn config)")
     p.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
-                   help="also draw the learning curves (needs matplotlib)")
+                   help="also draw the learning curves, needs matplotlib (default: no picture)")
     p.set_defaults(func=demo)
     p = sub.add_parser("bench", help="the speed table against NumPy, PyTorch, scikit-learn")
     from fastnn.bench import add_arguments
@@ -110,23 +120,23 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train word2vec vectors on --train (one sentence a line, "
                        "tokens separated by whitespace, .gz allowed) and write them to --output "
                        "in word2vec.c's text or binary format.")
-    p.add_argument("--train", required=True, metavar="FILE", help="the training text")
-    p.add_argument("--output", required=True, metavar="FILE", help="where to write the vectors")
-    p.add_argument("--size", type=positive_int, default=100, help="vector size (default 100)")
-    p.add_argument("--window", type=positive_int, default=5, help="max context half-width (5)")
-    p.add_argument("--negative", type=positive_int, default=5, help="negative samples (5)")
+    p.add_argument("--train", required=True, metavar="FILE", help="the training text (required, no default)")
+    p.add_argument("--output", required=True, metavar="FILE", help="where to write the vectors (required, no default)")
+    p.add_argument("--size", type=positive_int, default=100, help="vector size (default: %(default)s)")
+    p.add_argument("--window", type=positive_int, default=5, help="max context half-width (default: %(default)s)")
+    p.add_argument("--negative", type=positive_int, default=5, help="negative samples (default: %(default)s)")
     p.add_argument("--cbow", type=int, choices=[0, 1], default=1,
-                   help="1: CBOW (default, as word2vec.c), 0: skip-gram")
+                   help="1: CBOW, 0: skip-gram (default: %(default)s, as word2vec.c)")
     p.add_argument("--threads", type=thread_count, default=None,
                    help="threads (default: fastnn's thread count)")
-    p.add_argument("--epochs", "--iter", type=positive_int, default=5, help="passes (5)")
+    p.add_argument("--epochs", "--iter", type=positive_int, default=5, help="passes (default: %(default)s)")
     p.add_argument("--binary", type=int, choices=[0, 1], default=0,
-                   help="1: word2vec.c's binary format, 0: text (default)")
-    p.add_argument("--min-count", type=positive_int, default=5, help="drop rarer words (5)")
-    p.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (1e-3)")
-    p.add_argument("--alpha", type=positive_float, default=None, help="start learning rate (0.025)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+                   help="1: word2vec.c's binary format, 0: text (default: %(default)s)")
+    p.add_argument("--min-count", type=positive_int, default=5, help="drop rarer words (default: %(default)s)")
+    p.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (default: %(default)s)")
+    p.add_argument("--alpha", type=positive_float, default=None, help="start learning rate (default: 0.025)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr (default: show it)")
     p.set_defaults(func=word2vec)
     p = sub.add_parser("config", help="show the kernel path, threads and build flags")
     p.set_defaults(func=config)
