@@ -21,7 +21,7 @@ from fastnn.datasets import load_digits, train_test_split
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
-                        help="draw the 16-number codes of the test digits")
+                        help="draw the 16-number codes of the test digits (default: no picture)")
     parser.add_argument("--method", choices=["tsne", "pca"], default="tsne",
                         help="how --plot projects the codes to the plane (default: tsne)")
     args = parser.parse_args(argv)
