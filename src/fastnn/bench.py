@@ -376,8 +376,8 @@ def workloads(quick: bool) -> List[tuple]:
         rows.append(training_row([784, 128, 10], batch, n_b1 if batch == 1 else n_big))
     rows += [training_row([64, 32, 10], 64, n_big), training_row([64, 32, 10], 1, n_b1)]
     rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", 6_000 if quick else 12_000)]
-    rows += [word2vec_row(sg, 100_000 if quick else 500_000) for sg in (1, 0)]
     rows.append(sklearn_text_row(6_000 if quick else TEXT_DOCUMENTS))
+    rows += [word2vec_row(sg, 100_000 if quick else 500_000) for sg in (1, 0)]
     return rows
 
 
