@@ -40,7 +40,10 @@ How the scikit-learn objective maps onto fastnn:
   the rate once per epoch like scikit-learn; fastnn's momentum buffer does not include
   the learning rate, so with a changing rate momentum differs slightly from scikit-learn.
 
-``sample_weight`` is not supported.
+``sample_weight`` (``fit``, ``partial_fit``) has scikit-learn >= 1.7's meaning: each
+minibatch's (L-BFGS: the data's) loss is the weighted mean, the L2 term is divided by the
+sum of the weights instead of the number of samples, and early stopping's validation split
+keeps each sample's weight and scores with it.
 """
 from __future__ import annotations
 
@@ -60,7 +63,9 @@ try:
     from sklearn.utils import check_random_state
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import type_of_target, unique_labels
-    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+    from sklearn.utils.class_weight import compute_class_weight
+    from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
+                                          validate_data)
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("fastnn.sklearn needs scikit-learn >= 1.6: pip install 'fastnn[sklearn]'"
                       ) from exc
@@ -302,7 +307,7 @@ class _BaseMLP(BaseEstimator):
         return validate_data(self, X, reset=False, dtype=(np.float64, np.float32), order="C")
 
     # ------------------------------------------------------------------ training
-    def _fit(self, X, y, *, incremental, classes=None):
+    def _fit(self, X, y, sample_weight=None, *, incremental, classes=None):
         self._check_params()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -325,28 +330,38 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"y has {n_outputs} outputs but the model was fitted with "
                              f"{self.n_outputs_}")
         self._sync_weights()
+        sample_weight = self._sample_weights(sample_weight, X, y, incremental)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(X, Y)
+            self._fit_lbfgs(X, Y, sample_weight)
         else:
-            self._fit_stochastic(X, Y, y_val_source, rng, incremental)
+            self._fit_stochastic(X, Y, y_val_source, sample_weight, rng, incremental)
         if not all(np.isfinite(p).all() for p in self.coefs_ + self.intercepts_):
             raise ValueError("Solver produced non-finite parameter weights. The input data "
                              "may contain large values and need to be preprocessed.")
         return self
 
-    def _fit_lbfgs(self, X, Y):
+    def _sample_weights(self, sample_weight, X, y, incremental):
+        """Checked ``sample_weight`` (None when not given), times the class weights of a
+        classifier's ``class_weight``."""
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
+        return sample_weight
+
+    def _fit_lbfgs(self, X, Y, sample_weight):
         """Full-batch training by SciPy's L-BFGS-B, as scikit-learn does: the parameters
         (weight matrices, then intercepts) packed into one float64 vector, the objective
-        ``mean loss + alpha / 2 * sum(W**2) / n`` and its gradient computed by fastnn's
-        compiled forward and backward over all of ``X``.  ``max_iter`` bounds the
-        iterations, ``max_fun`` the evaluations, ``tol`` the projected gradient."""
+        ``mean loss + alpha / 2 * sum(W**2) / n`` (with sample weights ``w``: the weighted
+        mean, and ``sum(w)`` for ``n``) and its gradient computed by fastnn's compiled
+        forward and backward over all of ``X``.  ``max_iter`` bounds the iterations,
+        ``max_fun`` the evaluations, ``tol`` the projected gradient."""
         params = self.coefs_ + self.intercepts_
         grads = [p.grad for d in self._dense() for p in d.parameters()]
         grads = grads[0::2] + grads[1::2]  # Dense gives (weight, bias) pairs
         bounds = np.cumsum([0] + [p.size for p in params])
-        evaluate = full_batch_gradient(self._model, self._loss, X, Y)
+        evaluate = full_batch_gradient(self._model, self._loss, X, Y, sample_weight)
         n, scale, n_weights = len(X), self._grad_scale(), len(self.coefs_)
-        decay = self.alpha / n
+        decay = self.alpha / (n if sample_weight is None else float(sample_weight.sum()))
 
         def unpack(theta):
             for p, start, stop in zip(params, bounds[:-1], bounds[1:]):
@@ -382,21 +397,23 @@ class _BaseMLP(BaseEstimator):
                           f"evaluations (max_fun={self.max_fun}), or scale the data.",
                           ConvergenceWarning)
 
-    def _fit_stochastic(self, X, Y, y_val_source, rng, incremental):
+    def _fit_stochastic(self, X, Y, y_val_source, sample_weight, rng, incremental):
         """Epochs of minibatch SGD or Adam in fastnn's compiled epochs, with scikit-learn's
-        stopping rule, schedules and early stopping."""
+        stopping rule, schedules and early stopping (its validation split takes the
+        sample weights along and scores with them)."""
         validation = None
         if self.early_stopping:
-            # stratified for single-output classification, on the indicator rows as
-            # scikit-learn does (so the split and its errors are scikit-learn's)
+            # stratified as scikit-learn does (so the split and its errors are its own)
             stratify = self._stratify(Y) if is_classifier(self) else None
-            X, X_val, Y, _, _, y_val = train_test_split(
-                X, Y, y_val_source, test_size=self.validation_fraction, random_state=rng,
-                stratify=stratify)
+            arrays = [X, Y, y_val_source] + ([] if sample_weight is None else [sample_weight])
+            parts = train_test_split(*arrays, test_size=self.validation_fraction,
+                                     random_state=rng, stratify=stratify)
+            X, X_val, Y, _, _, y_val = parts[:6]
+            sample_weight, w_val = parts[6:] if sample_weight is not None else (None, None)
             if len(X_val) < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
-            validation = (X_val, y_val)
+            validation = (X_val, y_val, w_val)
             self._best_params = [p.copy() for p in self.coefs_ + self.intercepts_]
         n = len(X)
         batch_size = min(200, n) if self.batch_size == "auto" else self.batch_size
@@ -409,11 +426,12 @@ class _BaseMLP(BaseEstimator):
         self._set_weight_decay(batch_size)
         self.n_iter_ = 0  # epochs of this call, as in scikit-learn (t_ and loss_curve_ go on)
         self._set_learning_rate()
-        epoch_end = _EpochEnd(self, n, -(-n // batch_size), validation)
+        weight = n if sample_weight is None else float(sample_weight.sum())
+        epoch_end = _EpochEnd(self, n, weight, -(-n // batch_size), validation)
         self._model.fit(X, Y, loss=self._loss, optimizer=self._optimizer,
                         epochs=1 if incremental else self.max_iter, batch_size=batch_size,
                         shuffle=bool(self.shuffle), seed=rng.randint(np.iinfo(np.int32).max),
-                        verbose=False, callbacks=[epoch_end])
+                        verbose=False, callbacks=[epoch_end], sample_weight=sample_weight)
         if not incremental and not self._model.stop_training:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                           "and the optimization hasn't converged yet.", ConvergenceWarning)
@@ -496,28 +514,30 @@ class _BaseMLP(BaseEstimator):
                   f"{self.n_iter_no_change} consecutive epochs. Stopping.")
         return True
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train from scratch (or from the current weights with ``warm_start``) for at most
-        ``max_iter`` epochs."""
-        return self._fit(X, y, incremental=False)
+        ``max_iter`` epochs (L-BFGS: iterations); ``sample_weight`` weighs each sample's
+        loss (scikit-learn >= 1.7's meaning)."""
+        return self._fit(X, y, sample_weight, incremental=False)
 
 
 class _EpochEnd(Callback):
     """Hands each epoch of ``Sequential.fit`` to the estimator, with the loss converted to
     scikit-learn's value, and stops the fit when the estimator says so."""
 
-    def __init__(self, estimator, n_samples, n_batches, validation):
+    def __init__(self, estimator, n_samples, total_weight, n_batches, validation):
         self.estimator, self.validation = estimator, validation
-        self.n_samples, self.n_batches = n_samples, n_batches
+        self.n_samples, self.total_weight, self.n_batches = n_samples, total_weight, n_batches
         self.sq_norm = estimator._squared_norm()
 
     def on_epoch_end(self, epoch, logs, model):
         est = self.estimator
-        # scikit-learn adds alpha/2 |W|^2 / batch_size to each minibatch's loss, with W as
-        # before that minibatch's step: interpolate |W|^2 linearly over the epoch
+        # scikit-learn adds alpha/2 |W|^2 / batch_size (with sample weights: / their sum
+        # in the minibatch) to each minibatch's loss, with W as before that minibatch's
+        # step: interpolate |W|^2 linearly over the epoch
         start, self.sq_norm = self.sq_norm, est._squared_norm()
         mean_sq = start + (self.sq_norm - start) * (self.n_batches - 1) / (2 * self.n_batches)
-        penalty = 0.5 * est.alpha * self.n_batches * mean_sq / self.n_samples
+        penalty = 0.5 * est.alpha * self.n_batches * mean_sq / self.total_weight
         loss = logs["loss"] * est._loss_scale() + penalty
         if est._end_epoch(loss, self.n_samples, self.validation):
             model.stop_training = True
@@ -533,11 +553,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     @available_if(_stochastic_solver)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``; the first call needs ``classes`` (every label)."""
         if not hasattr(self, "coefs_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _targets(self, y, reset, incremental, classes, dtype):
         if y.ndim == 2 and y.shape[1] == 1:
@@ -577,17 +597,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self._label_binarizer = LabelBinarizer().fit(labels)
             self.classes_ = self._label_binarizer.classes_
 
-    def _validation_score(self, X, y):
-        return accuracy_score(y, self._decode(self._proba(X)))
+    def _validation_score(self, X, y, sample_weight):
+        proba = self._proba(X)
+        if not np.isfinite(proba).all():
+            return np.nan
+        return accuracy_score(y, self._decode(proba), sample_weight=sample_weight)
 
     def _stratify(self, Y):
-        """Labels to stratify early stopping's split by: the indicator rows of single-output
-        targets (as booleans, like scikit-learn), none for multi-label ones."""
-        if self._label_binarizer is None:
-            return np.eye(len(self.classes_), dtype=bool)[Y]
-        if self._label_binarizer.y_type_ == "multilabel-indicator":
-            return None
-        return Y.astype(bool)
+        """Labels to stratify early stopping's split by, as scikit-learn: the boolean
+        column of a binary target (scikit-learn stratifies one-column targets only:
+        neither multi-class nor multi-label ones)."""
+        return Y.astype(bool) if self.n_outputs_ == 1 else None
 
     def _proba(self, X):
         """Output-layer activations for validated ``X``: (n, n_outputs_)."""
@@ -641,16 +661,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         *list(inspect.signature(_BaseMLP.__init__).parameters.values())[1:]])
 
     @available_if(_stochastic_solver)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)`` from the current weights."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def _targets(self, y, reset, incremental, classes, dtype):
         Y = y.reshape(len(y), -1).astype(dtype)
         return Y, "identity", Y
 
-    def _validation_score(self, X, Y):
-        return r2_score(Y, self._forward(X))
+    def _validation_score(self, X, Y, sample_weight):
+        pred = self._forward(X)
+        return r2_score(Y, pred, sample_weight=sample_weight) if np.isfinite(pred).all() else np.nan
 
     def predict(self, X):
         """Predicted targets: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
