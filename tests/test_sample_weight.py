@@ -190,3 +190,41 @@ def test_zero_weights_ignore_rows():
         b = MLPClassifier(**kw).fit(X[40:], y[40:], sample_weight=w[40:])
     for p, q in zip(a.coefs_, b.coefs_):
         np.testing.assert_allclose(p, q, rtol=1e-6, atol=1e-9)
+
+
+# ------------------------------------------------------------------ class_weight
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_class_weight_is_a_sample_weight(solver):
+    """class_weight (dict or "balanced") trains exactly as the per-sample weights it
+    stands for, multiplied into any sample_weight given."""
+    from sklearn.utils.class_weight import compute_sample_weight
+    X, y, w = _data("multiclass")
+    labels = np.array(["ant", "bee", "cat"])[y]
+    kw = dict(solver=solver, max_iter=5, random_state=0, hidden_layer_sizes=(6,),
+              shuffle=False)
+    cases = [({"ant": 3.0, "cat": 0.5}, np.choose(y, [3.0, 1.0, 0.5])),
+             ("balanced", compute_sample_weight("balanced", y))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for class_weight, per_sample in cases:
+            a = MLPClassifier(class_weight=class_weight, **kw).fit(X, labels, sample_weight=w)
+            b = MLPClassifier(**kw).fit(X, labels, sample_weight=w * per_sample)
+            for p, q in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+                np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-14)
+
+
+def test_class_weight_shifts_predictions_and_checks():
+    X, y, _ = _data("binary", n=200)
+    kw = dict(solver="lbfgs", max_iter=200, random_state=0, hidden_layer_sizes=(4,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = MLPClassifier(**kw).fit(X, y).predict(X).mean()
+        tilted = MLPClassifier(class_weight={1: 20.0}, **kw).fit(X, y).predict(X).mean()
+    assert tilted > plain
+    Xm, ym, _ = _data("multilabel")
+    with pytest.raises(ValueError, match="multi-label"):
+        MLPClassifier(class_weight={0: 2.0}, max_iter=2).fit(Xm, ym)
+    with pytest.raises(ValueError, match="partial_fit"):
+        MLPClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
+    assert MLPClassifier(class_weight="balanced").get_params()["class_weight"] == "balanced"
+    assert "loss" in MLPRegressor().get_params() and MLPRegressor("poisson").loss == "poisson"

@@ -118,6 +118,17 @@ def _stochastic_solver(est) -> bool:
     return True
 
 
+def _signature_with(init, leading=(), trailing=()):
+    """``init``'s signature with parameters ``(name, default)`` added first (positional,
+    after ``self``) and last (keyword-only): scikit-learn reads an estimator's parameter
+    names from its ``__init__`` signature."""
+    kind = inspect.Parameter
+    params = list(inspect.signature(init).parameters.values())
+    return inspect.signature(init).replace(parameters=[
+        params[0], *[kind(name, kind.POSITIONAL_OR_KEYWORD, default=d) for name, d in leading],
+        *params[1:], *[kind(name, kind.KEYWORD_ONLY, default=d) for name, d in trailing]])
+
+
 class _BaseMLP(BaseEstimator):
     """What both estimators share: parameters, network, optimizer, epoch loop, stopping rule.
 
@@ -167,6 +178,9 @@ class _BaseMLP(BaseEstimator):
                                  f"{name}={getattr(self, name)!r}")
         self._hidden_sizes()
         self._dtype(np.dtype(np.float64))
+        if is_regressor(self) and self.loss not in ("squared_error",):
+            raise ValueError("loss must be one of ('squared_error',); received: "
+                             f"loss={self.loss!r}")
         if self.batch_size != "auto":
             _check_number(self, "batch_size", 1, integer=True)
         _check_number(self, "alpha", 0.0)
@@ -552,6 +566,34 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     the default: the input's, float32 or float64; or ``"float32"``/``"float64"``).
     """
 
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, class_weight=None,
+                 **params):
+        super().__init__(hidden_layer_sizes, activation, **params)
+        self.class_weight = class_weight
+
+    __init__.__signature__ = _signature_with(_BaseMLP.__init__,
+                                             trailing=[("class_weight", None)])
+
+    def _sample_weights(self, sample_weight, X, y, incremental):
+        """``sample_weight`` times the weight of each sample's class under
+        ``class_weight`` (a dict ``{label: weight}``, labels missing from it weigh 1, or
+        ``"balanced"``: ``n_samples / (n_classes * count(label))`` over this ``y``)."""
+        sample_weight = super()._sample_weights(sample_weight, X, y, incremental)
+        if self.class_weight is None:
+            return sample_weight
+        if self._label_binarizer is not None and self._label_binarizer.y_type_.startswith(
+                "multilabel"):
+            raise ValueError("class_weight is not supported for multi-label targets")
+        if self.class_weight == "balanced" and incremental:
+            raise ValueError("class_weight='balanced' is not supported by partial_fit: its "
+                             "weights depend on the whole training set; pass "
+                             "compute_class_weight('balanced', classes=classes, y=y) as a dict")
+        y = column_or_1d(y)
+        present = np.unique(y) if self.class_weight == "balanced" else self.classes_
+        weights = compute_class_weight(self.class_weight, classes=present, y=y)
+        per_sample = weights[np.searchsorted(present, y)].astype(X.dtype)
+        return per_sample if sample_weight is None else sample_weight * per_sample
+
     @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``; the first call needs ``classes`` (every label)."""
@@ -653,12 +695,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         super().__init__(hidden_layer_sizes, activation, **params)
         self.loss = loss
 
-    # scikit-learn reads the parameter names from the signature: the shared ones plus loss
-    __init__.__signature__ = inspect.signature(_BaseMLP.__init__).replace(parameters=[
-        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-        inspect.Parameter("loss", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                          default="squared_error"),
-        *list(inspect.signature(_BaseMLP.__init__).parameters.values())[1:]])
+    __init__.__signature__ = _signature_with(_BaseMLP.__init__,
+                                             leading=[("loss", "squared_error")])
 
     @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
