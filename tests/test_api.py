@@ -22,7 +22,8 @@ def test_spec_names_exist():
         assert hasattr(reference, name), f"reference.{name} is missing"
 
 
-@pytest.mark.parametrize("name", sorted(set(SPEC_OPS) | {"column_sum"}))
+@pytest.mark.parametrize("name", sorted(set(SPEC_OPS) | {"column_sum", "sparse_linear",
+                                                        "sparse_linear_backward"}))
 def test_kernel_and_reference_signatures_agree(name):
     compiled = inspect.signature(getattr(ops, name))
     twin = inspect.signature(getattr(reference, name))
@@ -34,7 +35,8 @@ def test_kernel_and_reference_signatures_agree(name):
 def test_model_layer_names():
     for name in ["Dense", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout",
                  "Sequential", "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "SGD", "Adam",
-                 "AdamW", "load", "set_num_threads", "get_num_threads"]:
+                 "AdamW", "load", "set_num_threads", "get_num_threads", "Embedding",
+                 "KeyedVectors"]:
         assert hasattr(fastnn, name), name
 
 

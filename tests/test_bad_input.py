@@ -127,10 +127,14 @@ def test_cross_entropy_bad_targets(kmod, targets, exc, match):
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(reduction="avg"), ValueError,
      "reduction must be 'mean', 'sum' or 'none'; received 'avg'"),
-    (dict(reduction=None), ValueError, "received None"),
-    (dict(label_smoothing=-0.1), ValueError, r"label_smoothing must be in \[0, 1\]; received -0.1"),
+    (dict(reduction=None), TypeError, r"reduction must be .*; received None \(NoneType\)"),
+    (dict(reduction=2), TypeError, r"reduction must be .*; received 2 \(int\)"),
+    (dict(label_smoothing=-0.1), ValueError,
+     r"label_smoothing must be a real number in \[0, 1\]; received -0.1"),
     (dict(label_smoothing=1.5), ValueError, "received 1.5"),
     (dict(label_smoothing=float("nan")), ValueError, "received nan"),
+    (dict(label_smoothing="0.1"), TypeError,
+     r"label_smoothing must be a real number; received '0.1' \(str\)"),
     (dict(out=ro(X)), ValueError, "out must be a writeable array"),
     (dict(out=np.empty((4, 3))), TypeError, "out must have the same dtype"),
     (dict(out=np.empty((3, 4), F32)), ValueError, "out must have the shape of the result"),
@@ -185,11 +189,15 @@ P = np.ones(6, F32)
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(lr=-1.0), ValueError, r"^Invalid learning rate: -1.0$"),
-    (dict(lr=float("nan")), ValueError, "Invalid learning rate: nan"),
-    (dict(lr=0.1, momentum=-0.5), ValueError, "Invalid momentum value: -0.5"),
-    (dict(lr=0.1, weight_decay=-1e-3), ValueError, "Invalid weight_decay value: -0.001"),
-    (dict(lr=0.1, nesterov=True), ValueError, "Nesterov momentum requires momentum > 0"),
+    (dict(lr=-1.0), ValueError, r"^lr must be a finite real number >= 0; received -1.0$"),
+    (dict(lr=float("nan")), ValueError, "lr must be a finite real number; received nan"),
+    (dict(lr=float("inf")), ValueError, "lr must be a finite real number; received inf"),
+    (dict(lr=0.1, momentum=-0.5), ValueError, "momentum must be a finite real number >= 0; "
+                                              "received -0.5"),
+    (dict(lr=0.1, momentum=float("nan")), ValueError, "momentum must be .*; received nan"),
+    (dict(lr=0.1, weight_decay=-1e-3), ValueError, "weight_decay must be .* >= 0; received -0.001"),
+    (dict(lr=0.1, weight_decay=float("inf")), ValueError, "weight_decay must be .*; received inf"),
+    (dict(lr=0.1, nesterov=True), ValueError, "nesterov requires momentum > 0"),
     (dict(lr=0.1, momentum=0.9), ValueError,
      r"velocity is required when momentum > 0 \(momentum=0.9\); received None"),
     (dict(lr=0.1, momentum=0.9, velocity=np.zeros(5, F32)), ValueError,
@@ -198,7 +206,8 @@ P = np.ones(6, F32)
      r"velocity must have the same dtype as param \(float32\)"),
     (dict(lr=0.1, momentum=0.9, velocity=ro(np.zeros(6, F32))), ValueError,
      "velocity must be a writeable array"),
-    (dict(lr="0.1"), TypeError, "not str"),
+    (dict(lr="0.1"), TypeError, r"lr must be a real number; received '0.1' \(str\)"),
+    (dict(lr=0.1, momentum=[0.9]), TypeError, r"momentum must be a real number; received \[0.9\]"),
 ])
 def test_sgd_bad_arguments(kmod, kwargs, exc, match):
     p = P.copy()
@@ -226,15 +235,20 @@ def test_sgd_bad_arrays(kmod):
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(step=0), ValueError, "Invalid step: 0"),
+    (dict(step=0), ValueError, "step must be an integer >= 1; received 0"),
     (dict(step=1.0), TypeError, r"step must be an integer >= 1; received 1.0"),
     (dict(step=True), TypeError, "received True"),
-    (dict(lr=-0.1), ValueError, "Invalid learning rate: -0.1"),
-    (dict(beta1=1.0), ValueError, "Invalid beta parameter at index 0: 1.0"),
-    (dict(beta1=-0.1), ValueError, "Invalid beta parameter at index 0: -0.1"),
-    (dict(beta2=1.5), ValueError, "Invalid beta parameter at index 1: 1.5"),
-    (dict(eps=-1e-8), ValueError, "Invalid epsilon value: -1e-08"),
-    (dict(weight_decay=-1.0), ValueError, "Invalid weight_decay value: -1.0"),
+    (dict(lr=-0.1), ValueError, "lr must be a finite real number >= 0; received -0.1"),
+    (dict(lr=float("inf")), ValueError, "lr must be a finite real number; received inf"),
+    (dict(beta1=1.0), ValueError, r"beta1 must be a real number in \[0, 1\); received 1.0"),
+    (dict(beta1=-0.1), ValueError, "beta1 must be .*; received -0.1"),
+    (dict(beta2=1.5), ValueError, r"beta2 must be a real number in \[0, 1\); received 1.5"),
+    (dict(beta2=float("nan")), ValueError, "beta2 must be .*; received nan"),
+    (dict(eps=-1e-8), ValueError, "eps must be a finite real number >= 0; received -1e-08"),
+    (dict(eps=float("inf")), ValueError, "eps must be a finite real number; received inf"),
+    (dict(weight_decay=-1.0), ValueError, "weight_decay must be .* >= 0; received -1.0"),
+    (dict(weight_decay=float("inf")), ValueError, "weight_decay must be .*; received inf"),
+    (dict(eps="1e-8"), TypeError, r"eps must be a real number; received '1e-8' \(str\)"),
 ])
 def test_adam_bad_hyperparameters(kmod, kwargs, exc, match):
     args = dict(step=1, lr=0.01)
@@ -335,3 +349,94 @@ def test_train_plan_bad_runs(kmod):
                                          r"received -3 at index 9, outside that range"):
         plan.run_sgd(np.where(order == 9, -3, order), 0, 3, 0.1, 0.0, False, np.zeros(4))
     assert all((p == 0).all() for p in args["params"])  # nothing ran
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(lr=float("nan")), "lr must be a finite real number >= 0; received nan"),
+    (dict(lr=-1.0), "lr must be a finite real number >= 0; received -1.0"),
+    (dict(momentum=-5.0), "momentum must be a finite real number >= 0; received -5.0"),
+    (dict(decay=np.array([0.0, 0.0, -1.0, 0.0])), "decay must hold finite weight decays >= 0"),
+    (dict(decay=np.array([0.0, np.nan, 0.0, 0.0])), "decay must hold finite weight decays >= 0"),
+])
+def test_train_plan_checks_sgd_hyperparameters(kmod, kwargs, match):
+    args = plan_args(kmod)
+    plan = kmod.TrainPlan(**args)
+    run = dict(lr=0.1, momentum=0.0, nesterov=False, decay=np.zeros(4))
+    run.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        plan.run_sgd(np.arange(20), 0, 3, **run)
+    assert all((p == 0).all() for p in args["params"])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(beta1=2.0), r"beta1 must be a real number in \[0, 1\); received 2.0"),
+    (dict(eps=-1.0), "eps must be a finite real number >= 0; received -1.0"),
+    (dict(lr=float("inf")), "lr must be a finite real number >= 0; received inf"),
+    (dict(step=-1), r"step must be >= 0 \(the steps already taken\); received -1"),
+])
+def test_train_plan_checks_adam_hyperparameters(kmod, kwargs, match):
+    params = [np.zeros(s) for s in [(5, 8), (8,), (8, 3), (3,)]]
+    states = [[np.zeros_like(p) for p in params] for _ in range(2)]
+    args = plan_args(kmod, params=params, state1=states[0], state2=states[1])
+    plan = kmod.TrainPlan(**args)
+    run = dict(step=0, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, decay=np.zeros(4),
+               decoupled=False)
+    run.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        plan.run_adam(np.arange(20), 0, 3, **run)
+    assert all((p == 0).all() for p in params)
+
+
+# --------------------------------------------- issue 11: each reproducer, and its siblings
+@pytest.mark.parametrize("dtype", [">i8", ">i4", "<i8", ">u2"])
+def test_cross_entropy_labels_in_any_byte_order(kmod, dtype):
+    logits = np.arange(10, dtype=F32).reshape(2, 5) / 7
+    labels = np.array([2, 4], dtype)
+    loss, grad = kmod.softmax_cross_entropy(logits, labels)
+    ref_loss, ref_grad = kmod.softmax_cross_entropy(logits, labels.astype(np.int64))
+    assert loss == ref_loss
+    np.testing.assert_array_equal(grad, ref_grad)
+    with pytest.raises(ValueError, match=r"targets must hold class indices in \[0, 5\); "
+                                         r"received 5 at index 1"):
+        kmod.softmax_cross_entropy(logits, np.array([2, 5], dtype))
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_backward_without_output_is_an_error(kmod, name):
+    """``*_backward(grad, None)`` once returned the forward activation of grad."""
+    with pytest.raises(TypeError, match="output must be a numpy.ndarray of float32 or float64; received NoneType"):
+        getattr(kmod, name)(G, None)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda k: k.leaky_relu(X, float("nan")), ValueError,
+     "negative_slope must be a finite real number; received nan"),
+    (lambda k: k.leaky_relu(X, "0.1"), TypeError,
+     r"negative_slope must be a real number; received '0.1' \(str\)"),
+    (lambda k: k.leaky_relu_backward(G, X, float("inf")), ValueError,
+     "negative_slope must be a finite real number; received inf"),
+    (lambda k: k.gemm(X, X.T, alpha="2"), TypeError, r"alpha must be a real number; received '2'"),
+    (lambda k: k.gemm(X, X.T, alpha=float("nan")), ValueError,
+     "alpha must be a finite real number; received nan"),
+    (lambda k: k.gemm(X, X.T, beta=float("inf"), out=np.zeros((4, 4), F32)), ValueError,
+     "beta must be a finite real number; received inf"),
+    (lambda k: k.mse(X, X, reduction=0), TypeError, r"reduction must be .*received 0 \(int\)"),
+    (lambda k: k.bce_with_logits(X, X, reduction=b"sum"), TypeError,
+     r"reduction must be .*received b'sum' \(bytes\)"),
+    (lambda k: k.set_num_threads(2**31), None, None),
+    (lambda k: k.set_num_threads(-(2**70)), None, None),
+    (lambda k: k.set_num_threads(2.0), TypeError, "n must be an integer; received 2.0"),
+    (lambda k: k.peak_gflops(seconds=float("nan")), ValueError,
+     r"seconds must be a real number in \[0, 3600\]; received nan"),
+])
+def test_scalar_arguments_are_named(kmod, call, exc, match):
+    if exc is None:  # clamped, never a crash or an OverflowError
+        before = kmod.get_num_threads()
+        try:
+            call(kmod)
+            assert 1 <= kmod.get_num_threads() <= kmod.max_threads()
+        finally:
+            kmod.set_num_threads(before)
+        return
+    with pytest.raises(exc, match=match):
+        call(kmod)

@@ -7,7 +7,8 @@ activation ``ops.linear`` fuses, trained with a loss the compiled epoch runs
 (:meth:`~fastnn.losses.Loss.compiled_args`) and SGD/Adam/AdamW, gets the compiled
 runner: every minibatch runs in nogil code
 (gather, forward with fused epilogues, loss, backward, update) on buffers allocated
-once per ``fit``.  Anything else runs the manual loop of the lecture in Python.
+once per ``fit``; a CSR ``X`` is read in place, its minibatches' rows by index.
+Anything else runs the manual loop of the lecture in Python.
 Both run the same kernels in the same order, so they give the same numbers.
 
 ``full_batch_gradient`` returns the full-batch loss and gradient without an update (the
@@ -145,12 +146,12 @@ def full_batch_gradient(model, loss: Loss, X: np.ndarray, y: np.ndarray,
     layers = compiled_layers(model)
     loss_args = loss.compiled_args()
     if layers is not None and loss_args is not None:
-        return _train_plan(layers, loss_args, X, y, len(X),
+        return _train_plan(layers, loss_args, X, y, X.shape[0],
                            sample_weight=sample_weight).loss_gradient
 
     def evaluate() -> float:
         value = loss.forward(model.forward(X), y, sample_weight)
         model.backward(loss.backward())
-        return value * len(X)
+        return value * X.shape[0]
 
     return evaluate

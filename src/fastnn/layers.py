@@ -8,26 +8,49 @@ Every computation is one call into :mod:`fastnn.ops`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import ops
+from ._sparse import is_csr
 
-__all__ = ["Parameter", "Layer", "Dense", "Activation", "ReLU", "LeakyReLU", "Tanh",
+__all__ = ["Parameter", "RowGradient", "Layer", "Dense", "Embedding", "Activation", "ReLU", "LeakyReLU", "Tanh",
            "Sigmoid", "Identity", "Dropout", "ACTIVATION_LAYERS", "LAYER_CLASSES",
            "fusable_activation", "fused_steps"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+@dataclass
+class RowGradient:
+    """The gradient of a table of which only some rows have a nonzero gradient: row
+    ``rows[k]`` has gradient ``values[k]``, every other row zero (``rows`` sorted, distinct).
+    Optimizers update only those rows (see :mod:`fastnn.optim`)."""
+
+    rows: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def empty(cls, width: int, dtype) -> "RowGradient":
+        return cls(np.empty(0, np.intp), np.empty((0, width), dtype))
+
+    def clear(self) -> None:
+        self.rows, self.values = self.rows[:0], self.values[:0]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.values.dtype
+
+
 @dataclass(frozen=True)
 class Parameter:
-    """A trainable array and the array its gradient is written to (same shape and dtype)."""
+    """A trainable array and where its gradient is written: an array of the same shape
+    and dtype, or a :class:`RowGradient` for a table whose gradient touches few rows."""
 
     name: str
     value: np.ndarray
-    grad: np.ndarray
+    grad: "np.ndarray | RowGradient"
 
 
 class Layer:
@@ -50,6 +73,10 @@ class Layer:
     def config(self) -> dict:
         """The constructor arguments that rebuild this layer (used by ``save``)."""
         return {}
+
+    def state_arrays(self) -> Dict[str, np.ndarray]:
+        """The arrays ``save`` writes and ``load`` fills, by name: the parameters' values."""
+        return {p.name: p.value for p in self.parameters()}
 
     def __call__(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         return self.forward(x, training)
@@ -76,7 +103,8 @@ class Dense(Layer):
     ``init`` is ``"he"`` (normal, std ``sqrt(2 / in)``, for ReLU) or ``"glorot"``
     (uniform in ``±sqrt(6 / (in + out))``, for tanh/sigmoid); biases start at 0.
     Backward: ``grad_weight = x.T @ grad``, ``grad_bias = grad.sum(0)``,
-    ``grad_input = grad @ weight.T``.
+    ``grad_input = grad @ weight.T``.  ``x`` may be a CSR matrix (``ops.sparse_linear``:
+    the product and ``grad_weight`` run over its nonzeros only).
     """
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
@@ -135,16 +163,22 @@ class Dense(Layer):
             raise ValueError(f"{name} must have shape {target.shape}; received: {value.shape}")
         target[...] = value  # in place: optimizers keep their reference
 
+    def _linear(self, x, activation: Optional[str] = None) -> np.ndarray:
+        """``act(x @ weight + bias)`` for a dense ``x`` or a CSR matrix."""
+        if is_csr(x):
+            return ops.sparse_linear(x, self._weight, self._bias, activation)
+        return ops.linear(x, self._weight, self._bias, activation=activation)
+
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         self._input = x if training else None
-        return ops.linear(x, self._weight, self._bias)
+        return self._linear(x)
 
     def forward_activated(self, x: np.ndarray, activation: "Activation",
                           training: bool = True) -> np.ndarray:
         """``activation(x @ weight + bias)`` in one fused ``ops.linear`` call (for an
         activation where :func:`fusable_activation` holds); both layers keep what their
         backward passes need, as their own ``forward`` calls would."""
-        out = ops.linear(x, self._weight, self._bias, activation=activation.kernel)
+        out = self._linear(x, activation.kernel)
         self._input = x if training else None
         activation.keep_output(out, training)
         return out
@@ -152,7 +186,10 @@ class Dense(Layer):
     def backward_params(self, grad: np.ndarray) -> None:
         """Fill ``grad_weight`` and ``grad_bias`` only (skips ``grad @ weight.T``)."""
         x = self._saved(self._input, "input")
-        ops.gemm(x, grad, trans_a=True, out=self.grad_weight)
+        if is_csr(x):
+            ops.sparse_linear_backward(x, grad, out=self.grad_weight)
+        else:
+            ops.gemm(x, grad, trans_a=True, out=self.grad_weight)
         if self.grad_bias is not None:
             ops.column_sum(grad, out=self.grad_bias)
 
@@ -264,10 +301,134 @@ class Dropout(Layer):
         return {"p": self.p, "seed": self.seed}
 
 
+class Embedding(Layer):
+    """Bags of embeddings: token ids in, one row per document out (the fastText-style
+    input layer of a text classifier).
+
+    Input: a 2-D integer array ``ids`` (documents, length), one document a row, padded
+    with ``padding_idx`` (:meth:`pad` builds it from lists of ids).  Output row ``i``:
+    the mean (``mode="mean"``) or the sum (``mode="sum"``) of ``weight[ids[i, j]]`` over
+    the non-padding ids; zeros for an empty document.  Backward fills ``grad_weight``, a
+    :class:`RowGradient` holding only the rows the batch used; there is no input gradient.
+    ``weight`` starts as standard normal draws (seeded by ``seed``), as in PyTorch.
+    ``freeze=True`` (or setting ``freeze`` later) keeps the table fixed: it then has no
+    parameters, and its backward does nothing.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, *, mode: str = "mean",
+                 padding_idx: int = -1, freeze: bool = False, dtype=np.float32,
+                 seed: Optional[int] = None):
+        self.num_embeddings = _check_positive_int("num_embeddings", num_embeddings)
+        self.embedding_dim = _check_positive_int("embedding_dim", embedding_dim)
+        if mode not in ("mean", "sum"):
+            raise ValueError(f"mode must be 'mean' or 'sum'; received: mode={mode!r}")
+        if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+            raise TypeError(f"padding_idx must be an integer; received: padding_idx={padding_idx!r}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in _DTYPES:
+            raise TypeError(f"dtype must be float32 or float64; received: dtype={self.dtype}")
+        self.mode, self.padding_idx, self.seed = mode, int(padding_idx), seed
+        self.freeze = bool(freeze)
+        self.weight = np.empty((self.num_embeddings, self.embedding_dim), self.dtype)
+        self.grad_weight = RowGradient.empty(self.embedding_dim, self.dtype)
+        self._ids: Optional[np.ndarray] = None
+        #: after ``from_keyed_vectors``: True for the ids that got a vector
+        self.known: Optional[np.ndarray] = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw new weights, standard normal, seeded by ``seed``."""
+        self.weight[...] = np.random.default_rng(self.seed).standard_normal(self.weight.shape)
+
+    @property
+    def out_features(self) -> int:
+        """The width of the output rows (``embedding_dim``)."""
+        return self.embedding_dim
+
+    @classmethod
+    def from_keyed_vectors(cls, kv, vocabulary: Sequence[str], *, freeze: bool = False,
+                           mode: str = "mean", padding_idx: int = -1,
+                           seed: Optional[int] = None) -> "Embedding":
+        """An embedding for ``vocabulary`` (token ``i`` has id ``i``) that starts from the
+        vectors of ``kv`` (a :class:`~fastnn.KeyedVectors`): each token ``kv`` knows gets
+        its vector, the others normal draws with the standard deviation of ``kv``'s
+        vectors (seeded by ``seed``).  ``known`` tells which ids got a vector."""
+        vocabulary = list(vocabulary)
+        if not vocabulary:
+            raise ValueError("vocabulary is empty")
+        layer = cls(len(vocabulary), kv.vector_size, mode=mode, padding_idx=padding_idx,
+                    freeze=freeze, dtype=kv.vectors.dtype, seed=seed)
+        index = np.array([kv.key_to_index.get(token, -1) if isinstance(token, str) else -1
+                          for token in vocabulary], dtype=np.intp)
+        layer.known = index >= 0
+        scale = float(kv.vectors.std()) if len(kv.vectors) else 1.0
+        layer.weight *= layer.weight.dtype.type(scale)
+        layer.weight[layer.known] = kv.vectors[index[layer.known]]
+        return layer
+
+    @staticmethod
+    def pad(documents: Sequence[Sequence[int]], length: Optional[int] = None,
+            padding_idx: int = -1) -> np.ndarray:
+        """Lists of token ids as the 2-D input of ``forward``: one row per document,
+        ``length`` columns (the longest document by default; longer ones are cut),
+        filled up with ``padding_idx``."""
+        documents = [np.asarray(doc, dtype=np.int64).ravel() for doc in documents]
+        width = max((len(doc) for doc in documents), default=0) if length is None else int(length)
+        ids = np.full((len(documents), width), padding_idx, dtype=np.int64)
+        for row, doc in zip(ids, documents):
+            row[:min(width, len(doc))] = doc[:width]
+        return ids
+
+    def check_ids(self, ids, name: str = "X") -> np.ndarray:
+        """``ids`` checked to be a 2-D integer array of ids in range or ``padding_idx``."""
+        if not isinstance(ids, np.ndarray):
+            raise TypeError(f"{name} must be a numpy.ndarray of token ids; received: "
+                            f"{type(ids).__name__}")
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"{name} must hold integer token ids; received dtype {ids.dtype}")
+        if ids.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (documents, length); received shape {ids.shape}")
+        bad = (ids != self.padding_idx) & ((ids < 0) | (ids >= self.num_embeddings))
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} must hold ids in [0, {self.num_embeddings}) or "
+                             f"padding_idx={self.padding_idx}; received {ids[where]} at {where}")
+        return ids
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        self._ids = x if training and not self.freeze else None
+        return ops.embedding_bag(self.weight, x, mode=self.mode, padding_idx=self.padding_idx)
+
+    def backward_params(self, grad: np.ndarray) -> None:
+        """Fill ``grad_weight`` with the gradient of the rows the last batch used."""
+        if self.freeze:
+            return
+        ids = self._saved(self._ids, "ids")
+        rows, values = ops.embedding_bag_backward(grad, ids, self.num_embeddings,
+                                                  mode=self.mode, padding_idx=self.padding_idx)
+        self.grad_weight.rows, self.grad_weight.values = rows, values
+
+    def backward(self, grad: np.ndarray) -> None:
+        """``backward_params``; token ids have no gradient, so this returns None."""
+        self.backward_params(grad)
+        return None
+
+    def parameters(self) -> List[Parameter]:
+        return [] if self.freeze else [Parameter("weight", self.weight, self.grad_weight)]
+
+    def state_arrays(self) -> Dict[str, np.ndarray]:
+        return {"weight": self.weight}
+
+    def config(self) -> dict:
+        return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
+                "mode": self.mode, "padding_idx": self.padding_idx, "freeze": self.freeze,
+                "dtype": self.dtype.name, "seed": self.seed}
+
+
 ACTIVATION_LAYERS = {cls.kernel: cls for cls in (ReLU, LeakyReLU, Tanh, Sigmoid, Identity)}
 
 #: every built-in layer (save/load knows them by class name)
-LAYER_CLASSES = (Dense, Dropout, *ACTIVATION_LAYERS.values())
+LAYER_CLASSES = (Dense, Embedding, Dropout, *ACTIVATION_LAYERS.values())
 
 #: the negative slope ``ops.linear(..., activation="leaky_relu")`` applies
 LINEAR_LEAKY_SLOPE = 0.01

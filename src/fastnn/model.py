@@ -21,9 +21,10 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._sparse import as_csr, is_sparse
 from ._training import make_epoch_runner
 from .callbacks import History, ProgressBar
-from .layers import Dense, Layer, Parameter, fused_steps
+from .layers import Dense, Embedding, Layer, Parameter, fused_steps
 from .losses import Loss, SoftmaxCrossEntropy, get_loss
 from .optim import Optimizer
 
@@ -37,7 +38,9 @@ def _is_int(value) -> bool:
 class Sequential(Layer):
     """Layers applied in order: ``forward`` calls each layer, ``backward`` walks them back.
 
-    A ``Dense`` followed by an activation runs as one fused ``ops.linear`` call.
+    A ``Dense`` followed by an activation runs as one fused ``ops.linear`` call.  A
+    network that starts with an ``Embedding`` takes 2-D arrays of token ids (its
+    ``in_features`` is None); ``fit`` then runs the Python epoch.
     """
 
     def __init__(self, layers: Sequence[Layer]):
@@ -50,14 +53,20 @@ class Sequential(Layer):
         dense = [layer for layer in layers if isinstance(layer, Dense)]
         if not dense:
             raise ValueError("Sequential needs at least one Dense layer")
-        for prev, nxt in zip(dense, dense[1:]):
+        if any(isinstance(layer, Embedding) for layer in layers[1:]):
+            raise ValueError("an Embedding takes token ids: it can only be the first layer")
+        embedding = layers[0] if isinstance(layers[0], Embedding) else None
+        chain = ([embedding] if embedding else []) + dense  # the layers with a width
+        for prev, nxt in zip(chain, chain[1:]):
             if prev.out_features != nxt.in_features:
                 raise ValueError(f"layer sizes do not chain: {prev!r} -> {nxt!r}")
             if prev.dtype != nxt.dtype:
-                raise ValueError(f"all Dense layers must share a dtype: {prev.dtype} and {nxt.dtype}")
+                raise ValueError(f"all Dense and Embedding layers must share a dtype: "
+                                 f"{prev.dtype} and {nxt.dtype}")
         self.layers: List[Layer] = layers
         self.dtype = dense[0].dtype
-        self.in_features = dense[0].in_features
+        self.embedding = embedding
+        self.in_features = None if embedding else dense[0].in_features
         self.out_features = dense[-1].out_features
         self.loss_: Optional[Loss] = None
         self.stop_training = False
@@ -86,6 +95,14 @@ class Sequential(Layer):
 
     # ---------------------------------------------------------------- checking
     def _check_x(self, X, name: str = "X") -> np.ndarray:
+        """``X`` as the network's dtype, C-contiguous; a SciPy CSR/CSC matrix as CSR."""
+        if self.embedding is not None:
+            X = self.embedding.check_ids(X, name)
+            if X.shape[0] == 0:
+                raise ValueError(f"{name} is empty: shape {X.shape}")
+            return X
+        if is_sparse(X):
+            return self._check_sparse_x(X, name)
         if not isinstance(X, np.ndarray):
             raise TypeError(f"{name} must be a numpy.ndarray; received: {type(X).__name__}")
         if X.dtype.kind not in "biuf":
@@ -101,6 +118,17 @@ class Sequential(Layer):
         if not np.isfinite(X).all():
             raise ValueError(f"{name} contains NaN or infinity")
         return X
+
+    def _check_sparse_x(self, X, name: str):
+        if not isinstance(self.layers[0], Dense):
+            raise TypeError(f"sparse {name} needs a Dense first layer; received "
+                            f"{self.layers[0]!r}")
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} is empty: shape {X.shape}")
+        if X.shape[1] != self.in_features:
+            raise ValueError(f"{name} has {X.shape[1]} features but the model expects "
+                             f"{self.in_features}; received shape {X.shape}")
+        return as_csr(X, self.dtype, name)
 
     def _check_y(self, y, n: int, loss: Loss, name: str = "y") -> np.ndarray:
         """``y`` for ``n`` samples, then whatever ``loss`` requires of its targets."""
@@ -149,7 +177,7 @@ class Sequential(Layer):
         """
         loss = get_loss(loss)
         X = self._check_x(X)
-        targets = self._check_y(y, len(X), loss)
+        targets = self._check_y(y, X.shape[0], loss)
         # train on the targets as they are now, whatever a callback does to the caller's y
         y = targets.copy() if np.may_share_memory(targets, y) else targets
         sample_weight = self._check_sample_weight(sample_weight, len(X))
@@ -160,7 +188,7 @@ class Sequential(Layer):
             except (TypeError, ValueError):
                 raise TypeError("validation_data must be a pair (X_val, y_val)") from None
             Xv = self._check_x(Xv, "X_val")
-            val = (Xv, self._check_y(yv, len(Xv), loss, "y_val"))
+            val = (Xv, self._check_y(yv, Xv.shape[0], loss, "y_val"))
         self._check_optimizer(optimizer)
         if not _is_int(epochs) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer; received: {epochs!r}")
@@ -171,7 +199,7 @@ class Sequential(Layer):
             if not hasattr(cb, "on_epoch_end"):
                 raise TypeError(f"callbacks must have on_epoch_end; received: {cb!r}")
 
-        n = len(X)
+        n = X.shape[0]
         batch_size = min(int(batch_size), n)
         n_batches = -(-n // batch_size)
         runner = make_epoch_runner(self, loss, optimizer, X, y, batch_size, sample_weight)
@@ -215,7 +243,7 @@ class Sequential(Layer):
     def _outputs(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         X = self._check_x(X)
         parts = [self.forward(X[i:i + batch_size], training=False)
-                 for i in range(0, len(X), batch_size)]
+                 for i in range(0, X.shape[0], batch_size)]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def _trained_loss(self) -> Loss:
@@ -238,7 +266,7 @@ class Sequential(Layer):
         """``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` (accuracy for classification)."""
         loss = get_loss(loss if loss is not None else self._trained_loss())
         X = self._check_x(X)
-        return self._scores(X, self._check_y(y, len(X), loss), loss)
+        return self._scores(X, self._check_y(y, X.shape[0], loss), loss)
 
     def _scores(self, X: np.ndarray, y: np.ndarray, loss: Loss, prefix: str = "") -> dict:
         out = self._outputs(X)

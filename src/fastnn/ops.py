@@ -12,12 +12,18 @@ __all__ = []
 # Matrix products (gemm.pxi).
 __all__ += ["gemm", "matmul", "linear"]
 
+# Sparse (CSR) rows times a dense weight (sparse.pxi).
+__all__ += ["sparse_linear", "sparse_linear_backward"]
+
 
 # Activations, softmax, losses and optimizer steps (activations.pxi, losses.pxi, optim.pxi).
 __all__ += ["relu", "leaky_relu", "tanh", "sigmoid", "identity",
             "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
             "identity_backward", "softmax", "log_softmax", "softmax_cross_entropy", "mse",
             "bce_with_logits", "column_sum", "sgd_step", "adam_step"]
+
+# Bags of embeddings (embedding.pxi).
+__all__ += ["embedding_bag", "embedding_bag_backward"]
 
 
 globals().update({name: getattr(_k, name) for name in __all__})

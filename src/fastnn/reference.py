@@ -13,12 +13,13 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 
 __all__ = [
-    "gemm", "matmul", "linear",
+    "gemm", "matmul", "linear", "sparse_linear", "sparse_linear_backward",
     "relu", "leaky_relu", "tanh", "sigmoid", "identity",
     "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
     "identity_backward",
     "softmax", "log_softmax", "softmax_cross_entropy", "mse", "bce_with_logits",
-    "column_sum", "sgd_step", "adam_step", "mlp_train_epoch", "ACTIVATIONS",
+    "column_sum", "sgd_step", "adam_step", "embedding_bag", "embedding_bag_backward",
+    "mlp_train_epoch", "ACTIVATIONS",
 ]
 
 Loss = Union[float, np.ndarray]
@@ -58,6 +59,38 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     if bias is not None:
         z = z + bias
     return _store(ACTIVATIONS[activation or "identity"](z), out)
+
+
+# ------------------------------------------------------------ sparse (CSR) input
+def _csr_rows(x) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nonzeros of the CSR matrix ``x`` as (row, column, value) arrays, without SciPy."""
+    indptr = np.asarray(x.indptr, dtype=np.int64)
+    k0, k1 = indptr[0], indptr[-1]
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(indptr))
+    return rows, np.asarray(x.indices[k0:k1], dtype=np.int64), np.asarray(x.data[k0:k1])
+
+
+def sparse_linear(x, weight: np.ndarray, bias: Optional[np.ndarray] = None,
+                  activation: Optional[str] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``act(x @ weight + bias)`` for a CSR matrix ``x`` (``shape``, ``indptr``,
+    ``indices``, ``data``): row ``i`` of ``x @ weight`` is the sum over the nonzeros
+    ``x[i, j]`` of ``x[i, j] * weight[j]`` (duplicate entries add up)."""
+    rows, cols, vals = _csr_rows(x)
+    z = np.zeros((x.shape[0], weight.shape[1]), weight.dtype)
+    np.add.at(z, rows, vals[:, None] * weight[cols])
+    if bias is not None:
+        z = z + bias
+    return _store(ACTIVATIONS[activation or "identity"](z), out)
+
+
+def sparse_linear_backward(x, grad_output: np.ndarray,
+                           out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``x.T @ grad_output`` for a CSR matrix ``x``: the weight gradient of
+    :func:`sparse_linear` (row ``j`` sums ``x[i, j] * grad_output[i]`` over the nonzeros)."""
+    rows, cols, vals = _csr_rows(x)
+    dw = np.zeros((x.shape[1], grad_output.shape[1]), grad_output.dtype)
+    np.add.at(dw, cols, vals[:, None] * grad_output[rows])
+    return _store(dw, out)
 
 
 # --------------------------------------------------------------------- activations
@@ -244,6 +277,36 @@ def adam_step(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
     denom = np.sqrt(v) / dt(np.sqrt(bias2)) + dt(eps)
     param -= dt(lr / bias1) * (m / denom)
     return param
+
+
+# ------------------------------------------------------------ bags of embeddings
+def embedding_bag(weight: np.ndarray, ids: np.ndarray, *, mode: str = "mean",
+                  padding_idx: int = -1, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``out[i]`` = sum (``"sum"``) or mean (``"mean"``) of ``weight[ids[i, j]]`` over the
+    ``j`` with ``ids[i, j] != padding_idx``; zeros for a document of padding only."""
+    keep = ids != padding_idx
+    rows = weight[np.where(keep, ids, 0)] * keep[:, :, None].astype(weight.dtype)
+    total = rows.sum(axis=1)
+    if mode == "mean":
+        total /= np.maximum(keep.sum(axis=1), 1)[:, None].astype(weight.dtype)
+    return _store(total, out)
+
+
+def embedding_bag_backward(grad_output: np.ndarray, ids: np.ndarray, num_embeddings: int, *,
+                           mode: str = "mean", padding_idx: int = -1
+                           ) -> Tuple[np.ndarray, np.ndarray]:
+    """``(rows, grad_rows)``: the sorted distinct ids used and, for each, the sum of
+    ``grad_output[i]`` (divided by document ``i``'s token count for the mean) over its
+    occurrences: the rows of the dense gradient that are not zero."""
+    keep = ids != padding_idx
+    per_doc = grad_output
+    if mode == "mean":
+        per_doc = grad_output / np.maximum(keep.sum(axis=1), 1)[:, None].astype(grad_output.dtype)
+    dense = np.zeros((num_embeddings, grad_output.shape[1]), grad_output.dtype)
+    docs = np.nonzero(keep)[0]
+    np.add.at(dense, ids[keep], per_doc[docs])
+    rows = np.unique(ids[keep]).astype(np.intp)
+    return rows, dense[rows]
 
 
 # ------------------------------------------------------------- a whole training loop

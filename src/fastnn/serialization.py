@@ -2,8 +2,8 @@
 
 A file is an ``.npz`` archive without pickle: ``__fastnn__`` holds a JSON header
 ``{"format": "fastnn.Sequential/1", "layers": [{"type": ..., "config": {...}}, ...],
-"loss": {"type": ..., "config": {...}} or null}`` and ``layer<i>.<parameter>`` holds
-each parameter array of layer ``i`` (``layer0.weight``, ``layer0.bias``, ...).
+"loss": {"type": ..., "config": {...}} or null}`` and ``layer<i>.<name>`` holds each
+array of layer ``i`` (``Layer.state_arrays``: ``layer0.weight``, ``layer0.bias``, ...).
 Layers and losses are rebuilt from their class name and ``config()``, so only fastnn's
 own layer and loss classes can be saved.
 
@@ -46,8 +46,8 @@ def save(model: Sequential, path) -> None:
     arrays = {}
     for i, layer in enumerate(model.layers):
         spec["layers"].append(_entry(layer, _LAYER_TYPES, "layer"))
-        for p in layer.parameters():
-            arrays[f"layer{i}.{p.name}"] = p.value
+        for name, value in layer.state_arrays().items():
+            arrays[f"layer{i}.{name}"] = value
     if model.loss_ is not None:
         spec["loss"] = _entry(model.loss_, _LOSS_TYPES, "loss")
     np.savez(path, __fastnn__=np.array(json.dumps(spec)), **arrays)
@@ -90,16 +90,16 @@ def _read(path, name: str) -> Sequential:
             raise ValueError(f"unknown format {spec.get('format')!r}")
         layers = [_LAYER_TYPES[entry["type"]](**entry["config"]) for entry in spec["layers"]]
         model = Sequential(layers)
-        expected = {f"layer{i}.{p.name}": p for i, layer in enumerate(layers)
-                    for p in layer.parameters()}
+        expected = {f"layer{i}.{name}": value for i, layer in enumerate(layers)
+                    for name, value in layer.state_arrays().items()}
         if set(expected) != set(arrays):
             raise ValueError(f"arrays {sorted(arrays)} do not match the layers {sorted(expected)}")
-        for key, p in expected.items():
+        for key, value in expected.items():
             arr = arrays[key]
-            if arr.shape != p.value.shape or arr.dtype != p.value.dtype:
+            if arr.shape != value.shape or arr.dtype != value.dtype:
                 raise ValueError(f"{key} has shape {arr.shape} {arr.dtype}, expected "
-                                 f"{p.value.shape} {p.value.dtype}")
-            p.value[...] = arr
+                                 f"{value.shape} {value.dtype}")
+            value[...] = arr
         if spec.get("loss"):
             model.loss_ = _LOSS_TYPES[spec["loss"]["type"]](**spec["loss"]["config"])
     except (KeyError, TypeError, AttributeError) as exc:

@@ -39,6 +39,10 @@ How the scikit-learn objective maps onto fastnn:
 * Learning-rate schedules (``learning_rate="invscaling"``/``"adaptive"``, SGD only) change
   the rate once per epoch like scikit-learn; fastnn's momentum buffer does not include
   the learning rate, so with a changing rate momentum differs slightly from scikit-learn.
+* Sparse ``X``. SciPy CSR and CSC matrices and arrays are accepted by ``fit``,
+  ``partial_fit``, ``predict``, ``predict_proba`` and ``score`` and never densified:
+  CSC becomes CSR, and the first layer runs ``ops.sparse_linear`` (in training, the
+  compiled epoch reads each minibatch's rows of the CSR matrix in place).
 
 ``sample_weight`` (``fit``, ``partial_fit``) has scikit-learn >= 1.7's meaning: each
 minibatch's (L-BFGS: the data's) loss is the weighted mean, the L2 term is divided by the
@@ -72,6 +76,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from scipy.optimize import minimize
 
 from . import ops
+from ._sparse import is_csr
 from .layers import Dense, Identity, ReLU, Sigmoid, Tanh
 from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
 from ._training import full_batch_gradient
@@ -309,16 +314,17 @@ class _BaseMLP(BaseEstimator):
         act = _ACTIVATIONS[self._activation].kernel
         last = len(self.coefs_) - 1
         for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
-            X = ops.linear(X, np.ascontiguousarray(coef, dtype=X.dtype),
-                           np.ascontiguousarray(intercept, dtype=X.dtype),
-                           activation=None if i == last else act)
+            X = _linear_kernel(X)(X, np.ascontiguousarray(coef, dtype=X.dtype),
+                                  np.ascontiguousarray(intercept, dtype=X.dtype),
+                                  None if i == last else act)
         return X
 
     def _validate_X(self, X):
         """``X`` checked for prediction: float32 stays float32, anything else becomes
         float64, as in scikit-learn (predictions come in that dtype)."""
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32), order="C")
+        return validate_data(self, X, reset=False, accept_sparse="csr",
+                             dtype=(np.float64, np.float32), order="C")
 
     # ------------------------------------------------------------------ training
     def _fit(self, X, y, sample_weight=None, *, incremental, classes=None):
@@ -330,8 +336,8 @@ class _BaseMLP(BaseEstimator):
             dtype = (np.float64, np.float32) if self.dtype is None else self._dtype(None)
         else:  # go on in the dtype of the fitted network
             dtype = self._model.dtype
-        X, y = validate_data(self, X, y, reset=reset, dtype=dtype, order="C",
-                             multi_output=True, y_numeric=is_regressor(self))
+        X, y = validate_data(self, X, y, reset=reset, accept_sparse="csr", dtype=dtype,
+                             order="C", multi_output=True, y_numeric=is_regressor(self))
         if not reset:
             self._check_same_network()
         Y, out_activation, y_val_source = self._targets(y, reset, incremental, classes,
@@ -374,7 +380,7 @@ class _BaseMLP(BaseEstimator):
         grads = grads[0::2] + grads[1::2]  # Dense gives (weight, bias) pairs
         bounds = np.cumsum([0] + [p.size for p in params])
         evaluate = full_batch_gradient(self._model, self._loss, X, Y, sample_weight)
-        n, scale, n_weights = len(X), self._grad_scale(), len(self.coefs_)
+        n, scale, n_weights = X.shape[0], self._grad_scale(), len(self.coefs_)
         decay = self.alpha / (n if sample_weight is None else float(sample_weight.sum()))
 
         def unpack(theta):
@@ -424,12 +430,12 @@ class _BaseMLP(BaseEstimator):
                                      random_state=rng, stratify=stratify)
             X, X_val, Y, _, _, y_val = parts[:6]
             sample_weight, w_val = parts[6:] if sample_weight is not None else (None, None)
-            if len(X_val) < 2:
+            if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
             validation = (X_val, y_val, w_val)
             self._best_params = [p.copy() for p in self.coefs_ + self.intercepts_]
-        n = len(X)
+        n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else self.batch_size
         if batch_size > n:
             warnings.warn("Got `batch_size` larger than the sample size; it is clipped to "
@@ -528,11 +534,22 @@ class _BaseMLP(BaseEstimator):
                   f"{self.n_iter_no_change} consecutive epochs. Stopping.")
         return True
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def fit(self, X, y, sample_weight=None):
         """Train from scratch (or from the current weights with ``warm_start``) for at most
         ``max_iter`` epochs (L-BFGS: iterations); ``sample_weight`` weighs each sample's
         loss (scikit-learn >= 1.7's meaning)."""
         return self._fit(X, y, sample_weight, incremental=False)
+
+
+def _linear_kernel(X):
+    """The kernel of a dense layer on ``X``: ``ops.sparse_linear`` for a CSR matrix, else
+    ``ops.linear`` (same arguments: x, weight, bias, activation)."""
+    return ops.sparse_linear if is_csr(X) else ops.linear
 
 
 class _EpochEnd(Callback):

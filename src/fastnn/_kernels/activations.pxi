@@ -34,13 +34,12 @@ cdef inline void act_backward(int act, floating slope, const floating *g, const 
         fnn_act_backward_f64(act, slope, g, y, gx, n)
 
 
-cdef object _elementwise(object a, object b, object out, int act, double slope):
-    """act(a) (b is None) or a * act'(from output b), written to `out`.
+cdef object _elementwise(object a, object b, object out, int act, double slope, bint backward):
+    """act(a) or (`backward`) a * act'(from output b), written to `out`.
 
     `out` may be `a` or `b` itself (in place); any other overlap is an error.
     Non-contiguous operands are computed on contiguous copies.
     """
-    cdef bint backward = b is not None
     cdef str a_name = "grad_output" if backward else "x"
     cdef int t = check_float_array(a, a_name)
     cdef cnp.ndarray aa = <cnp.ndarray>a
@@ -74,49 +73,51 @@ cdef object _elementwise(object a, object b, object out, int act, double slope):
 
 def relu(x, out=None):
     """``max(x, 0)`` elementwise (NaN propagates); ``out`` may be ``x`` (in place)."""
-    return _elementwise(x, None, out, FNN_ACT_RELU, 0.0)
+    return _elementwise(x, None, out, FNN_ACT_RELU, 0.0, False)
 
 
-def leaky_relu(x, double negative_slope=0.01, out=None):
-    """``x`` where ``x >= 0``, else ``negative_slope * x``; ``out`` may be ``x``."""
-    return _elementwise(x, None, out, FNN_ACT_LEAKY_RELU, negative_slope)
+def leaky_relu(x, negative_slope=0.01, out=None):
+    """``x`` where ``x >= 0``, else ``negative_slope * x`` (finite); ``out`` may be ``x``."""
+    return _elementwise(x, None, out, FNN_ACT_LEAKY_RELU,
+                        check_real(negative_slope, "negative_slope"), False)
 
 
 def tanh(x, out=None):
     """Hyperbolic tangent elementwise (about 2 ulp); ``out`` may be ``x``."""
-    return _elementwise(x, None, out, FNN_ACT_TANH, 0.0)
+    return _elementwise(x, None, out, FNN_ACT_TANH, 0.0, False)
 
 
 def sigmoid(x, out=None):
     """Logistic function elementwise, overflow-free; ``out`` may be ``x``."""
-    return _elementwise(x, None, out, FNN_ACT_SIGMOID, 0.0)
+    return _elementwise(x, None, out, FNN_ACT_SIGMOID, 0.0, False)
 
 
 def identity(x, out=None):
     """A copy of ``x`` (into ``out`` when given)."""
-    return _elementwise(x, None, out, FNN_ACT_IDENTITY, 0.0)
+    return _elementwise(x, None, out, FNN_ACT_IDENTITY, 0.0, False)
 
 
 def relu_backward(grad_output, output, out=None):
     """``grad_output * (output > 0)``; ``out`` may be either input."""
-    return _elementwise(grad_output, output, out, FNN_ACT_RELU, 0.0)
+    return _elementwise(grad_output, output, out, FNN_ACT_RELU, 0.0, True)
 
 
-def leaky_relu_backward(grad_output, output, double negative_slope=0.01, out=None):
+def leaky_relu_backward(grad_output, output, negative_slope=0.01, out=None):
     """``grad_output`` where ``output > 0``, else ``negative_slope * grad_output``."""
-    return _elementwise(grad_output, output, out, FNN_ACT_LEAKY_RELU, negative_slope)
+    return _elementwise(grad_output, output, out, FNN_ACT_LEAKY_RELU,
+                        check_real(negative_slope, "negative_slope"), True)
 
 
 def tanh_backward(grad_output, output, out=None):
     """``grad_output * (1 - output**2)``; ``out`` may be either input."""
-    return _elementwise(grad_output, output, out, FNN_ACT_TANH, 0.0)
+    return _elementwise(grad_output, output, out, FNN_ACT_TANH, 0.0, True)
 
 
 def sigmoid_backward(grad_output, output, out=None):
     """``grad_output * output * (1 - output)``; ``out`` may be either input."""
-    return _elementwise(grad_output, output, out, FNN_ACT_SIGMOID, 0.0)
+    return _elementwise(grad_output, output, out, FNN_ACT_SIGMOID, 0.0, True)
 
 
 def identity_backward(grad_output, output, out=None):
     """A copy of ``grad_output`` (``output`` is only checked)."""
-    return _elementwise(grad_output, output, out, FNN_ACT_IDENTITY, 0.0)
+    return _elementwise(grad_output, output, out, FNN_ACT_IDENTITY, 0.0, True)

@@ -17,9 +17,12 @@ def cpu_has_avx2_fma() -> bool:
     return bool(fnn_cpu_has_avx2_fma())
 
 
-def set_num_threads(int n) -> None:
-    """Set the thread count used by this module's parallel loops (clamped to max_threads())."""
-    fnn_set_num_threads(n)
+def set_num_threads(n) -> None:
+    """Set the thread count used by this module's parallel loops: an integer, clamped to
+    1..max_threads()."""
+    if isinstance(n, bool) or not hasattr(n, "__index__"):
+        raise TypeError(f"n must be an integer; received {n!r}")
+    fnn_set_num_threads(max(-1, min(n.__index__(), fnn_max_threads())))
 
 
 def get_num_threads() -> int:
@@ -37,12 +40,12 @@ def release_threads() -> bool:
     return bool(fnn_release_threads())
 
 
-def peak_gflops(bint double=False, double seconds=0.1) -> float:
-    """Best GFLOP/s of one core on register-only multiply-adds, over ``seconds``
-    (AVX2/FMA vectors in the avx2 module, plain C in the portable one)."""
-    cdef double r
+def peak_gflops(bint double=False, seconds=0.1) -> float:
+    """Best GFLOP/s of one core on register-only multiply-adds, over ``seconds`` (at most
+    an hour; AVX2/FMA vectors in the avx2 module, plain C in the portable one)."""
+    cdef double r, s = check_real(seconds, "seconds", 0.0, 3600.0)
     with nogil:
-        r = fnn_peak_gflops(double, seconds)
+        r = fnn_peak_gflops(double, s)
     return r
 
 

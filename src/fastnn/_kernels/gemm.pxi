@@ -160,15 +160,16 @@ cdef object _gemm(object a_obj, object b_obj, bint trans_a, bint trans_b, double
     return c
 
 
-def gemm(a, b, *, bint trans_a=False, bint trans_b=False, double alpha=1.0, double beta=0.0,
-         out=None):
+def gemm(a, b, *, bint trans_a=False, bint trans_b=False, alpha=1.0, beta=0.0, out=None):
     """``alpha * op(a) @ op(b) + beta * out`` with ``op(x) = x.T`` when ``trans_x``.
 
     2-D float32 or float64 operands of one dtype, any strides (transposes are views,
     never copies).  With ``beta == 0`` the old contents of ``out`` are never read;
-    ``beta != 0`` needs ``out``.  Returns ``out`` when given, else a new array.
+    ``beta != 0`` needs ``out``.  ``alpha`` and ``beta`` are finite real numbers.
+    Returns ``out`` when given, else a new array.
     """
-    return _gemm(a, b, trans_a, trans_b, alpha, beta, out, None, FNN_ACT_IDENTITY, "a", "b")
+    return _gemm(a, b, trans_a, trans_b, check_real(alpha, "alpha"), check_real(beta, "beta"),
+                 out, None, FNN_ACT_IDENTITY, "a", "b")
 
 
 def matmul(a, b, out=None):

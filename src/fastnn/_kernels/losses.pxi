@@ -127,15 +127,16 @@ cdef cnp.ndarray _check_labels(cnp.ndarray targets, Py_ssize_t n, Py_ssize_t c):
                         f"received dtype {targets.dtype}")
     check_shape(targets, 1, n, 0, "targets")
     cdef cnp.ndarray lab = targets
-    if cnp.PyArray_TYPE(targets) != cnp.NPY_INTP or not is_flat(targets, False):
+    if (cnp.PyArray_TYPE(targets) != cnp.NPY_INTP or not cnp.PyArray_ISNOTSWAPPED(targets)
+            or not is_flat(targets, False)):
         lab = <cnp.ndarray>targets.astype(np.intp, order="C")
     # Unsigned labels above the intp range wrap to negative values: also caught here.
     check_indices(lab, 0, n, c, targets, "targets", "class indices")
     return lab
 
 
-def softmax_cross_entropy(logits, targets, *, str reduction="mean",
-                          double label_smoothing=0.0, out=None):
+def softmax_cross_entropy(logits, targets, *, reduction="mean", label_smoothing=0.0,
+                          out=None):
     """Fused softmax + cross-entropy over the rows of 2-D ``logits``: ``(loss, grad)``.
 
     ``targets``: integer class indices of shape (n,) (any integer dtype) or
@@ -146,8 +147,7 @@ def softmax_cross_entropy(logits, targets, *, str reduction="mean",
     itself but must not overlap ``targets``.
     """
     cdef int red = reduction_code(reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1]; received {label_smoothing!r}")
+    cdef double smoothing = check_real(label_smoothing, "label_smoothing", 0.0, 1.0)
     cdef int t = check_float_array(logits, "logits")
     cdef cnp.ndarray xa = <cnp.ndarray>logits
     check_ndim(xa, 2, "logits")
@@ -190,11 +190,11 @@ def softmax_cross_entropy(logits, targets, *, str reduction="mean",
     with nogil:
         if t == cnp.NPY_FLOAT32:
             total = _xent_rows(<float *>_data(xa), lp, <float *>qp, n, c,
-                               <float>label_smoothing, <float>gscale, <float *>_data(gw),
+                               <float>smoothing, <float>gscale, <float *>_data(gw),
                                <float *>rl, nt)
         else:
             total = _xent_rows(<double *>_data(xa), lp, <double *>qp, n, c,
-                               label_smoothing, gscale, <double *>_data(gw),
+                               smoothing, gscale, <double *>_data(gw),
                                <double *>rl, nt)
     if gw is not ga:
         cnp.PyArray_CopyInto(ga, gw)
@@ -209,7 +209,7 @@ cdef object _reduced(int red, double total, Py_ssize_t count, cnp.ndarray per_it
     return total / count if count > 0 else float("nan")
 
 
-cdef object _pointwise_loss(int kind, object a, object target, str reduction, object out):
+cdef object _pointwise_loss(int kind, object a, object target, object reduction, object out):
     cdef int red = reduction_code(reduction)
     cdef str a_name = "pred" if kind == FNN_LOSS_MSE else "logits"
     cdef int t = check_float_array(a, a_name)
@@ -252,7 +252,7 @@ cdef object _pointwise_loss(int kind, object a, object target, str reduction, ob
     return _reduced(red, total, n, per_item), ga
 
 
-def mse(pred, target, *, str reduction="mean", out=None):
+def mse(pred, target, *, reduction="mean", out=None):
     """Squared error ``(pred - target)**2`` and its gradient ``2 * (pred - target)``.
 
     ``reduction``: "mean" over all elements (grad divided by the count), "sum" or
@@ -261,7 +261,7 @@ def mse(pred, target, *, str reduction="mean", out=None):
     return _pointwise_loss(FNN_LOSS_MSE, pred, target, reduction, out)
 
 
-def bce_with_logits(logits, target, *, str reduction="mean", out=None):
+def bce_with_logits(logits, target, *, reduction="mean", out=None):
     """Binary cross-entropy of ``sigmoid(logits)`` against ``target`` in [0, 1].
 
     Loss ``max(x, 0) - x * t + log1p(exp(-|x|))``, gradient ``sigmoid(x) - t``;

@@ -10,6 +10,8 @@
 #   adam_update(floating *param, const floating *grad, floating *m, floating *v,
 #               Py_ssize_t n, long long step, double lr, double beta1, double beta2,
 #               double eps, double weight_decay, bint decoupled)
+#   check_sgd(lr, momentum, nesterov, weight_decay), check_adam(lr, beta1, beta2, eps,
+#       weight_decay): the hyperparameter checks of sgd_step/adam_step (TrainPlan's too).
 # and the ops: sgd_step, adam_step.
 from cython cimport floating
 from libc.math cimport pow, sqrt, sqrtf
@@ -64,6 +66,28 @@ cdef inline void adam_update(floating *param, const floating *grad, floating *m,
         param[i] = p - step_size * (mi / (_sqrt(vi) * inv_root2 + e))
 
 
+cdef int check_sgd(double lr, double momentum, bint nesterov, double weight_decay) except -1:
+    """SGD's hyperparameters: finite, lr, momentum and weight_decay >= 0, Nesterov only
+    with momentum."""
+    check_real(lr, "lr", 0.0)
+    check_real(momentum, "momentum", 0.0)
+    check_real(weight_decay, "weight_decay", 0.0)
+    if nesterov and momentum == 0.0:
+        raise ValueError(f"nesterov requires momentum > 0; received momentum={momentum}")
+    return 0
+
+
+cdef int check_adam(double lr, double beta1, double beta2, double eps,
+                    double weight_decay) except -1:
+    """Adam's hyperparameters: finite, betas in [0, 1), lr, eps and weight_decay >= 0."""
+    check_real(lr, "lr", 0.0)
+    check_real(beta1, "beta1", 0.0, 1.0, False, True)
+    check_real(beta2, "beta2", 0.0, 1.0, False, True)
+    check_real(eps, "eps", 0.0)
+    check_real(weight_decay, "weight_decay", 0.0)
+    return 0
+
+
 cdef cnp.ndarray _state(object a, cnp.ndarray param, str name, list others):
     """An optimizer state buffer: like `param`, writeable, sharing memory with none of `others`."""
     if a is None:
@@ -81,22 +105,17 @@ cdef cnp.ndarray _work(cnp.ndarray a, bint flat):
     return a if flat else <cnp.ndarray>np.array(a, order="C")
 
 
-def sgd_step(param, grad, *, double lr, double momentum=0.0, velocity=None,
-             bint nesterov=False, double weight_decay=0.0):
+def sgd_step(param, grad, *, lr, momentum=0.0, velocity=None, bint nesterov=False,
+             weight_decay=0.0):
     """One in-place SGD step (PyTorch's, dampening 0); returns ``param``.
 
     ``velocity`` (like ``param``, writeable) is required when ``momentum > 0`` and is
     updated in place (ignored otherwise).  No two of ``param``, ``grad``, ``velocity``
     may share memory; non-contiguous buffers work (updated through contiguous copies).
     """
-    if not lr >= 0.0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not momentum >= 0.0:
-        raise ValueError(f"Invalid momentum value: {momentum}")
-    if not weight_decay >= 0.0:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-    if nesterov and momentum == 0.0:
-        raise ValueError(f"Nesterov momentum requires momentum > 0; received momentum={momentum}")
+    cdef double rate = check_real(lr, "lr"), mom = check_real(momentum, "momentum")
+    cdef double decay = check_real(weight_decay, "weight_decay")
+    check_sgd(rate, mom, nesterov, decay)
     cdef int t = check_float_array(param, "param")
     cdef cnp.ndarray pa = <cnp.ndarray>param
     check_writeable(pa, "param")
@@ -104,34 +123,33 @@ def sgd_step(param, grad, *, double lr, double momentum=0.0, velocity=None,
     cdef cnp.ndarray ga = <cnp.ndarray>grad
     check_no_overlap(pa, ga, "param", "grad", False)
     cdef cnp.ndarray va = pa
-    if momentum > 0.0:
+    if mom > 0.0:
         if velocity is None:
-            raise ValueError(f"velocity is required when momentum > 0 (momentum={momentum}); "
+            raise ValueError(f"velocity is required when momentum > 0 (momentum={mom}); "
                              "received None")
         va = _state(velocity, pa, "velocity", [("param", pa), ("grad", ga)])
     cdef bint flat = flat_together(pa, ga, va)
     cdef cnp.ndarray pw = _work(pa, flat), gw = c_array(ga) if not flat else ga
-    cdef cnp.ndarray vw = _work(va, flat) if momentum > 0.0 else pw
+    cdef cnp.ndarray vw = _work(va, flat) if mom > 0.0 else pw
     cdef Py_ssize_t n = cnp.PyArray_SIZE(pa)
     cdef int nt = _threads(n, EW_PAR_CHEAP)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             _sgd_chunks(<float *>_data(pw), <float *>_data(gw),
-                        <float *>_data(vw) if momentum > 0.0 else NULL, n, <float>lr,
-                        <float>momentum, <float>weight_decay, nesterov, nt)
+                        <float *>_data(vw) if mom > 0.0 else NULL, n, <float>rate,
+                        <float>mom, <float>decay, nesterov, nt)
         else:
             _sgd_chunks(<double *>_data(pw), <double *>_data(gw),
-                        <double *>_data(vw) if momentum > 0.0 else NULL, n, lr, momentum,
-                        weight_decay, nesterov, nt)
+                        <double *>_data(vw) if mom > 0.0 else NULL, n, rate, mom, decay, nesterov, nt)
     if not flat:
         cnp.PyArray_CopyInto(pa, pw)
-        if momentum > 0.0:
+        if mom > 0.0:
             cnp.PyArray_CopyInto(va, vw)
     return param
 
 
-def adam_step(param, grad, m, v, *, step, double lr, double beta1=0.9, double beta2=0.999,
-              double eps=1e-8, double weight_decay=0.0, bint decoupled=False):
+def adam_step(param, grad, m, v, *, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+              weight_decay=0.0, bint decoupled=False):
     """One in-place Adam step (AdamW when ``decoupled``); ``step`` counts from 1.
 
     ``m`` and ``v`` (like ``param``, writeable) are updated in place; returns ``param``.
@@ -140,17 +158,11 @@ def adam_step(param, grad, m, v, *, step, double lr, double beta1=0.9, double be
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
         raise TypeError(f"step must be an integer >= 1; received {step!r}")
     if step < 1:
-        raise ValueError(f"Invalid step: {step}")
-    if not lr >= 0.0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= beta1 < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {beta1}")
-    if not 0.0 <= beta2 < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {beta2}")
-    if not eps >= 0.0:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not weight_decay >= 0.0:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        raise ValueError(f"step must be an integer >= 1; received {step!r}")
+    cdef double rate = check_real(lr, "lr"), b1 = check_real(beta1, "beta1")
+    cdef double b2 = check_real(beta2, "beta2"), e = check_real(eps, "eps")
+    cdef double decay = check_real(weight_decay, "weight_decay")
+    check_adam(rate, b1, b2, e, decay)
     cdef long long istep = min(step, 1 << 62)
     cdef int t = check_float_array(param, "param")
     cdef cnp.ndarray pa = <cnp.ndarray>param
@@ -168,11 +180,11 @@ def adam_step(param, grad, m, v, *, step, double lr, double beta1=0.9, double be
     with nogil:
         if t == cnp.NPY_FLOAT32:
             _adam_chunks(<float *>_data(pw), <float *>_data(gw), <float *>_data(mw),
-                         <float *>_data(vw), n, istep, lr, beta1, beta2, eps, weight_decay,
+                         <float *>_data(vw), n, istep, rate, b1, b2, e, decay,
                          decoupled, nt)
         else:
             _adam_chunks(<double *>_data(pw), <double *>_data(gw), <double *>_data(mw),
-                         <double *>_data(vw), n, istep, lr, beta1, beta2, eps, weight_decay,
+                         <double *>_data(vw), n, istep, rate, b1, b2, e, decay,
                          decoupled, nt)
     if not flat:
         cnp.PyArray_CopyInto(pa, pw)

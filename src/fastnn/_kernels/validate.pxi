@@ -4,13 +4,42 @@
 # Provides the one vocabulary of argument errors: every check raises TypeError (wrong
 # kind of object or dtype) or ValueError (wrong shape, value or memory layout) with
 # the message "<name> must ...; received ...", naming the argument and quoting what it
-# received.  Also array helpers: prepare_out, new_array, empty_c_like, c_array,
+# received; check_real does the same for scalar arguments.  Also array helpers: prepare_out, new_array, empty_c_like, c_array,
 # is_flat, flat_together, same_view, reduction_code, _data.
 # Helpers on arrays work on the NumPy C API (no Python attribute lookups) so that a
 # call on a small array costs tens of nanoseconds.
 import numpy as np
+from libc.math cimport INFINITY, isfinite
 
 from fastnn._kernels.capi cimport PyArray_NewLikeArray
+
+
+cdef str _range_text(double lo, double hi, bint lo_open, bint hi_open):
+    if lo == -INFINITY and hi == INFINITY:
+        return "a finite real number"
+    if hi == INFINITY:
+        return f"a finite real number {'>' if lo_open else '>='} {lo:g}"
+    if lo == -INFINITY:
+        return f"a finite real number {'<' if hi_open else '<='} {hi:g}"
+    return f"a real number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+
+cpdef double check_real(object value, str name, double lo=-INFINITY, double hi=INFINITY,
+                        bint lo_open=False, bint hi_open=False) except? -1.0:
+    """`value` (a real number: float, int, NumPy scalar; never a string) as a double that
+    is finite and within lo..hi (each bound closed unless `*_open`); else TypeError or
+    ValueError naming `name`.  The model layer checks its scalars with it too."""
+    cdef double x
+    try:
+        x = value
+    except TypeError:
+        raise TypeError(f"{name} must be a real number; received {value!r} "
+                        f"({type(value).__name__})") from None
+    if not (isfinite(x) and (x > lo if lo_open else x >= lo)
+            and (x < hi if hi_open else x <= hi)):
+        raise ValueError(f"{name} must be {_range_text(lo, hi, lo_open, hi_open)}; "
+                         f"received {value!r}")
+    return x
 
 
 cdef inline str _shape_str(cnp.ndarray a):
@@ -233,8 +262,11 @@ cdef cnp.ndarray c_array(cnp.ndarray a):
     return <cnp.ndarray>np.array(a, order="C")
 
 
-cdef int reduction_code(str reduction) except -1:
+cdef int reduction_code(object reduction) except -1:
     """0 for "none", 1 for "sum", 2 for "mean"."""
+    if not isinstance(reduction, str):
+        raise TypeError(f"reduction must be 'mean', 'sum' or 'none'; received {reduction!r} "
+                        f"({type(reduction).__name__})")
     if reduction == "mean":
         return 2
     if reduction == "sum":
