@@ -257,8 +257,8 @@ def test_early_stopping():
 class _SnapshotRegressor(MLPRegressor):
     """Records the weights each validation score was computed with."""
 
-    def _validation_score(self, X, Y):
-        score = super()._validation_score(X, Y)
+    def _validation_score(self, X, Y, sample_weight):
+        score = super()._validation_score(X, Y, sample_weight)
         self.snapshots.append((score, [c.copy() for c in self.coefs_]))
         return score
 

@@ -15,6 +15,8 @@ cores between processes:
 * With threadpoolctl (>= 3.5) installed, fastnn registers its pool with it
   (``user_api="openmp"``, ``internal_api="fastnn"``): ``threadpool_info()`` lists it and
   ``threadpool_limits(n)`` limits it.  The count is one per process, not per thread.
+* A build without OpenMP (a compiler without it, or ``FASTNN_OPENMP=0`` at build time)
+  runs every kernel on one thread: the count stays 1, ``set_num_threads(n > 1)`` warns.
 * Before ``os.fork()`` the OpenMP thread pool is released, so a forked child can run
   parallel regions (libgomp's pool does not survive fork: the child would wait for
   threads it does not have).  Where the OpenMP runtime cannot release it, the child
@@ -74,7 +76,7 @@ def _apply(n: int, source: str) -> None:
     global threads_source
     for mod in modules.values():
         mod.set_num_threads(n)
-    threads_source = source
+    threads_source = source if kernels.OPENMP else "built without OpenMP"
 
 
 class _PreviousThreads:
@@ -106,6 +108,9 @@ def set_num_threads(n: int) -> _PreviousThreads:
         raise ValueError(f"n must be >= 1; received: {n}")
     if n > max_threads():
         raise ValueError(f"n must be <= {max_threads()} (4 threads per online CPU); received: {n}")
+    if n > 1 and not kernels.OPENMP:
+        warnings.warn("fastnn was built without OpenMP: its kernels run on one thread",
+                      RuntimeWarning, stacklevel=2)
     restore = _PreviousThreads(get_num_threads(), threads_source)
     _apply(n, "set_num_threads")
     return restore

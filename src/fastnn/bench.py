@@ -335,15 +335,19 @@ def gemm_peak_report(rows: List[Row], threads: int) -> Dict[str, dict]:
 
 
 def format_table(rows: List[Row], peers: List[str]) -> str:
-    head = ["workload", *(f"{p} time" for p in peers), "fastnn GFLOP/s",
+    """The markdown table: a time and a ratio column per peer, GFLOP/s when some row
+    counts its flops."""
+    gflops = any(row.flops for row in rows)
+    head = ["workload", *(f"{p} time" for p in peers), *(["fastnn GFLOP/s"] if gflops else []),
             *(f"x vs {p}" for p in peers if p != "fastnn")]
     lines = []
     for row in rows:
         cells = [row.name]
         for p in peers:
             cells.append(_fmt_time(row.times.get(p)))
-        gf = row.flops / row.times["fastnn"] / 1e9 if row.flops and "fastnn" in row.times else None
-        cells.append(f"{gf:.1f}" if gf else "")
+        if gflops:
+            gf = row.flops / row.times["fastnn"] / 1e9 if row.flops and "fastnn" in row.times else None
+            cells.append(f"{gf:.1f}" if gf else "")
         for p in peers:
             if p != "fastnn":
                 r = row.ratio(p)
@@ -427,20 +431,24 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(args: argparse.Namespace) -> int:
     result = run(args)
-    info, rows, peers = result["machine"], result["rows"], result["peers"]
+    info, rows = result["machine"], result["rows"]
+    peers = [p for p in result["peers"] if p == "fastnn" or any(p in r.times for r in rows)]
+    report = sys.stderr if args.json == "-" else sys.stdout  # stdout: the JSON alone
     print(f"fastnn bench - {info['date']} - {info['cpu']} - {info['isa']} kernels - "
           f"{info['threads']} thread(s) - numpy {info['numpy']}, torch {info['torch']}, "
-          f"scikit-learn {info['sklearn']}")
+          f"scikit-learn {info['sklearn']}", file=report)
     print(f"times: median of {args.repeats} runs; 'x vs peer' = peer time / fastnn time; "
-          f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch")
-    print(format_table(rows, peers))
+          f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch", file=report)
+    print(format_table(rows, peers), file=report)
     peaks = gemm_peak_report(rows, info["threads"])
     for dtype, rep in peaks.items():
         shares = ", ".join(f"{p} {f:.0%}" for p, f in rep["fraction"].items())
         print(f"{dtype} peak measured on {info['threads']} core(s) (register-only FMA loop, "
-              f"{info['isa']}): {rep['peak_gflops']:.1f} GFLOP/s; GEMM 512^3 reaches: {shares}")
+              f"{info['isa']}): {rep['peak_gflops']:.1f} GFLOP/s; GEMM 512^3 reaches: {shares}",
+              file=report)
     if args.json:
-        payload = {"machine": info, "gemm_peak": peaks, "rows": [asdict(r) for r in rows]}
+        payload = {"machine": info, "peers": peers, "gemm_peak": peaks,
+                   "rows": [asdict(r) for r in rows]}
         text = json.dumps(payload, indent=2)
         if args.json == "-":
             print(text)
@@ -454,11 +462,17 @@ def main(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=thread_count, default=1,
-                   help="threads for every peer (default 1)")
-    p.add_argument("--repeats", type=positive_int, default=5, help="timed runs per measurement")
-    p.add_argument("--quick", action="store_true", help="fewer shapes, smaller epochs")
-    p.add_argument("--only", default=None, help="only rows whose name contains this text")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write JSON (- for stdout)")
+                   help="threads for every peer (default: %(default)s)")
+    p.add_argument("--repeats", type=positive_int, default=5,
+                   help="timed runs per measurement (default: %(default)s)")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer shapes, smaller epochs (default: every shape, full epochs)")
+    p.add_argument("--only", default=None,
+                   help="only rows whose name contains this text (default: every row)")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="also write JSON; with -, stdout holds only the JSON and the table "
+                        "goes to stderr (default: no JSON)")
     p.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
-                   help="bar chart (needs matplotlib)")
-    p.add_argument("--verbose", action="store_true", help="print each row as it is measured")
+                   help="bar chart, needs matplotlib (default: no chart)")
+    p.add_argument("--verbose", action="store_true",
+                   help="print each row to stderr as it is measured (default: off)")

@@ -51,11 +51,12 @@ int fnn_max_threads(void)
 }
 
 /* Clamped here, whatever the caller checked: every parallel region passes this count
- * to num_threads(), and libgomp dies creating tens of thousands of threads. */
+ * to num_threads(), and libgomp dies creating tens of thousands of threads.  Built
+ * without OpenMP, the parallel loops run serially: the count is 1, whatever was asked. */
 void fnn_set_num_threads(int n)
 {
     const int most = fnn_max_threads();
-    fnn_threads = n < 1 ? 1 : n > most ? most : n;
+    fnn_threads = !FNN_OPENMP || n < 1 ? 1 : n > most ? most : n;
 }
 
 int fnn_get_num_threads(void) { return fnn_threads; }
