@@ -180,7 +180,7 @@ class Sequential(Layer):
         targets = self._check_y(y, X.shape[0], loss)
         # train on the targets as they are now, whatever a callback does to the caller's y
         y = targets.copy() if np.may_share_memory(targets, y) else targets
-        sample_weight = self._check_sample_weight(sample_weight, len(X))
+        sample_weight = self._check_sample_weight(sample_weight, X.shape[0])
         val = None
         if validation_data is not None:
             try:
