@@ -31,6 +31,7 @@ TARGETS = {
     "softmax_cross_entropy": lambda rng, n, c: rng.integers(0, c, n),
     "mse": lambda rng, n, c: rng.standard_normal((n, c)),
     "bce_with_logits": lambda rng, n, c: rng.integers(0, 2, (n, c)).astype(float),
+    "poisson_nll": lambda rng, n, c: rng.poisson(2.0, (n, c)).astype(float),
 }
 
 #: the losses the model tests train with, by short name
@@ -39,6 +40,7 @@ LOSSES = {
     "ce_smooth": lambda: fastnn.SoftmaxCrossEntropy(label_smoothing=0.1),
     "mse": fastnn.MSE,
     "bce": fastnn.BCEWithLogits,
+    "poisson": fastnn.PoissonNLL,
 }
 
 

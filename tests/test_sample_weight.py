@@ -228,3 +228,33 @@ def test_class_weight_shifts_predictions_and_checks():
         MLPClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
     assert MLPClassifier(class_weight="balanced").get_params()["class_weight"] == "balanced"
     assert "loss" in MLPRegressor().get_params() and MLPRegressor("poisson").loss == "poisson"
+
+
+# ------------------------------------------------------------------ Poisson
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_poisson_regressor_matches_sklearn(solver):
+    """loss="poisson": exponential output trained with the Poisson deviance in the
+    compiled epoch; scikit-learn's weights, predictions and loss values (with weights)."""
+    X, _, w = _data("regression")
+    y = np.random.RandomState(3).poisson(np.exp(X[:, 0] / 2 + X[:, 1] / 3))
+    params = dict(loss="poisson", hidden_layer_sizes=(6,), solver=solver, alpha=0.01,
+                  batch_size=20, max_iter=6, shuffle=False, random_state=0,
+                  learning_rate_init=0.02)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPRegressor(**params).fit(X, y, sample_weight=w)
+        theirs = neural_network.MLPRegressor(**params).fit(X, y, sample_weight=w)
+    assert ours.out_activation_ == theirs.out_activation_ == "exp"
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-6)
+    # loss values: with sample weights scikit-learn averages the targets' own terms per
+    # minibatch, fastnn over the data (the same without weights)
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=2e-2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = MLPRegressor(**params).fit(X, y), neural_network.MLPRegressor(
+            **params).fit(X, y)
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=2e-4)
+    with pytest.raises(ValueError, match="negative"):
+        MLPRegressor(loss="poisson").fit(X, -np.abs(y) - 1)

@@ -16,7 +16,7 @@ from _helpers import TARGETS, assert_close, mlp
 ACTS = {"relu": fastnn.ReLU, "tanh": fastnn.Tanh, "sigmoid": fastnn.Sigmoid,
         "identity": fastnn.Identity}
 LOSS_CLASSES = {"softmax_cross_entropy": fastnn.SoftmaxCrossEntropy, "mse": fastnn.MSE,
-                "bce_with_logits": fastnn.BCEWithLogits}
+                "bce_with_logits": fastnn.BCEWithLogits, "poisson_nll": fastnn.PoissonNLL}
 
 
 def _problem(n, sizes, loss, act, dtype, seed=0):
@@ -127,16 +127,21 @@ def _data(kind, n=90, seed=0):
     return X, y
 
 
-@pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel", "regression"])
+@pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel", "regression",
+                                  "poisson"])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
 def test_lbfgs_follows_sklearn(kind, activation):
     """float64, same initial weights: the same objective and gradient, so L-BFGS-B takes
     scikit-learn's steps (to rounding over a few iterations)."""
-    X, y = _data(kind)
-    ours_cls, theirs_cls = ((MLPRegressor, neural_network.MLPRegressor) if kind == "regression"
+    X, y = _data("regression" if kind == "poisson" else kind)
+    regression = kind in ("regression", "poisson")
+    ours_cls, theirs_cls = ((MLPRegressor, neural_network.MLPRegressor) if regression
                             else (MLPClassifier, neural_network.MLPClassifier))
     params = dict(hidden_layer_sizes=(8, 5), activation=activation, solver="lbfgs",
                   alpha=0.05, max_iter=8, random_state=2)
+    if kind == "poisson":
+        y = np.random.RandomState(1).poisson(np.exp(X[:, 0] / 2))
+        params["loss"] = "poisson"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = ours_cls(**params).fit(X, y)

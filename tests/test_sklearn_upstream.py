@@ -68,20 +68,13 @@ def global_random_seed():
     return 42
 
 
-#: upstream tests fastnn does not pass yet (strict: one that passes fails the run)
-NOT_YET = {
-    "test_mlp_vs_poisson_glm_equivalent": "loss='poisson'",
-}
-
 for _name, _test in vars(_upstream).items():
     if _name.startswith("test_") and callable(_test):
         if _name in SKIPPED:
             _test = pytest.mark.skip(reason=SKIPPED[_name])(_test)
-        elif _name in NOT_YET:
-            _test = pytest.mark.xfail(reason=NOT_YET[_name], strict=False)(_test)
         globals()[_name] = _test
 
 
 def test_skip_list_names_upstream_tests():
-    assert set(SKIPPED) | set(NOT_YET) <= {name for name in vars(_upstream) if name.startswith("test_")}
+    assert set(SKIPPED) <= {name for name in vars(_upstream) if name.startswith("test_")}
     assert np.all([isinstance(reason, str) and reason for reason in SKIPPED.values()])

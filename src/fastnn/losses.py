@@ -16,7 +16,8 @@ import numpy as np
 
 from . import _dispatch, ops
 
-__all__ = ["Loss", "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "LOSS_CLASSES", "get_loss"]
+__all__ = ["Loss", "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "PoissonNLL", "LOSS_CLASSES",
+           "get_loss"]
 
 
 class Loss:
@@ -189,11 +190,35 @@ class BCEWithLogits(Loss):
         return float(((outputs > 0) == (targets > 0.5)).mean())
 
 
+class PoissonNLL(Loss):
+    """Poisson negative log-likelihood with the log link: outputs are ``log(rate)``, loss
+    ``mean(exp(outputs) - targets * outputs)`` (``log(t!)`` dropped), gradient
+    ``(exp(outputs) - targets) / size``.  Targets are counts (any values >= 0);
+    predictions are the rates ``exp(outputs)``.
+    """
+
+    kernel = "poisson_nll"
+
+    def check_targets(self, y: np.ndarray, n_outputs: int, dtype: np.dtype,
+                      name: str = "y") -> np.ndarray:
+        y = super().check_targets(y, n_outputs, dtype, name)
+        if (y < 0).any():
+            raise ValueError(f"{name} must be >= 0 for PoissonNLL")
+        return y
+
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        return np.exp(outputs, out=outputs)
+
+    def predictions(self, outputs: np.ndarray) -> np.ndarray:
+        return np.exp(outputs)
+
+
 #: every built-in loss (save/load knows them by class name; the tests walk them)
-LOSS_CLASSES = (SoftmaxCrossEntropy, MSE, BCEWithLogits)
+LOSS_CLASSES = (SoftmaxCrossEntropy, MSE, BCEWithLogits, PoissonNLL)
 
 _BY_NAME = {"softmax_cross_entropy": SoftmaxCrossEntropy, "cross_entropy": SoftmaxCrossEntropy,
-            "mse": MSE, "bce_with_logits": BCEWithLogits, "bce": BCEWithLogits}
+            "mse": MSE, "bce_with_logits": BCEWithLogits, "bce": BCEWithLogits,
+            "poisson_nll": PoissonNLL, "poisson": PoissonNLL}
 
 
 def get_loss(loss) -> Loss:

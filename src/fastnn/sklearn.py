@@ -9,12 +9,15 @@ forward and backward (:func:`fastnn._training.full_batch_gradient`).
 How the scikit-learn objective maps onto fastnn:
 
 * Loss values. ``loss_curve_`` and ``best_loss_`` report scikit-learn's numbers: the
-  log-loss (cross-entropy, summed over outputs for binary/multi-label targets) or half
-  the mean squared error, plus ``alpha / 2 * sum(W**2) / batch_size`` per minibatch.
+  log-loss (cross-entropy, summed over outputs for binary/multi-label targets), half
+  the mean squared error or, for ``loss="poisson"`` (fastnn's ``PoissonNLL`` on a log
+  link, plus the targets' own terms), the half Poisson deviance; plus
+  ``alpha / 2 * sum(W**2) / batch_size`` per minibatch.
 * Gradients. scikit-learn's gradient of one minibatch is ``(output - target) / batch_size``
   summed over outputs.  fastnn's losses average over every output element and
   ``MSE`` doubles, so their gradient is ``c`` times scikit-learn's, with ``c = 1``
-  (softmax), ``1 / n_outputs`` (logistic) or ``2 / n_outputs`` (squared error).  The
+  (softmax), ``1 / n_outputs`` (logistic and Poisson) or ``2 / n_outputs`` (squared
+  error).  The
   optimizer undoes ``c``: SGD's learning rate is divided by it (scikit-learn's SGD
   update, to rounding) and Adam's ``epsilon`` multiplied by it.  Adam differs from
   scikit-learn only in where ``epsilon`` enters: fastnn adds it to the bias-corrected
@@ -74,11 +77,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("fastnn.sklearn needs scikit-learn >= 1.6: pip install 'fastnn[sklearn]'"
                       ) from exc
 from scipy.optimize import minimize
+from scipy.special import xlogy
 
 from . import ops
 from ._sparse import is_csr
 from .layers import Dense, Identity, ReLU, Sigmoid, Tanh
-from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
+from .losses import MSE, BCEWithLogits, PoissonNLL, SoftmaxCrossEntropy
 from ._training import full_batch_gradient
 from .callbacks import Callback
 from .model import Sequential
@@ -87,7 +91,8 @@ from .optim import SGD, Adam
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 _ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "logistic": Sigmoid, "identity": Identity}
-_LOSSES = {"softmax": SoftmaxCrossEntropy, "logistic": BCEWithLogits, "identity": MSE}
+_LOSSES = {"softmax": SoftmaxCrossEntropy, "logistic": BCEWithLogits, "identity": MSE,
+           "exp": PoissonNLL}
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: target types a classifier accepts (scikit-learn's check_classification_targets)
 _CLASSIFICATION_TARGETS = ("binary", "multiclass", "multiclass-multioutput",
@@ -183,8 +188,8 @@ class _BaseMLP(BaseEstimator):
                                  f"{name}={getattr(self, name)!r}")
         self._hidden_sizes()
         self._dtype(np.dtype(np.float64))
-        if is_regressor(self) and self.loss not in ("squared_error",):
-            raise ValueError("loss must be one of ('squared_error',); received: "
+        if is_regressor(self) and self.loss not in ("squared_error", "poisson"):
+            raise ValueError("loss must be one of ('squared_error', 'poisson'); received: "
                              f"loss={self.loss!r}")
         if self.batch_size != "auto":
             _check_number(self, "batch_size", 1, integer=True)
@@ -302,12 +307,18 @@ class _BaseMLP(BaseEstimator):
     def _grad_scale(self):
         """fastnn's loss gradient divided by scikit-learn's (see the module docstring)."""
         return {"softmax": 1.0, "logistic": 1.0 / self.n_outputs_,
-                "identity": 2.0 / self.n_outputs_}[self.out_activation_]
+                "identity": 2.0 / self.n_outputs_, "exp": 1.0 / self.n_outputs_
+                }[self.out_activation_]
 
     def _loss_scale(self):
-        """scikit-learn's loss value divided by fastnn's."""
+        """scikit-learn's loss value divided by fastnn's (plus ``_loss_offset``)."""
         return {"softmax": 1.0, "logistic": float(self.n_outputs_),
-                "identity": 0.5}[self.out_activation_]
+                "identity": 0.5, "exp": float(self.n_outputs_)}[self.out_activation_]
+
+    def _loss_offset(self, Y, sample_weight):
+        """What scikit-learn's loss adds to fastnn's scaled one: the terms of the targets
+        alone (Poisson's ``xlogy(y, y) - y``, summed over outputs, mean over samples)."""
+        return 0.0
 
     def _forward(self, X):
         """Network outputs before the output activation, computed in the dtype of ``X``."""
@@ -351,6 +362,7 @@ class _BaseMLP(BaseEstimator):
                              f"{self.n_outputs_}")
         self._sync_weights()
         sample_weight = self._sample_weights(sample_weight, X, y, incremental)
+        self._offset = self._loss_offset(Y, sample_weight)
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, Y, sample_weight)
         else:
@@ -389,7 +401,8 @@ class _BaseMLP(BaseEstimator):
 
         def objective(theta):
             unpack(theta)
-            value = evaluate() / (n * scale) + 0.5 * decay * self._squared_norm()
+            value = (evaluate() / (n * scale) + self._offset
+                     + 0.5 * decay * self._squared_norm())
             grad = np.empty(bounds[-1])
             for i, (g, start, stop) in enumerate(zip(grads, bounds[:-1], bounds[1:])):
                 grad[start:stop] = g.ravel() / scale
@@ -434,6 +447,7 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
             validation = (X_val, y_val, w_val)
+            self._offset = self._loss_offset(Y, sample_weight)  # of the training part
             self._best_params = [p.copy() for p in self.coefs_ + self.intercepts_]
         n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else self.batch_size
@@ -569,7 +583,7 @@ class _EpochEnd(Callback):
         start, self.sq_norm = self.sq_norm, est._squared_norm()
         mean_sq = start + (self.sq_norm - start) * (self.n_batches - 1) / (2 * self.n_batches)
         penalty = 0.5 * est.alpha * self.n_batches * mean_sq / self.total_weight
-        loss = logs["loss"] * est._loss_scale() + penalty
+        loss = logs["loss"] * est._loss_scale() + est._offset + penalty
         if est._end_epoch(loss, self.n_samples, self.validation):
             model.stop_training = True
 
@@ -702,7 +716,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor, scikit-learn's ``MLPRegressor`` on fastnn.
 
-    Identity output trained with the squared error; ``y`` may have several columns.
+    Identity output trained with the squared error (``loss="squared_error"``), or with
+    ``loss="poisson"`` an exponential output (log link) trained with the Poisson deviance;
+    ``y`` may have several columns.
     Parameters and attributes are scikit-learn's, plus ``dtype`` (None, the default:
     the input's, float32 or float64; or ``"float32"``/``"float64"``).
     """
@@ -722,15 +738,32 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _targets(self, y, reset, incremental, classes, dtype):
         Y = y.reshape(len(y), -1).astype(dtype)
+        if self.loss == "poisson":
+            if (Y < 0).any():
+                raise ValueError("Some value(s) of y are negative which is not allowed for "
+                                 "Poisson regression.")
+            return Y, "exp", Y
         return Y, "identity", Y
 
+    def _loss_offset(self, Y, sample_weight):
+        if self.out_activation_ != "exp":
+            return 0.0
+        per_sample = (xlogy(Y, Y) - Y).sum(axis=1)
+        return float(np.average(per_sample, weights=sample_weight))
+
+    def _values(self, X):
+        """Predictions for validated ``X``: the output, or its exponential (the Poisson
+        rate) for ``loss="poisson"``."""
+        out = self._forward(X)
+        return np.exp(out, out=out) if self.out_activation_ == "exp" else out
+
     def _validation_score(self, X, Y, sample_weight):
-        pred = self._forward(X)
+        pred = self._values(X)
         return r2_score(Y, pred, sample_weight=sample_weight) if np.isfinite(pred).all() else np.nan
 
     def predict(self, X):
         """Predicted targets: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
-        out = self._forward(self._validate_X(X))
+        out = self._values(self._validate_X(X))
         return out.ravel() if self.n_outputs_ == 1 else out
 
     def __sklearn_tags__(self):
