@@ -11,7 +11,7 @@ import fastnn
 from fastnn import reference
 from fastnn._training import full_batch_gradient
 
-from _helpers import TARGETS, assert_close, mlp
+from _helpers import TARGETS, assert_close, estimator_data, mlp
 
 ACTS = {"relu": fastnn.ReLU, "tanh": fastnn.Tanh, "sigmoid": fastnn.Sigmoid,
         "identity": fastnn.Identity}
@@ -118,13 +118,8 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from fastnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 
-def _data(kind, n=90, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n, 6)
-    y = {"multiclass": rng.randint(0, 3, n), "binary": rng.randint(0, 2, n),
-         "multilabel": rng.randint(0, 2, (n, 3)), "regression": rng.randn(n),
-         "multioutput": rng.randn(n, 2)}[kind]
-    return X, y
+def _data(kind):
+    return estimator_data(kind, n=90, d=6, width=3)
 
 
 @pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel", "regression",

@@ -78,6 +78,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       ) from exc
 from scipy.optimize import minimize
 from scipy.special import xlogy
+from threadpoolctl import threadpool_limits
 
 from . import ops
 from ._sparse import is_csr
@@ -416,10 +417,14 @@ class _BaseMLP(BaseEstimator):
                 print(f"Iteration {len(self.loss_curve_)}, loss = {self.loss_curve_[-1]:.8f}")
 
         theta = np.concatenate([p.ravel() for p in params]).astype(np.float64)
-        result = minimize(objective, theta, method="L-BFGS-B", jac=True,
-                          callback=iteration_end,
-                          options={"maxfun": self.max_fun, "maxiter": self.max_iter,
-                                   "gtol": self.tol})
+        # L-BFGS-B's own updates are small memory-bound vector operations: on one BLAS
+        # thread (more only spin, badly so on a busy machine); the objective runs on
+        # fastnn's threads
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = minimize(objective, theta, method="L-BFGS-B", jac=True,
+                              callback=iteration_end,
+                              options={"maxfun": self.max_fun, "maxiter": self.max_iter,
+                                       "gtol": self.tol})
         unpack(result.x)
         self.n_iter_ = min(int(result.nit), self.max_iter)
         self.loss_ = float(result.fun)
