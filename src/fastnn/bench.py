@@ -282,7 +282,7 @@ def sklearn_text_row(n: int) -> tuple:
     ``MLPClassifier(solver="adam", batch_size=200, hidden_layer_sizes=(100,))`` for 5
     epochs on the sparse float32 matrix, fastnn.sklearn against scikit-learn (both compute
     in float32)."""
-    row = Row(f"MLPClassifier.fit TF-IDF {TEXT_DOCUMENTS} docs, sparse float32 "
+    row = Row(f"MLPClassifier.fit TF-IDF {TEXT_DOCUMENTS:,} docs, sparse float32 "
               "(adam, batch 200, (100,), 5 epochs)", scale=TEXT_DOCUMENTS / n)
 
     def setup():
