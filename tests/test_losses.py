@@ -427,7 +427,8 @@ def test_property_cross_entropy_rows_independent(data, n, c, dtype, smoothing, p
     for kmod in _dispatch.modules.values():
         loss, grad = kmod.softmax_cross_entropy(x, t, **kw)
         assert_close(loss, eloss, dtype, scale=30)
-        assert_close(grad, egrad, dtype)
+        # the sum of c exponentials rounds c times: softmax - 1 at a label is that far off
+        assert_close(grad, egrad, dtype, scale=c)
         rows = sorted({0, n // 2, n - 1}) if n and kmod.ISA == "avx2" and c <= 32 else []
         for i in rows:
             li, gi = kmod.softmax_cross_entropy(x[i:i + 1], t[i:i + 1], **kw)

@@ -62,7 +62,6 @@ def global_random_seed():
 NOT_YET = {
     "test_fit": "sets private attributes before partial_fit",
     "test_learning_rate_warmstart": "the optimizer's learning_rate",
-    "test_sparse_matrices": "sparse input (branch sk-sparse)",
     "test_adaptive_learning_rate": "the optimizer's learning_rate",
     "test_mlp_diverging_loss": "diverging loss",
     "test_mlp_sample_weight_with_early_stopping": "sample_weight",

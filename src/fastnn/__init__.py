@@ -34,11 +34,12 @@ __all__ = [
 
 
 def show_config(file=None) -> dict:
-    """Print (and return) the kernel path, thread count (and where it came from), the
+    """Print (and return) the kernel path and why it was chosen, thread count (and where it came from), the
     thread bound, threadpoolctl's view and the build flags in use."""
     info = {
         "version": __version__,
         "isa": _dispatch.kernels.ISA,
+        "isa_reason": _dispatch.isa_reason,
         "isa_available": sorted(_dispatch.modules),
         "threads": get_num_threads(),
         "threads_from": _dispatch.threads_source,

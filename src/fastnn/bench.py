@@ -2,9 +2,11 @@
 
 Every row is one workload; every peer is held to the same thread count (threadpoolctl
 for NumPy's BLAS, ``torch.set_num_threads``, ``fastnn.set_num_threads``).  Timings are
-medians of ``--repeats`` runs after a warm-up; a run whose spread (max - min) / median
-exceeds ``SPREAD_WARNING`` is flagged.  Ratios are ``peer time / fastnn time`` (above 1:
-fastnn is faster).  Peers that are not installed are skipped with a note.
+medians of ``--repeats`` runs after a warm-up, the peers of a row taking turns run by
+run; a run whose spread (max - min) / median exceeds ``SPREAD_WARNING`` is flagged.
+Ratios are ``peer time / fastnn time`` (above 1: fastnn is faster).  ``--isa all`` (or a
+list) runs fastnn on each compiled path side by side, as peers ``fastnn-<isa>``.  Peers
+that are not installed are skipped with a note.
 """
 from __future__ import annotations
 
@@ -45,10 +47,11 @@ class Row:
     times: Dict[str, float] = field(default_factory=dict)
     spreads: Dict[str, float] = field(default_factory=dict)
 
-    def ratio(self, peer: str) -> Optional[float]:
-        if peer not in self.times or "fastnn" not in self.times:
+    def ratio(self, peer: str, base: str = "fastnn") -> Optional[float]:
+        """``peer`` time / ``base`` time (None when either was not measured)."""
+        if peer not in self.times or base not in self.times:
             return None
-        return self.times[peer] / self.times["fastnn"]
+        return self.times[peer] / self.times[base]
 
 
 class SelfTimed:
@@ -61,25 +64,51 @@ class SelfTimed:
         return self.fn()
 
 
-def measure(fn: Callable[[], object], repeats: int, min_time: float) -> tuple:
-    """Median seconds per call of ``fn`` and the relative spread, after one warm-up call.
-    Each of the ``repeats`` samples loops ``fn`` until ``min_time`` has passed."""
+def sampler(fn: Callable[[], object], min_time: float) -> Callable[[], float]:
+    """After a warm-up call of ``fn``, a function returning one sample: seconds per call
+    of ``fn`` looped until ``min_time`` has passed (or the time a SelfTimed returns)."""
     fn()
     if isinstance(fn, SelfTimed):
-        samples = [fn() for _ in range(repeats)]
-    else:
+        return fn
+    start = time.perf_counter()
+    fn()
+    number = max(1, int(min_time / max(time.perf_counter() - start, 1e-9)))
+
+    def sample() -> float:
         start = time.perf_counter()
-        fn()
-        once = time.perf_counter() - start
-        number = max(1, int(min_time / max(once, 1e-9)))
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            samples.append((time.perf_counter() - start) / number)
-    med = statistics.median(samples)
-    return med, (max(samples) - min(samples)) / med
+        for _ in range(number):
+            fn()
+        return (time.perf_counter() - start) / number
+    return sample
+
+
+def measure(fns: Dict[str, Callable[[], object]], repeats: int, min_time: float) -> Dict[str, tuple]:
+    """Per peer: the median seconds per call and the relative spread of ``repeats``
+    samples, the peers taking turns sample by sample (a load change hits them all)."""
+    samplers = {peer: sampler(fn, min_time) for peer, fn in fns.items()}
+    samples: Dict[str, List[float]] = {peer: [] for peer in fns}
+    for _ in range(repeats):
+        for peer, sample in samplers.items():
+            samples[peer].append(sample())
+    result = {}
+    for peer, ts in samples.items():
+        med = statistics.median(ts)
+        result[peer] = (med, (max(ts) - min(ts)) / med)
+    return result
+
+
+def on_paths(fn: Callable[[], object], isas: List[str]) -> Dict[str, Callable[[], object]]:
+    """fastnn's callable ``fn`` as one peer per compiled path, ``fastnn-<isa>``."""
+    def on(isa):
+        if isinstance(fn, SelfTimed):
+            return SelfTimed(lambda: _on_path(isa, fn))
+        return lambda: _on_path(isa, fn)
+    return {f"fastnn-{isa}": on(isa) for isa in isas}
+
+
+def _on_path(isa: str, fn: Callable[[], object]):
+    with fastnn._dispatch.use(isa):
+        return fn()
 
 
 #: word2vec settings of the issue's comparison with gensim
@@ -309,7 +338,7 @@ def sklearn_text_row(n: int) -> tuple:
     ``MLPClassifier(solver="adam", batch_size=200, hidden_layer_sizes=(100,))`` for 5
     epochs on the sparse float32 matrix, fastnn.sklearn against scikit-learn (both compute
     in float32)."""
-    row = Row(f"MLPClassifier.fit TF-IDF {TEXT_DOCUMENTS} docs, sparse float32 "
+    row = Row(f"MLPClassifier.fit TF-IDF {TEXT_DOCUMENTS:,} docs, sparse float32 "
               "(adam, batch 200, (100,), 5 epochs)", scale=TEXT_DOCUMENTS / n)
 
     def setup():
@@ -381,39 +410,46 @@ def machine_info(threads: int) -> dict:
     return info
 
 
-def gemm_peak_report(rows: List[Row], threads: int) -> Dict[str, dict]:
-    """Per dtype: the core's measured FMA peak (times ``threads``) and the fraction of it
-    each peer reaches on the square GEMM rows."""
+def gemm_peak_report(rows: List[Row], threads: int, isas: List[str]) -> Dict[str, dict]:
+    """Per dtype: the core's measured FMA peak (times ``threads``) on each of the paths
+    ``isas`` and the fraction of the best one each peer reaches on the square GEMM rows."""
     report = {}
     for dtype in ("float32", "float64"):
         square = [r for r in rows if r.flops and r.name.startswith(f"matmul {dtype} 512x512 @")]
         if not square:
             continue
-        peak = fastnn._dispatch.kernels.peak_gflops(dtype == "float64", 0.2) * threads
-        report[dtype] = {"peak_gflops": peak,
+        peaks = {isa: fastnn._dispatch.modules[isa].peak_gflops(dtype == "float64", 0.2) * threads
+                 for isa in isas}
+        peak = max(peaks.values())
+        report[dtype] = {"peak_gflops": peak, "peak_by_isa": peaks,
                          "fraction": {p: square[0].flops / t / 1e9 / peak
                                       for p, t in square[0].times.items()}}
     return report
 
 
 def format_table(rows: List[Row], peers: List[str]) -> str:
-    """The markdown table: a time and a ratio column per peer, GFLOP/s when some row
-    counts its flops."""
+    """The markdown table: a time column per peer, GFLOP/s of each fastnn peer when some
+    row counts its flops, and the ratios of each fastnn peer against the others (with
+    several fastnn paths, against NumPy only: the table stays readable)."""
     gflops = any(row.flops for row in rows)
-    head = ["workload", *(f"{p} time" for p in peers), *(["fastnn GFLOP/s"] if gflops else []),
-            *(f"x vs {p}" for p in peers if p != "fastnn")]
+    ours = [p for p in peers if p.startswith("fastnn")]
+    others = [p for p in peers if p not in ours]
+    pairs = [(f, p) for f in ours for p in (others if len(ours) == 1 else others[:1])]
+    head = ["workload", *(f"{p} time" for p in peers),
+            *(f"{f} GFLOP/s" for f in ours if gflops),
+            *(f"x vs {p}" if f == "fastnn" else f"{f[7:]} x vs {p}" for f, p in pairs)]
     lines = []
     for row in rows:
         cells = [row.name]
         for p in peers:
             cells.append(_fmt_time(row.times.get(p)))
         if gflops:
-            gf = row.flops / row.times["fastnn"] / 1e9 if row.flops and "fastnn" in row.times else None
-            cells.append(f"{gf:.1f}" if gf else "")
-        for p in peers:
-            if p != "fastnn":
-                r = row.ratio(p)
-                cells.append(f"{r:.2f}" if r else "-")
+            for f in ours:
+                gf = row.flops / row.times[f] / 1e9 if row.flops and f in row.times else None
+                cells.append(f"{gf:.1f}" if gf else "")
+        for f, p in pairs:
+            r = row.ratio(p, f)
+            cells.append(f"{r:.2f}" if r else "-")
         lines.append(cells)
     widths = [max(len(str(c)) for c in col) for col in zip(head, *lines)]
     fmt = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
@@ -434,12 +470,14 @@ def _fmt_time(seconds: Optional[float]) -> str:
 def plot(rows: List[Row], peers: List[str], path: str) -> None:
     plt = require_matplotlib()
 
-    others = [p for p in peers if p != "fastnn"]
+    base = next(p for p in peers if p.startswith("fastnn"))
+    others = [p for p in peers if not p.startswith("fastnn")]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
     y = np.arange(len(rows))
     height = 0.8 / max(len(others), 1)
     for i, peer in enumerate(others):
-        ax.barh(y + i * height, [row.ratio(peer) or 0 for row in rows], height, label=f"vs {peer}")
+        ax.barh(y + i * height, [row.ratio(peer, base) or 0 for row in rows], height,
+                label=f"{base} vs {peer}")
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_yticks(y + height * (len(others) - 1) / 2, [row.name for row in rows], fontsize=8)
     ax.invert_yaxis()
@@ -462,8 +500,10 @@ def run(args: argparse.Namespace) -> dict:
         threadpool_limits = None
         print("note: threadpoolctl is not installed; NumPy's BLAS keeps its own thread count "
               "(pip install fastnn[bench])", file=sys.stderr)
+    isas = isa_list(args.isa)
+    ours = ["fastnn"] if args.isa is None else [f"fastnn-{isa}" for isa in isas]
     optional = (("torch", torch), ("sklearn", _sklearn_mlp()), ("gensim", _gensim_word2vec()))
-    peers = ["fastnn", "numpy"] + [p for p, mod in optional if mod is not None]
+    peers = ours + ["numpy"] + [p for p, mod in optional if mod is not None]
     for p, mod in optional:
         if mod is None:
             print(f"note: {p} is not installed; its column is skipped", file=sys.stderr)
@@ -474,10 +514,13 @@ def run(args: argparse.Namespace) -> dict:
         for row, setup in workloads(args.quick):
             if args.only and args.only not in row.name:
                 continue
-            for peer, fn in setup().items():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    t, spread = measure(fn, args.repeats, 0.0 if row.scale != 1.0 else 0.05)
+            fns = setup()
+            if args.isa is not None and "fastnn" in fns:
+                fns = {**on_paths(fns.pop("fastnn"), isas), **fns}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                timed = measure(fns, args.repeats, 0.0 if row.scale != 1.0 else 0.05)
+            for peer, (t, spread) in timed.items():
                 row.times[peer], row.spreads[peer] = t * row.scale, spread
                 if spread > SPREAD_WARNING:
                     print(f"warning: {row.name} [{peer}]: runs spread {spread:.0%} around the "
@@ -488,25 +531,46 @@ def run(args: argparse.Namespace) -> dict:
     finally:
         if limiter is not None:
             limiter.unregister()
-    return {"machine": info, "peers": peers, "rows": rows}
+    return {"machine": info, "peers": peers, "rows": rows, "isas": isas}
+
+
+def isa_list(text: Optional[str]) -> List[str]:
+    """The compiled paths ``--isa`` names: ``all`` (every one this CPU runs, fastest
+    first), a comma-separated list, or None for the path in use."""
+    if text is None:
+        return [fastnn._dispatch.kernels.ISA]
+    avail = [isa for isa in fastnn._dispatch.ISA_ORDER if isa in fastnn._dispatch.modules]
+    if text.strip().lower() == "all":
+        return avail
+    isas = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [isa for isa in isas if isa not in avail]
+    if bad or not isas:
+        raise ValueError(f"--isa must be 'all' or a list of {', '.join(avail)}; received: {text!r}")
+    return isas
 
 
 def main(args: argparse.Namespace) -> int:
+    try:
+        isa_list(args.isa)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     result = run(args)
     info, rows = result["machine"], result["rows"]
-    peers = [p for p in result["peers"] if p == "fastnn" or any(p in r.times for r in rows)]
+    peers = [p for p in result["peers"] if p.startswith("fastnn") or any(p in r.times for r in rows)]
     report = sys.stderr if args.json == "-" else sys.stdout  # stdout: the JSON alone
-    print(f"fastnn bench - {info['date']} - {info['cpu']} - {info['isa']} kernels - "
+    print(f"fastnn bench - {info['date']} - {info['cpu']} - {', '.join(result['isas'])} kernels - "
           f"{info['threads']} thread(s) - numpy {info['numpy']}, torch {info['torch']}, "
           f"scikit-learn {info['sklearn']}, gensim {info['gensim']}", file=report)
     print(f"times: median of {args.repeats} runs; 'x vs peer' = peer time / fastnn time; "
           f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch", file=report)
     print(format_table(rows, peers), file=report)
-    peaks = gemm_peak_report(rows, info["threads"])
+    peaks = gemm_peak_report(rows, info["threads"], result["isas"])
     for dtype, rep in peaks.items():
         shares = ", ".join(f"{p} {f:.0%}" for p, f in rep["fraction"].items())
-        print(f"{dtype} peak measured on {info['threads']} core(s) (register-only FMA loop, "
-              f"{info['isa']}): {rep['peak_gflops']:.1f} GFLOP/s; GEMM 512^3 reaches: {shares}",
+        each = ", ".join(f"{isa} {g:.1f}" for isa, g in rep["peak_by_isa"].items())
+        print(f"{dtype} peak measured on {info['threads']} core(s) (register-only FMA loop): "
+              f"{each} GFLOP/s; GEMM 512^3 reaches (of {rep['peak_gflops']:.1f}): {shares}",
               file=report)
     if args.json:
         payload = {"machine": info, "peers": peers, "gemm_peak": peaks,
@@ -538,3 +602,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="bar chart, needs matplotlib (default: no chart)")
     p.add_argument("--verbose", action="store_true",
                    help="print each row to stderr as it is measured (default: off)")
+    p.add_argument("--isa", default=None, metavar="LIST",
+                   help="run fastnn on these compiled paths side by side: 'all' or e.g. "
+                        "'avx512,avx2' (default: the path in use, as one 'fastnn' column)")

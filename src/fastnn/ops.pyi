@@ -1,4 +1,4 @@
-# Signatures of the compiled kernels (fastnn._kernels._portable / _avx2), for editors
+# Signatures of the compiled kernels (fastnn._kernels._portable / _avx2 / _avx512), for editors
 # and type checkers.  See fastnn.reference for the semantics of each.
 # tests/test_api.py checks every name, parameter and default here against the compiled module.
 from typing import Any, List, Optional, Tuple, Union

@@ -9,6 +9,8 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 cdef extern from "fnn.h" nogil:
     # runtime.c, peak.c
     int fnn_cpu_has_avx2_fma()
+    int fnn_cpu_has_avx512()
+    void fnn_cpu_id(char *vendor, int *family, int *model)
     int fnn_max_threads()
     void fnn_set_num_threads(int n)
     int fnn_get_num_threads()
