@@ -51,12 +51,16 @@ __all__ = ["kernels", "modules", "set_num_threads", "get_num_threads", "max_thre
 ISA_ORDER = ("avx512", "avx2", "portable")
 
 #: AVX-512 on CPUs that execute 512-bit operations as two 256-bit halves, by CPUID
-#: (vendor, family): True when ``fastnn bench`` measured the avx512 path at least as fast
-#: as avx2 on every GEMM and training row there (the rule ``auto`` applies), False when
-#: some row was slower.  Other AVX-512 CPUs (Intel since Skylake-SP, AMD Zen 5) have
-#: full-width units, where the 512-bit tiles double the FMA peak: ``auto`` uses avx512.
-#:   AMD family 0x19 with AVX-512 = Zen 4 (EPYC 9004, Ryzen 7000).
-AVX512_MERIT = {("AuthenticAMD", 0x19): True}
+#: (vendor, family): True when ``benchmarks/bench_isa.py`` measured the avx512 path at
+#: least as fast as avx2 on every ``fastnn bench`` row there (the rule ``auto``
+#: applies), False when some row was slower.  Other AVX-512 CPUs (Intel since
+#: Skylake-SP, AMD Zen 5) have full-width units, where the 512-bit tiles double the FMA
+#: peak: ``auto`` uses avx512 there.
+#:   AMD family 0x19 with AVX-512 = Zen 4 (EPYC 9004, Ryzen 7000): False.  On an EPYC
+#:   (2026-12-05, 1 thread) avx512 was 1.01-1.07x avx2 on the square and MLP GEMMs and
+#:   1.04-1.12x on the minibatch epochs, but 0.95x on 256x128 @ 128x10 (the narrow tile,
+#:   the same 256-bit code) and 0.87-1.16x on the batch-1 epoch over three runs.
+AVX512_MERIT = {("AuthenticAMD", 0x19): False}
 
 
 def _load_modules() -> Dict[str, ModuleType]:

@@ -35,6 +35,8 @@ PEERS = ("fastnn", "numpy", "torch", "sklearn", "gensim")
 SPREAD_WARNING = 0.25
 #: the training rows report seconds per epoch of this many samples
 EPOCH_SAMPLES = 60_000
+#: rows of the dense L-BFGS problem (its time is the fit on this many, extrapolated in --quick)
+LBFGS_SAMPLES = 20_000
 #: documents of the TF-IDF row (its time is the fit on this many, extrapolated in --quick)
 TEXT_DOCUMENTS = 30_000
 
@@ -266,12 +268,15 @@ def training_row(sizes: List[int], batch: int, n: int, lr: float = 0.01) -> tupl
     return row, setup
 
 
-def sklearn_fit_row(data: str, n: int) -> tuple:
-    """``MLPClassifier(solver="adam", batch_size=200, hidden_layer_sizes=(100,))`` fit for
-    20 epochs, fastnn.sklearn against scikit-learn, on float64 input as users have it."""
-    full = 1797 if data == "digits" else EPOCH_SAMPLES
-    row = Row(f"MLPClassifier.fit {data} {full}x{64 if data == 'digits' else 784} "
-              f"(adam, batch 200, (100,), 20 epochs)", scale=full / n)
+def sklearn_fit_row(data: str, n: int, solver: str = "adam") -> tuple:
+    """``MLPClassifier(hidden_layer_sizes=(100,))`` fit, fastnn.sklearn against
+    scikit-learn on the same float32 input (both then compute in float32): adam with
+    batch 200 for 20 epochs, or L-BFGS for 200 iterations (``tol=0``)."""
+    full = {"digits": 1797, "synthetic": EPOCH_SAMPLES, "dense": LBFGS_SAMPLES}[data]
+    width = {"digits": 64, "synthetic": 784, "dense": 100}[data]
+    what = "adam, batch 200, (100,), 20 epochs" if solver == "adam" else \
+        "lbfgs, (100,), 200 iterations"
+    row = Row(f"MLPClassifier.fit {data} {full}x{width} float32 ({what})", scale=full / n)
 
     def setup():
         MLP = _sklearn_mlp()
@@ -280,12 +285,15 @@ def sklearn_fit_row(data: str, n: int) -> tuple:
         from fastnn.sklearn import MLPClassifier
 
         if data == "digits":
-            X, y = fastnn.load_digits(dtype=np.float64)
+            X, y = fastnn.load_digits(dtype=np.float32)
         else:
-            X, y = _mlp_data([784, 100, 10], n)
-            X = X.astype(np.float64)
-        kw = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), max_iter=20,
-                  tol=0.0, random_state=0)
+            X, y = _mlp_data([width, 100, 10], n)
+        if solver == "adam":
+            kw = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), max_iter=20,
+                      tol=0.0, random_state=0)
+        else:
+            kw = dict(solver="lbfgs", hidden_layer_sizes=(100,), max_iter=200, tol=0.0,
+                      random_state=0)
         return {"fastnn": lambda: MLPClassifier(**kw).fit(X, y),
                 "sklearn": lambda: MLP(**kw).fit(X, y)}
 
@@ -375,7 +383,9 @@ def workloads(quick: bool) -> List[tuple]:
     for batch in (1, 16, 64, 256):
         rows.append(training_row([784, 128, 10], batch, n_b1 if batch == 1 else n_big))
     rows += [training_row([64, 32, 10], 64, n_big), training_row([64, 32, 10], 1, n_b1)]
-    rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", 6_000 if quick else 12_000)]
+    rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", 6_000 if quick else 12_000),
+             sklearn_fit_row("digits", 1797, "lbfgs"),
+             sklearn_fit_row("dense", 4_000 if quick else LBFGS_SAMPLES, "lbfgs")]
     rows.append(sklearn_text_row(6_000 if quick else TEXT_DOCUMENTS))
     rows += [word2vec_row(sg, 100_000 if quick else 500_000) for sg in (1, 0)]
     return rows

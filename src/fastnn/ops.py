@@ -20,7 +20,7 @@ __all__ += ["sparse_linear", "sparse_linear_backward"]
 __all__ += ["relu", "leaky_relu", "tanh", "sigmoid", "identity",
             "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
             "identity_backward", "softmax", "log_softmax", "softmax_cross_entropy", "mse",
-            "bce_with_logits", "column_sum", "sgd_step", "adam_step"]
+            "bce_with_logits", "poisson_nll", "column_sum", "sgd_step", "adam_step"]
 
 # Bags of embeddings (embedding.pxi).
 __all__ += ["embedding_bag", "embedding_bag_backward"]

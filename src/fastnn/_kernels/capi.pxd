@@ -30,6 +30,7 @@ cdef extern from "fnn.h" nogil:
         FNN_LOSS_SOFTMAX_XENT
         FNN_LOSS_MSE
         FNN_LOSS_BCE
+        FNN_LOSS_POISSON
 
 
 cdef extern from "gemm.h" nogil:
@@ -90,6 +91,10 @@ cdef extern from "fnn_loss.h" nogil:
                            float *g, float *loss)
     double fnn_bce_run_f64(const double *x, const double *t, Py_ssize_t n, double gscale,
                            double *g, double *loss)
+    double fnn_poisson_run_f32(const float *x, const float *t, Py_ssize_t n, float gscale,
+                               float *g, float *loss)
+    double fnn_poisson_run_f64(const double *x, const double *t, Py_ssize_t n, double gscale,
+                               double *g, double *loss)
 
 
 cdef extern from "numpy/arrayobject.h":

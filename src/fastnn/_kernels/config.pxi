@@ -5,7 +5,7 @@
 #           max_threads, release_threads, peak_gflops, ACTIVATION_CODES, LOSS_CODES, ISA,
 #           BUILD_FLAGS, OPENMP.
 from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, FNN_ACT_LEAKY_RELU, FNN_ACT_RELU,
-                                   FNN_ACT_SIGMOID, FNN_ACT_TANH, FNN_LOSS_BCE,
+                                   FNN_ACT_SIGMOID, FNN_ACT_TANH, FNN_LOSS_BCE, FNN_LOSS_POISSON,
                                    FNN_LOSS_MSE, FNN_LOSS_SOFTMAX_XENT, fnn_build_flags,
                                    fnn_cpu_has_avx2_fma, fnn_cpu_has_avx512,
                                    fnn_cpu_id, fnn_get_num_threads, fnn_isa_name,
@@ -71,7 +71,7 @@ ACTIVATION_CODES = {"identity": FNN_ACT_IDENTITY, "relu": FNN_ACT_RELU,
                     "sigmoid": FNN_ACT_SIGMOID}
 #: loss kernel name in fastnn.ops -> FNN_LOSS_* code
 LOSS_CODES = {"softmax_cross_entropy": FNN_LOSS_SOFTMAX_XENT, "mse": FNN_LOSS_MSE,
-              "bce_with_logits": FNN_LOSS_BCE}
+              "bce_with_logits": FNN_LOSS_BCE, "poisson_nll": FNN_LOSS_POISSON}
 
 ISA = fnn_isa_name().decode()
 BUILD_FLAGS = fnn_build_flags().decode()

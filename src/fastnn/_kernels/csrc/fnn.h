@@ -44,7 +44,8 @@ enum {
 enum {
     FNN_LOSS_SOFTMAX_XENT = 0,
     FNN_LOSS_MSE = 1,
-    FNN_LOSS_BCE = 2
+    FNN_LOSS_BCE = 2,
+    FNN_LOSS_POISSON = 3
 };
 
 /* Visible outside the shared library (the build hides everything else). */
