@@ -4,8 +4,9 @@ digits of the same class land close together.
 
     python examples/autoencoder.py [--plot codes.png]
 
-With ``--plot`` the codes of the test digits are drawn in the plane of their two
-principal components, one colour per digit (needs matplotlib: pip install "fastnn[plot]").
+With ``--plot`` the codes of the test digits are drawn in the plane by t-SNE (which keeps
+each code's nearest neighbours near), one colour per digit; ``--method pca`` draws their
+two principal components instead (needs matplotlib: pip install "fastnn[plot]").
 """
 import argparse
 from typing import List, Optional
@@ -20,7 +21,9 @@ from fastnn.datasets import load_digits, train_test_split
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
-                        help="draw the 16-number codes of the test digits (PCA)")
+                        help="draw the 16-number codes of the test digits (default: no picture)")
+    parser.add_argument("--method", choices=["tsne", "pca"], default="tsne",
+                        help="how --plot projects the codes to the plane (default: tsne)")
     args = parser.parse_args(argv)
 
     X, y = load_digits()
@@ -46,8 +49,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.plot:
         from fastnn.plotting import save_figure
 
-        ax = fastnn.plot_embedding(code, y_test)
-        ax.set_title(f"autoencoder codes of the {len(code)} test digits (16 numbers, PCA)")
+        ax = fastnn.plot_embedding(code, y_test, method=args.method)
+        ax.set_title(f"16-number autoencoder codes of the {len(code)} test digits "
+                     f"({'t-SNE' if args.method == 'tsne' else 'PCA'})")
         save_figure(ax, args.plot, size=(700, 560))
         print(f"codes drawn in {args.plot}")
 

@@ -141,7 +141,19 @@ def assert_fit_equals_manual_loop(sizes, act, opt_name, loss_name, X, y, dtype, 
             assert_close(pa.grad, pb.grad, dtype, tol=TRAINING_TOL)
 
 
-# ------------------------------------------------------------- pictures
+# ------------------------------------------------------------- projections and pictures
+def spectrum_data(rng, n, d, dtype, rank=None):
+    """Rows with a known, well separated spectrum (singular values 8, 4, 2, ...) plus an
+    offset, so the principal directions are unique and the centring matters."""
+    r = min(n - 1, d) if rank is None else rank
+    u = np.linalg.qr(rng.standard_normal((n, n)))[0][:, :r]
+    u -= u.mean(axis=0)                      # centred columns: the spectrum survives centring
+    u /= np.linalg.norm(u, axis=0)
+    v = np.linalg.qr(rng.standard_normal((d, d)))[0][:, :r]
+    s = 8.0 * 0.5 ** np.arange(r)
+    return ((u * s) @ v.T + rng.standard_normal(d)).astype(dtype)
+
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

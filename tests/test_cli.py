@@ -187,15 +187,16 @@ def test_autoencoder_example_runs(capsys):
     assert last < first / 4
 
 
-def test_autoencoder_example_draws_the_codes(tmp_path, capsys, drawn):
+@pytest.mark.parametrize("method, axis", [("tsne", "t-SNE 1"), ("pca", "PC1")])
+def test_autoencoder_example_draws_the_codes(tmp_path, capsys, drawn, method, axis):
     path = tmp_path / "codes.png"
-    autoencoder_main()(["--plot", str(path)])
+    autoencoder_main()(["--plot", str(path), "--method", method])
     assert f"codes drawn in {path}" in capsys.readouterr().out
     assert png_size(path) == (700, 560)
     (ax,) = drawn
     assert legend_texts(ax) == [str(d) for d in range(10)]
     assert len(drawn_points(ax)) == 359         # the test digits
-    assert ax.get_xlabel().startswith("PC1")
+    assert ax.get_xlabel().startswith(axis)
 
 
 def _word2vec_text(tmp_path):
@@ -262,3 +263,33 @@ def test_text_classifier_example_runs(tmp_path, capsys):
     # labelled documents never show
     assert scores["word2vec vectors, frozen"] > scores["random vectors, trained"] + 0.1
     assert "nearest to 't0w0'" in out
+
+
+def test_word2vec_command_plots_words_and_neighbours(tmp_path, capsys, drawn):
+    corpus, out, png = _word2vec_text(tmp_path), tmp_path / "v.txt", tmp_path / "words.png"
+    common = ["word2vec", "--train", str(corpus), "--output", str(out), "--size", "12",
+              "--cbow", "0", "--threads", "1", "--epochs", "3", "--min-count", "2",
+              "--sample", "0", "--quiet", "--plot", str(png)]
+    assert main(common + ["--plot-words", "g0w0,g2w0", "--plot-topn", "4"]) == 0
+    assert f"words and neighbours drawn in {png}" in capsys.readouterr().out
+    assert png_size(png) == (800, 640)
+    ax = drawn.pop()
+    assert legend_texts(ax) == ["g0w0", "g2w0"]
+    assert sorted(t.get_text() for t in ax.texts) == [f"g{g}w{i}" for g in (0, 2)
+                                                       for i in range(5)]
+    assert len(drawn_points(ax)) == 10
+    assert main(common) == 0                    # six frequent words by default
+    ax = drawn.pop()
+    assert len(legend_texts(ax)) == 6 and len(drawn_points(ax)) == len(ax.texts) <= 20
+
+
+def test_word2vec_command_plot_errors(tmp_path, capsys, drawn):
+    corpus, out, png = _word2vec_text(tmp_path), tmp_path / "v.txt", tmp_path / "words.png"
+    argv = ["word2vec", "--train", str(corpus), "--output", str(out), "--min-count", "2",
+            "--epochs", "1", "--quiet", "--plot", str(png)]
+    assert main(argv + ["--plot-words", "g0w0,nope"]) == 1
+    assert "--plot-words ['nope'] are not in the vocabulary" in capsys.readouterr().err
+    assert out.exists() and not png.exists()
+    with pytest.raises(SystemExit) as exc:
+        main(argv + ["--plot-words", ","])
+    assert exc.value.code == 2 and "expected words separated by commas" in capsys.readouterr().err

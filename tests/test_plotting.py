@@ -1,136 +1,17 @@
-"""fastnn.plotting: the PCA against NumPy's SVD (always), and the pictures rendered under
-Agg to PNG files in a temporary folder (skipped without matplotlib, the plot extra):
-file header and size, points drawn, axis labels, legend entries, curves' data."""
+"""fastnn.plotting: the pictures rendered under Agg to PNG files in a temporary folder
+(skipped without matplotlib, the plot extra): file header and size, points drawn and where,
+axis labels, legend entries, curves' data; a clear error without matplotlib."""
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import fastnn
-from fastnn import ops
-from fastnn.plotting import pca, plot_history, save_figure
-from _helpers import drawn_points, legend_texts, png_size
-
-#: PCA scores against the float64 SVD, relative to the largest singular value
-PCA_TOL = {np.dtype(np.float32): 2e-4, np.dtype(np.float64): 1e-10}
-
-
-def spectrum_data(rng, n, d, dtype, rank=None):
-    """Rows with a known, well separated spectrum (singular values 8, 4, 2, ...) plus an
-    offset, so the principal directions are unique and the centring matters."""
-    r = min(n - 1, d) if rank is None else rank
-    u = np.linalg.qr(rng.standard_normal((n, n)))[0][:, :r]
-    u -= u.mean(axis=0)                      # centred columns: the spectrum survives centring
-    u /= np.linalg.norm(u, axis=0)
-    v = np.linalg.qr(rng.standard_normal((d, d)))[0][:, :r]
-    s = 8.0 * 0.5 ** np.arange(r)
-    return ((u * s) @ v.T + rng.standard_normal(d)).astype(dtype)
-
-
-def svd_scores(x, k):
-    xc = x.astype(np.float64) - x.astype(np.float64).mean(axis=0)
-    u, s, _ = np.linalg.svd(xc, full_matrices=False)
-    return u[:, :k] * s[:k], s[:k] ** 2 / (s ** 2).sum()
-
-
-def assert_scores_match(scores, x, k):
-    """Equal to the SVD's ``U S`` up to the sign of each column (a column without variance
-    must be zero); returns the SVD's explained-variance ratios."""
-    expected, ratio = svd_scores(x, k)
-    tol = PCA_TOL[np.dtype(x.dtype)] * max(np.abs(expected).max(), 1.0)
-    flat = np.abs(expected).max(axis=0) <= tol
-    signs = np.where(flat, 1.0, np.sign((scores * expected).sum(axis=0)))
-    assert np.all(signs != 0)
-    np.testing.assert_allclose(scores * signs, expected, rtol=0, atol=tol)
-    return ratio
-
-
-# ------------------------------------------------------------------ pca
-@pytest.mark.parametrize("n, d", [(2, 2), (3, 7), (7, 3), (13, 13), (31, 5), (5, 97),
-                                  (300, 40), (40, 300)])
-@pytest.mark.parametrize("k", [1, 2])
-def test_pca_matches_numpy_svd(n, d, k, dtype):
-    x = spectrum_data(np.random.default_rng(n * 1000 + d), n, d, dtype)
-    scores, ratio = pca(x, k)
-    assert scores.dtype == dtype and scores.shape == (n, k)
-    expected_ratio = assert_scores_match(scores, x, k)
-    np.testing.assert_allclose(ratio, expected_ratio, rtol=PCA_TOL[np.dtype(dtype)],
-                               atol=PCA_TOL[np.dtype(dtype)])
-
-
-@settings(max_examples=40, deadline=None)
-@given(n=st.integers(2, 60), d=st.integers(2, 60), k=st.integers(1, 3),
-       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2 ** 16),
-       view=st.sampled_from(["contiguous", "transposed", "strided"]))
-def test_pca_property(n, d, k, dtype, seed, view):
-    rng = np.random.default_rng(seed)
-    if view == "transposed":                 # a Fortran-ordered view of the same rows
-        x = np.asfortranarray(spectrum_data(rng, n, d, dtype))
-        assert not x.flags.c_contiguous or min(n, d) == 1
-    elif view == "strided":                  # every other row and column of a bigger array
-        big = np.zeros((2 * n, 2 * d), dtype)
-        big[::2, ::2] = spectrum_data(rng, n, d, dtype)
-        x = big[::2, ::2]
-    else:
-        x = spectrum_data(rng, n, d, dtype)
-    k = min(k, n - 1, d)
-    scores, ratio = pca(x, k)
-    assert_scores_match(scores, x, k)
-    assert np.all(ratio >= 0) and ratio.sum() <= 1 + 1e-6
-    assert np.all(np.diff(ratio) <= 1e-6)                      # largest variance first
-    peak = scores[np.abs(scores).argmax(axis=0), np.arange(k)]  # the sign convention
-    assert np.all(peak > 0)
-
-
-def test_pca_goes_through_the_compiled_gemm(monkeypatch):
-    calls = []
-    gemm = ops.gemm
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs)
-        return gemm(*args, **kwargs)
-
-    monkeypatch.setattr(ops, "gemm", spy)
-    rng = np.random.default_rng(0)
-    pca(spectrum_data(rng, 20, 5, np.float64))       # covariance (5 x 5)
-    pca(spectrum_data(rng, 5, 20, np.float64))       # Gram matrix (5 x 5)
-    assert {"trans_a": True} in calls and {"trans_b": True} in calls
-
-
-def test_pca_edge_cases():
-    x = np.ones((6, 4))                              # no variance at all
-    scores, ratio = pca(x, 2)
-    assert np.all(scores == 0) and np.all(ratio == 0)
-    scores, ratio = pca(np.array([[1.0, 2.0]]), 1)   # one vector
-    assert scores.shape == (1, 1) and scores[0, 0] == 0
-    ints = np.arange(12).reshape(4, 3) ** 2          # integers become float64
-    assert pca(ints, 2)[0].dtype == np.float64
-    assert_scores_match(pca(ints, 2)[0], ints.astype(np.float64), 2)
-
-
-@pytest.mark.parametrize("vectors, k, error, match", [
-    (np.zeros(5), 2, ValueError, r"2-D .*\(5,\)"),
-    (np.zeros((2, 3, 4)), 2, ValueError, r"2-D .*\(2, 3, 4\)"),
-    (np.zeros((0, 4)), 2, ValueError, r"empty; .*\(0, 4\)"),
-    (np.zeros((3, 0)), 1, ValueError, r"empty; .*\(3, 0\)"),
-    (np.array([[1.0, np.nan], [0.0, 1.0]]), 1, ValueError, "NaN"),
-    (np.array([[1.0, np.inf], [0.0, 1.0]]), 1, ValueError, "infinity"),
-    (np.array([["a", "b"], ["c", "d"]]), 1, TypeError, "real numbers"),
-    (np.ones((3, 3), complex), 1, TypeError, "complex"),
-    (np.ones((5, 3)), 4, ValueError, r"\[1, 3\] .*received: 4"),
-    (np.ones((2, 9)), 3, ValueError, r"\[1, 2\]"),
-    (np.ones((5, 3)), 0, ValueError, "received: 0"),
-    (np.ones((5, 3)), 1.0, ValueError, "received: 1.0"),
-    (np.ones((5, 3)), True, ValueError, "received: True"),
-])
-def test_pca_bad_input(vectors, k, error, match):
-    with pytest.raises(error, match=match):
-        pca(vectors, k)
-
+from fastnn.plotting import plot_history, save_figure
+from fastnn.projection import pca, tsne
+from _helpers import drawn_points, legend_texts, png_size, spectrum_data
 
 # ------------------------------------------------------------------ pictures
 @pytest.fixture
@@ -288,6 +169,16 @@ def test_plot_embedding_words(plt):
     assert len(drawn_points(ax)) == 7 and len(ax.texts) == 7
 
 
+def test_plot_embedding_tsne(plt):
+    rng = np.random.default_rng(2)
+    x = spectrum_data(rng, 30, 6, np.float32)
+    labels = np.repeat(["x", "y", "z"], 10)
+    ax = fastnn.plot_embedding(x, labels, method="tsne")
+    assert legend_texts(ax) == ["x", "y", "z"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("t-SNE 1", "t-SNE 2")
+    np.testing.assert_allclose(drawn_points(ax), tsne(x, 2), rtol=1e-6, atol=1e-9)
+
+
 def test_plot_embedding_without_projection(plt):
     x = np.array([[0.0, 1.0], [2.0, 3.0], [-1.0, 0.5]])
     ax = fastnn.plot_embedding(x, method=None)
@@ -299,7 +190,7 @@ def test_plot_embedding_without_projection(plt):
     ({"vectors": np.ones((1, 5))}, r"at least 2 vectors .*\(1, 5\)"),
     ({"vectors": np.ones((5, 1))}, r"at least 2 dimensions.*\(5, 1\)"),
     ({"vectors": np.ones((4, 3)), "method": None}, r"2-column .*\(4, 3\)"),
-    ({"vectors": np.ones((4, 3)), "method": "tsne"}, "'pca' or None; received: 'tsne'"),
+    ({"vectors": np.ones((4, 3)), "method": "umap"}, "'pca', 'tsne' or None; received: 'umap'"),
     ({"vectors": np.ones((4, 3)), "labels": [1, 2, 3]}, r"one entry per vector \(4\).*\(3,\)"),
     ({"vectors": np.ones((4, 3)), "annotate": ["a"]}, r"one text per vector \(4\); received 1"),
 ])

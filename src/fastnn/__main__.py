@@ -8,7 +8,7 @@ import sys
 import time
 from typing import List, Optional
 
-from fastnn._argtypes import picture_file, positive_float, positive_int, thread_count
+from fastnn._argtypes import picture_file, positive_float, positive_int, thread_count, word_list
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -78,6 +78,36 @@ def word2vec(args: argparse.Namespace) -> int:
           f"{model.workers} thread(s), {model.epochs} epochs of {model.corpus_total_words} words "
           f"in {elapsed:.2f} s ({words / elapsed / 1e3:.0f}k words/s); last epoch's loss "
           f"{model.get_latest_training_loss():.6g}")
+    return plot_neighbours(model.wv, args) if args.plot else 0
+
+
+#: how many words ``fastnn word2vec --plot`` draws by default, and from which rank on
+PLOT_WORDS, PLOT_FIRST_RANK = 6, 10
+
+
+def plot_neighbours(wv, args: argparse.Namespace) -> int:
+    """Draw ``--plot-words`` (default: six frequent words past the ten commonest, which are
+    mostly function words) and their ``--plot-topn`` nearest neighbours to ``--plot``."""
+    from fastnn.plotting import save_figure
+
+    if args.plot_words:
+        words = args.plot_words
+    else:
+        first = min(PLOT_FIRST_RANK, max(len(wv.index_to_key) - PLOT_WORDS, 0))
+        words = wv.index_to_key[first:first + PLOT_WORDS]
+    unknown = [w for w in words if w not in wv]
+    if unknown:
+        print(f"fastnn word2vec: error: --plot-words {unknown} are not in the vocabulary "
+              f"(the vectors are written)", file=sys.stderr)
+        return 1
+    try:
+        ax = wv.plot(words, topn=args.plot_topn)
+    except ValueError as exc:                    # fewer than two words to draw
+        print(f"fastnn word2vec: error: --plot: {exc}", file=sys.stderr)
+        return 1
+    ax.set_title(f"{len(words)} words and their {args.plot_topn} nearest neighbours (PCA)")
+    save_figure(ax, args.plot, size=(800, 640))
+    print(f"words and neighbours drawn in {args.plot}")
     return 0
 
 
@@ -137,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=positive_float, default=None, help="start learning rate (default: 0.025)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr (default: show it)")
+    p.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
+                   help="also draw some words and their nearest neighbours, needs matplotlib "
+                   "(default: no picture)")
+    p.add_argument("--plot-words", type=word_list, default=None, metavar="W1,W2,...",
+                   help=f"the words --plot draws (default: {PLOT_WORDS} frequent words from "
+                   f"rank {PLOT_FIRST_RANK + 1} on)")
+    p.add_argument("--plot-topn", type=positive_int, default=8,
+                   help="nearest neighbours drawn per word (default: 8)")
     p.set_defaults(func=word2vec)
     p = sub.add_parser("config", help="show the kernel path, threads and build flags")
     p.set_defaults(func=config)

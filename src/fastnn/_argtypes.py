@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import List
 
-__all__ = ["positive_int", "positive_float", "thread_count", "picture_file"]
+__all__ = ["positive_int", "positive_float", "thread_count", "picture_file", "word_list"]
 
 
 def positive_int(text: str) -> int:
@@ -53,3 +54,11 @@ def picture_file(text: str) -> str:
     except ImportError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def word_list(text: str) -> List[str]:
+    """argparse type: words separated by commas (at least one)."""
+    words = [word for word in text.split(",") if word]
+    if not words:
+        raise argparse.ArgumentTypeError(f"expected words separated by commas, got {text!r}")
+    return words

@@ -4,8 +4,8 @@ extra and is imported on first use, with the headless Agg backend when there is 
 - :func:`plot_history` draws per-epoch curves: losses against the left axis, scores
   (accuracy, R²) against a right-hand axis, one legend. ``History.plot`` and
   :func:`plot_learning_curve` (scikit-learn style estimators) call it.
-- :func:`pca` projects vectors onto their principal components with the compiled GEMM;
-  :func:`plot_embedding` draws the projection, coloured by label or annotated with words.
+- :func:`plot_embedding` draws vectors projected to the plane (``fastnn.projection``:
+  PCA through the compiled GEMM, or t-SNE), coloured by label or annotated with words.
 - :func:`save_figure` writes a figure as an image of an exact size in pixels.
 """
 from __future__ import annotations
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import ops
+from .projection import float_matrix, pca, tsne
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["plot_history", "plot_learning_curve", "pca", "plot_embedding", "save_figure",
+__all__ = ["plot_history", "plot_learning_curve", "plot_embedding", "save_figure",
            "require_matplotlib"]
 
 INSTALL_HINT = 'pip install "fastnn[plot]"'
@@ -126,78 +126,35 @@ def plot_learning_curve(estimator: Any, ax: Optional["Axes"] = None) -> "Axes":
 
 
 # ------------------------------------------------------------------ embeddings
-def _float_matrix(values: Any, name: str) -> np.ndarray:
-    """``values`` as a finite 2-D float32/float64 array (other real types become float64)."""
-    x = np.asarray(values)
-    if x.dtype not in (np.float32, np.float64):
-        if x.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold real numbers; received dtype {x.dtype}")
-        x = x.astype(np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_vectors, dim); received shape {x.shape}")
-    if x.size == 0:
-        raise ValueError(f"{name} is empty; received shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return x
-
-
-def pca(vectors: Any, n_components: int = 2) -> Tuple[np.ndarray, np.ndarray]:
-    """Principal component analysis of the rows of ``vectors`` ``(n, d)``.
-
-    Returns ``scores`` ``(n, n_components)`` (the centred rows in the basis of the
-    leading principal directions, as ``U S`` of the SVD of the centred data) and the
-    fraction of the total variance each component explains. The smaller of the covariance
-    ``Xc.T @ Xc`` ``(d, d)`` and the Gram matrix ``Xc @ Xc.T`` ``(n, n)`` is computed with
-    the compiled GEMM and diagonalised by ``numpy.linalg.eigh``. Each score column is
-    signed so its largest magnitude is positive. float32 stays float32."""
-    x = _float_matrix(vectors, "vectors")
-    n, d = x.shape
-    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) \
-            or not 1 <= n_components <= min(n, d):
-        raise ValueError(f"n_components must be an integer in [1, min(n, d)] = [1, "
-                         f"{min(n, d)}] for vectors of shape {x.shape}; "
-                         f"received: {n_components!r}")
-    xc = x - x.mean(axis=0)
-    if d <= n:
-        evals, evecs = np.linalg.eigh(ops.gemm(xc, xc, trans_a=True))
-        top = np.argsort(evals)[::-1][:n_components]
-        scores = ops.gemm(xc, np.ascontiguousarray(evecs[:, top]))
-    else:
-        evals, evecs = np.linalg.eigh(ops.gemm(xc, xc, trans_b=True))
-        top = np.argsort(evals)[::-1][:n_components]
-        scores = evecs[:, top] * np.sqrt(np.maximum(evals[top], 0))
-    total = float(np.einsum("ij,ij->", xc, xc, dtype=np.float64))
-    ratio = np.maximum(evals[top], 0) / total if total > 0 else np.zeros(n_components)
-    peak = np.abs(scores).argmax(axis=0)
-    scores *= np.where(scores[peak, np.arange(n_components)] < 0, -1, 1).astype(x.dtype)
-    return scores, ratio.astype(np.float64)
-
-
 def plot_embedding(vectors: Any, labels: Optional[Sequence] = None, *,
                    method: Optional[str] = "pca", annotate: Optional[Sequence[str]] = None,
                    ax: Optional["Axes"] = None) -> "Axes":
     """Draw vectors ``(n, d)`` as points in the plane and return the axes.
 
-    ``method="pca"`` projects them on their two principal components (:func:`pca`);
+    ``method="pca"`` projects them on their two principal components
+    (:func:`fastnn.projection.pca`), ``method="tsne"`` embeds them with t-SNE
+    (:func:`fastnn.projection.tsne`, default settings; call it yourself for others), and
     ``method=None`` takes vectors that already have two columns as they are. With
     ``labels`` (one per vector) the points are coloured by label, one legend entry each;
     ``annotate`` (one text per vector, e.g. the words) writes each text beside its point."""
     if method == "pca":
-        x = _float_matrix(vectors, "vectors")
+        x = float_matrix(vectors, "vectors")
         if x.shape[0] < 2 or x.shape[1] < 2:
             raise ValueError(f"a PCA picture needs at least 2 vectors of at least 2 "
                              f"dimensions; received shape {x.shape}")
         points, ratio = pca(x, 2)
         axis_names = [f"PC{i + 1} ({r:.0%} of the variance)" for i, r in enumerate(ratio)]
+    elif method == "tsne":
+        points = tsne(vectors, 2)
+        axis_names = ["t-SNE 1", "t-SNE 2"]
     elif method is None:
-        points = _float_matrix(vectors, "vectors")
+        points = float_matrix(vectors, "vectors")
         if points.shape[1] != 2:
             raise ValueError(f"method=None draws 2-column vectors as they are; received "
                              f"shape {points.shape}")
         axis_names = ["dimension 1", "dimension 2"]
     else:
-        raise ValueError(f"method must be 'pca' or None; received: {method!r}")
+        raise ValueError(f"method must be 'pca', 'tsne' or None; received: {method!r}")
     n = len(points)
     if labels is not None:
         labels = np.asarray(labels)
