@@ -82,13 +82,14 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
         [index[id(dense.bias)] if dense.bias is not None else -1 for dense, _, _ in layers],
         [code for _, code, _ in layers], [slope for _, _, slope in layers],
         *loss_args)
-    decays = np.array(optimizer.weight_decays, dtype=np.float64)
 
     def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:
         n_batches = -(-len(order) // batch_size)
         # one compiled call per epoch, or a few when a live progress bar wants updates
         chunk = n_batches if progress is None else max(1, n_batches // PROGRESS_STEPS)
         total = 0.0
+        optimizer.check()  # a callback may have changed the hyperparameters since the last epoch
+        decays = np.array(optimizer.weight_decays, dtype=np.float64)
         for first in range(0, n_batches, chunk):
             count = min(chunk, n_batches - first)
             if adam:
