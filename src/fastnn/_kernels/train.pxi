@@ -193,7 +193,7 @@ cdef class TrainPlan:
 
     cdef void *_zeros(self, Py_ssize_t count, size_t itemsize) except NULL:
         """`count` zeroed items of `itemsize` bytes (8-byte aligned), kept alive by the plan."""
-        table = np.zeros(-(-count * <Py_ssize_t>itemsize // 8), np.uint64)
+        table = np.zeros((count * <Py_ssize_t>itemsize + 7) // 8, np.uint64)  # positive: cdivision
         self.keep.append(table)
         return cnp.PyArray_DATA(<cnp.ndarray>table)
 
