@@ -5,7 +5,9 @@ baseline flags of the platform, and (on x86-64) ``fastnn._kernels._avx2`` with A
 enabled.  ``fastnn._dispatch`` picks one at import time from the CPU's features.  No
 ``-march=native``: the wheel runs on any x86-64 CPU.
 
-Set ``FASTNN_DEBUG=1`` while building to turn Cython bounds checking back on.
+Set ``FASTNN_DEBUG=1`` while building to turn Cython bounds checking back on, and
+``FASTNN_SANITIZE=1`` to build with AddressSanitizer and UndefinedBehaviorSanitizer
+(``-O1 -g``, halting on the first report; ``tools/sanitize.sh`` builds and runs the tests so).
 """
 import glob
 import os
@@ -22,9 +24,12 @@ from setuptools import Extension, setup
 KDIR = os.path.join("src", "fastnn", "_kernels")
 CSRC = os.path.join(KDIR, "csrc")
 DEBUG = os.environ.get("FASTNN_DEBUG", "0") == "1"
+SANITIZE = os.environ.get("FASTNN_SANITIZE", "0") == "1"
 
-BASE_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fvisibility=hidden",
-              "-Wno-unused-function", "-Wno-unreachable-code"]
+SANITIZER_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+BASE_FLAGS = (["-O1", "-g", "-fno-omit-frame-pointer"] + SANITIZER_FLAGS if SANITIZE
+              else ["-O3"]) + ["-fno-math-errno", "-fno-trapping-math", "-fvisibility=hidden",
+                               "-Wno-unused-function", "-Wno-unreachable-code"]
 ISA_FLAGS = {"portable": [], "avx2": ["-mavx2", "-mfma"]}
 
 
@@ -59,7 +64,7 @@ def extension(isa):
                        ("FNN_BUILD_FLAGS", '"' + " ".join(flags) + '"'),
                        ("FNN_OPENMP", "1" if OPENMP else "0")],
         extra_compile_args=flags,
-        extra_link_args=OPENMP,
+        extra_link_args=OPENMP + (SANITIZER_FLAGS if SANITIZE else []),
     )
 
 

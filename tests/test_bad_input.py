@@ -440,3 +440,9 @@ def test_scalar_arguments_are_named(kmod, call, exc, match):
         return
     with pytest.raises(exc, match=match):
         call(kmod)
+
+
+def test_linear_refuses_a_byte_swapped_bias(kmod):
+    w = np.ones((3, 2), F32)
+    with pytest.raises(TypeError, match=r"bias must have dtype .*received dtype >f4"):
+        kmod.linear(X, w, np.ones(2, ">f4"))

@@ -252,3 +252,19 @@ def test_a_layer_used_twice_is_refused(shared):
     # the same layer in two different networks stays allowed
     fastnn.Sequential([dense, act])
     fastnn.Sequential([dense, fastnn.Tanh()])
+
+
+def test_model_layer_refuses_byte_swapped_arrays_where_it_computes_in_place():
+    """Big-endian input once went through Dense.forward, Sequential.forward and train_batch
+    as if native (a product of misread numbers); predict and fit convert it."""
+    model = fastnn.Sequential([fastnn.Dense(3, 2, dtype=np.float64, seed=0)])
+    x, labels = np.arange(6.0).reshape(2, 3).astype(">f8"), np.array([0, 1])
+    calls = [lambda: model.layers[0].forward(x), lambda: model.forward(x),
+             lambda: model.train_batch(x, labels, fastnn.SoftmaxCrossEntropy(),
+                                       fastnn.SGD(model.parameters(), lr=0.1))]
+    before = model.layers[0].weight.copy()
+    for call in calls:
+        with pytest.raises(TypeError, match=r"x must have dtype .*received dtype >f8"):
+            call()
+    np.testing.assert_array_equal(model.layers[0].weight, before)
+    np.testing.assert_array_equal(model.predict_proba(x), model.predict_proba(x.astype(np.float64)))
