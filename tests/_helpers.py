@@ -82,3 +82,27 @@ def manual_fit(model, loss, optimizer, X, y, *, epochs, batch_size, seed):
             optimizer.step()
         curve.append(total / n)
     return curve
+
+
+# ------------------------------------------------------------- pictures
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path) -> tuple:
+    """``(width, height)`` from the IHDR header of a PNG file; fails on anything else."""
+    with open(path, "rb") as fh:
+        head = fh.read(24)
+    assert head[:8] == PNG_SIGNATURE, f"{path} is not a PNG file"
+    assert head[12:16] == b"IHDR", f"{path}: the first chunk is not IHDR"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def drawn_points(ax) -> np.ndarray:
+    """The points of every scatter of ``ax``, in drawing order, ``(n, 2)``."""
+    parts = [np.asarray(c.get_offsets()) for c in ax.collections]
+    return np.concatenate(parts) if parts else np.empty((0, 2))
+
+
+def legend_texts(ax) -> list:
+    legend = ax.get_legend()
+    return [] if legend is None else [t.get_text() for t in legend.get_texts()]

@@ -11,6 +11,7 @@ import pytest
 
 import fastnn
 from fastnn.__main__ import main
+from _helpers import drawn_points, legend_texts, png_size
 
 
 def test_demo_reaches_95_percent(capsys):
@@ -69,11 +70,66 @@ def test_bench_module_does_not_import_the_command_line():
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
 
 
-def test_autoencoder_example_runs(capsys):
+@pytest.fixture
+def drawn(monkeypatch):
+    """Render under Agg; every axes handed to ``save_figure`` is kept in the list returned."""
+    pytest.importorskip("matplotlib", reason="the pictures need matplotlib (the plot extra)")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fastnn import plotting
+
+    saved, save = [], plotting.save_figure
+
+    def keep(ax, path, **kwargs):
+        saved.append(ax)
+        save(ax, path, **kwargs)
+
+    monkeypatch.setattr(plotting, "save_figure", keep)
+    return saved
+
+
+def test_demo_plot_draws_the_learning_curves(tmp_path, capsys, drawn):
+    path = tmp_path / "curves.png"
+    assert main(["demo", "--epochs", "4", "--plot", str(path)]) == 0
+    assert f"learning curves written to {path}" in capsys.readouterr().out
+    assert png_size(path) == (800, 500)
+    (ax,) = drawn
+    assert legend_texts(ax) == ["training loss", "validation loss", "validation accuracy"]
+    assert ax.get_xlabel() == "epoch" and len(ax.get_lines()[0].get_xdata()) == 4
+
+
+@pytest.mark.parametrize("command", ["demo", "bench"])
+def test_plot_option_checks_folder_and_matplotlib(command, tmp_path, capsys, monkeypatch):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--plot", str(tmp_path / "missing" / "x.png")])
+    assert exc.value.code == 2 and "no folder" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--plot", str(tmp_path / "x.png")])
+    assert exc.value.code == 2 and 'pip install "fastnn[plot]"' in capsys.readouterr().err
+
+
+def autoencoder_main():
     path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "autoencoder.py"
     if not path.exists():
         pytest.skip("examples/ is not next to the tests")
-    runpy.run_path(str(path), run_name="__main__")
+    return runpy.run_path(str(path))["main"]
+
+
+def test_autoencoder_example_runs(capsys):
+    autoencoder_main()([])
     out = capsys.readouterr().out
     first, last = (float(v) for v in out.split("first epoch ")[1].split(", test")[0].split(", last "))
     assert last < first / 4
+
+
+def test_autoencoder_example_draws_the_codes(tmp_path, capsys, drawn):
+    path = tmp_path / "codes.png"
+    autoencoder_main()(["--plot", str(path)])
+    assert f"codes drawn in {path}" in capsys.readouterr().out
+    assert png_size(path) == (700, 560)
+    (ax,) = drawn
+    assert legend_texts(ax) == [str(d) for d in range(10)]
+    assert len(drawn_points(ax)) == 359         # the test digits
+    assert ax.get_xlabel().startswith("PC1")

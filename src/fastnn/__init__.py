@@ -10,21 +10,24 @@ import sys
 from . import _dispatch, ops, reference
 from ._dispatch import get_num_threads, set_num_threads
 from .datasets import load_digits
-from .layers import Dense, Dropout, Identity, LeakyReLU, Parameter, ReLU, Sigmoid, Tanh
+from .keyedvectors import KeyedVectors
+from .layers import Dense, Dropout, Embedding, Identity, LeakyReLU, Parameter, ReLU, Sigmoid, Tanh
 from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
 from .callbacks import Callback, EarlyStopping, History
 from .model import Sequential
 from .optim import SGD, Adam, AdamW, CosineAnnealingLR, ExponentialLR, StepLR
 from .serialization import load
+from .plotting import plot_embedding, plot_learning_curve
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ops", "reference", "set_num_threads", "get_num_threads", "show_config", "__version__",
-    "Dense", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "Parameter",
+    "Dense", "Embedding", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "Parameter",
     "Sequential", "History", "Callback", "EarlyStopping", "load", "load_digits",
     "SoftmaxCrossEntropy", "MSE", "BCEWithLogits",
-    "SGD", "Adam", "AdamW", "StepLR", "ExponentialLR", "CosineAnnealingLR",
+    "SGD", "Adam", "AdamW", "StepLR", "ExponentialLR", "CosineAnnealingLR", "KeyedVectors",
+    "plot_embedding", "plot_learning_curve",
 ]
 
 

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import List, Optional
 
-from fastnn._argtypes import positive_float, positive_int, thread_count
+from fastnn._argtypes import picture_file, positive_float, positive_int, thread_count
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -32,13 +32,18 @@ def demo(args: argparse.Namespace) -> int:
           f"batch {args.batch_size}, {fastnn.get_num_threads()} thread(s), "
           f"{fastnn._dispatch.kernels.ISA} kernels")
     t0 = time.perf_counter()
-    model.fit(X_train, y_train, loss=fastnn.SoftmaxCrossEntropy(), optimizer=opt,
-              epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-              validation_data=(X_test, y_test), verbose=True)
+    history = model.fit(X_train, y_train, loss=fastnn.SoftmaxCrossEntropy(), optimizer=opt,
+                        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                        validation_data=(X_test, y_test), verbose=True)
     elapsed = time.perf_counter() - t0
     accuracy = float((model.predict(X_test) == y_test).mean())
     print(f"test accuracy: {accuracy:.2%}   training time: {elapsed:.3f} s "
           f"({elapsed / max(args.epochs, 1) * 1e3:.2f} ms/epoch)")
+    if args.plot:
+        from fastnn.plotting import save_figure
+
+        save_figure(history.plot(), args.plot)
+        print(f"learning curves written to {args.plot}")
     return 0
 
 
@@ -66,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=positive_float, default=None, help="default: 0.1 (sgd), 0.01 (adam)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=thread_count, default=None)
+    p.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
+                   help="also draw the learning curves (needs matplotlib)")
     p.set_defaults(func=demo)
     p = sub.add_parser("bench", help="the speed table against NumPy, PyTorch, scikit-learn")
     from fastnn.bench import add_arguments

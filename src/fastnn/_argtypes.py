@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 
-__all__ = ["positive_int", "positive_float", "thread_count"]
+__all__ = ["positive_int", "positive_float", "thread_count", "picture_file"]
 
 
 def positive_int(text: str) -> int:
@@ -37,3 +38,18 @@ def thread_count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected at most {max_threads()} threads (4 per "
                                          f"online CPU), got {text!r}")
     return value
+
+
+def picture_file(text: str) -> str:
+    """argparse type: where to write a picture (``--plot FILE.png``): its folder exists and
+    matplotlib imports, so a long run does not end in an error."""
+    from .plotting import require_matplotlib
+
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"no folder {folder!r} to write {text!r} in")
+    try:
+        require_matplotlib()
+    except ImportError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text

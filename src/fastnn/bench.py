@@ -22,7 +22,8 @@ import numpy as np
 
 import fastnn
 from fastnn import reference as R
-from fastnn._argtypes import positive_int, thread_count
+from fastnn._argtypes import picture_file, positive_int, thread_count
+from fastnn.plotting import require_matplotlib
 
 PEERS = ("fastnn", "numpy", "torch", "sklearn")
 SPREAD_WARNING = 0.25
@@ -334,9 +335,7 @@ def _fmt_time(seconds: Optional[float]) -> str:
 
 
 def plot(rows: List[Row], peers: List[str], path: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require_matplotlib()
 
     others = [p for p in peers if p != "fastnn"]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
@@ -396,12 +395,6 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print("--plot needs matplotlib: pip install matplotlib", file=sys.stderr)
-            return 2
     result = run(args)
     info, rows, peers = result["machine"], result["rows"], result["peers"]
     print(f"fastnn bench - {info['date']} - {info['cpu']} - {info['isa']} kernels - "
@@ -435,5 +428,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="fewer shapes, smaller epochs")
     p.add_argument("--only", default=None, help="only rows whose name contains this text")
     p.add_argument("--json", default=None, metavar="FILE", help="also write JSON (- for stdout)")
-    p.add_argument("--plot", default=None, metavar="FILE.png", help="bar chart (needs matplotlib)")
+    p.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
+                   help="bar chart (needs matplotlib)")
     p.add_argument("--verbose", action="store_true", help="print each row as it is measured")

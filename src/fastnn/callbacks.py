@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 import numpy as np
 
 from ._kernels._portable import check_real
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from .model import Sequential
 
 __all__ = ["History", "Callback", "EarlyStopping", "ProgressBar"]
@@ -46,6 +48,15 @@ class History:
     def time(self) -> List[float]:
         """Seconds of training per epoch (without validation)."""
         return self.history.get("time", [])
+
+    def plot(self, ax: Optional["Axes"] = None, metrics: Optional[Sequence[str]] = None) -> "Axes":
+        """Draw the per-epoch curves (loss, validation loss, validation accuracy when
+        present; ``metrics`` picks others) and return the matplotlib axes; needs
+        matplotlib (``pip install "fastnn[plot]"``), see :func:`fastnn.plotting.plot_history`."""
+        from .plotting import plot_history
+
+        return plot_history(self.history, epochs=[e + 1 for e in self.epoch], metrics=metrics,
+                            ax=ax)
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"

@@ -16,20 +16,42 @@ import numpy as np
 from . import ops
 from ._kernels._portable import check_real
 
-__all__ = ["Parameter", "Layer", "Dense", "Activation", "ReLU", "LeakyReLU", "Tanh",
+__all__ = ["Parameter", "RowGradient", "Layer", "Dense", "Embedding", "Activation", "ReLU", "LeakyReLU", "Tanh",
            "Sigmoid", "Identity", "Dropout", "ACTIVATION_LAYERS", "LAYER_CLASSES",
            "fusable_activation", "fused_steps"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+@dataclass
+class RowGradient:
+    """The gradient of a table of which only some rows have a nonzero gradient: row
+    ``rows[k]`` has gradient ``values[k]``, every other row zero (``rows`` sorted, distinct).
+    Optimizers update only those rows (see :mod:`fastnn.optim`)."""
+
+    rows: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def empty(cls, width: int, dtype) -> "RowGradient":
+        return cls(np.empty(0, np.intp), np.empty((0, width), dtype))
+
+    def clear(self) -> None:
+        self.rows, self.values = self.rows[:0], self.values[:0]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.values.dtype
+
+
 @dataclass(frozen=True)
 class Parameter:
-    """A trainable array and the array its gradient is written to (same shape and dtype)."""
+    """A trainable array and where its gradient is written: an array of the same shape
+    and dtype, or a :class:`RowGradient` for a table whose gradient touches few rows."""
 
     name: str
     value: np.ndarray
-    grad: np.ndarray
+    grad: "np.ndarray | RowGradient"
 
 
 class Layer:
@@ -53,10 +75,15 @@ class Layer:
         """The constructor arguments that rebuild this layer (used by ``save``)."""
         return {}
 
+    def state_arrays(self) -> Dict[str, np.ndarray]:
+        """The arrays ``save`` writes and ``load`` fills, by name: the parameters' values."""
+        return {p.name: p.value for p in self.parameters()}
+
     @classmethod
-    def parameter_shapes(cls, **config) -> Dict[str, Tuple[int, ...]]:
-        """The shape of each parameter a layer built from ``config`` has, without building
-        it (``load`` checks a file's arrays against them before allocating anything)."""
+    def state_shapes(cls, **config) -> Dict[str, Tuple[int, ...]]:
+        """The shape of each array of :meth:`state_arrays` of a layer built from ``config``,
+        without building it (``load`` checks a file's arrays against them before it
+        allocates anything)."""
         return {}
 
     def __call__(self, x: np.ndarray, training: bool = True) -> np.ndarray:
@@ -196,7 +223,7 @@ class Dense(Layer):
                 "seed": self.seed}
 
     @classmethod
-    def parameter_shapes(cls, in_features, out_features, bias=True,
+    def state_shapes(cls, in_features, out_features, bias=True,
                          **_) -> Dict[str, Tuple[int, ...]]:
         n_in = check_positive_int("in_features", in_features)
         n_out = check_positive_int("out_features", out_features)
@@ -294,6 +321,133 @@ class Dropout(Layer):
         return {"p": self.p, "seed": self.seed}
 
 
+class Embedding(Layer):
+    """Bags of embeddings: token ids in, one row per document out (the fastText-style
+    input layer of a text classifier).
+
+    Input: a 2-D integer array ``ids`` (documents, length), one document a row, padded
+    with ``padding_idx`` (:meth:`pad` builds it from lists of ids).  Output row ``i``:
+    the mean (``mode="mean"``) or the sum (``mode="sum"``) of ``weight[ids[i, j]]`` over
+    the non-padding ids; zeros for an empty document.  Backward fills ``grad_weight``, a
+    :class:`RowGradient` holding only the rows the batch used; there is no input gradient.
+    ``weight`` starts as standard normal draws (seeded by ``seed``), as in PyTorch.
+    ``freeze=True`` (or setting ``freeze`` later) keeps the table fixed: it then has no
+    parameters, and its backward does nothing.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, *, mode: str = "mean",
+                 padding_idx: int = -1, freeze: bool = False, dtype=np.float32,
+                 seed: Optional[int] = None):
+        self.num_embeddings = check_positive_int("num_embeddings", num_embeddings)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        if mode not in ("mean", "sum"):
+            raise ValueError(f"mode must be 'mean' or 'sum'; received: mode={mode!r}")
+        if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+            raise TypeError(f"padding_idx must be an integer; received: padding_idx={padding_idx!r}")
+        self.dtype = _check_dtype(dtype)
+        self.mode, self.padding_idx, self.seed = mode, int(padding_idx), check_seed(seed)
+        self.freeze = bool(freeze)
+        self.weight = np.empty((self.num_embeddings, self.embedding_dim), self.dtype)
+        self.grad_weight = RowGradient.empty(self.embedding_dim, self.dtype)
+        self._ids: Optional[np.ndarray] = None
+        #: after ``from_keyed_vectors``: True for the ids that got a vector
+        self.known: Optional[np.ndarray] = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw new weights, standard normal, seeded by ``seed``."""
+        self.weight[...] = np.random.default_rng(self.seed).standard_normal(self.weight.shape)
+
+    @property
+    def out_features(self) -> int:
+        """The width of the output rows (``embedding_dim``)."""
+        return self.embedding_dim
+
+    @classmethod
+    def from_keyed_vectors(cls, kv, vocabulary: Sequence[str], *, freeze: bool = False,
+                           mode: str = "mean", padding_idx: int = -1,
+                           seed: Optional[int] = None) -> "Embedding":
+        """An embedding for ``vocabulary`` (token ``i`` has id ``i``) that starts from the
+        vectors of ``kv`` (a :class:`~fastnn.KeyedVectors`): each token ``kv`` knows gets
+        its vector, the others normal draws with the standard deviation of ``kv``'s
+        vectors (seeded by ``seed``).  ``known`` tells which ids got a vector."""
+        vocabulary = list(vocabulary)
+        if not vocabulary:
+            raise ValueError("vocabulary is empty")
+        layer = cls(len(vocabulary), kv.vector_size, mode=mode, padding_idx=padding_idx,
+                    freeze=freeze, dtype=kv.vectors.dtype, seed=seed)
+        index = np.array([kv.key_to_index.get(token, -1) if isinstance(token, str) else -1
+                          for token in vocabulary], dtype=np.intp)
+        layer.known = index >= 0
+        scale = float(kv.vectors.std()) if len(kv.vectors) else 1.0
+        layer.weight *= layer.weight.dtype.type(scale)
+        layer.weight[layer.known] = kv.vectors[index[layer.known]]
+        return layer
+
+    @staticmethod
+    def pad(documents: Sequence[Sequence[int]], length: Optional[int] = None,
+            padding_idx: int = -1) -> np.ndarray:
+        """Lists of token ids as the 2-D input of ``forward``: one row per document,
+        ``length`` columns (the longest document by default; longer ones are cut),
+        filled up with ``padding_idx``."""
+        documents = [np.asarray(doc, dtype=np.int64).ravel() for doc in documents]
+        width = max((len(doc) for doc in documents), default=0) if length is None else int(length)
+        ids = np.full((len(documents), width), padding_idx, dtype=np.int64)
+        for row, doc in zip(ids, documents):
+            row[:min(width, len(doc))] = doc[:width]
+        return ids
+
+    def check_ids(self, ids, name: str = "X") -> np.ndarray:
+        """``ids`` checked to be a 2-D integer array of ids in range or ``padding_idx``."""
+        if not isinstance(ids, np.ndarray):
+            raise TypeError(f"{name} must be a numpy.ndarray of token ids; received: "
+                            f"{type(ids).__name__}")
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"{name} must hold integer token ids; received dtype {ids.dtype}")
+        if ids.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (documents, length); received shape {ids.shape}")
+        bad = (ids != self.padding_idx) & ((ids < 0) | (ids >= self.num_embeddings))
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} must hold ids in [0, {self.num_embeddings}) or "
+                             f"padding_idx={self.padding_idx}; received {ids[where]} at {where}")
+        return ids
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        self._ids = x if training and not self.freeze else None
+        return ops.embedding_bag(self.weight, x, mode=self.mode, padding_idx=self.padding_idx)
+
+    def backward_params(self, grad: np.ndarray) -> None:
+        """Fill ``grad_weight`` with the gradient of the rows the last batch used."""
+        if self.freeze:
+            return
+        ids = self._saved(self._ids, "ids")
+        rows, values = ops.embedding_bag_backward(grad, ids, self.num_embeddings,
+                                                  mode=self.mode, padding_idx=self.padding_idx)
+        self.grad_weight.rows, self.grad_weight.values = rows, values
+
+    def backward(self, grad: np.ndarray) -> None:
+        """``backward_params``; token ids have no gradient, so this returns None."""
+        self.backward_params(grad)
+        return None
+
+    def parameters(self) -> List[Parameter]:
+        return [] if self.freeze else [Parameter("weight", self.weight, self.grad_weight)]
+
+    def state_arrays(self) -> Dict[str, np.ndarray]:
+        return {"weight": self.weight}
+
+    @classmethod
+    def state_shapes(cls, num_embeddings, embedding_dim, **_) -> Dict[str, Tuple[int, ...]]:
+        return {"weight": (check_positive_int("num_embeddings", num_embeddings),
+                           check_positive_int("embedding_dim", embedding_dim))}
+
+    def config(self) -> dict:
+        return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
+                "mode": self.mode, "padding_idx": self.padding_idx, "freeze": self.freeze,
+                "dtype": self.dtype.name, "seed": self.seed}
+
+
 def _check_dtype(dtype) -> np.dtype:
     try:
         dt = np.dtype(dtype)
@@ -307,7 +461,7 @@ def _check_dtype(dtype) -> np.dtype:
 ACTIVATION_LAYERS = {cls.kernel: cls for cls in (ReLU, LeakyReLU, Tanh, Sigmoid, Identity)}
 
 #: every built-in layer (save/load knows them by class name)
-LAYER_CLASSES = (Dense, Dropout, *ACTIVATION_LAYERS.values())
+LAYER_CLASSES = (Dense, Embedding, Dropout, *ACTIVATION_LAYERS.values())
 
 #: the negative slope ``ops.linear(..., activation="leaky_relu")`` applies
 LINEAR_LEAKY_SLOPE = 0.01

@@ -23,7 +23,7 @@ import numpy as np
 
 from ._training import make_epoch_runner
 from .callbacks import History, ProgressBar
-from .layers import Dense, Layer, Parameter, fused_steps
+from .layers import Dense, Embedding, Layer, Parameter, fused_steps
 from .losses import Loss, SoftmaxCrossEntropy, get_loss
 from .optim import Optimizer
 
@@ -37,7 +37,9 @@ def _is_int(value) -> bool:
 class Sequential(Layer):
     """Layers applied in order: ``forward`` calls each layer, ``backward`` walks them back.
 
-    A ``Dense`` followed by an activation runs as one fused ``ops.linear`` call.
+    A ``Dense`` followed by an activation runs as one fused ``ops.linear`` call.  A
+    network that starts with an ``Embedding`` takes 2-D arrays of token ids (its
+    ``in_features`` is None); ``fit`` then runs the Python epoch.
     """
 
     def __init__(self, layers: Sequence[Layer]):
@@ -56,14 +58,20 @@ class Sequential(Layer):
         dense = [layer for layer in layers if isinstance(layer, Dense)]
         if not dense:
             raise ValueError("Sequential needs at least one Dense layer")
-        for prev, nxt in zip(dense, dense[1:]):
+        if any(isinstance(layer, Embedding) for layer in layers[1:]):
+            raise ValueError("an Embedding takes token ids: it can only be the first layer")
+        embedding = layers[0] if isinstance(layers[0], Embedding) else None
+        chain = ([embedding] if embedding else []) + dense  # the layers with a width
+        for prev, nxt in zip(chain, chain[1:]):
             if prev.out_features != nxt.in_features:
                 raise ValueError(f"layer sizes do not chain: {prev!r} -> {nxt!r}")
             if prev.dtype != nxt.dtype:
-                raise ValueError(f"all Dense layers must share a dtype: {prev.dtype} and {nxt.dtype}")
+                raise ValueError(f"all Dense and Embedding layers must share a dtype: "
+                                 f"{prev.dtype} and {nxt.dtype}")
         self.layers: List[Layer] = layers
         self.dtype = dense[0].dtype
-        self.in_features = dense[0].in_features
+        self.embedding = embedding
+        self.in_features = None if embedding else dense[0].in_features
         self.out_features = dense[-1].out_features
         self.loss_: Optional[Loss] = None
         self.stop_training = False
@@ -92,6 +100,11 @@ class Sequential(Layer):
 
     # ---------------------------------------------------------------- checking
     def _check_x(self, X, name: str = "X") -> np.ndarray:
+        if self.embedding is not None:
+            X = self.embedding.check_ids(X, name)
+            if X.shape[0] == 0:
+                raise ValueError(f"{name} is empty: shape {X.shape}")
+            return X
         if not isinstance(X, np.ndarray):
             raise TypeError(f"{name} must be a numpy.ndarray; received: {type(X).__name__}")
         if X.dtype.kind not in "biuf":

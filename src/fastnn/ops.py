@@ -19,5 +19,8 @@ __all__ += ["relu", "leaky_relu", "tanh", "sigmoid", "identity",
             "identity_backward", "softmax", "log_softmax", "softmax_cross_entropy", "mse",
             "bce_with_logits", "column_sum", "sgd_step", "adam_step"]
 
+# Bags of embeddings (embedding.pxi).
+__all__ += ["embedding_bag", "embedding_bag_backward"]
+
 
 globals().update({name: getattr(_k, name) for name in __all__})

@@ -6,6 +6,12 @@ array in place with one fused kernel call each, ``zero_grad()`` clears the gradi
 Hyperparameters are plain attributes (a schedule or the user may change ``lr`` between
 steps); :meth:`Optimizer.check` validates them as they are, before every step and before
 ``fit`` trains.
+
+Row-sparse gradients (:class:`~fastnn.layers.RowGradient`, e.g. of an ``Embedding``)
+are applied lazily, as PyTorch's ``SparseAdam``: only the rows in the gradient change,
+and only their optimizer state (momentum, Adam's moments) moves, with the same kernel
+run on those rows; weight decay, too, reaches only those rows.  Adam's bias correction
+uses the optimizer's global step count.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import numpy as np
 
 from . import ops
 from ._kernels._portable import check_real
-from .layers import Parameter, check_positive_int
+from .layers import Parameter, RowGradient, check_positive_int
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "LRScheduler", "StepLR", "ExponentialLR",
            "CosineAnnealingLR"]
@@ -34,13 +40,19 @@ def _as_parameters(params: ParamsLike) -> List[Parameter]:
                 raise TypeError("params must be Parameters (model.parameters()) or "
                                 f"(value, grad) array pairs; received: {p!r}") from None
             p = Parameter(f"param{i}", value, grad)
-        for what in ("value", "grad"):
-            arr = getattr(p, what)
+        sparse = isinstance(p.grad, RowGradient)
+        for what, arr in (("value", p.value), ("grad", p.grad.values if sparse else p.grad)):
             if not isinstance(arr, np.ndarray) or arr.dtype not in (np.float32, np.float64):
                 raise TypeError(f"parameter {p.name!r}: {what} must be a float32/float64 ndarray")
-        if p.value.shape != p.grad.shape or p.value.dtype != p.grad.dtype:
+        if sparse:
+            grad_desc = f"rows of shape {p.grad.values.shape[1:]}"
+            fits = p.value.ndim == 2 and p.grad.values.shape[1:] == p.value.shape[1:]
+        else:
+            grad_desc = f"{p.grad.shape}"
+            fits = p.grad.shape == p.value.shape
+        if not fits or p.value.dtype != p.grad.dtype:
             raise ValueError(f"parameter {p.name!r}: value {p.value.shape} {p.value.dtype} and "
-                             f"grad {p.grad.shape} {p.grad.dtype} differ")
+                             f"grad {grad_desc} {p.grad.dtype} differ")
         out.append(p)
     return out
 
@@ -66,7 +78,7 @@ def _groups(params, weight_decay: float) -> Tuple[List[Parameter], List[float]]:
 
 
 class Optimizer:
-    """Base class: ``step()`` applies :meth:`_update` to every parameter.
+    """Base class: ``step()`` applies :meth:`_kernel` to every parameter.
 
     ``params`` is ``model.parameters()``, a list of ``(value, grad)`` array pairs, or a
     list of groups ``{"params": [...], "weight_decay": wd}`` (e.g. no decay on biases);
@@ -90,14 +102,37 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         for p in self.params:
-            p.grad.fill(0)
+            if isinstance(p.grad, RowGradient):
+                p.grad.clear()
+            else:
+                p.grad.fill(0)
 
     def step(self) -> None:
+        """Update every parameter: the whole array, or for a row-sparse gradient only its
+        rows (gathered with their state, updated by the same kernel, written back)."""
         self.check()
         for i, p in enumerate(self.params):
-            self._update(i, p)
+            state = self._state(i)
+            if not isinstance(p.grad, RowGradient):
+                self._kernel(i, p.value, p.grad, state)
+                continue
+            rows = p.grad.rows
+            if not len(rows):
+                continue
+            value, state_rows = p.value[rows], [s[rows] for s in state]
+            self._kernel(i, value, p.grad.values, state_rows)
+            p.value[rows] = value
+            for s, s_rows in zip(state, state_rows):
+                s[rows] = s_rows
 
-    def _update(self, index: int, p: Parameter) -> None:
+    def _state(self, index: int) -> List[np.ndarray]:
+        """The state arrays of parameter ``index`` (each shaped like it)."""
+        return []
+
+    def _kernel(self, index: int, value: np.ndarray, grad: np.ndarray,
+                state: List[np.ndarray]) -> None:
+        """Update ``value`` in place from ``grad`` and ``state`` (the arrays of
+        ``_state(index)``, or their rows), with the settings of parameter ``index``."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -129,9 +164,13 @@ class SGD(Optimizer):
             raise ValueError(f"momentum must stay 0 for an SGD built with momentum=0 (it keeps "
                              f"no velocity); received momentum={self.momentum}")
 
-    def _update(self, index: int, p: Parameter) -> None:
-        ops.sgd_step(p.value, p.grad, lr=self.lr, momentum=self.momentum,
-                     velocity=None if self.velocity is None else self.velocity[index],
+    def _state(self, index: int) -> List[np.ndarray]:
+        return [] if self.velocity is None else [self.velocity[index]]
+
+    def _kernel(self, index: int, value: np.ndarray, grad: np.ndarray,
+                state: List[np.ndarray]) -> None:
+        ops.sgd_step(value, grad, lr=self.lr, momentum=self.momentum,
+                     velocity=state[0] if state else None,
                      nesterov=self.nesterov, weight_decay=self.weight_decays[index])
 
     def config(self) -> dict:
@@ -173,8 +212,12 @@ class Adam(Optimizer):
         self.t += 1
         super().step()
 
-    def _update(self, index: int, p: Parameter) -> None:
-        ops.adam_step(p.value, p.grad, self.m[index], self.v[index], step=self.t, lr=self.lr,
+    def _state(self, index: int) -> List[np.ndarray]:
+        return [self.m[index], self.v[index]]
+
+    def _kernel(self, index: int, value: np.ndarray, grad: np.ndarray,
+                state: List[np.ndarray]) -> None:
+        ops.adam_step(value, grad, state[0], state[1], step=self.t, lr=self.lr,
                       beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
                       weight_decay=self.weight_decays[index], decoupled=self.decoupled)
 

@@ -18,7 +18,8 @@ __all__ = [
     "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
     "identity_backward",
     "softmax", "log_softmax", "softmax_cross_entropy", "mse", "bce_with_logits",
-    "column_sum", "sgd_step", "adam_step", "mlp_train_epoch", "ACTIVATIONS",
+    "column_sum", "sgd_step", "adam_step", "embedding_bag", "embedding_bag_backward",
+    "mlp_train_epoch", "ACTIVATIONS",
 ]
 
 Loss = Union[float, np.ndarray]
@@ -244,6 +245,36 @@ def adam_step(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
     denom = np.sqrt(v) / dt(np.sqrt(bias2)) + dt(eps)
     param -= dt(lr / bias1) * (m / denom)
     return param
+
+
+# ------------------------------------------------------------ bags of embeddings
+def embedding_bag(weight: np.ndarray, ids: np.ndarray, *, mode: str = "mean",
+                  padding_idx: int = -1, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``out[i]`` = sum (``"sum"``) or mean (``"mean"``) of ``weight[ids[i, j]]`` over the
+    ``j`` with ``ids[i, j] != padding_idx``; zeros for a document of padding only."""
+    keep = ids != padding_idx
+    rows = weight[np.where(keep, ids, 0)] * keep[:, :, None].astype(weight.dtype)
+    total = rows.sum(axis=1)
+    if mode == "mean":
+        total /= np.maximum(keep.sum(axis=1), 1)[:, None].astype(weight.dtype)
+    return _store(total, out)
+
+
+def embedding_bag_backward(grad_output: np.ndarray, ids: np.ndarray, num_embeddings: int, *,
+                           mode: str = "mean", padding_idx: int = -1
+                           ) -> Tuple[np.ndarray, np.ndarray]:
+    """``(rows, grad_rows)``: the sorted distinct ids used and, for each, the sum of
+    ``grad_output[i]`` (divided by document ``i``'s token count for the mean) over its
+    occurrences: the rows of the dense gradient that are not zero."""
+    keep = ids != padding_idx
+    per_doc = grad_output
+    if mode == "mean":
+        per_doc = grad_output / np.maximum(keep.sum(axis=1), 1)[:, None].astype(grad_output.dtype)
+    dense = np.zeros((num_embeddings, grad_output.shape[1]), grad_output.dtype)
+    docs = np.nonzero(keep)[0]
+    np.add.at(dense, ids[keep], per_doc[docs])
+    rows = np.unique(ids[keep]).astype(np.intp)
+    return rows, dense[rows]
 
 
 # ------------------------------------------------------------- a whole training loop

@@ -2,8 +2,8 @@
 
 A file is an ``.npz`` archive without pickle: ``__fastnn__`` holds a JSON header
 ``{"format": "fastnn.Sequential/1", "layers": [{"type": ..., "config": {...}}, ...],
-"loss": {"type": ..., "config": {...}} or null}`` and ``layer<i>.<parameter>`` holds
-each parameter array of layer ``i`` (``layer0.weight``, ``layer0.bias``, ...).
+"loss": {"type": ..., "config": {...}} or null}`` and ``layer<i>.<name>`` holds each
+array of layer ``i`` (``Layer.state_arrays``: ``layer0.weight``, ``layer0.bias``, ...).
 Layers and losses are rebuilt from their class name and ``config()``, so only fastnn's
 own layer and loss classes, with JSON-representable configurations, can be saved.
 
@@ -100,8 +100,8 @@ def save(model: Sequential, path) -> None:
     arrays = {}
     for i, layer in enumerate(model.layers):
         spec["layers"].append(_entry(layer, _LAYER_TYPES, "layer"))
-        for p in layer.parameters():
-            arrays[f"layer{i}.{p.name}"] = p.value
+        for name, value in layer.state_arrays().items():
+            arrays[f"layer{i}.{name}"] = value
     if model.loss_ is not None:
         spec["loss"] = _entry(model.loss_, _LOSS_TYPES, "loss")
     path = _file_name(path)
@@ -181,12 +181,12 @@ def _read(path, name: str) -> Sequential:
         layers = [_LAYER_TYPES[entry["type"]](**entry["config"]) for entry in spec["layers"]]
         model = Sequential(layers)
         for i, layer in enumerate(layers):
-            for p in layer.parameters():
-                arr = arrays[f"layer{i}.{p.name}"]
-                if arr.dtype != p.value.dtype:
-                    raise ValueError(f"layer{i}.{p.name} has dtype {arr.dtype}, expected "
-                                     f"{p.value.dtype}")
-                p.value[...] = arr
+            for key, value in layer.state_arrays().items():
+                arr = arrays[f"layer{i}.{key}"]
+                if arr.shape != value.shape or arr.dtype != value.dtype:
+                    raise ValueError(f"layer{i}.{key} has shape {arr.shape} {arr.dtype}, "
+                                     f"expected {value.shape} {value.dtype}")
+                value[...] = arr
         if spec.get("loss"):
             model.loss_ = _LOSS_TYPES[spec["loss"]["type"]](**spec["loss"]["config"])
     except (KeyError, TypeError, AttributeError) as exc:
@@ -207,7 +207,7 @@ def _check_declared_shapes(spec, headers: dict) -> None:
             raise ValueError(f"layer {i} is not one of fastnn's layers: {entry!r}")
         if not isinstance(entry.get("config"), dict):
             raise ValueError(f"layer {i} has no configuration: {entry!r}")
-        shapes = _LAYER_TYPES[entry["type"]].parameter_shapes(**entry["config"])
+        shapes = _LAYER_TYPES[entry["type"]].state_shapes(**entry["config"])
         expected.update({f"layer{i}.{key}": shape for key, shape in shapes.items()})
     declared = {key: shape for key, (shape, _) in headers.items()}
     if declared != expected:

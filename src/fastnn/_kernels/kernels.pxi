@@ -15,6 +15,7 @@
 #   optim.pxi        sgd_step, adam_step
 #   parallel.pxi     the thread-chunk drivers of the three files above (prange)
 #   gemm.pxi         gemm, matmul, linear and GEMM_BLOCKING
+#   embedding.pxi    embedding_bag and its row-sparse backward
 #   train.pxi        TrainPlan: whole training epochs in nogil code
 cimport numpy as cnp
 
@@ -27,4 +28,5 @@ include "losses.pxi"
 include "optim.pxi"
 include "parallel.pxi"
 include "gemm.pxi"
+include "embedding.pxi"
 include "train.pxi"
