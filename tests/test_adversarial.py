@@ -77,7 +77,6 @@ def arrays(draw, shape, dtypes=DTYPES, layouts=LAYOUTS, special=None):
 
 
 shapes = st.tuples(st.integers(0, 6), st.integers(0, 7))
-nonempty_shapes = st.tuples(st.integers(1, 6), st.integers(1, 7))
 
 
 def snapshot(*arrays_):
@@ -162,8 +161,8 @@ def _compare(result, expected, tol_scale, clean, updates, args):
 
 
 def _out_like(draw, like: np.ndarray, inputs):
-    """None, a fresh array in any layout, one of the inputs (in place), or a view that
-    overlaps one partly."""
+    """None, a fresh array in any layout, one of the inputs (in place), or a view of an
+    input's memory in another order (overlapping without being the same view)."""
     kind = draw(st.sampled_from(["none", "fresh", "input", "overlap"]))
     if kind == "none":
         return None
@@ -440,3 +439,23 @@ def test_save_load_roundtrip_of_any_weights(data, dtype, tmp_path_factory):
 def test_model_sizes_are_checked(bad):
     with pytest.raises((TypeError, ValueError), match="in_features"):
         fastnn.Dense(bad, 3)
+
+
+@SETTINGS
+@given(data=st.data(), v=st.integers(1, 6), d=st.integers(0, 4), n=st.integers(0, 4),
+       length=st.integers(0, 4), mode=st.sampled_from(["mean", "sum", "max", 1]),
+       padding_idx=st.sampled_from([-1, 0, "0", 2**70]))
+def test_embedding_bag(data, v, d, n, length, mode, padding_idx):
+    weight = data.draw(arrays((v, d)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 1000)))
+    ids = _layout(rng.integers(-2, v + 1, (n, length)).astype(float),
+                  data.draw(st.sampled_from(LABEL_DTYPES)), data.draw(st.sampled_from(LAYOUTS)))
+    signed = ids.astype(np.int64)
+    valid_ids = bool(((signed == padding_idx) | ((signed >= 0) & (signed < v))).all()) \
+        if isinstance(padding_idx, int) and padding_idx < 2**63 else False
+    check_call(fastnn.ops.embedding_bag, R.embedding_bag,
+               dict(weight=weight, ids=ids, mode=mode, padding_idx=padding_idx),
+               ["weight", "ids", "mode", "padding_idx"],
+               must_accept=(valid_ids and mode in ("mean", "sum") and _clean(weight)
+                            and weight.flags.c_contiguous and weight.flags.aligned
+                            and ids.dtype.kind == "i"))

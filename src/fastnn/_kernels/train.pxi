@@ -17,8 +17,8 @@
 # Each step is the kernel call, with the same arguments, that the Python layer makes in
 # the manual loop, so fit and the manual loop give the same numbers.
 # The plan trusts no memory whose contents decide where it reads or writes: it copies the
-# class labels (a callback may change the caller's `y` during fit) and checks `order`
-# on every call.  Any number of layers and parameters: the per-layer and per-parameter
+# class labels (a callback may change the caller's `y` during fit) and, on every call,
+# `order` (another thread may write it while the loop runs), and checks its copies.  Any number of layers and parameters: the per-layer and per-parameter
 # tables are arrays sized at construction.
 #
 # Uses: capi.pxd (fnn_sgemm, fnn_dgemm, __builtin_prefetch, FNN_ACT_IDENTITY,
@@ -214,18 +214,20 @@ cdef class TrainPlan:
             raise ValueError("TrainPlan is not initialized: its __init__ did not complete")
         return 0
 
-    cdef const int64_t *_order(self, order, Py_ssize_t first, Py_ssize_t count) except NULL:
-        """Check `order` and the rows that minibatches first..first+count use."""
+    cdef cnp.ndarray _order(self, order, Py_ssize_t first, Py_ssize_t count):
+        """A copy of `order` (the loop indexes X by it with the GIL released), its rows
+        that minibatches first..first+count use checked."""
         cdef cnp.npy_intp n = self.n
         check_buffer(order, cnp.NPY_INT64, 1, &n, False, "order")
+        own = (<cnp.ndarray>order).copy()
         cdef Py_ssize_t n_batches = (self.n + self.batch - 1) // self.batch
         if first < 0 or count < 0 or first + count > n_batches:
             raise ValueError(f"first and count must select minibatches within the epoch's "
                              f"{n_batches} (both >= 0); received first={first}, count={count}")
-        check_indices(<cnp.ndarray>order, first * self.batch,
+        check_indices(<cnp.ndarray>own, first * self.batch,
                       min((first + count) * self.batch, self.n), self.n, order, "order",
                       "row indices of X")
-        return <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>order)
+        return own
 
     def run_sgd(self, order, Py_ssize_t first, Py_ssize_t count, double lr, double momentum,
                 bint nesterov, decay) -> float:
@@ -262,7 +264,8 @@ cdef class TrainPlan:
 
     cdef double _run(self, order, Py_ssize_t first, Py_ssize_t count, Hyper *h,
                      decay) except? -1.0:
-        cdef const int64_t *rows = self._order(order, first, count)
+        cdef cnp.ndarray own_order = self._order(order, first, count)
+        cdef const int64_t *rows = <const int64_t *>cnp.PyArray_DATA(own_order)
         cdef cnp.ndarray dec = np.ascontiguousarray(decay, dtype=np.float64)
         check_shape(dec, 1, self.n_params, 0, "decay")
         if not (np.isfinite(dec).all() and (dec >= 0).all()):
