@@ -72,7 +72,7 @@ def manual_fit(model, loss, optimizer, X, y, *, epochs, batch_size, seed):
     """The lecture's loop over the minibatches ``fit(..., seed=seed)`` draws (forward,
     loss, backward, step); returns the mean loss of each epoch, like ``History.loss``."""
     order_rng = np.random.default_rng(seed)
-    n, curve = len(X), []
+    n, curve = X.shape[0], []
     for _ in range(epochs):
         order, total = order_rng.permutation(n), 0.0
         for start in range(0, n, batch_size):
@@ -82,6 +82,61 @@ def manual_fit(model, loss, optimizer, X, y, *, epochs, batch_size, seed):
             optimizer.step()
         curve.append(total / n)
     return curve
+
+
+def assert_fit_bitwise_for_thread_counts(X, y, sizes):
+    """``fit`` (Adam, float32, 2 epochs) on 1, 2 and 3 threads: the same losses and weights,
+    bit for bit."""
+    results = []
+    for n_threads in (1, 2, 3):
+        with fastnn.set_num_threads(n_threads):
+            model = mlp(sizes, dtype=np.float32)
+            hist = model.fit(X, y, loss="cross_entropy",
+                             optimizer=fastnn.Adam(model.parameters(), lr=1e-3), epochs=2,
+                             batch_size=128, seed=0, verbose=False)
+        results.append((hist.loss, [p.value.copy() for p in model.parameters()]))
+    for loss, params in results[1:]:
+        assert loss == results[0][0]
+        for a, b in zip(params, results[0][1]):
+            np.testing.assert_array_equal(a, b)
+
+
+def forbid_densifying(monkeypatch):
+    """Make every conversion of a SciPy CSR/CSC matrix or array to a dense array fail."""
+    import scipy.sparse as sp
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("sparse input was densified")
+
+    for cls in (sp.csr_matrix, sp.csc_matrix, sp.csr_array, sp.csc_array):
+        monkeypatch.setattr(cls, "toarray", refuse)
+        monkeypatch.setattr(cls, "todense", refuse)
+        monkeypatch.setattr(cls, "__array__", refuse, raising=False)
+
+
+#: the optimizers the model tests train with, by short name: ``name -> (params -> optimizer)``
+OPTIMIZERS = {
+    "sgd": lambda p: fastnn.SGD(p, lr=0.05),
+    "momentum": lambda p: fastnn.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adam": lambda p: fastnn.Adam(p, lr=1e-2, weight_decay=1e-4),
+    "adamw": lambda p: fastnn.AdamW(p, lr=1e-2),
+}
+
+
+def assert_fit_equals_manual_loop(sizes, act, opt_name, loss_name, X, y, dtype, *, epochs,
+                                  batch_size, seed, grads=False):
+    """``fit`` and :func:`manual_fit` of two equal networks give the same loss curve and
+    weights (and, with ``grads``, the same last gradients)."""
+    a, b = mlp(sizes, act=act, dtype=dtype), mlp(sizes, act=act, dtype=dtype)
+    hist = a.fit(X, y, loss=LOSSES[loss_name](), optimizer=OPTIMIZERS[opt_name](a.parameters()),
+                 epochs=epochs, batch_size=batch_size, seed=seed, verbose=False)
+    manual = manual_fit(b, LOSSES[loss_name](), OPTIMIZERS[opt_name](b.parameters()), X, y,
+                        epochs=epochs, batch_size=batch_size, seed=seed)
+    assert_close(hist.loss, manual, dtype, scale=0, tol=TRAINING_TOL)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert_close(pa.value, pb.value, dtype, tol=TRAINING_TOL)
+        if grads:
+            assert_close(pa.grad, pb.grad, dtype, tol=TRAINING_TOL)
 
 
 # ------------------------------------------------------------- pictures

@@ -22,7 +22,8 @@ def test_spec_names_exist():
         assert hasattr(reference, name), f"reference.{name} is missing"
 
 
-@pytest.mark.parametrize("name", sorted(set(SPEC_OPS) | {"column_sum"}))
+@pytest.mark.parametrize("name", sorted(set(SPEC_OPS) | {"column_sum", "sparse_linear",
+                                                        "sparse_linear_backward"}))
 def test_kernel_and_reference_signatures_agree(name):
     compiled = inspect.signature(getattr(ops, name))
     twin = inspect.signature(getattr(reference, name))

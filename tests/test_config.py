@@ -14,7 +14,9 @@ def test_show_config_reports_path_and_threads():
     info = fastnn.show_config(file=buf)
     assert info["isa"] in ("avx2", "portable")
     assert info["threads"] == fastnn.get_num_threads()
-    assert "isa" in buf.getvalue() and "-O3" in info["build_flags"]
+    assert "isa" in buf.getvalue()
+    # -O3, or -O1 in the sanitizer build of tools/sanitize.sh
+    assert "-O3" in info["build_flags"] or "-fsanitize=address" in info["build_flags"]
     assert "-march=native" not in info["build_flags"]
 
 

@@ -8,8 +8,9 @@ import fastnn
 from fastnn import _dispatch, _training
 from fastnn import reference as R
 
-from _helpers import (LOSSES, NUMPY_TRAINING_TOL, TRAINING_TOL, assert_close, class_data,
-                      manual_fit, mlp, targets)
+from _helpers import (LOSSES, NUMPY_TRAINING_TOL, OPTIMIZERS, TRAINING_TOL, assert_close,
+                      assert_fit_bitwise_for_thread_counts, assert_fit_equals_manual_loop,
+                      class_data, manual_fit, mlp, targets)
 
 
 # ------------------------------------------------- parity with a plain NumPy loop
@@ -32,14 +33,6 @@ def test_training_curve_matches_plain_numpy(dtype, batch_size, on_each_isa):
     assert_close(model.layers[2].weight, W2, dtype, tol=NUMPY_TRAINING_TOL)
 
 
-OPTIMIZERS = {
-    "sgd": lambda p: fastnn.SGD(p, lr=0.05),
-    "momentum": lambda p: fastnn.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
-    "adam": lambda p: fastnn.Adam(p, lr=1e-2, weight_decay=1e-4),
-    "adamw": lambda p: fastnn.AdamW(p, lr=1e-2),
-}
-
-
 @pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("loss_name", ["ce", "mse", "bce"])
 @pytest.mark.parametrize("act", [fastnn.ReLU, fastnn.Tanh])
@@ -50,14 +43,8 @@ def test_fit_equals_manual_loop(opt_name, loss_name, act, dtype, batch_size, on_
     n, epochs, seed = 203 if batch_size > 1 else 61, 3, 7
     X = rng.standard_normal((n, 10)).astype(dtype)
     y = targets(LOSSES[loss_name]().kernel, rng, n, 4, dtype)
-    a, b = mlp([10, 24, 12, 4], act=act, dtype=dtype), mlp([10, 24, 12, 4], act=act, dtype=dtype)
-    hist = a.fit(X, y, loss=LOSSES[loss_name](), optimizer=OPTIMIZERS[opt_name](a.parameters()),
-                 epochs=epochs, batch_size=batch_size, seed=seed, verbose=False)
-    manual = manual_fit(b, LOSSES[loss_name](), OPTIMIZERS[opt_name](b.parameters()), X, y,
-                        epochs=epochs, batch_size=batch_size, seed=seed)
-    assert_close(hist.loss, manual, dtype, scale=0, tol=TRAINING_TOL)
-    for pa, pb in zip(a.parameters(), b.parameters()):
-        assert_close(pa.value, pb.value, dtype, tol=TRAINING_TOL)
+    assert_fit_equals_manual_loop([10, 24, 12, 4], act, opt_name, loss_name, X, y, dtype,
+                                  epochs=epochs, batch_size=batch_size, seed=seed)
 
 
 def test_fit_learns_digits_and_predicts():
@@ -347,6 +334,7 @@ def test_fit_compiles_networks_of_any_depth(n_dense, on_each_isa):
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert_close(pa.value, pb.value, np.float64, tol=TRAINING_TOL)
 
+
 @pytest.mark.parametrize("state1", [[None], [np.zeros((5, 8))], "zz"])
 def test_train_plan_rejects_state_lists_of_the_wrong_length(state1):
     X, y = class_data(n=20, d=5, c=3)
@@ -360,18 +348,7 @@ def test_train_plan_rejects_state_lists_of_the_wrong_length(state1):
 
 def test_fit_is_bitwise_identical_for_every_thread_count():
     X, y = class_data(n=700, d=300, c=10, dtype=np.float32)
-    results = []
-    for n_threads in (1, 2, 3):
-        with fastnn.set_num_threads(n_threads):
-            model = mlp([300, 256, 10], dtype=np.float32)
-            hist = model.fit(X, y, loss="cross_entropy",
-                             optimizer=fastnn.Adam(model.parameters(), lr=1e-3), epochs=2,
-                             batch_size=128, seed=0, verbose=False)
-        results.append((hist.loss, [p.value.copy() for p in model.parameters()]))
-    for loss, params in results[1:]:
-        assert loss == results[0][0]
-        for a, b in zip(params, results[0][1]):
-            np.testing.assert_array_equal(a, b)
+    assert_fit_bitwise_for_thread_counts(X, y, [300, 256, 10])
 
 
 

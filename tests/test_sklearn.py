@@ -180,7 +180,8 @@ def test_accuracy_parity_breast_cancer():
     ("regression", 1, "identity"), ("multioutput", 3, "identity")])
 def test_fitted_attributes(kind, n_outputs, out_activation):
     X, y = _data(kind)
-    est = _pair(kind)[0](hidden_layer_sizes=(8, 6), max_iter=3, random_state=0).fit(X, y)
+    est = _pair(kind)[0](hidden_layer_sizes=(8, 6), max_iter=3, random_state=0).fit(
+        X.astype(np.float32), y)
     assert [c.shape for c in est.coefs_] == [(5, 8), (8, 6), (6, n_outputs)]
     assert [b.shape for b in est.intercepts_] == [(8,), (6,), (n_outputs,)]
     assert all(c.dtype == np.float32 for c in est.coefs_ + est.intercepts_)
@@ -201,6 +202,24 @@ def test_fitted_attributes(kind, n_outputs, out_activation):
         np.testing.assert_allclose(est.predict_log_proba(X), np.log(proba), rtol=1e-6)
 
 
+@no_convergence_warning
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("input_dtype, dtype, trained", [
+    (np.float32, None, np.float32), (np.float64, None, np.float64),
+    (np.int64, None, np.float64), (np.float64, "float32", np.float32),
+    (np.float32, "float64", np.float64)])
+def test_training_dtype(solver, input_dtype, dtype, trained):
+    """dtype=None trains in the input's dtype (float32 stays float32, anything else
+    float64, as scikit-learn); a dtype given trains in it; warm starts keep it."""
+    X, y = _data("multiclass")
+    X = (X * 10).astype(input_dtype)
+    est = MLPClassifier(max_iter=3, solver=solver, dtype=dtype, warm_start=True,
+                        random_state=0).fit(X, y)
+    assert all(p.dtype == trained for p in est.coefs_ + est.intercepts_)
+    est.fit(X.astype(np.float64 if input_dtype == np.float32 else np.float32), y)
+    assert all(p.dtype == trained for p in est.coefs_ + est.intercepts_)
+
+
 def test_string_labels_and_dtype_float64():
     X, y = _data("multiclass")
     labels = np.array(["cat", "dog", "emu"])[y]
@@ -214,9 +233,10 @@ def test_string_labels_and_dtype_float64():
 
 @no_convergence_warning
 def test_predictions_follow_the_input_dtype():
-    """Trained in float32 (the default); predictions in float32 for float32 X, else float64."""
+    """Trained in float32 (dtype="float32"); predictions in float32 for float32 X, else
+    float64."""
     X, y = _data("multioutput")
-    est = MLPRegressor(max_iter=3, random_state=0).fit(X, y)
+    est = MLPRegressor(max_iter=3, random_state=0, dtype="float32").fit(X, y)
     assert est.coefs_[0].dtype == np.float32
     assert est.predict(X.astype(np.float32)).dtype == np.float32
     assert est.predict(X).dtype == est.predict(X.astype(np.int64)).dtype == np.float64
@@ -278,7 +298,7 @@ def test_warm_start_continues_training():
     np.testing.assert_array_equal(cold.coefs_[0], first[0])
     with pytest.raises(ValueError, match="same classes"):
         est.fit(X[y < 2], y[y < 2])
-    for change in ({"hidden_layer_sizes": (50,)}, {"activation": "tanh"}, {"dtype": "float64"}):
+    for change in ({"hidden_layer_sizes": (50,)}, {"activation": "tanh"}, {"dtype": "float32"}):
         fitted = pickle.loads(pickle.dumps(est)).set_params(**change)
         with pytest.raises(ValueError, match=f"{next(iter(change))} changed"):
             fitted.fit(X, y)
@@ -378,13 +398,13 @@ def test_network_is_eligible_for_compiled_epochs(activation, solver, kind):
 
 # ---------------------------------------------------------------- bad input
 @pytest.mark.parametrize("params, match", [
-    ({"solver": "lbfgs"}, "lbfgs"), ({"solver": "newton"}, "solver"),
+    ({"solver": "newton"}, "solver"), ({"max_fun": 0}, "max_fun"),
     ({"activation": "softplus"}, "activation"), ({"hidden_layer_sizes": (10, 0)}, "hidden"),
     ({"alpha": -1.0}, "alpha"), ({"batch_size": 0}, "batch_size"), ({"max_iter": 0}, "max_iter"),
     ({"learning_rate_init": 0.0}, "learning_rate_init"), ({"momentum": 1.5}, "momentum"),
     ({"beta_1": 1.0}, "beta_1"), ({"validation_fraction": 1.0}, "validation_fraction"),
     ({"learning_rate": "optimal"}, "learning_rate"), ({"dtype": "float16"}, "dtype"),
-    ({"dtype": None}, "dtype"),
+    ({"dtype": "int32"}, "dtype"), ({"n_iter_no_change": -np.inf}, "n_iter_no_change"),
     ({"n_iter_no_change": 0}, "n_iter_no_change"), ({"epsilon": 0.0}, "epsilon")])
 def test_invalid_parameters(params, match):
     X, y = _data("binary")

@@ -8,9 +8,10 @@
 # build/sanitize), so the normal in-place build is untouched; pytest arguments are
 # paths in that copy (tests/test_gemm.py) or any other pytest option.  Flags: -O1 -g
 # -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all (see
-# setup.py, FASTNN_SANITIZE).  Python itself is not instrumented: libasan is preloaded,
-# leak detection is off (the interpreter keeps memory until exit by design) and Python's
-# small-object allocator is bypassed (PYTHONMALLOC=malloc) so that ASan sees every block.
+# setup.py, FASTNN_SANITIZE).  Python itself is not instrumented: libasan is preloaded
+# (with libstdc++), leak detection is off (the interpreter keeps memory until exit by
+# design) and Python's small-object allocator is bypassed (PYTHONMALLOC=malloc) so that
+# ASan sees every block.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="${FASTNN_SANITIZE_DIR:-$repo/build/sanitize}"
@@ -22,6 +23,9 @@ if [ ! -e "$libasan" ]; then
     echo "sanitize.sh: $cc has no libasan.so (install the compiler's sanitizer runtime)" >&2
     exit 2
 fi
+# libstdc++ preloaded with it: ASan intercepts __cxa_throw and must find the real one
+# when a C++ extension (matplotlib's) throws, or it aborts the test process
+libstdcxx="$(readlink -f "$("$cc" -print-file-name=libstdc++.so)")"
 
 # the sources as they are in the working tree, in a directory of their own
 mkdir -p "$out/tree"
@@ -44,7 +48,7 @@ mkdir -p "$reports"
 start=$(date +%s)
 status=0
 (cd "$out/tree" && \
-    LD_PRELOAD="$libasan" \
+    LD_PRELOAD="$libasan${libstdcxx:+ $libstdcxx}" \
     ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_may_return_null=1:log_path=$reports/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}" \
     PYTHONMALLOC=malloc PYTHONPATH="$out/tree/src" \

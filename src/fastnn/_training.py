@@ -7,8 +7,13 @@ activation ``ops.linear`` fuses, trained with a loss the compiled epoch runs
 (:meth:`~fastnn.losses.Loss.compiled_args`) and SGD/Adam/AdamW, gets the compiled
 runner: every minibatch runs in nogil code
 (gather, forward with fused epilogues, loss, backward, update) on buffers allocated
-once per ``fit``.  Anything else runs the manual loop of the lecture in Python.
+once per ``fit``; a CSR ``X`` is read in place, its minibatches' rows by index.
+Anything else runs the manual loop of the lecture in Python.
 Both run the same kernels in the same order, so they give the same numbers.
+
+``full_batch_gradient`` returns the full-batch loss and gradient without an update (the
+objective a quasi-Newton solver such as L-BFGS evaluates), from the same compiled
+forward and backward.
 """
 from __future__ import annotations
 
@@ -62,6 +67,20 @@ def compiled_layers(model) -> Optional[List[Tuple[Dense, int, float]]]:
     return plan
 
 
+def _train_plan(layers: List[Tuple[Dense, int, float]], loss_args, X: np.ndarray,
+                y: np.ndarray, batch_size: int, state1=None, state2=None):
+    """The compiled plan over the parameters of ``layers`` (in layer order)."""
+    params = [p for dense, _, _ in layers for p in dense.parameters()]
+    index = {id(p.value): i for i, p in enumerate(params)}
+    return _dispatch.kernels.TrainPlan(
+        X, y, batch_size,
+        [p.value for p in params], [p.grad for p in params], state1, state2,
+        [index[id(dense.weight)] for dense, _, _ in layers],
+        [index[id(dense.bias)] if dense.bias is not None else -1 for dense, _, _ in layers],
+        [code for _, code, _ in layers], [slope for _, _, slope in layers],
+        *loss_args)
+
+
 def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
                     batch_size: int) -> Optional[Runner]:
     """The compiled epoch, or None when the model, loss or optimizer is not supported."""
@@ -73,15 +92,9 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
     if [id(p.value) for p in optimizer.params] != [id(p.value) for p in params]:
         return None  # the optimizer covers a subset or another order of the parameters
     adam = isinstance(optimizer, Adam)
-    index = {id(p.value): i for i, p in enumerate(params)}
-    plan = _dispatch.kernels.TrainPlan(
-        X, y, batch_size,
-        [p.value for p in params], [p.grad for p in params],
-        optimizer.m if adam else optimizer.velocity, optimizer.v if adam else None,
-        [index[id(dense.weight)] for dense, _, _ in layers],
-        [index[id(dense.bias)] if dense.bias is not None else -1 for dense, _, _ in layers],
-        [code for _, code, _ in layers], [slope for _, _, slope in layers],
-        *loss_args)
+    plan = _train_plan(layers, loss_args, X, y, batch_size,
+                       optimizer.m if adam else optimizer.velocity,
+                       optimizer.v if adam else None)
 
     def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:
         n_batches = -(-len(order) // batch_size)
@@ -111,3 +124,22 @@ def make_epoch_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y:
                       batch_size: int) -> Runner:
     return (compiled_runner(model, loss, optimizer, X, y, batch_size)
             or python_runner(model, loss, optimizer, X, y, batch_size))
+
+
+def full_batch_gradient(model, loss: Loss, X: np.ndarray, y: np.ndarray) -> Callable[[], float]:
+    """``evaluate() -> sum of the per-sample losses`` over all of ``(X, y)`` (checked
+    targets) at the model's current parameters, with every parameter's gradient (of the
+    mean loss) written to its ``grad``: the objective of full-batch solvers such as
+    L-BFGS.  Compiled (one nogil forward and backward, X read in place) when the epoch
+    would be; otherwise the Python forward, loss and backward."""
+    layers = compiled_layers(model)
+    loss_args = loss.compiled_args()
+    if layers is not None and loss_args is not None:
+        return _train_plan(layers, loss_args, X, y, X.shape[0]).loss_gradient
+
+    def evaluate() -> float:
+        value = loss.forward(model.forward(X), y)
+        model.backward(loss.backward())
+        return value * X.shape[0]
+
+    return evaluate

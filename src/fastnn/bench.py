@@ -29,6 +29,8 @@ PEERS = ("fastnn", "numpy", "torch", "sklearn")
 SPREAD_WARNING = 0.25
 #: the training rows report seconds per epoch of this many samples
 EPOCH_SAMPLES = 60_000
+#: documents of the TF-IDF row (its time is the fit on this many, extrapolated in --quick)
+TEXT_DOCUMENTS = 30_000
 
 
 @dataclass
@@ -245,6 +247,34 @@ def sklearn_fit_row(data: str, n: int) -> tuple:
     return row, setup
 
 
+def sklearn_text_row(n: int) -> tuple:
+    """TF-IDF text classification: ``TfidfVectorizer(dtype=float32)`` on ``n`` synthetic
+    short documents (``datasets.make_documents``: ~19,000 terms, ~13 nonzeros a row), then
+    ``MLPClassifier(solver="adam", batch_size=200, hidden_layer_sizes=(100,))`` for 5
+    epochs on the sparse float32 matrix, fastnn.sklearn against scikit-learn (both compute
+    in float32)."""
+    row = Row(f"MLPClassifier.fit TF-IDF {TEXT_DOCUMENTS} docs, sparse float32 "
+              "(adam, batch 200, (100,), 5 epochs)", scale=TEXT_DOCUMENTS / n)
+
+    def setup():
+        MLP = _sklearn_mlp()
+        if MLP is None:
+            return {}
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        from fastnn.datasets import make_documents
+        from fastnn.sklearn import MLPClassifier
+
+        docs, y = make_documents(n)
+        X = TfidfVectorizer(dtype=np.float32).fit_transform(docs)
+        kw = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), max_iter=5,
+                  tol=0.0, random_state=0)
+        return {"fastnn": lambda: MLPClassifier(**kw).fit(X, y),
+                "sklearn": lambda: MLP(**kw).fit(X, y)}
+
+    return row, setup
+
+
 def workloads(quick: bool) -> List[tuple]:
     """The rows of the table as ``(Row, setup)``; ``setup()`` builds the data and returns
     ``{peer: callable}`` (it runs only when the row is measured)."""
@@ -261,6 +291,7 @@ def workloads(quick: bool) -> List[tuple]:
         rows.append(training_row([784, 128, 10], batch, n_b1 if batch == 1 else n_big))
     rows += [training_row([64, 32, 10], 64, n_big), training_row([64, 32, 10], 1, n_b1)]
     rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", 6_000 if quick else 12_000)]
+    rows.append(sklearn_text_row(6_000 if quick else TEXT_DOCUMENTS))
     return rows
 
 

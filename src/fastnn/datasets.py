@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import Tuple
+from typing import List, Tuple
 
 import numpy as np
 
-__all__ = ["load_digits", "train_test_split"]
+__all__ = ["load_digits", "train_test_split", "make_documents"]
 
 
 def load_digits(*, dtype=np.float32) -> Tuple[np.ndarray, np.ndarray]:
@@ -32,3 +32,28 @@ def train_test_split(X: np.ndarray, y: np.ndarray, *, test_size: float = 0.25,
     n_test = max(1, int(round(test_size * len(X))))
     test, train = order[:n_test], order[n_test:]
     return X[train], X[test], y[train], y[test]
+
+
+def make_documents(n_documents: int = 30_000, *, n_terms: int = 20_000, n_classes: int = 10,
+                   words: int = 13, topic_terms: int = 400, topic_share: float = 0.2,
+                   seed: int = 0) -> Tuple[List[str], np.ndarray]:
+    """Short synthetic text documents with a topic label each, for text-classification
+    benchmarks (TF-IDF features are sparse; nothing is downloaded).
+
+    Terms are the strings ``"t0"`` ... over ``n_terms`` ids.  Each document draws
+    ``words`` terms: with probability ``topic_share`` from its class's own
+    ``topic_terms`` terms, else from a background distribution shared by every class
+    (both Zipf-like, weight ``1 / (rank + 10)``).  The same ``seed`` gives the same
+    documents.  Returns ``(documents, labels)``.
+    """
+    rng = np.random.default_rng(seed)
+    zipf = 1.0 / (np.arange(n_terms) + 10.0)
+    background = zipf / zipf.sum()
+    topics = np.stack([rng.permutation(n_terms)[:topic_terms] for _ in range(n_classes)])
+    topic_p = zipf[:topic_terms] / zipf[:topic_terms].sum()
+    labels = rng.integers(n_classes, size=n_documents)
+    from_topic = rng.random((n_documents, words)) < topic_share
+    own = topics[labels[:, None], rng.choice(topic_terms, (n_documents, words), p=topic_p)]
+    ids = np.where(from_topic, own, rng.choice(n_terms, (n_documents, words), p=background))
+    vocabulary = np.array([f"t{t}" for t in range(n_terms)], dtype=object)
+    return [" ".join(row) for row in vocabulary[ids]], labels.astype(np.int64)

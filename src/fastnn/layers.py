@@ -15,6 +15,7 @@ import numpy as np
 
 from . import ops
 from ._kernels._portable import check_real
+from ._sparse import is_csr
 
 __all__ = ["Parameter", "RowGradient", "Layer", "Dense", "Embedding", "Activation", "ReLU", "LeakyReLU", "Tanh",
            "Sigmoid", "Identity", "Dropout", "ACTIVATION_LAYERS", "LAYER_CLASSES",
@@ -129,7 +130,8 @@ class Dense(Layer):
     ``init`` is ``"he"`` (normal, std ``sqrt(2 / in)``, for ReLU) or ``"glorot"``
     (uniform in ``±sqrt(6 / (in + out))``, for tanh/sigmoid); biases start at 0.
     Backward: ``grad_weight = x.T @ grad``, ``grad_bias = grad.sum(0)``,
-    ``grad_input = grad @ weight.T``.
+    ``grad_input = grad @ weight.T``.  ``x`` may be a CSR matrix (``ops.sparse_linear``:
+    the product and ``grad_weight`` run over its nonzeros only).
     """
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
@@ -186,16 +188,22 @@ class Dense(Layer):
             raise ValueError(f"{name} must have shape {target.shape}; received: {value.shape}")
         target[...] = value  # in place: optimizers keep their reference
 
+    def _linear(self, x, activation: Optional[str] = None) -> np.ndarray:
+        """``act(x @ weight + bias)`` for a dense ``x`` or a CSR matrix."""
+        if is_csr(x):
+            return ops.sparse_linear(x, self._weight, self._bias, activation)
+        return ops.linear(x, self._weight, self._bias, activation=activation)
+
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         self._input = x if training else None
-        return ops.linear(x, self._weight, self._bias)
+        return self._linear(x)
 
     def forward_activated(self, x: np.ndarray, activation: "Activation",
                           training: bool = True) -> np.ndarray:
         """``activation(x @ weight + bias)`` in one fused ``ops.linear`` call (for an
         activation where :func:`fusable_activation` holds); both layers keep what their
         backward passes need, as their own ``forward`` calls would."""
-        out = ops.linear(x, self._weight, self._bias, activation=activation.kernel)
+        out = self._linear(x, activation.kernel)
         self._input = x if training else None
         activation.keep_output(out, training)
         return out
@@ -203,7 +211,10 @@ class Dense(Layer):
     def backward_params(self, grad: np.ndarray) -> None:
         """Fill ``grad_weight`` and ``grad_bias`` only (skips ``grad @ weight.T``)."""
         x = self._saved(self._input, "input")
-        ops.gemm(x, grad, trans_a=True, out=self.grad_weight)
+        if is_csr(x):
+            ops.sparse_linear_backward(x, grad, out=self.grad_weight)
+        else:
+            ops.gemm(x, grad, trans_a=True, out=self.grad_weight)
         if self.grad_bias is not None:
             ops.column_sum(grad, out=self.grad_bias)
 

@@ -21,6 +21,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._sparse import as_csr, is_sparse
 from ._training import make_epoch_runner
 from .callbacks import History, ProgressBar
 from .layers import Dense, Embedding, Layer, Parameter, fused_steps
@@ -100,11 +101,14 @@ class Sequential(Layer):
 
     # ---------------------------------------------------------------- checking
     def _check_x(self, X, name: str = "X") -> np.ndarray:
+        """``X`` as the network's dtype, C-contiguous; a SciPy CSR/CSC matrix as CSR."""
         if self.embedding is not None:
             X = self.embedding.check_ids(X, name)
             if X.shape[0] == 0:
                 raise ValueError(f"{name} is empty: shape {X.shape}")
             return X
+        if is_sparse(X):
+            return self._check_sparse_x(X, name)
         if not isinstance(X, np.ndarray):
             raise TypeError(f"{name} must be a numpy.ndarray; received: {type(X).__name__}")
         if X.dtype.kind not in "biuf":
@@ -120,6 +124,17 @@ class Sequential(Layer):
         if not np.isfinite(X).all():
             raise ValueError(f"{name} contains NaN or infinity")
         return X
+
+    def _check_sparse_x(self, X, name: str):
+        if not isinstance(self.layers[0], Dense):
+            raise TypeError(f"sparse {name} needs a Dense first layer; received "
+                            f"{self.layers[0]!r}")
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} is empty: shape {X.shape}")
+        if X.shape[1] != self.in_features:
+            raise ValueError(f"{name} has {X.shape[1]} features but the model expects "
+                             f"{self.in_features}; received shape {X.shape}")
+        return as_csr(X, self.dtype, name)
 
     def _check_y(self, y, n: int, loss: Loss, name: str = "y") -> np.ndarray:
         """``y`` for ``n`` samples, then whatever ``loss`` requires of its targets."""
@@ -152,7 +167,7 @@ class Sequential(Layer):
         """
         loss = get_loss(loss)
         X = self._check_x(X)
-        targets = self._check_y(y, len(X), loss)
+        targets = self._check_y(y, X.shape[0], loss)
         # train on the targets as they are now, whatever a callback does to the caller's y
         y = targets.copy() if np.may_share_memory(targets, y) else targets
         val = None
@@ -162,7 +177,7 @@ class Sequential(Layer):
             except (TypeError, ValueError):
                 raise TypeError("validation_data must be a pair (X_val, y_val)") from None
             Xv = self._check_x(Xv, "X_val")
-            val = (Xv, self._check_y(yv, len(Xv), loss, "y_val"))
+            val = (Xv, self._check_y(yv, Xv.shape[0], loss, "y_val"))
         self._check_optimizer(optimizer)
         if not _is_int(epochs) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer; received: {epochs!r}")
@@ -181,7 +196,7 @@ class Sequential(Layer):
             if hasattr(cb, "check_logs"):
                 cb.check_logs(logged)
 
-        n = len(X)
+        n = X.shape[0]
         batch_size = min(int(batch_size), n)
         n_batches = -(-n // batch_size)
         runner = make_epoch_runner(self, loss, optimizer, X, y, batch_size)
@@ -220,7 +235,7 @@ class Sequential(Layer):
     def _outputs(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         X = self._check_x(X)
         parts = [self.forward(X[i:i + batch_size], training=False)
-                 for i in range(0, len(X), batch_size)]
+                 for i in range(0, X.shape[0], batch_size)]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def _trained_loss(self) -> Loss:
@@ -243,7 +258,7 @@ class Sequential(Layer):
         """``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` (accuracy for classification)."""
         loss = get_loss(loss if loss is not None else self._trained_loss())
         X = self._check_x(X)
-        return self._scores(X, self._check_y(y, len(X), loss), loss)
+        return self._scores(X, self._check_y(y, X.shape[0], loss), loss)
 
     def _scores(self, X: np.ndarray, y: np.ndarray, loss: Loss, prefix: str = "") -> dict:
         out = self._outputs(X)

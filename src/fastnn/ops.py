@@ -12,6 +12,9 @@ __all__ = []
 # Matrix products (gemm.pxi).
 __all__ += ["gemm", "matmul", "linear"]
 
+# Sparse (CSR) rows times a dense weight (sparse.pxi).
+__all__ += ["sparse_linear", "sparse_linear_backward"]
+
 
 # Activations, softmax, losses and optimizer steps (activations.pxi, losses.pxi, optim.pxi).
 __all__ += ["relu", "leaky_relu", "tanh", "sigmoid", "identity",

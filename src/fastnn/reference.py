@@ -13,7 +13,7 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 
 __all__ = [
-    "gemm", "matmul", "linear",
+    "gemm", "matmul", "linear", "sparse_linear", "sparse_linear_backward",
     "relu", "leaky_relu", "tanh", "sigmoid", "identity",
     "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
     "identity_backward",
@@ -59,6 +59,38 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     if bias is not None:
         z = z + bias
     return _store(ACTIVATIONS[activation or "identity"](z), out)
+
+
+# ------------------------------------------------------------ sparse (CSR) input
+def _csr_rows(x) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nonzeros of the CSR matrix ``x`` as (row, column, value) arrays, without SciPy."""
+    indptr = np.asarray(x.indptr, dtype=np.int64)
+    k0, k1 = indptr[0], indptr[-1]
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(indptr))
+    return rows, np.asarray(x.indices[k0:k1], dtype=np.int64), np.asarray(x.data[k0:k1])
+
+
+def sparse_linear(x, weight: np.ndarray, bias: Optional[np.ndarray] = None,
+                  activation: Optional[str] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``act(x @ weight + bias)`` for a CSR matrix ``x`` (``shape``, ``indptr``,
+    ``indices``, ``data``): row ``i`` of ``x @ weight`` is the sum over the nonzeros
+    ``x[i, j]`` of ``x[i, j] * weight[j]`` (duplicate entries add up)."""
+    rows, cols, vals = _csr_rows(x)
+    z = np.zeros((x.shape[0], weight.shape[1]), weight.dtype)
+    np.add.at(z, rows, vals[:, None] * weight[cols])
+    if bias is not None:
+        z = z + bias
+    return _store(ACTIVATIONS[activation or "identity"](z), out)
+
+
+def sparse_linear_backward(x, grad_output: np.ndarray,
+                           out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``x.T @ grad_output`` for a CSR matrix ``x``: the weight gradient of
+    :func:`sparse_linear` (row ``j`` sums ``x[i, j] * grad_output[i]`` over the nonzeros)."""
+    rows, cols, vals = _csr_rows(x)
+    dw = np.zeros((x.shape[1], grad_output.shape[1]), grad_output.dtype)
+    np.add.at(dw, cols, vals[:, None] * grad_output[rows])
+    return _store(dw, out)
 
 
 # --------------------------------------------------------------------- activations
@@ -278,35 +310,53 @@ def embedding_bag_backward(grad_output: np.ndarray, ids: np.ndarray, num_embeddi
 
 
 # ------------------------------------------------------------- a whole training loop
+def mlp_loss_gradient(weights: List[np.ndarray], biases: List[np.ndarray], X: np.ndarray,
+                      y: np.ndarray, *, activation: str = "relu",
+                      loss: str = "softmax_cross_entropy"
+                      ) -> Tuple[float, List[np.ndarray], List[np.ndarray]]:
+    """Mean loss of a multilayer perceptron over ``(X, y)`` and its gradients, as the
+    lecture writes them.
+
+    Hidden layers ``a = act(a_prev @ W + b)``, output ``z = a @ W + b``, ``loss`` (a loss
+    of this module: ``softmax_cross_entropy``, ``mse``, ``bce_with_logits``) of ``z``
+    against ``y``; backward ``dz = dLoss/dz``, ``dW = a_prev.T @ dz``, ``db = dz.sum(0)``,
+    ``da_prev = dz @ W.T``.  Returns ``(loss, [dW...], [db...])``.
+    """
+    act, act_backward = ACTIVATIONS[activation], _BACKWARDS[activation]
+    acts = [X]
+    for W, b in zip(weights[:-1], biases[:-1]):
+        acts.append(act(acts[-1] @ W + b))
+    value, dz = _LOSSES[loss](acts[-1] @ weights[-1] + biases[-1], y)
+    dWs, dbs = [], []
+    for layer in range(len(weights) - 1, -1, -1):
+        dWs.insert(0, acts[layer].T @ dz)
+        dbs.insert(0, dz.sum(axis=0))
+        if layer:
+            dz = act_backward(dz @ weights[layer].T, acts[layer])
+    return value, dWs, dbs
+
+
 def mlp_train_epoch(weights: List[np.ndarray], biases: List[np.ndarray], X: np.ndarray,
                     y: np.ndarray, order: np.ndarray, *, lr: float, batch_size: int,
                     activation: str = "relu") -> float:
-    """One epoch of minibatch SGD on a multilayer perceptron, as the lecture writes it.
-
-    Hidden layers ``a = act(a_prev @ W + b)``, output logits ``z = a @ W + b``,
-    softmax cross-entropy against integer labels ``y``; backward ``dz = (p - y) / n``,
-    ``dW = a_prev.T @ dz``, ``db = dz.sum(0)``, ``da_prev = dz @ W.T``.  Updates the
-    arrays in place and returns the mean training loss of the epoch.
+    """One epoch of minibatch SGD on a multilayer perceptron, as the lecture writes it:
+    :func:`mlp_loss_gradient` of each minibatch (softmax cross-entropy against integer
+    labels ``y``), then ``W -= lr * dW``, ``b -= lr * db``.  Updates the arrays in place
+    and returns the mean training loss of the epoch.
     """
-    act, act_backward = ACTIVATIONS[activation], _BACKWARDS[activation]
     total = 0.0
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        acts = [X[idx]]
-        for W, b in zip(weights[:-1], biases[:-1]):
-            acts.append(act(acts[-1] @ W + b))
-        loss, dz = softmax_cross_entropy(acts[-1] @ weights[-1] + biases[-1], y[idx])
+        loss, dWs, dbs = mlp_loss_gradient(weights, biases, X[idx], y[idx],
+                                           activation=activation)
         total += loss * len(idx)
-        for layer in range(len(weights) - 1, -1, -1):
-            dW = acts[layer].T @ dz
-            db = dz.sum(axis=0)
-            if layer:
-                dz = act_backward(dz @ weights[layer].T, acts[layer])
-            sgd_step(weights[layer], dW, lr=lr)
-            sgd_step(biases[layer], db, lr=lr)
+        for param, grad in zip(weights + biases, dWs + dbs):
+            sgd_step(param, grad, lr=lr)
     return total / len(order)
 
 
+_LOSSES = {"softmax_cross_entropy": softmax_cross_entropy, "mse": mse,
+           "bce_with_logits": bce_with_logits}
 _BACKWARDS = {"identity": identity_backward, "relu": relu_backward,
               "leaky_relu": leaky_relu_backward, "tanh": tanh_backward,
               "sigmoid": sigmoid_backward}

@@ -1,8 +1,10 @@
 """scikit-learn estimators trained by fastnn: ``MLPClassifier`` and ``MLPRegressor``.
 
-Drop-in replacements for :mod:`sklearn.neural_network`'s estimators of the same names
-(solvers ``"sgd"`` and ``"adam"``): the same constructor parameters, fitted attributes
-and stopping rule, with every epoch run by :meth:`fastnn.Sequential.fit` (compiled code).
+Drop-in replacements for :mod:`sklearn.neural_network`'s estimators of the same names:
+the same constructor parameters, fitted attributes and stopping rule.  Solvers ``"sgd"``
+and ``"adam"`` run every epoch in :meth:`fastnn.Sequential.fit` (compiled code);
+``"lbfgs"`` hands SciPy's L-BFGS-B the full-batch objective computed by the compiled
+forward and backward (:func:`fastnn._training.full_batch_gradient`).
 
 How the scikit-learn objective maps onto fastnn:
 
@@ -21,19 +23,33 @@ How the scikit-learn objective maps onto fastnn:
   weight matrix (not the intercepts).  This is L2 weight decay: each weight matrix gets
   a parameter group with ``weight_decay = c * alpha / batch_size``, the intercepts 0.
   The last, smaller minibatch of an epoch uses the full ``batch_size`` here.
-* ``dtype``. fastnn trains in ``float32`` by default (about twice the speed of float64,
-  accuracy indistinguishable on these models); ``dtype="float64"`` trains in double
-  precision as scikit-learn does for float64 input.  The weights are stored in ``dtype``.
+* ``dtype``. With ``dtype=None`` (the default) training follows the input as in
+  scikit-learn: float32 ``X`` trains in float32, anything else (float64, integers) in
+  float64.  ``dtype="float32"`` trains in float32 whatever the input (about twice the
+  speed of float64, accuracy indistinguishable on these models), ``"float64"`` in
+  float64.  The weights are stored in the training dtype; ``warm_start`` and
+  ``partial_fit`` go on in the dtype of the fitted network.
   Predictions follow scikit-learn's convention: computed and returned in float32 for
   float32 ``X`` and in float64 for anything else.
+* L-BFGS. The objective is scikit-learn's (mean loss plus ``alpha / 2 * sum(W**2) / n``)
+  with scikit-learn's gradient; for squared error with several outputs that gradient is
+  the one of the half squared error summed (not averaged) over outputs, which is what
+  fastnn minimizes and reports in ``loss_`` (scikit-learn reports the average there).
+  ``loss_curve_`` holds the objective after each L-BFGS iteration.
 * Learning-rate schedules (``learning_rate="invscaling"``/``"adaptive"``, SGD only) change
   the rate once per epoch like scikit-learn; fastnn's momentum buffer does not include
   the learning rate, so with a changing rate momentum differs slightly from scikit-learn.
 
-The solver ``"lbfgs"`` and ``sample_weight`` are not supported.
+* Sparse ``X``. SciPy CSR and CSC matrices and arrays are accepted by ``fit``,
+  ``partial_fit``, ``predict``, ``predict_proba`` and ``score`` and never densified:
+  CSC becomes CSR, and the first layer runs ``ops.sparse_linear`` (in training, the
+  compiled epoch reads each minibatch's rows of the CSR matrix in place).
+
+``sample_weight`` is not supported.
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 
@@ -47,15 +63,19 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import type_of_target, unique_labels
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("fastnn.sklearn needs scikit-learn >= 1.6: pip install 'fastnn[sklearn]'"
                       ) from exc
+from scipy.optimize import minimize
 
 from . import ops
+from ._sparse import is_csr
 from .layers import Dense, Identity, ReLU, Sigmoid, Tanh
 from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
+from ._training import full_batch_gradient
 from .callbacks import Callback
 from .model import Sequential
 from .optim import SGD, Adam
@@ -91,6 +111,14 @@ def _check_number(est, name, low=None, high=None, *, integer=False, low_open=Fal
                          f"received: {name}={value!r}")
 
 
+def _stochastic_solver(est) -> bool:
+    """``partial_fit`` exists for the minibatch solvers only, as in scikit-learn."""
+    if est.solver == "lbfgs":
+        raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                             "lbfgs is not stochastic.")
+    return True
+
+
 class _BaseMLP(BaseEstimator):
     """What both estimators share: parameters, network, optimizer, epoch loop, stopping rule.
 
@@ -103,8 +131,8 @@ class _BaseMLP(BaseEstimator):
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 dtype="float32"):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -127,21 +155,19 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dtype = dtype
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self):
         """Validate the constructor parameters (scikit-learn checks them in ``fit``)."""
-        if self.solver == "lbfgs":
-            raise ValueError("solver='lbfgs' is not supported by fastnn.sklearn; use "
-                             "solver='adam' or solver='sgd' (or sklearn.neural_network)")
-        for name, allowed in (("solver", ("sgd", "adam")), ("activation", tuple(_ACTIVATIONS)),
+        for name, allowed in (("solver", ("lbfgs", "sgd", "adam")), ("activation", tuple(_ACTIVATIONS)),
                               ("learning_rate", ("constant", "invscaling", "adaptive"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}; received: "
                                  f"{name}={getattr(self, name)!r}")
         self._hidden_sizes()
-        self._dtype()
+        self._dtype(np.dtype(np.float64))
         if self.batch_size != "auto":
             _check_number(self, "batch_size", 1, integer=True)
         _check_number(self, "alpha", 0.0)
@@ -154,7 +180,9 @@ class _BaseMLP(BaseEstimator):
         _check_number(self, "beta_1", 0.0, 1.0, high_open=True)
         _check_number(self, "beta_2", 0.0, 1.0, high_open=True)
         _check_number(self, "epsilon", 0.0, low_open=True)
-        _check_number(self, "n_iter_no_change", 1, integer=True)
+        if self.n_iter_no_change != np.inf:
+            _check_number(self, "n_iter_no_change", 1, integer=True)
+        _check_number(self, "max_fun", 1, integer=True)
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -165,18 +193,22 @@ class _BaseMLP(BaseEstimator):
                              f"them; received: {self.hidden_layer_sizes!r}")
         return [int(s) for s in sizes]
 
-    def _dtype(self):
-        if self.dtype is not None:  # np.dtype(None) would be float64
-            try:
-                dtype = np.dtype(self.dtype)
-            except TypeError:
-                dtype = None
-            if dtype in _DTYPES:
-                return dtype
-        raise ValueError(f"dtype must be 'float32' or 'float64'; received: dtype={self.dtype!r}")
+    def _dtype(self, input_dtype):
+        """The training dtype: ``dtype``, or with ``dtype=None`` the input's (float32 stays
+        float32, anything else is float64, as in scikit-learn)."""
+        if self.dtype is None:
+            return np.dtype(np.float32 if input_dtype == np.float32 else np.float64)
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            dtype = None
+        if dtype in _DTYPES:
+            return dtype
+        raise ValueError("dtype must be None, 'float32' or 'float64'; received: "
+                         f"dtype={self.dtype!r}")
 
     # ------------------------------------------------------------------ the network
-    def _initialize(self, n_features, n_outputs, out_activation, rng):
+    def _initialize(self, n_features, n_outputs, out_activation, rng, dtype):
         """Build the network with scikit-learn's initialization (Glorot uniform, bound
         ``sqrt(6 / (fan_in + fan_out))``, ``sqrt(2 / ...)`` for logistic, on weights and
         intercepts alike) and reset every fitted attribute."""
@@ -184,7 +216,7 @@ class _BaseMLP(BaseEstimator):
         factor = 2.0 if self.activation == "logistic" else 6.0
         layers = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            dense = Dense(fan_in, fan_out, dtype=self._dtype(), seed=0)
+            dense = Dense(fan_in, fan_out, dtype=dtype, seed=0)
             bound = np.sqrt(factor / (fan_in + fan_out))
             dense.weight = rng.uniform(-bound, bound, (fan_in, fan_out))
             dense.bias = rng.uniform(-bound, bound, fan_out)
@@ -218,7 +250,7 @@ class _BaseMLP(BaseEstimator):
         fitted = {"hidden_layer_sizes": [c.shape[1] for c in self.coefs_[:-1]],
                   "activation": self._activation, "dtype": self._model.dtype}
         wanted = {"hidden_layer_sizes": self._hidden_sizes(), "activation": self.activation,
-                  "dtype": self._dtype()}
+                  "dtype": self._dtype(self._model.dtype)}
         changed = [name for name in fitted if fitted[name] != wanted[name]]
         if changed:
             raise ValueError(f"{', '.join(changed)} changed since the model was fitted "
@@ -264,16 +296,17 @@ class _BaseMLP(BaseEstimator):
         act = _ACTIVATIONS[self._activation].kernel
         last = len(self.coefs_) - 1
         for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
-            X = ops.linear(X, np.ascontiguousarray(coef, dtype=X.dtype),
-                           np.ascontiguousarray(intercept, dtype=X.dtype),
-                           activation=None if i == last else act)
+            X = _linear_kernel(X)(X, np.ascontiguousarray(coef, dtype=X.dtype),
+                                  np.ascontiguousarray(intercept, dtype=X.dtype),
+                                  None if i == last else act)
         return X
 
     def _validate_X(self, X):
         """``X`` checked for prediction: float32 stays float32, anything else becomes
         float64, as in scikit-learn (predictions come in that dtype)."""
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=(np.float64, np.float32), order="C")
+        return validate_data(self, X, reset=False, accept_sparse="csr",
+                             dtype=(np.float64, np.float32), order="C")
 
     # ------------------------------------------------------------------ training
     def _fit(self, X, y, *, incremental, classes=None):
@@ -281,32 +314,98 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         reset = not hasattr(self, "coefs_") or not (incremental or self.warm_start)
-        X, y = validate_data(self, X, y, reset=reset, dtype=self._dtype(), order="C",
-                             multi_output=True, y_numeric=is_regressor(self))
+        if reset:
+            dtype = (np.float64, np.float32) if self.dtype is None else self._dtype(None)
+        else:  # go on in the dtype of the fitted network
+            dtype = self._model.dtype
+        X, y = validate_data(self, X, y, reset=reset, accept_sparse="csr", dtype=dtype,
+                             order="C", multi_output=True, y_numeric=is_regressor(self))
         if not reset:
             self._check_same_network()
-        Y, out_activation, y_val_source = self._targets(y, reset, incremental, classes)
+        Y, out_activation, y_val_source = self._targets(y, reset, incremental, classes,
+                                                        X.dtype)
         n_outputs = len(self.classes_) if out_activation == "softmax" else Y.shape[1]
         rng = check_random_state(self.random_state)
         if reset:
-            self._initialize(X.shape[1], n_outputs, out_activation, rng)
+            self._initialize(X.shape[1], n_outputs, out_activation, rng, X.dtype)
         elif n_outputs != self.n_outputs_:
             raise ValueError(f"y has {n_outputs} outputs but the model was fitted with "
                              f"{self.n_outputs_}")
         self._sync_weights()
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, Y)
+        else:
+            self._fit_stochastic(X, Y, y_val_source, rng, incremental)
+        if not all(np.isfinite(p).all() for p in self.coefs_ + self.intercepts_):
+            raise ValueError("Solver produced non-finite parameter weights. The input data "
+                             "may contain large values and need to be preprocessed.")
+        return self
+
+    def _fit_lbfgs(self, X, Y):
+        """Full-batch training by SciPy's L-BFGS-B, as scikit-learn does: the parameters
+        (weight matrices, then intercepts) packed into one float64 vector, the objective
+        ``mean loss + alpha / 2 * sum(W**2) / n`` and its gradient computed by fastnn's
+        compiled forward and backward over all of ``X``.  ``max_iter`` bounds the
+        iterations, ``max_fun`` the evaluations, ``tol`` the projected gradient."""
+        params = self.coefs_ + self.intercepts_
+        grads = [p.grad for d in self._dense() for p in d.parameters()]
+        grads = grads[0::2] + grads[1::2]  # Dense gives (weight, bias) pairs
+        bounds = np.cumsum([0] + [p.size for p in params])
+        evaluate = full_batch_gradient(self._model, self._loss, X, Y)
+        n, scale, n_weights = X.shape[0], self._grad_scale(), len(self.coefs_)
+        decay = self.alpha / n
+
+        def unpack(theta):
+            for p, start, stop in zip(params, bounds[:-1], bounds[1:]):
+                p.ravel()[...] = theta[start:stop]
+
+        def objective(theta):
+            unpack(theta)
+            value = evaluate() / (n * scale) + 0.5 * decay * self._squared_norm()
+            grad = np.empty(bounds[-1])
+            for i, (g, start, stop) in enumerate(zip(grads, bounds[:-1], bounds[1:])):
+                grad[start:stop] = g.ravel() / scale
+                if i < n_weights:
+                    grad[start:stop] += decay * params[i].ravel()
+            return value, grad
+
+        def iteration_end(intermediate_result):
+            self.loss_curve_.append(float(intermediate_result.fun))
+            if self.verbose:
+                print(f"Iteration {len(self.loss_curve_)}, loss = {self.loss_curve_[-1]:.8f}")
+
+        theta = np.concatenate([p.ravel() for p in params]).astype(np.float64)
+        result = minimize(objective, theta, method="L-BFGS-B", jac=True,
+                          callback=iteration_end,
+                          options={"maxfun": self.max_fun, "maxiter": self.max_iter,
+                                   "gtol": self.tol})
+        unpack(result.x)
+        self.n_iter_ = min(int(result.nit), self.max_iter)
+        self.loss_ = float(result.fun)
+        if result.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                          f"(status={result.status}):\n{result.message}\n\nIncrease the "
+                          f"number of iterations (max_iter={self.max_iter}) or of loss "
+                          f"evaluations (max_fun={self.max_fun}), or scale the data.",
+                          ConvergenceWarning)
+
+    def _fit_stochastic(self, X, Y, y_val_source, rng, incremental):
+        """Epochs of minibatch SGD or Adam in fastnn's compiled epochs, with scikit-learn's
+        stopping rule, schedules and early stopping."""
         validation = None
         if self.early_stopping:
-            # stratified for single-output classification, as scikit-learn does
-            stratify = y_val_source if is_classifier(self) and n_outputs == 1 else None
+            # stratified for single-output classification, on the indicator rows as
+            # scikit-learn does (so the split and its errors are scikit-learn's)
+            stratify = self._stratify(Y) if is_classifier(self) else None
             X, X_val, Y, _, _, y_val = train_test_split(
                 X, Y, y_val_source, test_size=self.validation_fraction, random_state=rng,
                 stratify=stratify)
-            if len(X_val) < 2:
+            if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
             validation = (X_val, y_val)
             self._best_params = [p.copy() for p in self.coefs_ + self.intercepts_]
-        n = len(X)
+        n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else self.batch_size
         if batch_size > n:
             warnings.warn("Got `batch_size` larger than the sample size; it is clipped to "
@@ -328,7 +427,6 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping:
             for live, best in zip(self.coefs_ + self.intercepts_, self._best_params):
                 live[...] = best
-        return self
 
     def _end_epoch(self, loss, n, validation):
         """Book-keeping after each epoch; True when training should stop."""
@@ -405,10 +503,21 @@ class _BaseMLP(BaseEstimator):
                   f"{self.n_iter_no_change} consecutive epochs. Stopping.")
         return True
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def fit(self, X, y):
         """Train from scratch (or from the current weights with ``warm_start``) for at most
         ``max_iter`` epochs."""
         return self._fit(X, y, incremental=False)
+
+
+def _linear_kernel(X):
+    """The kernel of a dense layer on ``X``: ``ops.sparse_linear`` for a CSR matrix, else
+    ``ops.linear`` (same arguments: x, weight, bias, activation)."""
+    return ops.sparse_linear if is_csr(X) else ops.linear
 
 
 class _EpochEnd(Callback):
@@ -437,17 +546,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Multi-class targets train a softmax output with cross-entropy; binary and
     multi-label (indicator matrix) targets train logistic outputs with binary
-    cross-entropy.  Parameters and attributes are scikit-learn's, plus ``dtype``
-    (``"float32"``, the default, or ``"float64"``).
+    cross-entropy.  Parameters and attributes are scikit-learn's, plus ``dtype`` (None,
+    the default: the input's, float32 or float64; or ``"float32"``/``"float64"``).
     """
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, classes=None):
         """One epoch over ``(X, y)``; the first call needs ``classes`` (every label)."""
         if not hasattr(self, "coefs_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
         return self._fit(X, y, incremental=True, classes=classes)
 
-    def _targets(self, y, reset, incremental, classes):
+    def _targets(self, y, reset, incremental, classes, dtype):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         y_type = type_of_target(y, input_name="y")  # once: it costs ~0.1 ms per call
@@ -465,13 +575,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                                  f"call to partial_fit {self.classes_!r}")
         elif not np.array_equal(unique_labels(y), self.classes_):
             raise ValueError("warm_start can only be used where `y` has the same classes as "
-                             "in the previous call to fit")
+                             f"in the previous call to fit. Previously got {self.classes_}, "
+                             f"`y` has {unique_labels(y)}")
         if not multilabel and not classes_from_y and not np.isin(y, self.classes_).all():
             raise ValueError(f"y has labels {np.setdiff1d(y, self.classes_)!r} that are not "
                              f"in classes_ {self.classes_!r}")
         if self._label_binarizer is None:  # multi-class: class indices, no one-hot
             return np.searchsorted(self.classes_, y), "softmax", y
-        return self._label_binarizer.transform(y).astype(self._dtype()), "logistic", y
+        return self._label_binarizer.transform(y).astype(dtype), "logistic", y
 
     def _fit_classes(self, labels, label_type=None):
         """``classes_`` from ``labels``; binary and multi-label targets also get the
@@ -486,6 +597,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _validation_score(self, X, y):
         return accuracy_score(y, self._decode(self._proba(X)))
+
+    def _stratify(self, Y):
+        """Labels to stratify early stopping's split by: the indicator rows of single-output
+        targets (as booleans, like scikit-learn), none for multi-label ones."""
+        if self._label_binarizer is None:
+            return np.eye(len(self.classes_), dtype=bool)[Y]
+        if self._label_binarizer.y_type_ == "multilabel-indicator":
+            return None
+        return Y.astype(bool)
 
     def _proba(self, X):
         """Output-layer activations for validated ``X``: (n, n_outputs_)."""
@@ -522,16 +642,29 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor, scikit-learn's ``MLPRegressor`` on fastnn.
 
     Identity output trained with the squared error; ``y`` may have several columns.
-    Parameters and attributes are scikit-learn's, plus ``dtype`` (``"float32"``, the
-    default, or ``"float64"``).
+    Parameters and attributes are scikit-learn's, plus ``dtype`` (None, the default:
+    the input's, float32 or float64; or ``"float32"``/``"float64"``).
     """
 
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu",
+                 **params):
+        super().__init__(hidden_layer_sizes, activation, **params)
+        self.loss = loss
+
+    # scikit-learn reads the parameter names from the signature: the shared ones plus loss
+    __init__.__signature__ = inspect.signature(_BaseMLP.__init__).replace(parameters=[
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("loss", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          default="squared_error"),
+        *list(inspect.signature(_BaseMLP.__init__).parameters.values())[1:]])
+
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y):
         """One epoch over ``(X, y)`` from the current weights."""
         return self._fit(X, y, incremental=True)
 
-    def _targets(self, y, reset, incremental, classes):
-        Y = y.reshape(len(y), -1).astype(self._dtype())
+    def _targets(self, y, reset, incremental, classes, dtype):
+        Y = y.reshape(len(y), -1).astype(dtype)
         return Y, "identity", Y
 
     def _validation_score(self, X, Y):

@@ -15,6 +15,7 @@
 #   optim.pxi        sgd_step, adam_step
 #   parallel.pxi     the thread-chunk drivers of the three files above (prange)
 #   gemm.pxi         gemm, matmul, linear and GEMM_BLOCKING
+#   sparse.pxi       sparse_linear and its backward (CSR rows times a dense weight)
 #   embedding.pxi    embedding_bag and its row-sparse backward
 #   train.pxi        TrainPlan: whole training epochs in nogil code
 cimport numpy as cnp
@@ -28,5 +29,6 @@ include "losses.pxi"
 include "optim.pxi"
 include "parallel.pxi"
 include "gemm.pxi"
+include "sparse.pxi"
 include "embedding.pxi"
 include "train.pxi"

@@ -10,22 +10,32 @@
 #   backward  dz = G[l] * act'(A[l+1]) and db = sum_rows(dz) (one pass); dW = A[l].T @ dz;
 #             G[l-1] = dz @ W.T
 #   update    one fused SGD or Adam kernel per parameter
+# loss_gradient runs the same forward, loss and backward once over all of X, read in
+# place, and stops before the update: the full-batch objective of L-BFGS.
 # A one-row minibatch (plain SGD, as in the lecture) never forms dW = x.T @ dz: each row
 # of W is updated from the product x[r] * dz computed into a small buffer, with the same
 # update kernel and the same arithmetic, which halves the memory traffic of the step.
 # The gradient arrays of those weights then keep their previous contents.
 # Each step is the kernel call, with the same arguments, that the Python layer makes in
 # the manual loop, so fit and the manual loop give the same numbers.
+# X may be a CSR matrix (sparse.pxi): no rows are gathered then; the first layer reads
+# the minibatch's rows of X in place (csr_linear) and its weight gradient is accumulated
+# over their nonzeros (csr_weight_grad), after zeroing only the gradient rows that the
+# previous minibatch wrote: the gradient array holds exactly X[batch].T @ dz, as
+# sparse_linear_backward writes it, at the cost of the nonzeros, not of the whole array.
 # The plan trusts no memory whose contents decide where it reads or writes: it copies the
-# class labels (a callback may change the caller's `y` during fit) and, on every call,
-# `order` (another thread may write it while the loop runs), and checks its copies.  Any number of layers and parameters: the per-layer and per-parameter
-# tables are arrays sized at construction.
+# class labels (a callback may change the caller's `y` during fit), a CSR X's indices
+# and index pointers (sparse.pxi) and, on every call, `order` (another thread may write
+# it while the loop runs), and checks its copies.  Any number of layers and parameters:
+# the per-layer and per-parameter tables are arrays sized at construction.
 #
 # Uses: capi.pxd (fnn_sgemm, fnn_dgemm, __builtin_prefetch, FNN_ACT_IDENTITY,
 #       FNN_LOSS_*), config.pxi (ACTIVATION_CODES, LOSS_CODES), validate.pxi (checks),
 #       activations.pxi (act_backward), losses.pxi (pointwise_loss), optim.pxi
-#       (sgd_update, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows).
-# Provides: TrainPlan.
+#       (sgd_update, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows,
+#       _threads), sparse.pxi (CSROperand, csr_operand, csr_linear, csr_weight_grad,
+#       csr_clear_rows).
+# Provides: TrainPlan (run_sgd, run_adam, loss_gradient).
 from cython cimport floating
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memset
@@ -82,6 +92,10 @@ cdef class TrainPlan:
     cdef char **S2
     cdef Py_ssize_t *size
     cdef char *X
+    cdef CSROperand sparse       # X as CSR (None: X is a dense array)
+    cdef bint is_sparse
+    cdef int64_t *PREV           # rows of the previous minibatch (sparse X)
+    cdef Py_ssize_t n_prev
     cdef char *Y                 # the plan's own copy of the class labels, or the targets
     cdef char *YB
     cdef char *TMP               # one row of a weight gradient (rank-1 updates)
@@ -101,9 +115,15 @@ cdef class TrainPlan:
             raise ValueError(f"b_index, acts and slopes must have one entry per layer ({L}), "
                              f"grads, state1 and state2 one per parameter ({len(params)}); "
                              f"received lengths {lengths}")
-        cdef int typenum = check_float_array(X, "X")
-        check_ndim(<cnp.ndarray>X, 2, "X")
-        check_c_contiguous(<cnp.ndarray>X, "X")
+        cdef int typenum
+        self.is_sparse = not cnp.PyArray_Check(X)
+        if self.is_sparse:
+            self.sparse = csr_operand(X, "X", -1)
+            typenum = self.sparse.typenum
+        else:
+            typenum = check_float_array(X, "X")
+            check_ndim(<cnp.ndarray>X, 2, "X")
+            check_c_contiguous(<cnp.ndarray>X, "X")
         if X.shape[0] < 1:
             raise ValueError(f"X must have at least one row; received shape {X.shape}")
         if batch < 1:
@@ -113,7 +133,7 @@ cdef class TrainPlan:
                              f"received {loss_kind}")
         if not 0.0 <= smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1]; received {smoothing}")
-        self.keep = [X]
+        self.keep = [X, self.sparse]
         self.n_layers, self.n_params, self.loss_kind = L, len(params), loss_kind
         self._tables(L, self.n_params)
         self.is_double = typenum == cnp.NPY_FLOAT64
@@ -149,6 +169,7 @@ cdef class TrainPlan:
             self.act[l], self.slope[l] = acts[l], slopes[l]
         cdef cnp.npy_intp dims[2]
         dims[0], dims[1] = self.n, self.width[L]
+        dtype = np.float64 if self.is_double else np.float32
         if loss_kind == FNN_LOSS_SOFTMAX_XENT and cnp.PyArray_Check(y) and y.ndim == 1:
             check_buffer(y, cnp.NPY_INT64, 1, dims, False, "y (class labels)")
             y = (<cnp.ndarray>y).copy()  # the labels index rows: read only the plan's own
@@ -158,18 +179,28 @@ cdef class TrainPlan:
         else:
             check_buffer(y, typenum, 2, dims, False, "y (targets)")
             self.class_labels = 0
-            yb = np.empty((self.batch, self.width[L]), X.dtype)
-        self.X, self.Y, self.YB = cnp.PyArray_BYTES(X), cnp.PyArray_BYTES(y), cnp.PyArray_BYTES(yb)
+            yb = np.empty((self.batch, self.width[L]), dtype)
+        self.X = NULL if self.is_sparse else cnp.PyArray_BYTES(X)
+        self.Y, self.YB = cnp.PyArray_BYTES(y), cnp.PyArray_BYTES(yb)
         self.keep += [y, yb]
-        tmp = np.empty(max([self.width[l] for l in range(L + 1)]), X.dtype)
+        tmp = np.empty(max([self.width[l] for l in range(L + 1)]), dtype)
         self.keep.append(tmp)
         self.TMP = cnp.PyArray_BYTES(tmp)
+        if self.is_sparse:
+            # the first weight gradient starts at 0; run() then keeps it X[batch].T @ dz
+            grads[w_index[0]][...] = 0
+            prev = np.empty(self.batch, np.int64)
+            self.keep.append(prev)
+            self.PREV, self.n_prev = <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>prev), 0
         for l in range(L + 1):
-            buf = np.empty((self.batch, self.width[l]), X.dtype)
-            self.keep.append(buf)
-            self.A[l] = cnp.PyArray_BYTES(buf)
+            if l == 0 and self.is_sparse:
+                self.A[0] = NULL  # the rows of X are read in place
+            else:
+                buf = np.empty((self.batch, self.width[l]), dtype)
+                self.keep.append(buf)
+                self.A[l] = cnp.PyArray_BYTES(buf)
             if l < L:
-                buf = np.empty((self.batch, self.width[l + 1]), X.dtype)
+                buf = np.empty((self.batch, self.width[l + 1]), dtype)
                 self.keep.append(buf)
                 self.G[l] = cnp.PyArray_BYTES(buf)
         self.ready = True
@@ -262,6 +293,26 @@ cdef class TrainPlan:
                                  "are required; received None")
         return self._run(order, first, count, &h, decay)
 
+    def loss_gradient(self) -> float:
+        """Full-batch loss and gradient at the current parameters, without an update (for
+        quasi-Newton solvers): forward and backward over every row of X, read in place,
+        gradients into ``grads``; returns the sum of the per-sample losses.  The plan
+        must have been built with ``batch >= len(X)``."""
+        if self.batch != self.n:
+            raise ValueError(f"loss_gradient needs a plan whose batch covers X ({self.n} rows); "
+                             f"received batch {self.batch}")
+        cdef char *a0 = self.A[0]
+        cdef char *yb = self.YB
+        cdef double total
+        self.A[0], self.YB = self.X, self.Y  # only read by the forward and backward passes
+        with nogil:
+            if self.is_double:
+                total = _forward_backward(<double *>NULL, self, NULL, self.n, True)
+            else:
+                total = _forward_backward(<float *>NULL, self, NULL, self.n, True)
+        self.A[0], self.YB = a0, yb
+        return total
+
     cdef double _run(self, order, Py_ssize_t first, Py_ssize_t count, Hyper *h,
                      decay) except? -1.0:
         cdef cnp.ndarray own_order = self._order(order, first, count)
@@ -284,25 +335,18 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
                            Py_ssize_t first, Py_ssize_t count, Hyper *h) noexcept nogil:
     """The minibatch loop; `tag` only selects the dtype."""
     cdef Py_ssize_t bi, r, j, start, rows, d = p.width[0], c = p.width[p.n_layers]
-    cdef int l, i, L = p.n_layers
+    cdef int l, i
     cdef double total = 0.0
     cdef floating *xb = <floating *>p.A[0]
     cdef const floating *X = <const floating *>p.X
     cdef floating *g
     cdef floating *tmp = <floating *>p.TMP
     cdef const floating *x
-    cdef const floating *bias
     for bi in range(first, first + count):
         start = bi * p.batch
         rows = p.batch if start + p.batch <= p.n else p.n - start
-        for r in range(rows):
-            memcpy(xb + r * d, X + order[start + r] * d, d * sizeof(floating))
-        # start fetching the next minibatch's rows (scattered in X) while this one computes
-        for r in range(start + rows, min(start + rows + p.batch, p.n)):
-            j = 0
-            while j < d:
-                __builtin_prefetch(X + order[r] * d + j, 0, 1)
-                j += 64 // sizeof(floating)
+        if not p.is_sparse:
+            _gather_rows(xb, X, order, start, rows, p.n, p.batch, d)
         if p.class_labels:
             for r in range(rows):
                 (<int64_t *>p.YB)[r] = (<const int64_t *>p.Y)[order[start + r]]
@@ -310,34 +354,12 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
             for r in range(rows):
                 memcpy(<floating *>p.YB + r * c, <const floating *>p.Y + order[start + r] * c,
                        c * sizeof(floating))
-        for l in range(L):
-            bias = <const floating *>p.P[p.b_index[l]] if p.b_index[l] >= 0 else NULL
-            _train_gemm(rows, p.width[l + 1], p.width[l],
-                  <const floating *>p.A[l], p.width[l], 1,
-                  <const floating *>p.P[p.w_index[l]], p.width[l + 1], 1,
-                  <floating *>p.A[l + 1], bias, p.act[l], p.slope[l])
-        total += _loss_and_grad(tag, p, rows)
-        for l in range(L - 1, -1, -1):
-            g = <floating *>p.G[l]
-            _dz_and_bias_grad(g, <const floating *>p.A[l + 1], rows, p.width[l + 1], p.act[l],
-                              <floating>p.slope[l], <floating *>p.GP[p.b_index[l]]
-                              if p.b_index[l] >= 0 else NULL)
-            if rows > 1:  # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
-                _train_gemm(p.width[l], p.width[l + 1], rows,
-                            <const floating *>p.A[l], 1, p.width[l],
-                            g, p.width[l + 1], 1,
-                            <floating *>p.GP[p.w_index[l]], NULL, FNN_ACT_IDENTITY, 0.0)
-            if l > 0:
-                # G[l-1] = dz @ W.T, with W.T as a transposed view
-                _train_gemm(rows, p.width[l], p.width[l + 1],
-                      g, p.width[l + 1], 1,
-                      <const floating *>p.P[p.w_index[l]], 1, p.width[l + 1],
-                      <floating *>p.G[l - 1], NULL, FNN_ACT_IDENTITY, 0.0)
+        total += _forward_backward(tag, p, order + start, rows, rows > 1)
         if h.adam:
             h.step += 1
         for i in range(p.n_params):
             l = p.layer_of[i]
-            if rows > 1 or l < 0:
+            if rows > 1 or l < 0 or (l == 0 and p.is_sparse):
                 _update(p, h, i, <const floating *>p.GP[i], 0, p.size[i])
                 continue
             x = <const floating *>p.A[l]
@@ -349,6 +371,81 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
                 for j in range(p.width[l + 1]):
                     tmp[j] = x[r] * g[j]
                 _update(p, h, i, tmp, r * p.width[l + 1], p.width[l + 1])
+    return total
+
+
+cdef inline void _gather_rows(floating *xb, const floating *X, const int64_t *order,
+                              Py_ssize_t start, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t batch,
+                              Py_ssize_t d) noexcept nogil:
+    """Copy rows order[start:start+rows] of the dense X into xb, and start fetching the
+    next minibatch's rows (scattered in X) while this one computes."""
+    cdef Py_ssize_t r, j
+    for r in range(rows):
+        memcpy(xb + r * d, X + order[start + r] * d, d * sizeof(floating))
+    for r in range(start + rows, min(start + rows + batch, n)):
+        j = 0
+        while j < d:
+            __builtin_prefetch(X + order[r] * d + j, 0, 1)
+            j += 64 // sizeof(floating)
+
+
+cdef inline void _sparse_weight_grad(TrainPlan p, const int64_t *rows, Py_ssize_t n_rows,
+                                     const floating *dz) noexcept nogil:
+    """The first layer's weight gradient X[rows].T @ dz for a CSR X (rows NULL: rows
+    0..n_rows-1): the gradient rows the previous call wrote are zeroed (all others are 0
+    already), then accumulated."""
+    cdef floating *dw = <floating *>p.GP[p.w_index[0]]
+    cdef Py_ssize_t n_out = p.width[1]
+    csr_clear_rows(p.sparse, p.PREV, p.n_prev, dw, n_out)
+    csr_weight_grad(p.sparse, rows, n_rows, dz, n_out, dw,
+                    _threads(n_rows * n_out, EW_PAR_CHEAP))
+    cdef Py_ssize_t r
+    for r in range(n_rows):
+        p.PREV[r] = rows[r] if rows != NULL else r
+    p.n_prev = n_rows
+
+
+cdef double _forward_backward(floating *tag, TrainPlan p, const int64_t *x_rows,
+                              Py_ssize_t rows, bint weight_grads) noexcept nogil:
+    """Forward, loss and backward of the `rows` rows in A[0] against YB: returns the sum of
+    the per-sample losses; gradients of the biases into GP and, when `weight_grads`, of
+    the weights (otherwise each layer's dz stays in G[l] for a rank-1 update).  A sparse X
+    is read in place instead of A[0], rows x_rows of it (NULL: rows 0..rows-1), and the
+    first layer's weight gradient is always computed."""
+    cdef int l, L = p.n_layers
+    cdef const floating *bias
+    cdef floating *g
+    cdef double total
+    for l in range(L):
+        bias = <const floating *>p.P[p.b_index[l]] if p.b_index[l] >= 0 else NULL
+        if l == 0 and p.is_sparse:
+            csr_linear(p.sparse, x_rows, rows, <const floating *>p.P[p.w_index[0]], p.width[1],
+                       bias, p.act[0], <floating>p.slope[0], <floating *>p.A[1],
+                       _threads(rows * p.width[1], EW_PAR_CHEAP))
+            continue
+        _train_gemm(rows, p.width[l + 1], p.width[l],
+              <const floating *>p.A[l], p.width[l], 1,
+              <const floating *>p.P[p.w_index[l]], p.width[l + 1], 1,
+              <floating *>p.A[l + 1], bias, p.act[l], p.slope[l])
+    total = _loss_and_grad(tag, p, rows)
+    for l in range(L - 1, -1, -1):
+        g = <floating *>p.G[l]
+        _dz_and_bias_grad(g, <const floating *>p.A[l + 1], rows, p.width[l + 1], p.act[l],
+                          <floating>p.slope[l], <floating *>p.GP[p.b_index[l]]
+                          if p.b_index[l] >= 0 else NULL)
+        if l == 0 and p.is_sparse:
+            _sparse_weight_grad(p, x_rows, rows, g)
+        elif weight_grads:  # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
+            _train_gemm(p.width[l], p.width[l + 1], rows,
+                        <const floating *>p.A[l], 1, p.width[l],
+                        g, p.width[l + 1], 1,
+                        <floating *>p.GP[p.w_index[l]], NULL, FNN_ACT_IDENTITY, 0.0)
+        if l > 0:
+            # G[l-1] = dz @ W.T, with W.T as a transposed view
+            _train_gemm(rows, p.width[l], p.width[l + 1],
+                  g, p.width[l + 1], 1,
+                  <const floating *>p.P[p.w_index[l]], 1, p.width[l + 1],
+                  <floating *>p.G[l - 1], NULL, FNN_ACT_IDENTITY, 0.0)
     return total
 
 
