@@ -31,6 +31,7 @@ TARGETS = {
     "softmax_cross_entropy": lambda rng, n, c: rng.integers(0, c, n),
     "mse": lambda rng, n, c: rng.standard_normal((n, c)),
     "bce_with_logits": lambda rng, n, c: rng.integers(0, 2, (n, c)).astype(float),
+    "poisson_nll": lambda rng, n, c: rng.poisson(2.0, (n, c)).astype(float),
 }
 
 #: the losses the model tests train with, by short name
@@ -39,6 +40,7 @@ LOSSES = {
     "ce_smooth": lambda: fastnn.SoftmaxCrossEntropy(label_smoothing=0.1),
     "mse": fastnn.MSE,
     "bce": fastnn.BCEWithLogits,
+    "poisson": fastnn.PoissonNLL,
 }
 
 
@@ -161,3 +163,15 @@ def drawn_points(ax) -> np.ndarray:
 def legend_texts(ax) -> list:
     legend = ax.get_legend()
     return [] if legend is None else [t.get_text() for t in legend.get_texts()]
+
+
+def estimator_data(kind, n=120, d=5, width=4, seed=0):
+    """``X`` standard normal ``(n, d)`` and targets of ``kind`` for the scikit-learn
+    estimators: multiclass (3 labels), binary, multilabel (``width`` labels), regression,
+    multioutput (``width - 1`` outputs)."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d)
+    y = {"multiclass": rng.randint(0, 3, n), "binary": rng.randint(0, 2, n),
+         "multilabel": rng.randint(0, 2, (n, width)), "regression": rng.randn(n),
+         "multioutput": rng.randn(n, width - 1)}[kind]
+    return X, y

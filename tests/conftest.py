@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import fastnn
 from fastnn import _dispatch
 
 DTYPES = [np.float32, np.float64]
@@ -11,7 +10,7 @@ DTYPES = [np.float32, np.float64]
 
 @pytest.fixture(params=sorted(_dispatch.modules), ids=lambda isa: f"isa={isa}")
 def kmod(request):
-    """A compiled kernel module (portable, and AVX2/FMA where the CPU has it)."""
+    """A compiled kernel module (portable, and AVX2/FMA and AVX-512 where the CPU has them)."""
     return _dispatch.modules[request.param]
 
 
@@ -21,10 +20,7 @@ def dtype(request):
 
 
 @pytest.fixture(params=sorted(_dispatch.modules), ids=lambda isa: f"isa={isa}")
-def on_each_isa(request, monkeypatch):
+def on_each_isa(request):
     """Run the model layer on each compiled path (the ops and the compiled epochs)."""
-    mod = _dispatch.modules[request.param]
-    monkeypatch.setattr(_dispatch, "kernels", mod)
-    for name in fastnn.ops.__all__:
-        monkeypatch.setattr(fastnn.ops, name, getattr(mod, name))
-    return mod
+    with _dispatch.use(request.param) as mod:
+        yield mod

@@ -34,7 +34,7 @@ def test_kernel_and_reference_signatures_agree(name):
 
 def test_model_layer_names():
     for name in ["Dense", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout",
-                 "Sequential", "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "SGD", "Adam",
+                 "Sequential", "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "PoissonNLL", "SGD", "Adam",
                  "AdamW", "load", "set_num_threads", "get_num_threads", "Embedding",
                  "KeyedVectors"]:
         assert hasattr(fastnn, name), name

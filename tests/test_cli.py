@@ -1,5 +1,6 @@
 """The command line and the scripts users run: `fastnn demo`, `fastnn bench` (its table
 and JSON; timings are never asserted), `fastnn config`, argument checks, the examples."""
+import argparse
 import json
 import os
 import pathlib
@@ -10,7 +11,7 @@ import sys
 import pytest
 
 import fastnn
-from fastnn.__main__ import main
+from fastnn.__main__ import build_parser, main
 from _helpers import drawn_points, legend_texts, png_size
 
 
@@ -28,15 +29,77 @@ def test_bench_quick_row_table_and_json(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "softmax-CE loss+grad float32 256x10" in out and "x vs numpy" in out
     payload = json.loads(path.read_text())
-    assert payload["machine"]["isa"] in ("avx2", "portable")
+    assert payload["machine"]["isa"] in fastnn._dispatch.modules
     (row,) = payload["rows"]
     assert row["times"]["fastnn"] > 0 and row["times"]["numpy"] > 0
+
+
+def test_bench_runs_every_path_side_by_side(capsys):
+    assert main(["bench", "--quick", "--repeats", "1", "--only", "256x10", "--isa", "all"]) == 0
+    out = capsys.readouterr().out
+    for isa in fastnn._dispatch.modules:
+        assert f"fastnn-{isa} time" in out and f"{isa} x vs numpy" in out
+
+
+def test_bench_rejects_unknown_path(capsys):
+    assert main(["bench", "--isa", "sse9"]) == 2
+    assert "--isa must be" in capsys.readouterr().err
+
+
+def test_bench_json_dash_puts_only_json_on_stdout(capsys):
+    assert main(["bench", "--quick", "--repeats", "1", "--only", "256x10", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert [row["name"] for row in payload["rows"]] == ["softmax-CE loss+grad float32 256x10"]
+    assert "x vs numpy" in captured.err and "x vs numpy" not in captured.out
+
+
+def test_bench_table_has_no_column_of_a_peer_that_did_not_run(capsys):
+    # scikit-learn is installed but only times the training rows; this row has no flops
+    assert main(["bench", "--quick", "--repeats", "1", "--only", "256x10", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    header = next(line for line in captured.err.splitlines() if line.startswith("| workload"))
+    assert "sklearn" not in header and "GFLOP/s" not in header
+    assert "sklearn" not in json.loads(captured.out)["peers"]
+    table = [line for line in captured.err.splitlines() if line.startswith("|")]
+    for line in table[2:]:
+        assert all(cell.strip() not in ("", "-") for cell in line.strip("|").split("|")), line
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fastnn {fastnn.__version__}"
+
+
+def _options(parser):
+    """(command, action) for every option of ``parser`` and of its subcommands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from ((f"{name} {cmd}".strip(), a) for cmd, a in _options(sub))
+        elif action.option_strings and action.help is not argparse.SUPPRESS:
+            yield "", action
+
+
+def test_every_option_help_shows_its_default():
+    parser = build_parser()
+    options = list(_options(parser))
+    assert len(options) > 10
+    for command, action in options:
+        if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            continue
+        assert "default" in (action.help or ""), (command, action.option_strings)
+    for command in ("demo", "bench"):
+        text = parser._subparsers._group_actions[0].choices[command].format_help()
+        assert "(default: 30)" in text or "(default: 5)" in text
 
 
 def test_bench_reports_gemm_peak(capsys):
     assert main(["bench", "--quick", "--repeats", "1", "--only", "float64 512x512"]) == 0
     out = capsys.readouterr().out
-    assert "float64 peak measured on 1 core(s)" in out and "fastnn" in out.split("reaches:")[1]
+    assert "float64 peak measured on 1 core(s)" in out and "fastnn" in out.split("reaches (of")[1]
 
 
 @pytest.mark.parametrize("argv", [["bench", "--threads", "0"], ["bench", "--repeats", "x"],

@@ -302,7 +302,7 @@ def test_cross_entropy_gradient_finite_differences(kmod, kind, reduction, smooth
 
 
 # ----------------------------------------------------------------- mse and bce
-@pytest.mark.parametrize("name", ["mse", "bce_with_logits"])
+@pytest.mark.parametrize("name", ["mse", "bce_with_logits", "poisson_nll"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("shape", [(0, 3), (1, 1), (7, 1), (13, 17), (101,), (3, 5, 7),
                                    (300, 301)], ids=str)
@@ -335,7 +335,7 @@ def test_bce_extremes(kmod, dtype):
     np.testing.assert_allclose(loss, np.logaddexp(0, x.astype(np.float64)), rtol=rtol)
 
 
-@pytest.mark.parametrize("name", ["mse", "bce_with_logits"])
+@pytest.mark.parametrize("name", ["mse", "bce_with_logits", "poisson_nll"])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_pointwise_gradient_finite_differences(kmod, name, reduction):
     rng = np.random.default_rng(8)
@@ -347,7 +347,7 @@ def test_pointwise_gradient_finite_differences(kmod, name, reduction):
                                rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("name", ["mse", "bce_with_logits"])
+@pytest.mark.parametrize("name", ["mse", "bce_with_logits", "poisson_nll"])
 def test_pointwise_views_and_out(kmod, dtype, name):
     rng = np.random.default_rng(9)
     x = rand(rng, (20, 30), dtype).T
@@ -380,7 +380,8 @@ def test_threads_bitwise_identical(kmod):
                          *kmod.softmax_cross_entropy(x, probs, label_smoothing=0.1,
                                                      reduction="sum"),
                          *kmod.mse(x, t), *kmod.bce_with_logits(x, t),
-                         *kmod.bce_with_logits(x, t, reduction="none")])
+                         *kmod.bce_with_logits(x, t, reduction="none"),
+                         *kmod.poisson_nll(x, t, reduction="none")])
     for run in runs[1:]:
         for a, b in zip(run, runs[0]):
             assert np.array_equal(a, b)
@@ -427,7 +428,8 @@ def test_property_cross_entropy_rows_independent(data, n, c, dtype, smoothing, p
     for kmod in _dispatch.modules.values():
         loss, grad = kmod.softmax_cross_entropy(x, t, **kw)
         assert_close(loss, eloss, dtype, scale=30)
-        assert_close(grad, egrad, dtype)
+        # the sum of c exponentials rounds c times: softmax - 1 at a label is that far off
+        assert_close(grad, egrad, dtype, scale=c)
         rows = sorted({0, n // 2, n - 1}) if n and kmod.ISA == "avx2" and c <= 32 else []
         for i in rows:
             li, gi = kmod.softmax_cross_entropy(x[i:i + 1], t[i:i + 1], **kw)
@@ -437,7 +439,7 @@ def test_property_cross_entropy_rows_independent(data, n, c, dtype, smoothing, p
 @settings(max_examples=50, deadline=None)
 @given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=8),
                     elements=st.floats(-50, 50)),
-       name=st.sampled_from(["mse", "bce_with_logits"]), reduction=st.sampled_from(REDUCTIONS))
+       name=st.sampled_from(["mse", "bce_with_logits", "poisson_nll"]), reduction=st.sampled_from(REDUCTIONS))
 def test_property_pointwise(x, name, reduction):
     from fastnn import ops
     t = np.clip(np.cos(x), 0, 1)

@@ -343,3 +343,45 @@ def test_headless_backend(backend, expected):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().lower() == expected
+
+
+def clustered_words(dtype=np.float32):
+    """Three tight clusters of five words (``a0..a4``, ``b0..b4``, ``c0..c4``) in 20-D."""
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((3, 20)) * 5
+    keys = [f"{c}{i}" for c in "abc" for i in range(5)]
+    vectors = np.repeat(centres, 5, axis=0) + rng.standard_normal((15, 20)) * 0.1
+    return fastnn.KeyedVectors.from_arrays(keys, vectors.astype(dtype))
+
+
+def test_keyed_vectors_plot_words_and_neighbours(plt, tmp_path, dtype):
+    kv = clustered_words(dtype)
+    ax = kv.plot(["b0", "a0"], topn=4)
+    assert legend_texts(ax) == ["b0", "a0"]
+    assert [len(c.get_offsets()) for c in ax.collections] == [5, 5]
+    drawn = {t.get_text(): t.xy for t in ax.texts}
+    assert sorted(drawn) == [f"{c}{i}" for c in "ab" for i in range(5)]
+    unit = kv[list(drawn)] / np.linalg.norm(kv[list(drawn)], axis=1, keepdims=True)
+    np.testing.assert_allclose(np.array(list(drawn.values())), pca(unit)[0], rtol=1e-5,
+                               atol=1e-6)
+    path = tmp_path / "words.png"
+    save_figure(ax, str(path), size=(500, 400))
+    assert png_size(path) == (500, 400)
+
+
+def test_keyed_vectors_plot_shared_neighbours_and_plain_words(plt):
+    kv = clustered_words()
+    ax = kv.plot(["a0", "a1", 10], topn=4)      # a1 is a query itself; row 10 is c0
+    assert legend_texts(ax) == ["a0", "a1", "c0"]
+    assert [len(c.get_offsets()) for c in ax.collections] == [4, 1, 5]
+    ax = kv.plot(["a0", "b0", "c0", "a0"])      # no neighbours: the words, once, no legend
+    assert ax.get_legend() is None and [t.get_text() for t in ax.texts] == ["a0", "b0", "c0"]
+    assert len(drawn_points(ax)) == 3
+    with pytest.raises(KeyError, match="'zz' not present"):
+        kv.plot(["a0", "zz"])
+    with pytest.raises(TypeError, match="list of keys; received: str"):
+        kv.plot("a0")
+    with pytest.raises(ValueError, match="topn must be a non-negative integer; received: -1"):
+        kv.plot(["a0"], topn=-1)
+    with pytest.raises(ValueError, match=r"at least 2 vectors"):
+        kv.plot(["a0"])

@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import fastnn  # noqa: E402
+from _helpers import estimator_data  # noqa: E402
 from fastnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 no_convergence_warning = pytest.mark.filterwarnings(
@@ -43,12 +44,7 @@ def test_sklearn_estimator_checks(estimator, check):
 
 # ---------------------------------------------------------------- exact parity (float64)
 def _data(kind, n=120, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n, 5)
-    y = {"multiclass": rng.randint(0, 3, n), "binary": rng.randint(0, 2, n),
-         "multilabel": rng.randint(0, 2, (n, 4)), "regression": rng.randn(n),
-         "multioutput": rng.randn(n, 3)}[kind]
-    return X, y
+    return estimator_data(kind, n, seed=seed)
 
 
 def _pair(kind):
@@ -257,8 +253,8 @@ def test_early_stopping():
 class _SnapshotRegressor(MLPRegressor):
     """Records the weights each validation score was computed with."""
 
-    def _validation_score(self, X, Y):
-        score = super()._validation_score(X, Y)
+    def _validation_score(self, X, Y, sample_weight):
+        score = super()._validation_score(X, Y, sample_weight)
         self.snapshots.append((score, [c.copy() for c in self.coefs_]))
         return score
 

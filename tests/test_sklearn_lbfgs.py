@@ -11,12 +11,12 @@ import fastnn
 from fastnn import reference
 from fastnn._training import full_batch_gradient
 
-from _helpers import TARGETS, assert_close, mlp
+from _helpers import TARGETS, assert_close, estimator_data, mlp
 
 ACTS = {"relu": fastnn.ReLU, "tanh": fastnn.Tanh, "sigmoid": fastnn.Sigmoid,
         "identity": fastnn.Identity}
 LOSS_CLASSES = {"softmax_cross_entropy": fastnn.SoftmaxCrossEntropy, "mse": fastnn.MSE,
-                "bce_with_logits": fastnn.BCEWithLogits}
+                "bce_with_logits": fastnn.BCEWithLogits, "poisson_nll": fastnn.PoissonNLL}
 
 
 def _problem(n, sizes, loss, act, dtype, seed=0):
@@ -118,25 +118,25 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from fastnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 
-def _data(kind, n=90, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n, 6)
-    y = {"multiclass": rng.randint(0, 3, n), "binary": rng.randint(0, 2, n),
-         "multilabel": rng.randint(0, 2, (n, 3)), "regression": rng.randn(n),
-         "multioutput": rng.randn(n, 2)}[kind]
-    return X, y
+def _data(kind):
+    return estimator_data(kind, n=90, d=6, width=3)
 
 
-@pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel", "regression"])
+@pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel", "regression",
+                                  "poisson"])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
 def test_lbfgs_follows_sklearn(kind, activation):
     """float64, same initial weights: the same objective and gradient, so L-BFGS-B takes
     scikit-learn's steps (to rounding over a few iterations)."""
-    X, y = _data(kind)
-    ours_cls, theirs_cls = ((MLPRegressor, neural_network.MLPRegressor) if kind == "regression"
+    X, y = _data("regression" if kind == "poisson" else kind)
+    regression = kind in ("regression", "poisson")
+    ours_cls, theirs_cls = ((MLPRegressor, neural_network.MLPRegressor) if regression
                             else (MLPClassifier, neural_network.MLPClassifier))
     params = dict(hidden_layer_sizes=(8, 5), activation=activation, solver="lbfgs",
                   alpha=0.05, max_iter=8, random_state=2)
+    if kind == "poisson":
+        y = np.random.RandomState(1).poisson(np.exp(X[:, 0] / 2))
+        params["loss"] = "poisson"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = ours_cls(**params).fit(X, y)

@@ -132,3 +132,17 @@ def test_lbfgs_on_sparse_equals_dense(cls, monkeypatch):
     np.testing.assert_allclose(est.loss_curve_, dense.loss_curve_, rtol=1e-6)
     for a, b in zip(est.coefs_, dense.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_sample_weight_on_sparse_equals_dense(solver):
+    X, y = tfidf_like(n=150, seed=6, dtype=np.float64)
+    weight = np.random.default_rng(6).random(150) * 2
+    kw = dict(SETTINGS, solver=solver)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = MLPClassifier(**kw).fit(X.toarray(), y, sample_weight=weight)
+        est = MLPClassifier(**kw).fit(X, y, sample_weight=weight)
+    np.testing.assert_allclose(est.loss_curve_, dense.loss_curve_, rtol=1e-6)
+    for a, b in zip(est.coefs_, dense.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-8)

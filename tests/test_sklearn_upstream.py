@@ -20,6 +20,16 @@ FASTNN_IMPORT = "from fastnn.sklearn import MLPClassifier, MLPRegressor"
 
 #: upstream tests that depend on scikit-learn's private implementation, with the reason
 SKIPPED = {
+    "test_fit": "builds a fitted estimator by assigning scikit-learn's private attributes "
+                "(_coef_grads, _coef_velocity, _no_improvement_count, ...) before "
+                "partial_fit (the same SGD arithmetic is checked against scikit-learn in "
+                "test_sklearn.py::test_sgd_matches_sklearn_exactly)",
+    "test_learning_rate_warmstart": "reads the private _optimizer.learning_rate of "
+                                    "scikit-learn's SGDOptimizer (the invscaling schedule "
+                                    "is checked against scikit-learn in test_sklearn.py)",
+    "test_adaptive_learning_rate": "reads the private _optimizer.learning_rate of "
+                                   "scikit-learn's SGDOptimizer (the adaptive schedule is "
+                                   "checked against scikit-learn in test_sklearn.py)",
     "test_gradient": "calls the private MLP._loss_grad_lbfgs with scikit-learn's "
                      "per-layer work arrays (fastnn's gradient is checked against finite "
                      "differences in test_sklearn_lbfgs.py)",
@@ -58,26 +68,13 @@ def global_random_seed():
     return 42
 
 
-#: upstream tests fastnn does not pass yet (strict: one that passes fails the run)
-NOT_YET = {
-    "test_fit": "sets private attributes before partial_fit",
-    "test_learning_rate_warmstart": "the optimizer's learning_rate",
-    "test_sparse_matrices": "sparse input (branch sk-sparse)",
-    "test_adaptive_learning_rate": "the optimizer's learning_rate",
-    "test_mlp_diverging_loss": "diverging loss",
-    "test_mlp_sample_weight_with_early_stopping": "sample_weight",
-    "test_mlp_vs_poisson_glm_equivalent": "loss='poisson'",
-}
-
 for _name, _test in vars(_upstream).items():
     if _name.startswith("test_") and callable(_test):
         if _name in SKIPPED:
             _test = pytest.mark.skip(reason=SKIPPED[_name])(_test)
-        elif _name in NOT_YET:
-            _test = pytest.mark.xfail(reason=NOT_YET[_name], strict=False)(_test)
         globals()[_name] = _test
 
 
 def test_skip_list_names_upstream_tests():
-    assert set(SKIPPED) | set(NOT_YET) <= {name for name in vars(_upstream) if name.startswith("test_")}
+    assert set(SKIPPED) <= {name for name in vars(_upstream) if name.startswith("test_")}
     assert np.all([isinstance(reason, str) and reason for reason in SKIPPED.values()])

@@ -172,3 +172,22 @@ def test_the_compiled_epoch_keeps_its_own_copy_of_the_sparse_structure():
     assert runs[0][0] == runs[1][0]
     for a, b in zip(runs[0][1], runs[1][1]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_python_epoch_on_csr_equals_dense():
+    """A network the compiled epoch does not run (a Dropout inside) trains on CSR rows in
+    the Python loop, with the numbers of the dense matrix."""
+    X = sparse_data(80, 30, seed=8)
+    y = np.random.default_rng(8).integers(0, 3, 80)
+    weights = []
+    for data in (X, sp.csr_array(X), X.toarray()):
+        model = fastnn.Sequential([fastnn.Dense(30, 8, dtype=np.float64, seed=0), fastnn.ReLU(),
+                                   fastnn.Dropout(0.0), fastnn.Dense(8, 3, dtype=np.float64,
+                                                                     seed=1)])
+        assert _training.compiled_layers(model) is None
+        model.fit(data, y, loss="cross_entropy", optimizer=fastnn.Adam(model.parameters()),
+                  epochs=2, batch_size=16, seed=0, verbose=False)
+        weights.append([p.value for p in model.parameters()])
+    for sparse_run in weights[:2]:
+        for a, b in zip(sparse_run, weights[2]):
+            assert_close(a, b, np.float64, tol=NUMPY_TRAINING_TOL)

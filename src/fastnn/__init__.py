@@ -12,7 +12,7 @@ from ._dispatch import get_num_threads, set_num_threads
 from .datasets import load_digits
 from .keyedvectors import KeyedVectors
 from .layers import Dense, Dropout, Embedding, Identity, LeakyReLU, Parameter, ReLU, Sigmoid, Tanh
-from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
+from .losses import MSE, BCEWithLogits, PoissonNLL, SoftmaxCrossEntropy
 from .callbacks import Callback, EarlyStopping, History
 from .model import Sequential
 from .optim import SGD, Adam, AdamW, CosineAnnealingLR, ExponentialLR, StepLR
@@ -25,18 +25,19 @@ __all__ = [
     "ops", "reference", "set_num_threads", "get_num_threads", "show_config", "__version__",
     "Dense", "Embedding", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "Parameter",
     "Sequential", "History", "Callback", "EarlyStopping", "load", "load_digits",
-    "SoftmaxCrossEntropy", "MSE", "BCEWithLogits",
+    "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "PoissonNLL",
     "SGD", "Adam", "AdamW", "StepLR", "ExponentialLR", "CosineAnnealingLR", "KeyedVectors",
     "plot_embedding", "plot_learning_curve",
 ]
 
 
 def show_config(file=None) -> dict:
-    """Print (and return) the kernel path, thread count (and where it came from), the
+    """Print (and return) the kernel path and why it was chosen, thread count (and where it came from), the
     thread bound, threadpoolctl's view and the build flags in use."""
     info = {
         "version": __version__,
         "isa": _dispatch.kernels.ISA,
+        "isa_reason": _dispatch.isa_reason,
         "isa_available": sorted(_dispatch.modules),
         "threads": get_num_threads(),
         "threads_from": _dispatch.threads_source,

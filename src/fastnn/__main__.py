@@ -61,18 +61,28 @@ def bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``fastnn`` parser; every option's help states its default."""
+    import fastnn
+
     parser = argparse.ArgumentParser(prog="fastnn", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {fastnn.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="train 64 -> 32 -> 10 on the bundled digits")
-    p.add_argument("--epochs", type=positive_int, default=30)
-    p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--hidden", type=positive_int, default=32)
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    p.add_argument("--lr", type=positive_float, default=None, help="default: 0.1 (sgd), 0.01 (adam)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=thread_count, default=None)
+    p.add_argument("--epochs", type=positive_int, default=30, help="epochs (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=32,
+                   help="minibatch size (default: %(default)s)")
+    p.add_argument("--hidden", type=positive_int, default=32,
+                   help="hidden units (default: %(default)s)")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
+                   help="sgd (momentum 0.9) or adam (default: %(default)s)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="learning rate (default: 0.1 with sgd, 0.01 with adam)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the weights and the shuffling (default: %(default)s)")
+    p.add_argument("--threads", type=thread_count, default=None,
+                   help="kernel threads (default: fastnn's count, see fastnn config)")
     p.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
-                   help="also draw the learning curves (needs matplotlib)")
+                   help="also draw the learning curves, needs matplotlib (default: no picture)")
     p.set_defaults(func=demo)
     p = sub.add_parser("bench", help="the speed table against NumPy, PyTorch, scikit-learn")
     from fastnn.bench import add_arguments

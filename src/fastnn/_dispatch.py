@@ -1,7 +1,17 @@
 """Pick the compiled kernel module for this CPU, and hold the thread count.
 
-``FASTNN_ISA`` forces a path: ``portable`` (any CPU), ``avx2`` (error when the CPU or
-the build lacks it) or ``auto`` (the default: AVX2/FMA when the CPU has it).
+Compiled paths (setup.py builds each one the platform has): ``portable`` (any CPU:
+GCC/Clang vector extensions, SSE2 on x86-64, NEON on aarch64), ``avx2`` (AVX2 + FMA) and
+``avx512`` (AVX-512 F/BW/DQ/VL).  A path is *available* when its module was built and
+the CPU and OS support it (CPUID, XGETBV).  ``FASTNN_ISA`` chooses:
+
+* ``auto`` (the default): the best available path by measured merit, see
+  :data:`AVX512_MERIT`: ``avx512`` where it is at least as fast as ``avx2`` on this CPU
+  family, else ``avx2``, else ``portable``;
+* ``avx512``, ``avx2``, ``portable``: that path; a ``RuntimeError`` naming what is
+  missing when this CPU, OS or build cannot run it.
+
+:data:`isa_reason` says why the path in use was chosen (``fastnn.show_config()``).
 
 Threads follow the conventions that joblib, Dask and threadpoolctl rely on to share
 cores between processes:
@@ -15,6 +25,8 @@ cores between processes:
 * With threadpoolctl (>= 3.5) installed, fastnn registers its pool with it
   (``user_api="openmp"``, ``internal_api="fastnn"``): ``threadpool_info()`` lists it and
   ``threadpool_limits(n)`` limits it.  The count is one per process, not per thread.
+* A build without OpenMP (a compiler without it, or ``FASTNN_OPENMP=0`` at build time)
+  runs every kernel on one thread: the count stays 1, ``set_num_threads(n > 1)`` warns.
 * Before ``os.fork()`` the OpenMP thread pool is released, so a forked child can run
   parallel regions (libgomp's pool does not survive fork: the child would wait for
   threads it does not have).  Where the OpenMP runtime cannot release it, the child
@@ -22,46 +34,115 @@ cores between processes:
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
 import operator
 import os
 import warnings
 from types import ModuleType
-from typing import Dict, Optional
+from typing import Dict, Iterator, Optional, Tuple
 
 from ._kernels import _portable
 
 __all__ = ["kernels", "modules", "set_num_threads", "get_num_threads", "max_threads"]
 
 
+#: The paths from fastest to slowest, with what each needs of the CPU.
+ISA_ORDER = ("avx512", "avx2", "portable")
+
+#: AVX-512 on CPUs that execute 512-bit operations as two 256-bit halves, by CPUID
+#: (vendor, family): True when ``benchmarks/bench_isa.py`` measured the avx512 path at
+#: least as fast as avx2 on every ``fastnn bench`` row there (the rule ``auto``
+#: applies), False when some row was slower.  Other AVX-512 CPUs (Intel since
+#: Skylake-SP, AMD Zen 5) have full-width units, where the 512-bit tiles double the FMA
+#: peak: ``auto`` uses avx512 there.
+#:   AMD family 0x19 with AVX-512 = Zen 4 (EPYC 9004, Ryzen 7000): False.  On an EPYC
+#:   (2026-12-05, 1 thread) avx512 was 1.01-1.07x avx2 on the square and MLP GEMMs and
+#:   1.04-1.12x on the minibatch epochs, but 0.95x on 256x128 @ 128x10 (the narrow tile,
+#:   the same 256-bit code) and 0.87-1.16x on the batch-1 epoch over three runs.
+AVX512_MERIT = {("AuthenticAMD", 0x19): False}
+
+
 def _load_modules() -> Dict[str, ModuleType]:
+    """The kernel modules this build has and this CPU and OS can run."""
     mods = {"portable": _portable}
-    if _portable.cpu_has_avx2_fma():
+    runnable = {"avx2": _portable.cpu_has_avx2_fma(), "avx512": _portable.cpu_has_avx512()}
+    for isa, ok in runnable.items():
+        if not ok:
+            continue
         try:
-            from ._kernels import _avx2
-        except ImportError:  # built on a platform without the AVX2 variant
+            mods[isa] = importlib.import_module(f"{__package__}._kernels._{isa}")
+        except ImportError:  # not built (another platform, or a compiler without the flags)
             pass
-        else:
-            mods["avx2"] = _avx2
     return mods
 
 
-def _select(mods: Dict[str, ModuleType]) -> ModuleType:
-    want = os.environ.get("FASTNN_ISA", "auto").strip().lower() or "auto"
+def _missing(isa: str) -> str:
+    """Why path ``isa`` cannot run here."""
+    has = {"avx2": _portable.cpu_has_avx2_fma, "avx512": _portable.cpu_has_avx512}[isa]
+    if not has():
+        return f"this CPU or OS lacks {isa.upper()} (CPUID/XGETBV)"
+    return f"this build of fastnn has no {isa} module (compiler without its flags?)"
+
+
+def _auto(mods: Dict[str, ModuleType]) -> Tuple[str, str]:
+    """The path ``FASTNN_ISA=auto`` picks, and why."""
+    vendor, family, model = _portable.cpu_id()
+    cpu = f"{vendor} family {family:#x} model {model:#x}"
+    if "avx512" in mods:
+        merit = AVX512_MERIT.get((vendor, family))
+        if merit is None:
+            return "avx512", f"auto: {cpu} has AVX-512 with full-width units"
+        if merit:
+            return "avx512", f"auto: {cpu} splits 512-bit ops, measured no slower than avx2"
+        if "avx2" in mods:
+            return "avx2", f"auto: {cpu} splits 512-bit ops, measured slower than avx2"
+    if "avx2" in mods:
+        return "avx2", f"auto: {cpu} has AVX2/FMA" + ("" if "avx512" in mods else ", no AVX-512")
+    return "portable", f"auto: {cpu or 'this CPU'} has no AVX2/FMA path"
+
+
+def _select(mods: Dict[str, ModuleType]) -> Tuple[ModuleType, str]:
+    """The module ``FASTNN_ISA`` asks for and the reason shown by ``show_config()``."""
+    raw = os.environ.get("FASTNN_ISA", "auto")
+    want = raw.strip().lower() or "auto"
     if want == "auto":
-        return mods.get("avx2", mods["portable"])
-    if want not in ("portable", "avx2"):
-        raise ValueError(f"FASTNN_ISA must be 'auto', 'avx2' or 'portable'; received: {want!r}")
+        isa, reason = _auto(mods)
+        return mods[isa], reason
+    if want not in ISA_ORDER:
+        raise ValueError(f"FASTNN_ISA must be 'auto', 'avx512', 'avx2' or 'portable'; "
+                         f"received: {raw!r}")
     if want not in mods:
-        raise RuntimeError(f"FASTNN_ISA={want!r} but this CPU or build lacks that path")
-    return mods[want]
+        raise RuntimeError(f"FASTNN_ISA={raw!r} cannot run here: {_missing(want)}; "
+                           f"available paths: {', '.join(sorted(mods))}")
+    return mods[want], f"FASTNN_ISA={raw}"
 
 
 #: Every kernel module this CPU can run, by ISA name.
 modules: Dict[str, ModuleType] = _load_modules()
-#: The kernel module in use.
-kernels: ModuleType = _select(modules)
+#: The kernel module in use, and why it was chosen.
+kernels, isa_reason = _select(modules)
 #: Where the current thread count came from (shown by ``fastnn.show_config()``).
 threads_source = "default"
+
+
+@contextlib.contextmanager
+def use(isa: str) -> Iterator[ModuleType]:
+    """Run the ops and the model layer on path ``isa`` (one of :data:`modules`) inside the
+    block, then restore the path in use (for benchmarks and tests; not thread-safe)."""
+    from . import ops
+
+    if isa not in modules:
+        raise ValueError(f"isa must be one of {sorted(modules)}; received: {isa!r}")
+    global kernels
+    saved = kernels
+    kernels = modules[isa]
+    try:
+        ops._bind(kernels)
+        yield kernels
+    finally:
+        kernels = saved
+        ops._bind(saved)
 
 
 def max_threads() -> int:
@@ -74,7 +155,7 @@ def _apply(n: int, source: str) -> None:
     global threads_source
     for mod in modules.values():
         mod.set_num_threads(n)
-    threads_source = source
+    threads_source = source if kernels.OPENMP else "built without OpenMP"
 
 
 class _PreviousThreads:
@@ -106,6 +187,9 @@ def set_num_threads(n: int) -> _PreviousThreads:
         raise ValueError(f"n must be >= 1; received: {n}")
     if n > max_threads():
         raise ValueError(f"n must be <= {max_threads()} (4 threads per online CPU); received: {n}")
+    if n > 1 and not kernels.OPENMP:
+        warnings.warn("fastnn was built without OpenMP: its kernels run on one thread",
+                      RuntimeWarning, stacklevel=2)
     restore = _PreviousThreads(get_num_threads(), threads_source)
     _apply(n, "set_num_threads")
     return restore

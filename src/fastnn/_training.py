@@ -36,18 +36,28 @@ _ACT_CODES = _dispatch.kernels.ACTIVATION_CODES
 
 
 def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
-                  batch_size: int) -> Runner:
-    """Minibatch loop in Python: gather, forward, loss, backward, step."""
+                  batch_size: int, sample_weight: Optional[np.ndarray] = None) -> Runner:
+    """Minibatch loop in Python: gather, forward, loss, backward, step (with sample
+    weights, the weight decay scaled by ``rows / sum(w)`` of each minibatch)."""
+    decays = list(optimizer.weight_decays)
 
     def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:
         n_batches = -(-len(order) // batch_size)
         every = max(1, n_batches // PROGRESS_STEPS)
         total = 0.0
-        for b in range(n_batches):
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            total += model.train_batch(X[idx], y[idx], loss, optimizer) * len(idx)
-            if progress is not None and (b + 1) % every == 0:
-                progress(b + 1)
+        try:
+            for b in range(n_batches):
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                w = None if sample_weight is None else sample_weight[idx]
+                if w is not None:
+                    wsum = float(np.sum(w, dtype=np.float64))
+                    scale = len(idx) / wsum if wsum > 0 else 0.0
+                    optimizer.weight_decays = [d * scale for d in decays]
+                total += model.train_batch(X[idx], y[idx], loss, optimizer, w) * len(idx)
+                if progress is not None and (b + 1) % every == 0:
+                    progress(b + 1)
+        finally:
+            optimizer.weight_decays = decays
         return total
 
     return run
@@ -68,7 +78,7 @@ def compiled_layers(model) -> Optional[List[Tuple[Dense, int, float]]]:
 
 
 def _train_plan(layers: List[Tuple[Dense, int, float]], loss_args, X: np.ndarray,
-                y: np.ndarray, batch_size: int, state1=None, state2=None):
+                y: np.ndarray, batch_size: int, state1=None, state2=None, sample_weight=None):
     """The compiled plan over the parameters of ``layers`` (in layer order)."""
     params = [p for dense, _, _ in layers for p in dense.parameters()]
     index = {id(p.value): i for i, p in enumerate(params)}
@@ -78,11 +88,12 @@ def _train_plan(layers: List[Tuple[Dense, int, float]], loss_args, X: np.ndarray
         [index[id(dense.weight)] for dense, _, _ in layers],
         [index[id(dense.bias)] if dense.bias is not None else -1 for dense, _, _ in layers],
         [code for _, code, _ in layers], [slope for _, _, slope in layers],
-        *loss_args)
+        *loss_args, sample_weight)
 
 
 def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
-                    batch_size: int) -> Optional[Runner]:
+                    batch_size: int, sample_weight: Optional[np.ndarray] = None
+                    ) -> Optional[Runner]:
     """The compiled epoch, or None when the model, loss or optimizer is not supported."""
     layers = compiled_layers(model)
     loss_args = loss.compiled_args()
@@ -94,7 +105,7 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
     adam = isinstance(optimizer, Adam)
     plan = _train_plan(layers, loss_args, X, y, batch_size,
                        optimizer.m if adam else optimizer.velocity,
-                       optimizer.v if adam else None)
+                       optimizer.v if adam else None, sample_weight)
 
     def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:
         n_batches = -(-len(order) // batch_size)
@@ -121,24 +132,26 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
 
 
 def make_epoch_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
-                      batch_size: int) -> Runner:
-    return (compiled_runner(model, loss, optimizer, X, y, batch_size)
-            or python_runner(model, loss, optimizer, X, y, batch_size))
+                      batch_size: int, sample_weight: Optional[np.ndarray] = None) -> Runner:
+    return (compiled_runner(model, loss, optimizer, X, y, batch_size, sample_weight)
+            or python_runner(model, loss, optimizer, X, y, batch_size, sample_weight))
 
 
-def full_batch_gradient(model, loss: Loss, X: np.ndarray, y: np.ndarray) -> Callable[[], float]:
-    """``evaluate() -> sum of the per-sample losses`` over all of ``(X, y)`` (checked
-    targets) at the model's current parameters, with every parameter's gradient (of the
-    mean loss) written to its ``grad``: the objective of full-batch solvers such as
-    L-BFGS.  Compiled (one nogil forward and backward, X read in place) when the epoch
-    would be; otherwise the Python forward, loss and backward."""
+def full_batch_gradient(model, loss: Loss, X: np.ndarray, y: np.ndarray,
+                        sample_weight: Optional[np.ndarray] = None) -> Callable[[], float]:
+    """``evaluate() -> n * mean loss`` over all ``n`` rows of ``(X, y)`` (checked targets;
+    the weighted mean with ``sample_weight``) at the model's current parameters, with
+    every parameter's gradient of the mean written to its ``grad``: the objective of
+    full-batch solvers such as L-BFGS.  Compiled (one nogil forward and backward, X read
+    in place) when the epoch would be; otherwise the Python forward, loss and backward."""
     layers = compiled_layers(model)
     loss_args = loss.compiled_args()
     if layers is not None and loss_args is not None:
-        return _train_plan(layers, loss_args, X, y, X.shape[0]).loss_gradient
+        return _train_plan(layers, loss_args, X, y, X.shape[0],
+                           sample_weight=sample_weight).loss_gradient
 
     def evaluate() -> float:
-        value = loss.forward(model.forward(X), y)
+        value = loss.forward(model.forward(X), y, sample_weight)
         model.backward(loss.backward())
         return value * X.shape[0]
 

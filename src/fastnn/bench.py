@@ -2,9 +2,11 @@
 
 Every row is one workload; every peer is held to the same thread count (threadpoolctl
 for NumPy's BLAS, ``torch.set_num_threads``, ``fastnn.set_num_threads``).  Timings are
-medians of ``--repeats`` runs after a warm-up; a run whose spread (max - min) / median
-exceeds ``SPREAD_WARNING`` is flagged.  Ratios are ``peer time / fastnn time`` (above 1:
-fastnn is faster).  Peers that are not installed are skipped with a note.
+medians of ``--repeats`` runs after a warm-up, the peers of a row taking turns run by
+run; a run whose spread (max - min) / median exceeds ``SPREAD_WARNING`` is flagged.
+Ratios are ``peer time / fastnn time`` (above 1: fastnn is faster).  ``--isa all`` (or a
+list) runs fastnn on each compiled path side by side, as peers ``fastnn-<isa>``.  Peers
+that are not installed are skipped with a note.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ PEERS = ("fastnn", "numpy", "torch", "sklearn")
 SPREAD_WARNING = 0.25
 #: the training rows report seconds per epoch of this many samples
 EPOCH_SAMPLES = 60_000
+#: rows of the dense L-BFGS problem (its time is the fit on this many, extrapolated in --quick)
+LBFGS_SAMPLES = 20_000
 #: documents of the TF-IDF row (its time is the fit on this many, extrapolated in --quick)
 TEXT_DOCUMENTS = 30_000
 
@@ -41,10 +45,11 @@ class Row:
     times: Dict[str, float] = field(default_factory=dict)
     spreads: Dict[str, float] = field(default_factory=dict)
 
-    def ratio(self, peer: str) -> Optional[float]:
-        if peer not in self.times or "fastnn" not in self.times:
+    def ratio(self, peer: str, base: str = "fastnn") -> Optional[float]:
+        """``peer`` time / ``base`` time (None when either was not measured)."""
+        if peer not in self.times or base not in self.times:
             return None
-        return self.times[peer] / self.times["fastnn"]
+        return self.times[peer] / self.times[base]
 
 
 class SelfTimed:
@@ -57,25 +62,51 @@ class SelfTimed:
         return self.fn()
 
 
-def measure(fn: Callable[[], object], repeats: int, min_time: float) -> tuple:
-    """Median seconds per call of ``fn`` and the relative spread, after one warm-up call.
-    Each of the ``repeats`` samples loops ``fn`` until ``min_time`` has passed."""
+def sampler(fn: Callable[[], object], min_time: float) -> Callable[[], float]:
+    """After a warm-up call of ``fn``, a function returning one sample: seconds per call
+    of ``fn`` looped until ``min_time`` has passed (or the time a SelfTimed returns)."""
     fn()
     if isinstance(fn, SelfTimed):
-        samples = [fn() for _ in range(repeats)]
-    else:
+        return fn
+    start = time.perf_counter()
+    fn()
+    number = max(1, int(min_time / max(time.perf_counter() - start, 1e-9)))
+
+    def sample() -> float:
         start = time.perf_counter()
-        fn()
-        once = time.perf_counter() - start
-        number = max(1, int(min_time / max(once, 1e-9)))
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            samples.append((time.perf_counter() - start) / number)
-    med = statistics.median(samples)
-    return med, (max(samples) - min(samples)) / med
+        for _ in range(number):
+            fn()
+        return (time.perf_counter() - start) / number
+    return sample
+
+
+def measure(fns: Dict[str, Callable[[], object]], repeats: int, min_time: float) -> Dict[str, tuple]:
+    """Per peer: the median seconds per call and the relative spread of ``repeats``
+    samples, the peers taking turns sample by sample (a load change hits them all)."""
+    samplers = {peer: sampler(fn, min_time) for peer, fn in fns.items()}
+    samples: Dict[str, List[float]] = {peer: [] for peer in fns}
+    for _ in range(repeats):
+        for peer, sample in samplers.items():
+            samples[peer].append(sample())
+    result = {}
+    for peer, ts in samples.items():
+        med = statistics.median(ts)
+        result[peer] = (med, (max(ts) - min(ts)) / med)
+    return result
+
+
+def on_paths(fn: Callable[[], object], isas: List[str]) -> Dict[str, Callable[[], object]]:
+    """fastnn's callable ``fn`` as one peer per compiled path, ``fastnn-<isa>``."""
+    def on(isa):
+        if isinstance(fn, SelfTimed):
+            return SelfTimed(lambda: _on_path(isa, fn))
+        return lambda: _on_path(isa, fn)
+    return {f"fastnn-{isa}": on(isa) for isa in isas}
+
+
+def _on_path(isa: str, fn: Callable[[], object]):
+    with fastnn._dispatch.use(isa):
+        return fn()
 
 
 # ------------------------------------------------------------------- the peers
@@ -221,12 +252,15 @@ def training_row(sizes: List[int], batch: int, n: int, lr: float = 0.01) -> tupl
     return row, setup
 
 
-def sklearn_fit_row(data: str, n: int) -> tuple:
-    """``MLPClassifier(solver="adam", batch_size=200, hidden_layer_sizes=(100,))`` fit for
-    20 epochs, fastnn.sklearn against scikit-learn, on float64 input as users have it."""
-    full = 1797 if data == "digits" else EPOCH_SAMPLES
-    row = Row(f"MLPClassifier.fit {data} {full}x{64 if data == 'digits' else 784} "
-              f"(adam, batch 200, (100,), 20 epochs)", scale=full / n)
+def sklearn_fit_row(data: str, n: int, solver: str = "adam") -> tuple:
+    """``MLPClassifier(hidden_layer_sizes=(100,))`` fit, fastnn.sklearn against
+    scikit-learn on the same float32 input (both then compute in float32): adam with
+    batch 200 for 20 epochs, or L-BFGS for 200 iterations (``tol=0``)."""
+    full = {"digits": 1797, "synthetic": EPOCH_SAMPLES, "dense": LBFGS_SAMPLES}[data]
+    width = {"digits": 64, "synthetic": 784, "dense": 100}[data]
+    what = "adam, batch 200, (100,), 20 epochs" if solver == "adam" else \
+        "lbfgs, (100,), 200 iterations"
+    row = Row(f"MLPClassifier.fit {data} {full}x{width} float32 ({what})", scale=full / n)
 
     def setup():
         MLP = _sklearn_mlp()
@@ -235,12 +269,15 @@ def sklearn_fit_row(data: str, n: int) -> tuple:
         from fastnn.sklearn import MLPClassifier
 
         if data == "digits":
-            X, y = fastnn.load_digits(dtype=np.float64)
+            X, y = fastnn.load_digits(dtype=np.float32)
         else:
-            X, y = _mlp_data([784, 100, 10], n)
-            X = X.astype(np.float64)
-        kw = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), max_iter=20,
-                  tol=0.0, random_state=0)
+            X, y = _mlp_data([width, 100, 10], n)
+        if solver == "adam":
+            kw = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), max_iter=20,
+                      tol=0.0, random_state=0)
+        else:
+            kw = dict(solver="lbfgs", hidden_layer_sizes=(100,), max_iter=200, tol=0.0,
+                      random_state=0)
         return {"fastnn": lambda: MLPClassifier(**kw).fit(X, y),
                 "sklearn": lambda: MLP(**kw).fit(X, y)}
 
@@ -253,7 +290,7 @@ def sklearn_text_row(n: int) -> tuple:
     ``MLPClassifier(solver="adam", batch_size=200, hidden_layer_sizes=(100,))`` for 5
     epochs on the sparse float32 matrix, fastnn.sklearn against scikit-learn (both compute
     in float32)."""
-    row = Row(f"MLPClassifier.fit TF-IDF {TEXT_DOCUMENTS} docs, sparse float32 "
+    row = Row(f"MLPClassifier.fit TF-IDF {TEXT_DOCUMENTS:,} docs, sparse float32 "
               "(adam, batch 200, (100,), 5 epochs)", scale=TEXT_DOCUMENTS / n)
 
     def setup():
@@ -290,7 +327,9 @@ def workloads(quick: bool) -> List[tuple]:
     for batch in (1, 16, 64, 256):
         rows.append(training_row([784, 128, 10], batch, n_b1 if batch == 1 else n_big))
     rows += [training_row([64, 32, 10], 64, n_big), training_row([64, 32, 10], 1, n_b1)]
-    rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", 6_000 if quick else 12_000)]
+    rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", 6_000 if quick else 12_000),
+             sklearn_fit_row("digits", 1797, "lbfgs"),
+             sklearn_fit_row("dense", 4_000 if quick else LBFGS_SAMPLES, "lbfgs")]
     rows.append(sklearn_text_row(6_000 if quick else TEXT_DOCUMENTS))
     return rows
 
@@ -319,35 +358,46 @@ def machine_info(threads: int) -> dict:
     return info
 
 
-def gemm_peak_report(rows: List[Row], threads: int) -> Dict[str, dict]:
-    """Per dtype: the core's measured FMA peak (times ``threads``) and the fraction of it
-    each peer reaches on the square GEMM rows."""
+def gemm_peak_report(rows: List[Row], threads: int, isas: List[str]) -> Dict[str, dict]:
+    """Per dtype: the core's measured FMA peak (times ``threads``) on each of the paths
+    ``isas`` and the fraction of the best one each peer reaches on the square GEMM rows."""
     report = {}
     for dtype in ("float32", "float64"):
         square = [r for r in rows if r.flops and r.name.startswith(f"matmul {dtype} 512x512 @")]
         if not square:
             continue
-        peak = fastnn._dispatch.kernels.peak_gflops(dtype == "float64", 0.2) * threads
-        report[dtype] = {"peak_gflops": peak,
+        peaks = {isa: fastnn._dispatch.modules[isa].peak_gflops(dtype == "float64", 0.2) * threads
+                 for isa in isas}
+        peak = max(peaks.values())
+        report[dtype] = {"peak_gflops": peak, "peak_by_isa": peaks,
                          "fraction": {p: square[0].flops / t / 1e9 / peak
                                       for p, t in square[0].times.items()}}
     return report
 
 
 def format_table(rows: List[Row], peers: List[str]) -> str:
-    head = ["workload", *(f"{p} time" for p in peers), "fastnn GFLOP/s",
-            *(f"x vs {p}" for p in peers if p != "fastnn")]
+    """The markdown table: a time column per peer, GFLOP/s of each fastnn peer when some
+    row counts its flops, and the ratios of each fastnn peer against the others (with
+    several fastnn paths, against NumPy only: the table stays readable)."""
+    gflops = any(row.flops for row in rows)
+    ours = [p for p in peers if p.startswith("fastnn")]
+    others = [p for p in peers if p not in ours]
+    pairs = [(f, p) for f in ours for p in (others if len(ours) == 1 else others[:1])]
+    head = ["workload", *(f"{p} time" for p in peers),
+            *(f"{f} GFLOP/s" for f in ours if gflops),
+            *(f"x vs {p}" if f == "fastnn" else f"{f[7:]} x vs {p}" for f, p in pairs)]
     lines = []
     for row in rows:
         cells = [row.name]
         for p in peers:
             cells.append(_fmt_time(row.times.get(p)))
-        gf = row.flops / row.times["fastnn"] / 1e9 if row.flops and "fastnn" in row.times else None
-        cells.append(f"{gf:.1f}" if gf else "")
-        for p in peers:
-            if p != "fastnn":
-                r = row.ratio(p)
-                cells.append(f"{r:.2f}" if r else "-")
+        if gflops:
+            for f in ours:
+                gf = row.flops / row.times[f] / 1e9 if row.flops and f in row.times else None
+                cells.append(f"{gf:.1f}" if gf else "")
+        for f, p in pairs:
+            r = row.ratio(p, f)
+            cells.append(f"{r:.2f}" if r else "-")
         lines.append(cells)
     widths = [max(len(str(c)) for c in col) for col in zip(head, *lines)]
     fmt = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
@@ -368,12 +418,14 @@ def _fmt_time(seconds: Optional[float]) -> str:
 def plot(rows: List[Row], peers: List[str], path: str) -> None:
     plt = require_matplotlib()
 
-    others = [p for p in peers if p != "fastnn"]
+    base = next(p for p in peers if p.startswith("fastnn"))
+    others = [p for p in peers if not p.startswith("fastnn")]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
     y = np.arange(len(rows))
     height = 0.8 / max(len(others), 1)
     for i, peer in enumerate(others):
-        ax.barh(y + i * height, [row.ratio(peer) or 0 for row in rows], height, label=f"vs {peer}")
+        ax.barh(y + i * height, [row.ratio(peer, base) or 0 for row in rows], height,
+                label=f"{base} vs {peer}")
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_yticks(y + height * (len(others) - 1) / 2, [row.name for row in rows], fontsize=8)
     ax.invert_yaxis()
@@ -396,8 +448,10 @@ def run(args: argparse.Namespace) -> dict:
         threadpool_limits = None
         print("note: threadpoolctl is not installed; NumPy's BLAS keeps its own thread count "
               "(pip install fastnn[bench])", file=sys.stderr)
-    peers = ["fastnn", "numpy"] + [p for p, mod in (("torch", torch), ("sklearn", _sklearn_mlp()))
-                                   if mod is not None]
+    isas = isa_list(args.isa)
+    ours = ["fastnn"] if args.isa is None else [f"fastnn-{isa}" for isa in isas]
+    peers = ours + ["numpy"] + [p for p, mod in (("torch", torch), ("sklearn", _sklearn_mlp()))
+                                if mod is not None]
     for p, mod in (("torch", torch), ("sklearn", _sklearn_mlp())):
         if mod is None:
             print(f"note: {p} is not installed; its column is skipped", file=sys.stderr)
@@ -408,10 +462,13 @@ def run(args: argparse.Namespace) -> dict:
         for row, setup in workloads(args.quick):
             if args.only and args.only not in row.name:
                 continue
-            for peer, fn in setup().items():
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    t, spread = measure(fn, args.repeats, 0.0 if row.scale != 1.0 else 0.05)
+            fns = setup()
+            if args.isa is not None and "fastnn" in fns:
+                fns = {**on_paths(fns.pop("fastnn"), isas), **fns}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                timed = measure(fns, args.repeats, 0.0 if row.scale != 1.0 else 0.05)
+            for peer, (t, spread) in timed.items():
                 row.times[peer], row.spreads[peer] = t * row.scale, spread
                 if spread > SPREAD_WARNING:
                     print(f"warning: {row.name} [{peer}]: runs spread {spread:.0%} around the "
@@ -422,25 +479,50 @@ def run(args: argparse.Namespace) -> dict:
     finally:
         if limiter is not None:
             limiter.unregister()
-    return {"machine": info, "peers": peers, "rows": rows}
+    return {"machine": info, "peers": peers, "rows": rows, "isas": isas}
+
+
+def isa_list(text: Optional[str]) -> List[str]:
+    """The compiled paths ``--isa`` names: ``all`` (every one this CPU runs, fastest
+    first), a comma-separated list, or None for the path in use."""
+    if text is None:
+        return [fastnn._dispatch.kernels.ISA]
+    avail = [isa for isa in fastnn._dispatch.ISA_ORDER if isa in fastnn._dispatch.modules]
+    if text.strip().lower() == "all":
+        return avail
+    isas = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [isa for isa in isas if isa not in avail]
+    if bad or not isas:
+        raise ValueError(f"--isa must be 'all' or a list of {', '.join(avail)}; received: {text!r}")
+    return isas
 
 
 def main(args: argparse.Namespace) -> int:
+    try:
+        isa_list(args.isa)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     result = run(args)
-    info, rows, peers = result["machine"], result["rows"], result["peers"]
-    print(f"fastnn bench - {info['date']} - {info['cpu']} - {info['isa']} kernels - "
+    info, rows = result["machine"], result["rows"]
+    peers = [p for p in result["peers"] if p.startswith("fastnn") or any(p in r.times for r in rows)]
+    report = sys.stderr if args.json == "-" else sys.stdout  # stdout: the JSON alone
+    print(f"fastnn bench - {info['date']} - {info['cpu']} - {', '.join(result['isas'])} kernels - "
           f"{info['threads']} thread(s) - numpy {info['numpy']}, torch {info['torch']}, "
-          f"scikit-learn {info['sklearn']}")
+          f"scikit-learn {info['sklearn']}", file=report)
     print(f"times: median of {args.repeats} runs; 'x vs peer' = peer time / fastnn time; "
-          f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch")
-    print(format_table(rows, peers))
-    peaks = gemm_peak_report(rows, info["threads"])
+          f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch", file=report)
+    print(format_table(rows, peers), file=report)
+    peaks = gemm_peak_report(rows, info["threads"], result["isas"])
     for dtype, rep in peaks.items():
         shares = ", ".join(f"{p} {f:.0%}" for p, f in rep["fraction"].items())
-        print(f"{dtype} peak measured on {info['threads']} core(s) (register-only FMA loop, "
-              f"{info['isa']}): {rep['peak_gflops']:.1f} GFLOP/s; GEMM 512^3 reaches: {shares}")
+        each = ", ".join(f"{isa} {g:.1f}" for isa, g in rep["peak_by_isa"].items())
+        print(f"{dtype} peak measured on {info['threads']} core(s) (register-only FMA loop): "
+              f"{each} GFLOP/s; GEMM 512^3 reaches (of {rep['peak_gflops']:.1f}): {shares}",
+              file=report)
     if args.json:
-        payload = {"machine": info, "gemm_peak": peaks, "rows": [asdict(r) for r in rows]}
+        payload = {"machine": info, "peers": peers, "gemm_peak": peaks,
+                   "rows": [asdict(r) for r in rows]}
         text = json.dumps(payload, indent=2)
         if args.json == "-":
             print(text)
@@ -454,11 +536,20 @@ def main(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=thread_count, default=1,
-                   help="threads for every peer (default 1)")
-    p.add_argument("--repeats", type=positive_int, default=5, help="timed runs per measurement")
-    p.add_argument("--quick", action="store_true", help="fewer shapes, smaller epochs")
-    p.add_argument("--only", default=None, help="only rows whose name contains this text")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write JSON (- for stdout)")
+                   help="threads for every peer (default: %(default)s)")
+    p.add_argument("--repeats", type=positive_int, default=5,
+                   help="timed runs per measurement (default: %(default)s)")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer shapes, smaller epochs (default: every shape, full epochs)")
+    p.add_argument("--only", default=None,
+                   help="only rows whose name contains this text (default: every row)")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="also write JSON; with -, stdout holds only the JSON and the table "
+                        "goes to stderr (default: no JSON)")
     p.add_argument("--plot", type=picture_file, default=None, metavar="FILE.png",
-                   help="bar chart (needs matplotlib)")
-    p.add_argument("--verbose", action="store_true", help="print each row as it is measured")
+                   help="bar chart, needs matplotlib (default: no chart)")
+    p.add_argument("--verbose", action="store_true",
+                   help="print each row to stderr as it is measured (default: off)")
+    p.add_argument("--isa", default=None, metavar="LIST",
+                   help="run fastnn on these compiled paths side by side: 'all' or e.g. "
+                        "'avx512,avx2' (default: the path in use, as one 'fastnn' column)")

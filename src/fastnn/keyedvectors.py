@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import ops
 from ._stats import pearson, spearman
+from .plotting import plot_embedding
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["KeyedVectors"]
 
@@ -394,6 +398,28 @@ class KeyedVectors:
         vectors = np.vstack([self.get_vector(key, norm=True) for key in used])
         scores = vectors @ self._unit(vectors.mean(axis=0))
         return sorted(zip(scores.tolist(), used))[0][1]
+
+    def plot(self, keys: Sequence[str], topn: int = 0, *, ax: Optional["Axes"] = None) -> "Axes":
+        """Draw ``keys`` and, with ``topn``, each one's ``topn`` most similar keys (coloured
+        by the key they are near; a neighbour of two keys goes with the first) as words on
+        the two principal components of their unit vectors (:func:`fastnn.plot_embedding`).
+        Returns the matplotlib axes; needs matplotlib (``pip install "fastnn[plot]"``)."""
+        if isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
+            raise TypeError(f"keys must be a list of keys; received: {type(keys).__name__}")
+        if isinstance(topn, bool) or not isinstance(topn, (int, np.integer)) or topn < 0:
+            raise ValueError(f"topn must be a non-negative integer; received: {topn!r}")
+        group: Dict[str, str] = {}
+        for key in keys:
+            word = self.index_to_key[self.get_index(key)]
+            group.setdefault(word, word)
+        if topn:
+            for key in list(group):
+                for near, _ in self.most_similar(positive=[key], topn=int(topn)):
+                    group.setdefault(near, key)
+        words = list(group)
+        vectors = np.vstack([self.get_vector(word, norm=True) for word in words])
+        return plot_embedding(vectors, [group[w] for w in words] if topn else None,
+                              annotate=words, ax=ax)
 
     # ----------------------------------------------------------------- evaluation
     def _eval_vocab(self, restrict_vocab: int, case_insensitive: bool) -> Dict[str, int]:

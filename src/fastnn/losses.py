@@ -17,7 +17,8 @@ import numpy as np
 from . import _dispatch, ops
 from ._kernels._portable import check_real
 
-__all__ = ["Loss", "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "LOSS_CLASSES", "get_loss"]
+__all__ = ["Loss", "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "PoissonNLL", "LOSS_CLASSES",
+           "get_loss"]
 
 
 class Loss:
@@ -33,9 +34,23 @@ class Loss:
     def __init__(self):
         self._grad: Optional[np.ndarray] = None
 
-    def forward(self, outputs: np.ndarray, targets: np.ndarray) -> float:
-        loss, self._grad = getattr(ops, self.kernel)(outputs, targets, **self._kwargs())
-        return loss
+    def forward(self, outputs: np.ndarray, targets: np.ndarray,
+                sample_weight: Optional[np.ndarray] = None) -> float:
+        """The mean loss over the rows; with ``sample_weight`` (one weight >= 0 per row)
+        the weighted mean ``sum(w * row_loss) / sum(w)``, and the gradient of each row
+        scaled by ``w * n / sum(w)`` (all 0 when the weights sum to 0)."""
+        kernel = getattr(ops, self.kernel)
+        if sample_weight is None:
+            loss, self._grad = kernel(outputs, targets, **self._kwargs())
+            return loss
+        n = len(outputs)
+        per_item, grad = kernel(outputs, targets, reduction="none", **self._kwargs())
+        per_row = per_item.reshape(n, -1).mean(axis=1)
+        items = per_item.size // n  # losses per row: 1 (row losses) or the outputs
+        wsum = float(np.sum(sample_weight, dtype=np.float64))
+        factor = sample_weight * (n / wsum) if wsum > 0 else np.zeros(n)
+        self._grad = grad * (factor / (n * items)).astype(grad.dtype)[:, None]
+        return float(np.dot(factor, per_row)) / n
 
     __call__ = forward
 
@@ -174,11 +189,35 @@ class BCEWithLogits(Loss):
         return float(((outputs > 0) == (targets > 0.5)).mean())
 
 
+class PoissonNLL(Loss):
+    """Poisson negative log-likelihood with the log link: outputs are ``log(rate)``, loss
+    ``mean(exp(outputs) - targets * outputs)`` (``log(t!)`` dropped), gradient
+    ``(exp(outputs) - targets) / size``.  Targets are counts (any values >= 0);
+    predictions are the rates ``exp(outputs)``.
+    """
+
+    kernel = "poisson_nll"
+
+    def check_targets(self, y: np.ndarray, n_outputs: int, dtype: np.dtype,
+                      name: str = "y") -> np.ndarray:
+        y = super().check_targets(y, n_outputs, dtype, name)
+        if (y < 0).any():
+            raise ValueError(f"{name} must be >= 0 for PoissonNLL")
+        return y
+
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        return np.exp(outputs, out=outputs)
+
+    def predictions(self, outputs: np.ndarray) -> np.ndarray:
+        return np.exp(outputs)
+
+
 #: every built-in loss (save/load knows them by class name; the tests walk them)
-LOSS_CLASSES = (SoftmaxCrossEntropy, MSE, BCEWithLogits)
+LOSS_CLASSES = (SoftmaxCrossEntropy, MSE, BCEWithLogits, PoissonNLL)
 
 _BY_NAME = {"softmax_cross_entropy": SoftmaxCrossEntropy, "cross_entropy": SoftmaxCrossEntropy,
-            "mse": MSE, "bce_with_logits": BCEWithLogits, "bce": BCEWithLogits}
+            "mse": MSE, "bce_with_logits": BCEWithLogits, "bce": BCEWithLogits,
+            "poisson_nll": PoissonNLL, "poisson": PoissonNLL}
 
 
 def get_loss(loss) -> Loss:

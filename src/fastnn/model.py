@@ -145,6 +145,19 @@ class Sequential(Layer):
                              f"received shape {y.shape}")
         return loss.check_targets(y, self.out_features, self.dtype, name)
 
+    def _check_sample_weight(self, sample_weight, n: int) -> Optional[np.ndarray]:
+        """``None``, or a copy of ``n`` finite weights >= 0 in the model's dtype."""
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight)
+        if w.shape != (n,) or w.dtype.kind not in "biuf":
+            raise ValueError(f"sample_weight must hold one number per sample ({n},); "
+                             f"received shape {w.shape}, dtype {w.dtype}")
+        w = np.array(w, dtype=self.dtype, order="C")
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError("sample_weight must be finite and >= 0")
+        return w
+
     def _check_optimizer(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be an Optimizer (SGD, Adam, AdamW); received: {optimizer!r}")
@@ -159,17 +172,22 @@ class Sequential(Layer):
             batch_size: int = 32, shuffle: bool = True,
             validation_data: Optional[Tuple[np.ndarray, np.ndarray]] = None,
             seed: Optional[int] = None, verbose: bool = True,
-            callbacks: Optional[Iterable] = None) -> History:
+            callbacks: Optional[Iterable] = None,
+            sample_weight: Optional[np.ndarray] = None) -> History:
         """Train for ``epochs`` passes over ``(X, y)`` in minibatches of ``batch_size``.
 
         ``batch_size=1`` is plain SGD, ``batch_size=len(X)`` full-batch gradient descent.
-        Every argument is checked before any weight changes.
+        ``sample_weight`` (one weight >= 0 per row) makes each minibatch's loss the
+        weighted mean ``sum(w * loss) / sum(w)`` and scales the optimizer's weight decay
+        by ``rows / sum(w)`` (an L2 term ``decay / sum(w)`` per minibatch, as
+        scikit-learn's ``alpha``).  Every argument is checked before any weight changes.
         """
         loss = get_loss(loss)
         X = self._check_x(X)
         targets = self._check_y(y, X.shape[0], loss)
         # train on the targets as they are now, whatever a callback does to the caller's y
         y = targets.copy() if np.may_share_memory(targets, y) else targets
+        sample_weight = self._check_sample_weight(sample_weight, X.shape[0])
         val = None
         if validation_data is not None:
             try:
@@ -199,7 +217,7 @@ class Sequential(Layer):
         n = X.shape[0]
         batch_size = min(int(batch_size), n)
         n_batches = -(-n // batch_size)
-        runner = make_epoch_runner(self, loss, optimizer, X, y, batch_size)
+        runner = make_epoch_runner(self, loss, optimizer, X, y, batch_size, sample_weight)
         rng = np.random.default_rng(seed)
         progress = ProgressBar(epochs, n_batches, bool(verbose))
         history = History()
@@ -221,9 +239,14 @@ class Sequential(Layer):
                 break
         return history
 
-    def train_batch(self, xb: np.ndarray, yb: np.ndarray, loss: Loss, optimizer: Optimizer) -> float:
-        """One step of the manual loop: forward, loss, backward, optimizer step."""
-        value = loss.forward(self.forward(xb), yb)
+    def train_batch(self, xb: np.ndarray, yb: np.ndarray, loss: Loss, optimizer: Optimizer,
+                    sample_weight: Optional[np.ndarray] = None) -> float:
+        """One step of the manual loop: forward, loss (weighted by ``sample_weight``),
+        backward, optimizer step."""
+        outputs = self.forward(xb)
+        # (a loss of the user's own may take no sample_weight)
+        value = (loss.forward(outputs, yb) if sample_weight is None
+                 else loss.forward(outputs, yb, sample_weight))
         grad = loss.backward()
         for layer in reversed(self.layers[1:]):
             grad = layer.backward(grad)

@@ -1,7 +1,7 @@
 """Compiled kernels: NumPy arrays in, NumPy arrays out.
 
 Every name here is the function of the kernel module that ``fastnn._dispatch``
-selected for this CPU (AVX2/FMA or portable).  Each one validates its arguments with
+selected for this CPU (AVX-512, AVX2/FMA or portable).  Each one validates its arguments with
 the GIL held, then runs a compiled loop with the GIL released.  ``fastnn.reference``
 holds the pure-NumPy twin of each function.
 """
@@ -20,10 +20,15 @@ __all__ += ["sparse_linear", "sparse_linear_backward"]
 __all__ += ["relu", "leaky_relu", "tanh", "sigmoid", "identity",
             "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
             "identity_backward", "softmax", "log_softmax", "softmax_cross_entropy", "mse",
-            "bce_with_logits", "column_sum", "sgd_step", "adam_step"]
+            "bce_with_logits", "poisson_nll", "column_sum", "sgd_step", "adam_step"]
 
 # Bags of embeddings (embedding.pxi).
 __all__ += ["embedding_bag", "embedding_bag_backward"]
 
 
-globals().update({name: getattr(_k, name) for name in __all__})
+def _bind(module) -> None:
+    """Make every name here the function of kernel ``module`` (``_dispatch.use``)."""
+    globals().update({name: getattr(module, name) for name in __all__})
+
+
+_bind(_k)

@@ -1,4 +1,4 @@
-# Signatures of the compiled kernels (fastnn._kernels._portable / _avx2), for editors
+# Signatures of the compiled kernels (fastnn._kernels._portable / _avx2 / _avx512), for editors
 # and type checkers.  See fastnn.reference for the semantics of each.
 # tests/test_api.py checks every name, parameter and default here against the compiled module.
 from typing import Any, List, Optional, Tuple, Union
@@ -40,6 +40,8 @@ def mse(pred: _Array, target: _Array, *, reduction: str = "mean",
         out: Optional[_Array] = None) -> Tuple[_Loss, _Array]: ...
 def bce_with_logits(logits: _Array, target: _Array, *, reduction: str = "mean",
                     out: Optional[_Array] = None) -> Tuple[_Loss, _Array]: ...
+def poisson_nll(log_rate: _Array, target: _Array, *, reduction: str = "mean",
+                out: Optional[_Array] = None) -> Tuple[_Loss, _Array]: ...
 def column_sum(x: _Array, out: Optional[_Array] = None) -> _Array: ...
 def sgd_step(param: _Array, grad: _Array, *, lr: float, momentum: float = 0.0,
              velocity: Optional[_Array] = None, nesterov: bool = False,

@@ -229,6 +229,16 @@ def bce_with_logits(logits: np.ndarray, target: np.ndarray, *, reduction: str = 
     return loss, _store(grad, out)
 
 
+def poisson_nll(log_rate: np.ndarray, target: np.ndarray, *, reduction: str = "mean",
+                out: Optional[np.ndarray] = None) -> Tuple[Loss, np.ndarray]:
+    """Poisson negative log-likelihood with the log link: per element
+    ``exp(x) - t * x`` (``log(t!)`` dropped), gradient ``exp(x) - t``."""
+    x, t = log_rate, target.astype(log_rate.dtype, copy=False)
+    rate = np.exp(x)
+    loss, grad = _reduce(rate - x * t, rate - t, x.size, reduction)
+    return loss, _store(grad, out)
+
+
 def column_sum(x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
     """Sum over the rows of a 2-D array (the bias gradient ``dz.sum(0)``)."""
     return np.sum(x, axis=0, out=out)
@@ -356,7 +366,7 @@ def mlp_train_epoch(weights: List[np.ndarray], biases: List[np.ndarray], X: np.n
 
 
 _LOSSES = {"softmax_cross_entropy": softmax_cross_entropy, "mse": mse,
-           "bce_with_logits": bce_with_logits}
+           "bce_with_logits": bce_with_logits, "poisson_nll": poisson_nll}
 _BACKWARDS = {"identity": identity_backward, "relu": relu_backward,
               "leaky_relu": leaky_relu_backward, "tanh": tanh_backward,
               "sigmoid": sigmoid_backward}

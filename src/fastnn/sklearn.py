@@ -9,12 +9,15 @@ forward and backward (:func:`fastnn._training.full_batch_gradient`).
 How the scikit-learn objective maps onto fastnn:
 
 * Loss values. ``loss_curve_`` and ``best_loss_`` report scikit-learn's numbers: the
-  log-loss (cross-entropy, summed over outputs for binary/multi-label targets) or half
-  the mean squared error, plus ``alpha / 2 * sum(W**2) / batch_size`` per minibatch.
+  log-loss (cross-entropy, summed over outputs for binary/multi-label targets), half
+  the mean squared error or, for ``loss="poisson"`` (fastnn's ``PoissonNLL`` on a log
+  link, plus the targets' own terms), the half Poisson deviance; plus
+  ``alpha / 2 * sum(W**2) / batch_size`` per minibatch.
 * Gradients. scikit-learn's gradient of one minibatch is ``(output - target) / batch_size``
   summed over outputs.  fastnn's losses average over every output element and
   ``MSE`` doubles, so their gradient is ``c`` times scikit-learn's, with ``c = 1``
-  (softmax), ``1 / n_outputs`` (logistic) or ``2 / n_outputs`` (squared error).  The
+  (softmax), ``1 / n_outputs`` (logistic and Poisson) or ``2 / n_outputs`` (squared
+  error).  The
   optimizer undoes ``c``: SGD's learning rate is divided by it (scikit-learn's SGD
   update, to rounding) and Adam's ``epsilon`` multiplied by it.  Adam differs from
   scikit-learn only in where ``epsilon`` enters: fastnn adds it to the bias-corrected
@@ -39,13 +42,15 @@ How the scikit-learn objective maps onto fastnn:
 * Learning-rate schedules (``learning_rate="invscaling"``/``"adaptive"``, SGD only) change
   the rate once per epoch like scikit-learn; fastnn's momentum buffer does not include
   the learning rate, so with a changing rate momentum differs slightly from scikit-learn.
-
 * Sparse ``X``. SciPy CSR and CSC matrices and arrays are accepted by ``fit``,
   ``partial_fit``, ``predict``, ``predict_proba`` and ``score`` and never densified:
   CSC becomes CSR, and the first layer runs ``ops.sparse_linear`` (in training, the
   compiled epoch reads each minibatch's rows of the CSR matrix in place).
 
-``sample_weight`` is not supported.
+``sample_weight`` (``fit``, ``partial_fit``) has scikit-learn >= 1.7's meaning: each
+minibatch's (L-BFGS: the data's) loss is the weighted mean, the L2 term is divided by the
+sum of the weights instead of the number of samples, and early stopping's validation split
+keeps each sample's weight and scores with it.
 """
 from __future__ import annotations
 
@@ -65,16 +70,20 @@ try:
     from sklearn.utils import check_random_state
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import type_of_target, unique_labels
-    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+    from sklearn.utils.class_weight import compute_class_weight
+    from sklearn.utils.validation import (_check_sample_weight, check_is_fitted, column_or_1d,
+                                          validate_data)
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("fastnn.sklearn needs scikit-learn >= 1.6: pip install 'fastnn[sklearn]'"
                       ) from exc
 from scipy.optimize import minimize
+from scipy.special import xlogy
+from threadpoolctl import threadpool_limits
 
 from . import ops
 from ._sparse import is_csr
 from .layers import Dense, Identity, ReLU, Sigmoid, Tanh
-from .losses import MSE, BCEWithLogits, SoftmaxCrossEntropy
+from .losses import MSE, BCEWithLogits, PoissonNLL, SoftmaxCrossEntropy
 from ._training import full_batch_gradient
 from .callbacks import Callback
 from .model import Sequential
@@ -83,7 +92,8 @@ from .optim import SGD, Adam
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 _ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "logistic": Sigmoid, "identity": Identity}
-_LOSSES = {"softmax": SoftmaxCrossEntropy, "logistic": BCEWithLogits, "identity": MSE}
+_LOSSES = {"softmax": SoftmaxCrossEntropy, "logistic": BCEWithLogits, "identity": MSE,
+           "exp": PoissonNLL}
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: target types a classifier accepts (scikit-learn's check_classification_targets)
 _CLASSIFICATION_TARGETS = ("binary", "multiclass", "multiclass-multioutput",
@@ -117,6 +127,17 @@ def _stochastic_solver(est) -> bool:
         raise AttributeError("partial_fit is only available for stochastic optimizers. "
                              "lbfgs is not stochastic.")
     return True
+
+
+def _signature_with(init, leading=(), trailing=()):
+    """``init``'s signature with parameters ``(name, default)`` added first (positional,
+    after ``self``) and last (keyword-only): scikit-learn reads an estimator's parameter
+    names from its ``__init__`` signature."""
+    kind = inspect.Parameter
+    params = list(inspect.signature(init).parameters.values())
+    return inspect.signature(init).replace(parameters=[
+        params[0], *[kind(name, kind.POSITIONAL_OR_KEYWORD, default=d) for name, d in leading],
+        *params[1:], *[kind(name, kind.KEYWORD_ONLY, default=d) for name, d in trailing]])
 
 
 class _BaseMLP(BaseEstimator):
@@ -168,6 +189,9 @@ class _BaseMLP(BaseEstimator):
                                  f"{name}={getattr(self, name)!r}")
         self._hidden_sizes()
         self._dtype(np.dtype(np.float64))
+        if is_regressor(self) and self.loss not in ("squared_error", "poisson"):
+            raise ValueError("loss must be one of ('squared_error', 'poisson'); received: "
+                             f"loss={self.loss!r}")
         if self.batch_size != "auto":
             _check_number(self, "batch_size", 1, integer=True)
         _check_number(self, "alpha", 0.0)
@@ -284,12 +308,18 @@ class _BaseMLP(BaseEstimator):
     def _grad_scale(self):
         """fastnn's loss gradient divided by scikit-learn's (see the module docstring)."""
         return {"softmax": 1.0, "logistic": 1.0 / self.n_outputs_,
-                "identity": 2.0 / self.n_outputs_}[self.out_activation_]
+                "identity": 2.0 / self.n_outputs_, "exp": 1.0 / self.n_outputs_
+                }[self.out_activation_]
 
     def _loss_scale(self):
-        """scikit-learn's loss value divided by fastnn's."""
+        """scikit-learn's loss value divided by fastnn's (plus ``_loss_offset``)."""
         return {"softmax": 1.0, "logistic": float(self.n_outputs_),
-                "identity": 0.5}[self.out_activation_]
+                "identity": 0.5, "exp": float(self.n_outputs_)}[self.out_activation_]
+
+    def _loss_offset(self, Y, sample_weight):
+        """What scikit-learn's loss adds to fastnn's scaled one: the terms of the targets
+        alone (Poisson's ``xlogy(y, y) - y``, summed over outputs, mean over samples)."""
+        return 0.0
 
     def _forward(self, X):
         """Network outputs before the output activation, computed in the dtype of ``X``."""
@@ -309,7 +339,7 @@ class _BaseMLP(BaseEstimator):
                              dtype=(np.float64, np.float32), order="C")
 
     # ------------------------------------------------------------------ training
-    def _fit(self, X, y, *, incremental, classes=None):
+    def _fit(self, X, y, sample_weight=None, *, incremental, classes=None):
         self._check_params()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
@@ -332,28 +362,39 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"y has {n_outputs} outputs but the model was fitted with "
                              f"{self.n_outputs_}")
         self._sync_weights()
+        sample_weight = self._sample_weights(sample_weight, X, y, incremental)
+        self._offset = self._loss_offset(Y, sample_weight)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(X, Y)
+            self._fit_lbfgs(X, Y, sample_weight)
         else:
-            self._fit_stochastic(X, Y, y_val_source, rng, incremental)
+            self._fit_stochastic(X, Y, y_val_source, sample_weight, rng, incremental)
         if not all(np.isfinite(p).all() for p in self.coefs_ + self.intercepts_):
             raise ValueError("Solver produced non-finite parameter weights. The input data "
                              "may contain large values and need to be preprocessed.")
         return self
 
-    def _fit_lbfgs(self, X, Y):
+    def _sample_weights(self, sample_weight, X, y, incremental):
+        """Checked ``sample_weight`` (None when not given), times the class weights of a
+        classifier's ``class_weight``."""
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
+        return sample_weight
+
+    def _fit_lbfgs(self, X, Y, sample_weight):
         """Full-batch training by SciPy's L-BFGS-B, as scikit-learn does: the parameters
         (weight matrices, then intercepts) packed into one float64 vector, the objective
-        ``mean loss + alpha / 2 * sum(W**2) / n`` and its gradient computed by fastnn's
-        compiled forward and backward over all of ``X``.  ``max_iter`` bounds the
-        iterations, ``max_fun`` the evaluations, ``tol`` the projected gradient."""
+        ``mean loss + alpha / 2 * sum(W**2) / n`` (with sample weights ``w``: the weighted
+        mean, and ``sum(w)`` for ``n``) and its gradient computed by fastnn's compiled
+        forward and backward over all of ``X``.  ``max_iter`` bounds the iterations,
+        ``max_fun`` the evaluations, ``tol`` the projected gradient."""
         params = self.coefs_ + self.intercepts_
         grads = [p.grad for d in self._dense() for p in d.parameters()]
         grads = grads[0::2] + grads[1::2]  # Dense gives (weight, bias) pairs
         bounds = np.cumsum([0] + [p.size for p in params])
-        evaluate = full_batch_gradient(self._model, self._loss, X, Y)
+        evaluate = full_batch_gradient(self._model, self._loss, X, Y, sample_weight)
         n, scale, n_weights = X.shape[0], self._grad_scale(), len(self.coefs_)
-        decay = self.alpha / n
+        decay = self.alpha / (n if sample_weight is None else float(sample_weight.sum()))
 
         def unpack(theta):
             for p, start, stop in zip(params, bounds[:-1], bounds[1:]):
@@ -361,7 +402,8 @@ class _BaseMLP(BaseEstimator):
 
         def objective(theta):
             unpack(theta)
-            value = evaluate() / (n * scale) + 0.5 * decay * self._squared_norm()
+            value = (evaluate() / (n * scale) + self._offset
+                     + 0.5 * decay * self._squared_norm())
             grad = np.empty(bounds[-1])
             for i, (g, start, stop) in enumerate(zip(grads, bounds[:-1], bounds[1:])):
                 grad[start:stop] = g.ravel() / scale
@@ -375,10 +417,14 @@ class _BaseMLP(BaseEstimator):
                 print(f"Iteration {len(self.loss_curve_)}, loss = {self.loss_curve_[-1]:.8f}")
 
         theta = np.concatenate([p.ravel() for p in params]).astype(np.float64)
-        result = minimize(objective, theta, method="L-BFGS-B", jac=True,
-                          callback=iteration_end,
-                          options={"maxfun": self.max_fun, "maxiter": self.max_iter,
-                                   "gtol": self.tol})
+        # L-BFGS-B's own updates are small memory-bound vector operations: on one BLAS
+        # thread (more only spin, badly so on a busy machine); the objective runs on
+        # fastnn's threads
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = minimize(objective, theta, method="L-BFGS-B", jac=True,
+                              callback=iteration_end,
+                              options={"maxfun": self.max_fun, "maxiter": self.max_iter,
+                                       "gtol": self.tol})
         unpack(result.x)
         self.n_iter_ = min(int(result.nit), self.max_iter)
         self.loss_ = float(result.fun)
@@ -389,21 +435,24 @@ class _BaseMLP(BaseEstimator):
                           f"evaluations (max_fun={self.max_fun}), or scale the data.",
                           ConvergenceWarning)
 
-    def _fit_stochastic(self, X, Y, y_val_source, rng, incremental):
+    def _fit_stochastic(self, X, Y, y_val_source, sample_weight, rng, incremental):
         """Epochs of minibatch SGD or Adam in fastnn's compiled epochs, with scikit-learn's
-        stopping rule, schedules and early stopping."""
+        stopping rule, schedules and early stopping (its validation split takes the
+        sample weights along and scores with them)."""
         validation = None
         if self.early_stopping:
-            # stratified for single-output classification, on the indicator rows as
-            # scikit-learn does (so the split and its errors are scikit-learn's)
+            # stratified as scikit-learn does (so the split and its errors are its own)
             stratify = self._stratify(Y) if is_classifier(self) else None
-            X, X_val, Y, _, _, y_val = train_test_split(
-                X, Y, y_val_source, test_size=self.validation_fraction, random_state=rng,
-                stratify=stratify)
+            arrays = [X, Y, y_val_source] + ([] if sample_weight is None else [sample_weight])
+            parts = train_test_split(*arrays, test_size=self.validation_fraction,
+                                     random_state=rng, stratify=stratify)
+            X, X_val, Y, _, _, y_val = parts[:6]
+            sample_weight, w_val = parts[6:] if sample_weight is not None else (None, None)
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
-            validation = (X_val, y_val)
+            validation = (X_val, y_val, w_val)
+            self._offset = self._loss_offset(Y, sample_weight)  # of the training part
             self._best_params = [p.copy() for p in self.coefs_ + self.intercepts_]
         n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else self.batch_size
@@ -416,11 +465,12 @@ class _BaseMLP(BaseEstimator):
         self._set_weight_decay(batch_size)
         self.n_iter_ = 0  # epochs of this call, as in scikit-learn (t_ and loss_curve_ go on)
         self._set_learning_rate()
-        epoch_end = _EpochEnd(self, n, -(-n // batch_size), validation)
+        weight = n if sample_weight is None else float(sample_weight.sum())
+        epoch_end = _EpochEnd(self, n, weight, -(-n // batch_size), validation)
         self._model.fit(X, Y, loss=self._loss, optimizer=self._optimizer,
                         epochs=1 if incremental else self.max_iter, batch_size=batch_size,
                         shuffle=bool(self.shuffle), seed=rng.randint(np.iinfo(np.int32).max),
-                        verbose=False, callbacks=[epoch_end])
+                        verbose=False, callbacks=[epoch_end], sample_weight=sample_weight)
         if not incremental and not self._model.stop_training:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                           "and the optimization hasn't converged yet.", ConvergenceWarning)
@@ -508,10 +558,11 @@ class _BaseMLP(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train from scratch (or from the current weights with ``warm_start``) for at most
-        ``max_iter`` epochs."""
-        return self._fit(X, y, incremental=False)
+        ``max_iter`` epochs (L-BFGS: iterations); ``sample_weight`` weighs each sample's
+        loss (scikit-learn >= 1.7's meaning)."""
+        return self._fit(X, y, sample_weight, incremental=False)
 
 
 def _linear_kernel(X):
@@ -524,19 +575,20 @@ class _EpochEnd(Callback):
     """Hands each epoch of ``Sequential.fit`` to the estimator, with the loss converted to
     scikit-learn's value, and stops the fit when the estimator says so."""
 
-    def __init__(self, estimator, n_samples, n_batches, validation):
+    def __init__(self, estimator, n_samples, total_weight, n_batches, validation):
         self.estimator, self.validation = estimator, validation
-        self.n_samples, self.n_batches = n_samples, n_batches
+        self.n_samples, self.total_weight, self.n_batches = n_samples, total_weight, n_batches
         self.sq_norm = estimator._squared_norm()
 
     def on_epoch_end(self, epoch, logs, model):
         est = self.estimator
-        # scikit-learn adds alpha/2 |W|^2 / batch_size to each minibatch's loss, with W as
-        # before that minibatch's step: interpolate |W|^2 linearly over the epoch
+        # scikit-learn adds alpha/2 |W|^2 / batch_size (with sample weights: / their sum
+        # in the minibatch) to each minibatch's loss, with W as before that minibatch's
+        # step: interpolate |W|^2 linearly over the epoch
         start, self.sq_norm = self.sq_norm, est._squared_norm()
         mean_sq = start + (self.sq_norm - start) * (self.n_batches - 1) / (2 * self.n_batches)
-        penalty = 0.5 * est.alpha * self.n_batches * mean_sq / self.n_samples
-        loss = logs["loss"] * est._loss_scale() + penalty
+        penalty = 0.5 * est.alpha * self.n_batches * mean_sq / self.total_weight
+        loss = logs["loss"] * est._loss_scale() + est._offset + penalty
         if est._end_epoch(loss, self.n_samples, self.validation):
             model.stop_training = True
 
@@ -550,12 +602,40 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     the default: the input's, float32 or float64; or ``"float32"``/``"float64"``).
     """
 
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, class_weight=None,
+                 **params):
+        super().__init__(hidden_layer_sizes, activation, **params)
+        self.class_weight = class_weight
+
+    __init__.__signature__ = _signature_with(_BaseMLP.__init__,
+                                             trailing=[("class_weight", None)])
+
+    def _sample_weights(self, sample_weight, X, y, incremental):
+        """``sample_weight`` times the weight of each sample's class under
+        ``class_weight`` (a dict ``{label: weight}``, labels missing from it weigh 1, or
+        ``"balanced"``: ``n_samples / (n_classes * count(label))`` over this ``y``)."""
+        sample_weight = super()._sample_weights(sample_weight, X, y, incremental)
+        if self.class_weight is None:
+            return sample_weight
+        if self._label_binarizer is not None and self._label_binarizer.y_type_.startswith(
+                "multilabel"):
+            raise ValueError("class_weight is not supported for multi-label targets")
+        if self.class_weight == "balanced" and incremental:
+            raise ValueError("class_weight='balanced' is not supported by partial_fit: its "
+                             "weights depend on the whole training set; pass "
+                             "compute_class_weight('balanced', classes=classes, y=y) as a dict")
+        y = column_or_1d(y)
+        present = np.unique(y) if self.class_weight == "balanced" else self.classes_
+        weights = compute_class_weight(self.class_weight, classes=present, y=y)
+        per_sample = weights[np.searchsorted(present, y)].astype(X.dtype)
+        return per_sample if sample_weight is None else sample_weight * per_sample
+
     @available_if(_stochastic_solver)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``; the first call needs ``classes`` (every label)."""
         if not hasattr(self, "coefs_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _targets(self, y, reset, incremental, classes, dtype):
         if y.ndim == 2 and y.shape[1] == 1:
@@ -595,17 +675,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self._label_binarizer = LabelBinarizer().fit(labels)
             self.classes_ = self._label_binarizer.classes_
 
-    def _validation_score(self, X, y):
-        return accuracy_score(y, self._decode(self._proba(X)))
+    def _validation_score(self, X, y, sample_weight):
+        proba = self._proba(X)
+        if not np.isfinite(proba).all():
+            return np.nan
+        return accuracy_score(y, self._decode(proba), sample_weight=sample_weight)
 
     def _stratify(self, Y):
-        """Labels to stratify early stopping's split by: the indicator rows of single-output
-        targets (as booleans, like scikit-learn), none for multi-label ones."""
-        if self._label_binarizer is None:
-            return np.eye(len(self.classes_), dtype=bool)[Y]
-        if self._label_binarizer.y_type_ == "multilabel-indicator":
-            return None
-        return Y.astype(bool)
+        """Labels to stratify early stopping's split by, as scikit-learn: the boolean
+        column of a binary target (scikit-learn stratifies one-column targets only:
+        neither multi-class nor multi-label ones)."""
+        return Y.astype(bool) if self.n_outputs_ == 1 else None
 
     def _proba(self, X):
         """Output-layer activations for validated ``X``: (n, n_outputs_)."""
@@ -641,7 +721,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor, scikit-learn's ``MLPRegressor`` on fastnn.
 
-    Identity output trained with the squared error; ``y`` may have several columns.
+    Identity output trained with the squared error (``loss="squared_error"``), or with
+    ``loss="poisson"`` an exponential output (log link) trained with the Poisson deviance;
+    ``y`` may have several columns.
     Parameters and attributes are scikit-learn's, plus ``dtype`` (None, the default:
     the input's, float32 or float64; or ``"float32"``/``"float64"``).
     """
@@ -651,28 +733,42 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         super().__init__(hidden_layer_sizes, activation, **params)
         self.loss = loss
 
-    # scikit-learn reads the parameter names from the signature: the shared ones plus loss
-    __init__.__signature__ = inspect.signature(_BaseMLP.__init__).replace(parameters=[
-        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-        inspect.Parameter("loss", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                          default="squared_error"),
-        *list(inspect.signature(_BaseMLP.__init__).parameters.values())[1:]])
+    __init__.__signature__ = _signature_with(_BaseMLP.__init__,
+                                             leading=[("loss", "squared_error")])
 
     @available_if(_stochastic_solver)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)`` from the current weights."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def _targets(self, y, reset, incremental, classes, dtype):
         Y = y.reshape(len(y), -1).astype(dtype)
+        if self.loss == "poisson":
+            if (Y < 0).any():
+                raise ValueError("Some value(s) of y are negative which is not allowed for "
+                                 "Poisson regression.")
+            return Y, "exp", Y
         return Y, "identity", Y
 
-    def _validation_score(self, X, Y):
-        return r2_score(Y, self._forward(X))
+    def _loss_offset(self, Y, sample_weight):
+        if self.out_activation_ != "exp":
+            return 0.0
+        per_sample = (xlogy(Y, Y) - Y).sum(axis=1)
+        return float(np.average(per_sample, weights=sample_weight))
+
+    def _values(self, X):
+        """Predictions for validated ``X``: the output, or its exponential (the Poisson
+        rate) for ``loss="poisson"``."""
+        out = self._forward(X)
+        return np.exp(out, out=out) if self.out_activation_ == "exp" else out
+
+    def _validation_score(self, X, Y, sample_weight):
+        pred = self._values(X)
+        return r2_score(Y, pred, sample_weight=sample_weight) if np.isfinite(pred).all() else np.nan
 
     def predict(self, X):
         """Predicted targets: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
-        out = self._forward(self._validate_X(X))
+        out = self._values(self._validate_X(X))
         return out.ravel() if self.n_outputs_ == 1 else out
 
     def __sklearn_tags__(self):

@@ -8,6 +8,8 @@ from libc.stddef cimport ptrdiff_t
 cdef extern from "fnn.h" nogil:
     # runtime.c, peak.c
     int fnn_cpu_has_avx2_fma()
+    int fnn_cpu_has_avx512()
+    void fnn_cpu_id(char *vendor, int *family, int *model)
     int fnn_max_threads()
     void fnn_set_num_threads(int n)
     int fnn_get_num_threads()
@@ -27,6 +29,7 @@ cdef extern from "fnn.h" nogil:
         FNN_LOSS_SOFTMAX_XENT
         FNN_LOSS_MSE
         FNN_LOSS_BCE
+        FNN_LOSS_POISSON
 
 
 cdef extern from "gemm.h" nogil:
@@ -87,6 +90,10 @@ cdef extern from "fnn_loss.h" nogil:
                            float *g, float *loss)
     double fnn_bce_run_f64(const double *x, const double *t, Py_ssize_t n, double gscale,
                            double *g, double *loss)
+    double fnn_poisson_run_f32(const float *x, const float *t, Py_ssize_t n, float gscale,
+                               float *g, float *loss)
+    double fnn_poisson_run_f64(const double *x, const double *t, Py_ssize_t n, double gscale,
+                               double *g, double *loss)
 
 
 cdef extern from "numpy/arrayobject.h":

@@ -17,17 +17,18 @@
 #   double loss_sum(const floating *v, Py_ssize_t n)
 #   double pointwise_loss(int kind, const floating *a, const floating *t, Py_ssize_t n,
 #                         floating gscale, floating *g, floating *loss)
-#       FNN_LOSS_MSE or FNN_LOSS_BCE over n values: returns the summed loss,
+#       FNN_LOSS_MSE, FNN_LOSS_BCE or FNN_LOSS_POISSON over n values: returns the summed loss,
 #       g = gradient * gscale.
 #   sum_over_rows(const floating *a, Py_ssize_t n, Py_ssize_t m, floating *out)
 #       out[j] = sum_i a[i, j] of a C-contiguous (n, m) matrix (bias gradient).
-# and the ops: softmax, log_softmax, softmax_cross_entropy, mse, bce_with_logits,
+# and the ops: softmax, log_softmax, softmax_cross_entropy, mse, bce_with_logits, poisson_nll,
 # column_sum.  Row and reduction loops are in csrc/fnn_loss.h (they need `omp simd
 # reduction` to vectorise).
 from cython cimport floating
 from libc.string cimport memset
 
-from fastnn._kernels.capi cimport (FNN_LOSS_BCE, FNN_LOSS_MSE, fnn_bce_run_f32,
+from fastnn._kernels.capi cimport (FNN_LOSS_BCE, FNN_LOSS_MSE, FNN_LOSS_POISSON,
+                                   fnn_poisson_run_f32, fnn_poisson_run_f64, fnn_bce_run_f32,
                                    fnn_bce_run_f64, fnn_block_rows, fnn_loss_sum_f32,
                                    fnn_loss_sum_f64, fnn_mse_run_f32, fnn_mse_run_f64,
                                    fnn_softmax_block_f32, fnn_softmax_block_f64,
@@ -65,13 +66,18 @@ cdef inline double loss_sum(const floating *v, Py_ssize_t n) noexcept nogil:
 
 cdef inline double pointwise_loss(int kind, const floating *a, const floating *t, Py_ssize_t n,
                                   floating gscale, floating *g, floating *loss) noexcept nogil:
-    """MSE or BCE-with-logits (`kind`) over n values: the sum of the losses (in double);
-    g = gradient * gscale; per-element losses to `loss` unless it is NULL."""
+    """MSE, BCE-with-logits or Poisson (`kind`) over n values: the sum of the losses (in
+    double); g = gradient * gscale; per-element losses to `loss` unless it is NULL."""
     if kind == FNN_LOSS_MSE:
         if floating is float:
             return fnn_mse_run_f32(a, t, n, gscale, g, loss)
         else:
             return fnn_mse_run_f64(a, t, n, gscale, g, loss)
+    if kind == FNN_LOSS_POISSON:
+        if floating is float:
+            return fnn_poisson_run_f32(a, t, n, gscale, g, loss)
+        else:
+            return fnn_poisson_run_f64(a, t, n, gscale, g, loss)
     if floating is float:
         return fnn_bce_run_f32(a, t, n, gscale, g, loss)
     else:
@@ -210,7 +216,7 @@ cdef object _reduced(int red, double total, Py_ssize_t count, cnp.ndarray per_it
 
 cdef object _pointwise_loss(int kind, object a, object target, object reduction, object out):
     cdef int red = reduction_code(reduction)
-    cdef str a_name = "pred" if kind == FNN_LOSS_MSE else "logits"
+    cdef str a_name = {FNN_LOSS_MSE: "pred", FNN_LOSS_POISSON: "log_rate"}.get(kind, "logits")
     cdef int t = check_float_array(a, a_name)
     cdef cnp.ndarray aa = <cnp.ndarray>a
     check_float_like(target, aa, "target", a_name)
@@ -228,7 +234,7 @@ cdef object _pointwise_loss(int kind, object a, object target, object reduction,
     cdef cnp.ndarray per_item = None
     if red == 0:
         per_item = <cnp.ndarray>PyArray_NewLikeArray(aa, cnp.NPY_KEEPORDER, NULL, 0)
-    cdef int nt = _threads(n, EW_PAR_MATH if kind == FNN_LOSS_BCE else EW_PAR_CHEAP)
+    cdef int nt = _threads(n, EW_PAR_CHEAP if kind == FNN_LOSS_MSE else EW_PAR_MATH)
     cdef cnp.npy_intp nparts = (n + EW_CHUNK - 1) // EW_CHUNK
     cdef cnp.ndarray parts_array
     cdef double *parts = NULL                # chunk sums: only a parallel run needs them
@@ -267,6 +273,14 @@ def bce_with_logits(logits, target, *, reduction="mean", out=None):
     reductions and ``out`` as for :func:`mse`.
     """
     return _pointwise_loss(FNN_LOSS_BCE, logits, target, reduction, out)
+
+
+def poisson_nll(log_rate, target, *, str reduction="mean", out=None):
+    """Poisson negative log-likelihood with the log link, ``log_rate`` the log of the
+    predicted rate: loss ``exp(x) - t * x`` (``log(t!)`` dropped), gradient ``exp(x) - t``;
+    reductions and ``out`` as for :func:`mse`.
+    """
+    return _pointwise_loss(FNN_LOSS_POISSON, log_rate, target, reduction, out)
 
 
 def column_sum(x, out=None):

@@ -99,12 +99,19 @@ cdef class TrainPlan:
     cdef char *Y                 # the plan's own copy of the class labels, or the targets
     cdef char *YB
     cdef char *TMP               # one row of a weight gradient (rank-1 updates)
+    # sample weights (NULL: none): SW per row of X, WB gathered per minibatch, LB the
+    # minibatch's per-row (xent) or per-element losses; decay_scale = rows / sum(WB)
+    cdef char *SW
+    cdef char *WB
+    cdef char *LB
+    cdef double decay_scale
 
     def __init__(self, X, y, Py_ssize_t batch, list params, list grads, state1, state2,
                  list w_index, list b_index, list acts, list slopes, int loss_kind,
-                 double smoothing):
+                 double smoothing, sample_weight=None):
         cdef int L = len(w_index), l, i
         self.ready = False
+        self.decay_scale = 1.0
         if L < 1 or len(params) < 1:
             raise ValueError(f"TrainPlan takes at least 1 layer and 1 parameter; "
                              f"received {L} and {len(params)}")
@@ -203,7 +210,25 @@ cdef class TrainPlan:
                 buf = np.empty((self.batch, self.width[l + 1]), dtype)
                 self.keep.append(buf)
                 self.G[l] = cnp.PyArray_BYTES(buf)
+        self._sample_weights(sample_weight, dtype)
         self.ready = True
+
+    cdef int _sample_weights(self, sample_weight, dtype) except -1:
+        """Check the per-row weights (finite, >= 0, of X's dtype) and allocate the
+        minibatch buffers that use them."""
+        self.SW = self.WB = self.LB = NULL
+        if sample_weight is None:
+            return 0
+        cdef cnp.npy_intp n = self.n
+        check_buffer(sample_weight, np.dtype(dtype).num, 1, &n, False, "sample_weight")
+        if not np.isfinite(sample_weight).all() or (sample_weight < 0).any():
+            raise ValueError("sample_weight must be finite and >= 0")
+        wb = np.empty(self.batch, dtype)
+        lb = np.empty(self.batch * self.width[self.n_layers], dtype)
+        self.keep += [sample_weight, wb, lb]
+        self.SW, self.WB, self.LB = (cnp.PyArray_BYTES(sample_weight), cnp.PyArray_BYTES(wb),
+                                     cnp.PyArray_BYTES(lb))
+        return 0
 
     cdef int _tables(self, int L, int n_params) except -1:
         """Allocate the per-layer and per-parameter tables, zeroed, owned by `keep`."""
@@ -298,19 +323,22 @@ cdef class TrainPlan:
         quasi-Newton solvers): forward and backward over every row of X, read in place,
         gradients into ``grads``; returns the sum of the per-sample losses.  The plan
         must have been built with ``batch >= len(X)``."""
+        self._check_ready()
         if self.batch != self.n:
             raise ValueError(f"loss_gradient needs a plan whose batch covers X ({self.n} rows); "
                              f"received batch {self.batch}")
         cdef char *a0 = self.A[0]
         cdef char *yb = self.YB
+        cdef char *wb = self.WB
         cdef double total
-        self.A[0], self.YB = self.X, self.Y  # only read by the forward and backward passes
+        # only read by the forward and backward passes
+        self.A[0], self.YB, self.WB = self.X, self.Y, self.SW
         with nogil:
             if self.is_double:
                 total = _forward_backward(<double *>NULL, self, NULL, self.n, True)
             else:
                 total = _forward_backward(<float *>NULL, self, NULL, self.n, True)
-        self.A[0], self.YB = a0, yb
+        self.A[0], self.YB, self.WB = a0, yb, wb
         return total
 
     cdef double _run(self, order, Py_ssize_t first, Py_ssize_t count, Hyper *h,
@@ -354,6 +382,9 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
             for r in range(rows):
                 memcpy(<floating *>p.YB + r * c, <const floating *>p.Y + order[start + r] * c,
                        c * sizeof(floating))
+        if p.SW != NULL:
+            for r in range(rows):
+                (<floating *>p.WB)[r] = (<const floating *>p.SW)[order[start + r]]
         total += _forward_backward(tag, p, order + start, rows, rows > 1)
         if h.adam:
             h.step += 1
@@ -485,25 +516,52 @@ cdef inline void _update(TrainPlan p, Hyper *h, int i, const floating *grad, Py_
                          Py_ssize_t n) noexcept nogil:
     """Update elements offset..offset+n of parameter i from `grad` (n values)."""
     cdef floating *s1 = <floating *>p.S1[i] + offset if p.S1[i] != NULL else NULL
+    cdef double decay = h.decay[i] * p.decay_scale
     if h.adam:
         adam_update(<floating *>p.P[i] + offset, grad, s1, <floating *>p.S2[i] + offset, n,
-                    h.step, h.lr, h.beta1, h.beta2, h.eps, h.decay[i], h.decoupled)
+                    h.step, h.lr, h.beta1, h.beta2, h.eps, decay, h.decoupled)
     else:
         sgd_update(<floating *>p.P[i] + offset, grad, s1, n, <floating>h.lr,
-                   <floating>h.momentum, <floating>h.decay[i], h.nesterov)
+                   <floating>h.momentum, <floating>decay, h.nesterov)
 
 
 cdef inline double _loss_and_grad(floating *tag, TrainPlan p, Py_ssize_t rows) noexcept nogil:
-    """Mean loss of the batch in A[L] against YB, times `rows`; dLoss/dA[L] into G[L-1]."""
+    """Mean loss of the batch in A[L] against YB, times `rows`; dLoss/dA[L] into G[L-1].
+    With sample weights, the weighted mean ``sum(w[r] * loss[r]) / sum(w)`` (times `rows`)
+    and each gradient row scaled by ``w[r] * rows / sum(w)``; the weight decay of the
+    update by ``rows / sum(w)`` (scikit-learn's ``alpha * W / sum(w)``)."""
     cdef int L = p.n_layers
-    cdef Py_ssize_t c = p.width[L]
+    cdef Py_ssize_t r, j, c = p.width[L]
     cdef const floating *out = <const floating *>p.A[L]
     cdef floating *grad = <floating *>p.G[L - 1]
-    cdef floating gscale
+    cdef floating *lb = <floating *>p.LB
+    cdef const floating *w = <const floating *>p.WB
+    cdef floating gscale, f
+    cdef double total, wsum = 0.0, row_loss
     if p.loss_kind == FNN_LOSS_SOFTMAX_XENT:
-        return _xent_rows(out, <const cnp.npy_intp *>p.YB if p.class_labels else NULL,
-                          NULL if p.class_labels else <const floating *>p.YB, rows, c,
-                          <floating>p.smoothing, <floating>(1.0 / rows), grad, NULL, 1)
-    gscale = <floating>(1.0 / (rows * c))
-    return pointwise_loss(p.loss_kind, out,
-                          <const floating *>p.YB, rows * c, gscale, grad, NULL) / c
+        total = _xent_rows(out, <const cnp.npy_intp *>p.YB if p.class_labels else NULL,
+                           NULL if p.class_labels else <const floating *>p.YB, rows, c,
+                           <floating>p.smoothing, <floating>(1.0 / rows), grad, lb, 1)
+    else:
+        gscale = <floating>(1.0 / (rows * c))
+        total = pointwise_loss(p.loss_kind, out, <const floating *>p.YB, rows * c, gscale,
+                               grad, lb) / c
+    if p.SW == NULL:
+        return total
+    for r in range(rows):
+        wsum += w[r]
+    p.decay_scale = rows / wsum if wsum > 0.0 else 0.0
+    total = 0.0
+    for r in range(rows):
+        f = <floating>(w[r] * p.decay_scale)
+        if p.loss_kind == FNN_LOSS_SOFTMAX_XENT:
+            row_loss = lb[r]
+        else:
+            row_loss = 0.0
+            for j in range(c):
+                row_loss += lb[r * c + j]
+            row_loss /= c
+        total += f * row_loss
+        for j in range(c):
+            grad[r * c + j] *= f
+    return total

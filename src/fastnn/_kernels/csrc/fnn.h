@@ -1,8 +1,9 @@
 /* fastnn C kernel layer: shared declarations.
  *
- * Every C source here is compiled twice (see setup.py): once with the platform's
- * baseline flags and once with -mavx2 -mfma.  Code that needs intrinsics tests
- * FNN_HAVE_AVX2 and falls back to portable C otherwise.
+ * Every C source here is compiled once per path (see setup.py): with the platform's
+ * baseline flags, with -mavx2 -mfma and with AVX-512 F/BW/DQ/VL.  Code that needs
+ * intrinsics tests FNN_HAVE_AVX2 (true in the AVX-512 build too) or FNN_HAVE_AVX512 and
+ * falls back to portable C otherwise.
  */
 #ifndef FNN_H
 #define FNN_H
@@ -10,10 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && \
+    defined(__AVX512VL__) && defined(__FMA__)
+#define FNN_HAVE_AVX512 1
+#define FNN_HAVE_AVX2 1
+#define FNN_ISA_NAME "avx512"
+#elif defined(__AVX2__) && defined(__FMA__)
+#define FNN_HAVE_AVX512 0
 #define FNN_HAVE_AVX2 1
 #define FNN_ISA_NAME "avx2"
 #else
+#define FNN_HAVE_AVX512 0
 #define FNN_HAVE_AVX2 0
 #define FNN_ISA_NAME "portable"
 #endif
@@ -36,7 +44,8 @@ enum {
 enum {
     FNN_LOSS_SOFTMAX_XENT = 0,
     FNN_LOSS_MSE = 1,
-    FNN_LOSS_BCE = 2
+    FNN_LOSS_BCE = 2,
+    FNN_LOSS_POISSON = 3
 };
 
 /* Visible outside the shared library (the build hides everything else). */
@@ -47,7 +56,14 @@ enum {
 #endif
 
 /* runtime.c */
+/* What the running CPU and OS support (CPUID, and XGETBV for the register state the OS
+ * saves): AVX2 and FMA with the YMM state; AVX-512 F, BW, DQ, VL with the opmask and
+ * ZMM state.  0 off x86. */
 int fnn_cpu_has_avx2_fma(void);
+int fnn_cpu_has_avx512(void);
+/* The CPU's vendor string (12 characters, "" off x86) and its family and model as
+ * CPUID leaf 1 reports them (extended fields added). */
+void fnn_cpu_id(char vendor[13], int *family, int *model);
 /* The largest thread count fnn_set_num_threads keeps: 4 per online CPU. */
 int fnn_max_threads(void);
 /* Sets the thread count of every parallel region, clamped to [1, fnn_max_threads()]. */

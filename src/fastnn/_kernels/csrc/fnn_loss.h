@@ -218,11 +218,21 @@ static inline ptrdiff_t fnn_block_rows(ptrdiff_t c)
         return (x > (T)0 ? x : (T)0) - x * t + LOG1P_UNIT(e);                               \
     }                                                                                       \
                                                                                             \
+    /* Poisson negative log-likelihood of one value x = log(rate) (the log link):      \
+     * exp(x) - t x; *g = (exp(x) - t) gscale. */                                         \
+    static inline T fnn_poisson_point_##SUF(T x, T t, T gscale, T *g)                       \
+    {                                                                                       \
+        T e = EXP(x);                                                                       \
+        *g = (e - t) * gscale;                                                              \
+        return e - x * t;                                                                   \
+    }                                                                                       \
+                                                                                            \
     /* POINT over n values: gradients to g, losses to `loss` unless it is NULL; returns    \
      * the sum of the losses accumulated in double.  (Two loops: a store under a          \
      * condition would keep the loop from vectorising.) */                                  \
     FNN_DEFINE_POINTWISE_RUN(T, SUF, mse)                                                   \
-    FNN_DEFINE_POINTWISE_RUN(T, SUF, bce)
+    FNN_DEFINE_POINTWISE_RUN(T, SUF, bce)                                                   \
+    FNN_DEFINE_POINTWISE_RUN(T, SUF, poisson)
 
 #define FNN_DEFINE_POINTWISE_RUN(T, SUF, NAME)                                              \
     static inline double fnn_##NAME##_run_##SUF(const T *a, const T *t, ptrdiff_t n,        \

@@ -4,9 +4,15 @@
  * Blocking (per element type, see gemm_impl.h for the loops; fnn_sgemm_blocking() and
  * fnn_dgemm_blocking() return it, Python reads it as GEMM_BLOCKING):
  *   MR x NR  micro-tile held in registers (6x16 float / 6x8 double with AVX2: 12 ymm
- *            accumulators, 2 B vectors and 1 broadcast); the path's other tiles are
- *            listed in gemm_ukr_avx2.h (narrow and row-pair tiles) and
- *            gemm_ukr_portable.h (none);
+ *            accumulators, 2 B vectors and 1 broadcast; 8x32 / 8x16 with AVX-512: 16
+ *            zmm accumulators, 2 B vectors; 8 rows divide the usual batch sizes, where 12
+ *            rows measured 5-10% slower on 64-row products);
+ *            the path's other tiles are listed in gemm_ukr_avx2.h (narrow and row-pair
+ *            tiles, 256-bit in both x86 paths) and gemm_ukr_portable.h (none);
+ *            The portable path's 4x8 float / 4x4 double tile is two 16-byte vectors
+ *            wide (SSE2, NEON; 8 accumulators: 6 rows would spill with SSE2's 16
+ *            registers, as each product needs a copy) and its packed A holds each value VLP times
+ *            (PACK_A_LANES), ready to multiply: SSE2 has no broadcast from memory;
  *   KC       maximum depth of a packed block: a KC x NR B micro-panel (16 KiB) stays
  *            in L1 next to the A micro-panel;
  *   MC       rows of a packed A block: MC x KC (~150 KiB) stays in the 1 MiB L2;
@@ -150,13 +156,25 @@ typedef struct {
 #define VTRANSPOSE fnn_transpose_ps
 #define VMASK fnn_lanes_ps /* lanes j < r set */
 #define VL 8
+#if FNN_HAVE_AVX512 /* the MR x NR tile in 512-bit vectors (gemm_ukr_avx512.h) */
+#define WT __m512
+#define WOP(op) _mm512_##op##_ps
+#define WLESS(x, y) _mm512_cmp_ps_mask(x, y, _CMP_LT_OQ) /* opmask of x < y */
+#define WL 16
+#define MR 8
+#define NR 32
+#else
 #define MR 6
 #define NR 16
+#endif
 #define MC 144
-#else
+#define PACK_A_LANES 1
+#else /* vector extensions, 16-byte vectors (gemm_ukr_portable.h) */
+#define VLP 4
 #define MR 4
 #define NR 8
-#define MC 128
+#define MC 72
+#define PACK_A_LANES VLP
 #endif
 #define NC 4096
 #include "gemm_impl.h"
@@ -183,13 +201,25 @@ typedef struct {
 #define VTRANSPOSE fnn_transpose_pd
 #define VMASK fnn_lanes_pd
 #define VL 4
+#if FNN_HAVE_AVX512
+#define WT __m512d
+#define WOP(op) _mm512_##op##_pd
+#define WLESS(x, y) _mm512_cmp_pd_mask(x, y, _CMP_LT_OQ)
+#define WL 8
+#define MR 8
+#define NR 16
+#else
 #define MR 6
 #define NR 8
+#endif
 #define MC 72
+#define PACK_A_LANES 1
 #else
+#define VLP 2
 #define MR 4
 #define NR 4
-#define MC 64
+#define MC 72
+#define PACK_A_LANES VLP
 #endif
 #define NC 4096
 #include "gemm_impl.h"

@@ -33,7 +33,7 @@ typedef struct {
     int rows, min_cols, max_cols;
 } fnn_gemm_tile;
 
-#define FNN_GEMM_MAX_NARROW 2
+#define FNN_GEMM_MAX_NARROW 3
 
 /* The blocking of one compiled path and element type: the numbers its GEMM driver runs
  * on (gemm.c), exported to Python as GEMM_BLOCKING.

@@ -1,12 +1,15 @@
 /* BLIS-style GEMM driver and packing for one element type, over the micro-kernels of the
  * compiled path.
  *
- * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC (and, with AVX2,
- * VT, VOP(op), VBCAST, VBCAST_HALF, VBCAST_QUARTER, VBCAST_PAIR, VDUP_PAIRS,
- * VUNZIP_PAIRS, VJOIN, VSPREAD4, VQUARTER, VSTORE_LO, VMASK, VTRANSPOSE, VL with
+ * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC, PACK_A_LANES (the
+ * copies of each value in a packed A micro-panel; portable: VLP, its vector lanes,
+ * NR == 2 * VLP), and, with AVX2, VT, VOP(op), VBCAST, VBCAST_HALF, VBCAST_QUARTER, VBCAST_PAIR, VDUP_PAIRS,
+ * VUNZIP_PAIRS, VJOIN, VSPREAD4, VQUARTER, VSTORE_LO, VMASK, VTRANSPOSE, VL for 256-bit
+ * vectors; with AVX-512 also WT, WOP(op), WL, WLESS for 512-bit ones, NR == 2 * WL, else
  * NR == 2 * VL) and includes this file once per type; every parameter is #undef'd at
- * the end.  The path's micro-kernels and its table of tiles are in gemm_ukr_avx2.h or
- * gemm_ukr_portable.h; FN(blocking) holds all the numbers (exported as GEMM_BLOCKING).
+ * the end.  The path's micro-kernels and its table of tiles are in gemm_ukr_avx2.h (with
+ * gemm_ukr_avx512.h) or gemm_ukr_portable.h; FN(blocking) holds all the numbers
+ * (exported as GEMM_BLOCKING).
  *
  * Loop nest of one thread's share of C (FN(run)):
  *   jc: NC columns    pack B(pc:pc+KC, jc:jc+NC) into NR-wide micro-panels
@@ -137,12 +140,11 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
             for (; p < kc; p++)
                 for (ptrdiff_t j = 0; j < NR; j++) dst[p * NR + j] = src[j * csb + p];
         } else if (csb == 1) { /* partial panel of unit-stride rows: masked loads for partial vectors */
-            const __m256i m0 = VMASK(nr), m1 = VMASK(nr - VL);
-            for (ptrdiff_t p = 0; p < kc; p++) {
-                VOP(store)(dst + p * W, FN(load_part)(src + p * rsb, nr >= VL, m0));
-                if (W > VL)
-                    VOP(store)(dst + p * W + VL, VOP(maskload)(src + p * rsb + VL, m1));
-            }
+            __m256i mask[NR / VL];
+            for (ptrdiff_t j = 0; j < W; j += VL) mask[j / VL] = VMASK(nr - j);
+            for (ptrdiff_t p = 0; p < kc; p++)
+                for (ptrdiff_t j = 0; j < W; j += VL)
+                    VOP(store)(dst + p * W + j, FN(load_part)(src + p * rsb + j, nr >= j + VL, mask[j / VL]));
 #endif
         } else {
             for (ptrdiff_t p = 0; p < kc; p++)
@@ -153,8 +155,15 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
     }
 }
 
+/* Element `at` of a packed A micro-panel: PACK_A_LANES copies of v. */
+static inline __attribute__((always_inline)) void FN(put_a)(T *dst, ptrdiff_t at, T v)
+{
+    for (int l = 0; l < PACK_A_LANES; l++) dst[at * PACK_A_LANES + l] = v;
+}
+
 /* Pack the mc x kc block A(i, p) = a[i * rsa + p * csa] into MR-tall micro-panels
- * (element (i, p) of panel q at q*MR*kc + p*MR + i), zero padding the last one. */
+ * (element (i, p) of panel q at q*MR*kc + p*MR + i, times PACK_A_LANES copies), zero
+ * padding the last one. */
 static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
                        T *dst)
 {
@@ -190,7 +199,7 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
         return;
     }
 #endif
-    for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+    for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc * PACK_A_LANES) {
         const ptrdiff_t mr = FNN_MIN(MR, mc - i0);
         const T *src = a + i0 * rsa;
         if (mr == MR) {
@@ -211,11 +220,11 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
                 }
 #endif
             for (; p < kc; p++)
-                for (ptrdiff_t i = 0; i < MR; i++) dst[p * MR + i] = src[i * rsa + p * csa];
+                for (ptrdiff_t i = 0; i < MR; i++) FN(put_a)(dst, p * MR + i, src[i * rsa + p * csa]);
         } else {
             for (ptrdiff_t p = 0; p < kc; p++)
                 for (ptrdiff_t i = 0; i < MR; i++)
-                    dst[p * MR + i] = i < mr ? src[i * rsa + p * csa] : (T)0;
+                    FN(put_a)(dst, p * MR + i, i < mr ? src[i * rsa + p * csa] : (T)0);
         }
     }
 }
@@ -257,7 +266,8 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
     ptrdiff_t ncap = direct_b ? n : FNN_ROUND_UP(FNN_MIN(n, NC), NR);
     const ptrdiff_t kcap = FNN_MIN(k, KC);
     T *bufb = (T *)fnn_ws_get(FNN_WS_B, (size_t)(kcap * (direct_b ? NR : ncap)) * sizeof(T));
-    const size_t abytes = (size_t)(kcap * FNN_ROUND_UP(FNN_MIN(m, MC), MR) + 64) * sizeof(T);
+    const size_t abytes =
+        (size_t)(kcap * FNN_ROUND_UP(FNN_MIN(m, MC), MR) * PACK_A_LANES + 64) * sizeof(T);
     T *bufa = pack_a ? (T *)fnn_ws_get(FNN_WS_A, abytes) : NULL; /* + slack for FN(pack_a) */
     if (!bufb || (pack_a && !bufa)) {
         bufb = bpanel;
@@ -295,7 +305,7 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
                     e.bias = last && bias ? bias + jc + jr : NULL;
                     for (ptrdiff_t ir = 0; ir < mc; ir += tile.rows) {
                         const ptrdiff_t mr = FNN_MIN(tile.rows, mc - ir);
-                        const T *ap = pack_a ? bufa + ir * kc : ablk + ir * rsa;
+                        const T *ap = pack_a ? bufa + ir * kc * PACK_A_LANES : ablk + ir * rsa;
                         FN(ukr_call)(tile.ukr, kc, ap, rsa, csa, bp, rsb,
                                      c + (ic + ir) * rsc + (jc + jr) * csc, rsc, csc, mr, nr, &e);
                     }
@@ -403,6 +413,12 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef VTRANSPOSE
 #undef VMASK
 #undef VL
+#undef VLP
+#undef PACK_A_LANES
+#undef WT
+#undef WOP
+#undef WL
+#undef WLESS
 #undef NARROW_M
 #undef EPI_M
 #undef PAIRS_M

@@ -1,11 +1,13 @@
 /* The AVX2/FMA micro-kernels of the GEMM and their table, for one element type: part of
  * the gemm_impl.h template (T, FN, VT, VOP, ... as listed there), included by it when
- * FNN_HAVE_AVX2.
+ * FNN_HAVE_AVX2.  The AVX-512 path shares the narrow and row-pair tiles (256-bit
+ * vectors, which AVX-512VL gives 32 registers) and replaces the MR x NR tile with the
+ * 512-bit one of gemm_ukr_avx512.h.
  *
  * Kernels (each computes one mr x nr tile of C, see FN(ukr_call)):
  *   FN(ukr_packed), FN(ukr_a_direct), FN(ukr_b_direct)  the MR x NR tile, FN(ukr_body);
- *   FN(ukr_narrow)  NARROW_M / V rows for a C of VL+1..VL+VL/2 (V = 1) or NR+1..NR+VL
- *                   (V = 2) columns;
+ *   FN(ukr_narrow)  NARROW_M / V rows for a C of 1..VL or VL+1..VL+VL/2 (V = 1) or
+ *                   NR+1..NR+VL (V = 2, AVX2 path only) columns;
  *   FN(ukr_pairs)   PAIRS_M rows of a packed partial last panel of at most VL columns.
  * The table (PATH_NARROW_TILES, PATH_PAIRS_TILE) says which columns each one serves; the
  * driver picks a kernel from it (FN(panel_tile) in gemm_impl.h).
@@ -15,8 +17,8 @@
 #define FNN_NOINLINE __attribute__((noinline))
 
 #define NARROW_M 8 /* rows of the narrow tile */
-#define PAIRS_M (4 * MR) /* rows of the row-pair tile, FN(ukr_pairs) */
-#define EPI_M (2 * MR) /* most rows FN(finish_rows) takes (12 vectors, in registers) */
+#define PAIRS_M 24 /* rows of the row-pair tile, FN(ukr_pairs): a multiple of MR */
+#define EPI_M 12 /* most rows FN(finish_rows) takes (12 vectors, in registers) */
 
 /* acc_i0, acc_i1 += A(i, p) * B(p, 0:NR) */
 #define FNN_UKR_ROW(i)                                  \
@@ -153,6 +155,9 @@ static inline __attribute__((always_inline)) void FN(finish_rows)(VT *x0, VT *x1
         for (ptrdiff_t i = 0; i < mr; i++) ACT_FN(act, e->slope, c + i * rsc, c + i * rsc, nr);
 }
 
+#if FNN_HAVE_AVX512
+#include "gemm_ukr_avx512.h"
+#else
 static inline __attribute__((always_inline)) void
 FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
              ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
@@ -176,6 +181,7 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
     VT x1[MR] = {acc01, acc11, acc21, acc31, acc41, acc51};
     FN(finish_rows)(x0, x1, MR, c, rsc, csc, mr, nr, e);
 }
+#endif
 
 #undef FNN_UKR_ROW
 
@@ -183,7 +189,9 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
  * lanes for the 10 outputs of a classifier, 6 of 8 double lanes in a 2-column panel).
  * A narrow tile of NARROW_M / V rows keeps V whole vectors per row for columns
  * 0..V*VL-1, and the columns V*VL.. of G rows in one tail vector, row r of the G in its
- * r-th group of VL/G lanes (VL/4 columns left: G = 4, VL/2: G = 2, VL: G = 1).
+ * r-th group of VL/G lanes (VL/4 columns left: G = 4, VL/2: G = 2, VL: G = 1; none: G = 0).
+ *   V = 1, 8 rows, G = 0:  n <= VL (1..8 float, 1..4 double columns): 8 FMAs a step,
+ *                   where the MR x NR tile spends 12 for 6 rows;
  *   V = 1, 8 rows:  VL < n <= VL + VL/2 (9..12 float, 5..6 double columns): 10 FMAs a
  *                   step (G = 4) or 12 (G = 2), where the MR x NR tile spends 12 for 6 rows;
  *   V = 2, 4 rows:  NR < n <= NR + VL (17..24 float, 9..12 double): 9, 10 or 12 FMAs a
@@ -201,6 +209,7 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
 {
     enum { TAILS = NARROW_M / 2 }; /* at most (V = 1, G = 2; V = 2, G = 1) */
     const int R = NARROW_M / V;    /* rows */
+    const int NT = G ? R / G : 0;  /* tail vectors */
     const T *bt = V == 1 ? b + VL : b + NR * kc; /* the tail columns, bs apart */
     const ptrdiff_t bs = V == 1 ? NR : VL;
     ptrdiff_t o[NARROW_M];
@@ -211,14 +220,21 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
         acc[0][i] = acc[1][i] = VOP(setzero)();
     }
 #pragma GCC unroll 4
-    for (int t = 0; t < R / G; t++) tail[t] = VOP(setzero)();
+    for (int t = 0; t < NT; t++) tail[t] = VOP(setzero)();
     FN(prefetch_rows)(c, rsc, mr);
 #pragma GCC unroll 2
     for (ptrdiff_t p = 0; p < kc; p++) {
         const VT b0 = VOP(loadu)(b), b1 = V == 2 ? VOP(loadu)(b + VL) : b0;
+        if (G == 0) {
+#pragma GCC unroll 8
+            for (int i = 0; i < R; i++) acc[0][i] = VOP(fmadd)(VBCAST(a + o[i]), b0, acc[0][i]);
+            a += csa;
+            b += NR;
+            continue;
+        }
         const VT btail = G == 1 ? VOP(loadu)(bt) : G == 2 ? VBCAST_HALF(bt) : VBCAST_QUARTER(bt);
 #pragma GCC unroll 4
-        for (int t = 0; t < R / G; t++) {
+        for (int t = 0; t < NT; t++) {
             VT r[4];
 #pragma GCC unroll 4
             for (int q = 0; q < G; q++) {
@@ -233,6 +249,10 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
         a += csa;
         b += NR;
         bt += bs;
+    }
+    if (G == 0) {
+        FN(finish_rows)(acc[0], NULL, R, c, rsc, csc, mr, nr, e);
+        return;
     }
     /* row i's columns V*VL.. in the low lanes of x */
     VT x[NARROW_M];
@@ -256,7 +276,9 @@ static FNN_NOINLINE void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa,
                                         const T *b, T *c, ptrdiff_t rsc, ptrdiff_t csc,
                                         ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
-    if (nr <= NR) {
+    if (nr <= VL) {
+        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 0);
+    } else if (nr <= NR) {
         if (nr - VL <= VL / 4)
             FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 4);
         else
@@ -273,17 +295,18 @@ static FNN_NOINLINE void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa,
 /* A partial last column panel of at most VL columns (e.g. the 4 left of n = 100 = 6 * 16
  * + 4) would waste most of an MR x NR tile.  This PAIRS_M x VL/2 tile holds a row pair
  * per vector, interleaved: lane 2j + r is row 2q + r, column j.  A step broadcasts each
- * row pair of four consecutive packed A micro-panels (VBCAST_PAIR) against the VL/2
- * columns with every value doubled (VDUP_PAIRS): 12 FMAs for 24 rows of VL/2 columns,
- * where an MR x NR tile spends 12 for 6 rows.  Up to VL columns take two passes; the
- * panels past the last one present (mr <= 18) read that one again (rows >= mr are never
- * stored).  Each element is the same FMA chain as in FN(ukr_body). */
+ * row pair of the PAIRS_M / MR consecutive packed A micro-panels (VBCAST_PAIR) against
+ * the VL/2 columns with every value doubled (VDUP_PAIRS): 12 FMAs for 24 rows of VL/2
+ * columns, where the AVX2 6 x 16 tile spends 12 for 6 rows.  Up to VL columns take two
+ * passes; the panels past the last one present read that one again (rows >= mr are
+ * never stored).  Each element is the same FMA chain as in FN(ukr_body). */
 static FNN_NOINLINE void FN(ukr_pairs)(ptrdiff_t kc, const T *a, const T *b, T *c,
                                        ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
                                        const FN(epi_t) *e)
 {
     enum { P = PAIRS_M / MR, H = MR / 2, W = VL / 2 }; /* panels, pairs a panel, columns */
-    _Static_assert(MR % 2 == 0 && PAIRS_M == 2 * EPI_M, "whole row pairs, two epilogue halves");
+    _Static_assert(MR % 2 == 0 && PAIRS_M % MR == 0 && PAIRS_M == 2 * EPI_M,
+                   "whole row pairs and panels, two epilogue halves");
     FN(prefetch_rows)(c, rsc, mr);
     FN(epi_t) ej = *e;
     for (ptrdiff_t j = 0; j < nr; j += W) {
@@ -347,8 +370,14 @@ static FNN_NOINLINE void FN(ukr_b_direct)(ptrdiff_t kc, const T *a, const T *b,
 }
 
 /* This path's tiles beside MR x NR, as fnn_gemm_blocking entries {rows, min_cols, max_cols}. */
+#if FNN_HAVE_AVX512 /* NR is 4 VL: no V = 2 narrow tile */
 #define PATH_N_NARROW 2
-#define PATH_NARROW_TILES {{NARROW_M, VL + 1, VL + VL / 2}, {NARROW_M / 2, NR + 1, NR + VL}}
+#define PATH_NARROW_TILES {{NARROW_M, 1, VL}, {NARROW_M, VL + 1, VL + VL / 2}, {0, 0, 0}}
+#else
+#define PATH_N_NARROW 3
+#define PATH_NARROW_TILES \
+    {{NARROW_M, 1, VL}, {NARROW_M, VL + 1, VL + VL / 2}, {NARROW_M / 2, NR + 1, NR + VL}}
+#endif
 #define PATH_PAIRS_TILE {PAIRS_M, 1, VL}
 
 /* Run micro-kernel `ukr` (FNN_UKR_*) on the mr x nr tile at c: A is a packed micro-panel

@@ -5,10 +5,6 @@
 
 #include "fnn.h"
 
-#if FNN_HAVE_AVX2
-#include <immintrin.h>
-#endif
-
 #define FNN_CHAINS 12 /* > FMA latency (4) x FMA pipes (2): keeps both pipes busy */
 
 static double fnn_now(void)
@@ -18,48 +14,42 @@ static double fnn_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* One round of `iters` x FNN_CHAINS FMAs; returns the flops done. */
-#if FNN_HAVE_AVX2
-#define FNN_PEAK_ROUND(VT, SET1, FMA, ADD, LANES, SINK)                          \
-    do {                                                                        \
-        VT acc[FNN_CHAINS], x = SET1(0.999), y = SET1(1e-7);                    \
-        for (int c = 0; c < FNN_CHAINS; c++) acc[c] = SET1((double)c);          \
-        for (long i = 0; i < iters; i++)                                        \
-            for (int c = 0; c < FNN_CHAINS; c++) acc[c] = FMA(acc[c], x, y);    \
-        for (int c = 1; c < FNN_CHAINS; c++) acc[0] = ADD(acc[0], acc[c]);      \
-        SINK = acc[0];                                                          \
-        (void)SINK;                                                             \
-        flops = 2.0 * LANES * FNN_CHAINS * (double)iters;                       \
-    } while (0)
+/* The vectors of the path, in bytes: 512-bit with AVX-512, 256-bit with AVX2, 16-byte
+ * (SSE2, NEON) in the portable build, whose `acc * x + y` is a fused multiply-add where
+ * the target has one and a multiply and an add otherwise. */
+#if FNN_HAVE_AVX512
+#define FNN_PEAK_BYTES 64
+#elif FNN_HAVE_AVX2
+#define FNN_PEAK_BYTES 32
+#else
+#define FNN_PEAK_BYTES 16
 #endif
+
+/* One round of `iters` x FNN_CHAINS vector multiply-adds; returns the flops done. */
+#define FNN_DEFINE_PEAK_ROUND(T, SUF)                                                  \
+    static double fnn_peak_round_##SUF(long iters)                                     \
+    {                                                                                  \
+        typedef T vec __attribute__((vector_size(FNN_PEAK_BYTES)));                    \
+        vec acc[FNN_CHAINS], x = (vec){0} + (T)0.999, y = (vec){0} + (T)1e-7;           \
+        for (int c = 0; c < FNN_CHAINS; c++) acc[c] = (vec){0} + (T)c;                 \
+        for (long i = 0; i < iters; i++)                                               \
+            for (int c = 0; c < FNN_CHAINS; c++) acc[c] = acc[c] * x + y;              \
+        for (int c = 1; c < FNN_CHAINS; c++) acc[0] += acc[c];                         \
+        volatile vec sink = acc[0];                                                    \
+        (void)sink;                                                                    \
+        return 2.0 * (double)(FNN_PEAK_BYTES / sizeof(T)) * FNN_CHAINS * (double)iters; \
+    }
+
+FNN_DEFINE_PEAK_ROUND(float, f32)
+FNN_DEFINE_PEAK_ROUND(double, f64)
 
 double fnn_peak_gflops(int is_double, double seconds)
 {
     const long iters = 1L << 16;
     double best = 0.0, start = fnn_now();
     while (fnn_now() - start < seconds) {
-        double flops, t0 = fnn_now();
-#if FNN_HAVE_AVX2
-        if (is_double) {
-            volatile __m256d sink;
-            FNN_PEAK_ROUND(__m256d, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd, 4, sink);
-        } else {
-            volatile __m256 sink;
-            FNN_PEAK_ROUND(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, 8, sink);
-        }
-#else
-        /* the portable build's peak: what plain multiply-adds reach */
-        volatile double sink;
-        double acc[FNN_CHAINS];
-        for (int c = 0; c < FNN_CHAINS; c++) acc[c] = c;
-        for (long i = 0; i < iters; i++)
-            for (int c = 0; c < FNN_CHAINS; c++) acc[c] = acc[c] * 0.999 + 1e-7;
-        for (int c = 1; c < FNN_CHAINS; c++) acc[0] += acc[c];
-        sink = acc[0];
-        (void)sink;
-        (void)is_double;
-        flops = 2.0 * FNN_CHAINS * (double)iters;
-#endif
+        const double t0 = fnn_now();
+        const double flops = is_double ? fnn_peak_round_f64(iters) : fnn_peak_round_f32(iters);
         const double rate = flops / (fnn_now() - t0) / 1e9;
         best = rate > best ? rate : best;
     }

@@ -1,0 +1,81 @@
+"""Every compiled CPU path on each ``fastnn bench`` row, timed by the CPU time of the
+calling thread: 1 thread for fastnn and NumPy's BLAS, so the work runs on this thread and
+other processes sharing the machine do not inflate the times (they still share caches
+and memory bandwidth).  Medians of interleaved runs (the paths take turns).  The rows of
+``avx512 / avx2`` back ``fastnn._dispatch.AVX512_MERIT``; for wall-clock times with 2
+threads use ``fastnn bench --isa all --threads 2``.
+
+    PYTHONPATH=src python benchmarks/bench_isa.py [--quick] [--repeats N] [--only TEXT]
+"""
+import argparse
+import statistics
+import time
+
+from threadpoolctl import threadpool_limits
+
+import fastnn
+from fastnn import _dispatch, bench
+
+
+def cpu_sampler(fn, min_time=0.05):
+    """One sample: the calling thread's CPU seconds per call of ``fn``, looped for at
+    least ``min_time`` (after a warm-up call)."""
+    fn()
+    start = time.thread_time()
+    fn()
+    number = max(1, int(min_time / max(time.thread_time() - start, 1e-6)))
+
+    def sample():
+        start = time.thread_time()
+        for _ in range(number):
+            fn()
+        return (time.thread_time() - start) / number
+    return sample
+
+
+def on_path(isa, fn):
+    def run():
+        with _dispatch.use(isa):
+            fn()
+    return run
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--only", default=None)
+    args = p.parse_args(argv)
+    isas = [isa for isa in _dispatch.ISA_ORDER if isa in _dispatch.modules]
+    head = ["workload", *(f"{isa} ms" for isa in isas), "numpy ms",
+            *(f"{isa} x vs numpy" for isa in isas)]
+    if "avx512" in isas and "avx2" in isas:
+        head.append("avx2 / avx512 time")
+    print(f"CPU time of the calling thread, 1 thread, median of {args.repeats} interleaved runs; "
+          f"{fastnn._dispatch.modules['portable'].cpu_id()}")
+    print(" | ".join(head))
+    with fastnn.set_num_threads(1), threadpool_limits(1):
+        for row, setup in bench.workloads(args.quick):
+            if args.only and args.only not in row.name:
+                continue
+            fns = setup()
+            if "fastnn" not in fns:
+                continue
+            peers = {isa: on_path(isa, fns["fastnn"]) for isa in isas}
+            peers["numpy"] = fns.get("numpy") or fns.get("sklearn")
+            samplers = {name: cpu_sampler(fn, 0.0 if row.scale != 1.0 else 0.05)
+                        for name, fn in peers.items()}
+            samples = {name: [] for name in peers}
+            for _ in range(args.repeats):
+                for name, sample in samplers.items():
+                    samples[name].append(sample())
+            t = {name: statistics.median(s) * row.scale for name, s in samples.items()}
+            cells = [row.name, *(f"{t[isa] * 1e3:.3g}" for isa in isas), f"{t['numpy'] * 1e3:.3g}",
+                     *(f"{t['numpy'] / t[isa]:.2f}" for isa in isas)]
+            if "avx512" in t and "avx2" in t:
+                cells.append(f"{t['avx2'] / t['avx512']:.2f}")
+            print(" | ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
