@@ -196,3 +196,69 @@ def test_autoencoder_example_draws_the_codes(tmp_path, capsys, drawn):
     assert legend_texts(ax) == [str(d) for d in range(10)]
     assert len(drawn_points(ax)) == 359         # the test digits
     assert ax.get_xlabel().startswith("PC1")
+
+
+def _word2vec_text(tmp_path):
+    groups = [[f"g{g}w{i}" for i in range(5)] for g in range(4)]
+    rng = __import__("numpy").random.default_rng(0)
+    lines = [" ".join(rng.choice(groups[rng.integers(4)], 10)) for _ in range(800)]
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("binary", ["0", "1"])
+def test_word2vec_command_writes_vectors(tmp_path, capsys, binary):
+    corpus, out = _word2vec_text(tmp_path), tmp_path / "vectors.txt"
+    assert main(["word2vec", "--train", str(corpus), "--output", str(out), "--size", "12",
+                 "--window", "3", "--negative", "4", "--cbow", "0", "--threads", "1",
+                 "--epochs", "3", "--binary", binary, "--min-count", "2", "--sample", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "20 words x 12" in captured.out and "skip-gram" in captured.out
+    assert "words/s" in captured.err  # the progress line
+    kv = fastnn.KeyedVectors.load_word2vec_format(str(out), binary=binary == "1")
+    assert kv.vectors.shape == (20, 12)
+    top = [k for k, _ in kv.most_similar("g1w0", topn=4)]
+    assert sorted(map(str, top)) == ["g1w1", "g1w2", "g1w3", "g1w4"]
+
+
+def test_word2vec_command_errors(tmp_path, capsys):
+    out = tmp_path / "v.txt"
+    assert main(["word2vec", "--train", str(tmp_path / "missing.txt"), "--output", str(out)]) == 1
+    assert "corpus_file must be an existing file" in capsys.readouterr().err
+    corpus = _word2vec_text(tmp_path)
+    assert main(["word2vec", "--train", str(corpus), "--output", str(out),
+                 "--min-count", "100000", "--quiet"]) == 1
+    assert "leaves the vocabulary empty" in capsys.readouterr().err
+    assert not out.exists()
+    for bad in (["--cbow", "2"], ["--size", "0"], ["--threads", "0"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["word2vec", "--train", str(corpus), "--output", str(out), *bad])
+        assert exc.value.code == 2
+
+
+def test_bench_word2vec_rows(capsys):
+    assert main(["bench", "--quick", "--repeats", "1", "--only", "word2vec CBOW"]) == 0
+    out = capsys.readouterr().out
+    assert "word2vec CBOW 1 epoch, 100k words" in out
+
+
+def test_text_classifier_example_runs(tmp_path, capsys):
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "text_classifier.py"
+    if not path.exists():
+        pytest.skip("examples/ is not next to the tests")
+    example = runpy.run_path(str(path))
+    docs, keywords = example["generated_corpus"](n_docs=4000, seed=3)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(" ".join(doc) + "\n" for doc in docs))
+    example["main"](["--corpus", str(corpus), "--keywords", ",".join(keywords),
+                     "--labelled", "40", "--w2v-epochs", "10", "--epochs", "20"])
+    out = capsys.readouterr().out
+    scores = {line.split("accuracy, ")[1].rsplit(" ", 1)[0].strip(): float(line.split()[-1])
+              for line in out.splitlines() if "test accuracy" in line}
+    assert set(scores) == {"random vectors, trained", "word2vec vectors, frozen",
+                           "word2vec vectors, fine-tuned"}
+    # the planted topics: vectors trained on the whole corpus know the words that the 40
+    # labelled documents never show
+    assert scores["word2vec vectors, frozen"] > scores["random vectors, trained"] + 0.1
+    assert "nearest to 't0w0'" in out

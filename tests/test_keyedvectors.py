@@ -14,7 +14,7 @@ from fastnn._stats import betainc, pearson, rankdata, spearman
 
 from conftest import DTYPES
 
-SIZES = [1, 2, 7, 31, 600]
+SIZES = [1, 2, 7, 31, 600, 4500]  # 4500: more than one block of vectors per gemm
 
 
 def make_kv(n=40, d=8, dtype=np.float32, seed=0, prefix="w"):

@@ -17,6 +17,7 @@ from .callbacks import Callback, EarlyStopping, History
 from .model import Sequential
 from .optim import SGD, Adam, AdamW, CosineAnnealingLR, ExponentialLR, StepLR
 from .serialization import load
+from .word2vec import Word2Vec
 from .plotting import plot_embedding, plot_learning_curve
 
 __version__ = "0.1.0"
@@ -27,6 +28,7 @@ __all__ = [
     "Sequential", "History", "Callback", "EarlyStopping", "load", "load_digits",
     "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "PoissonNLL",
     "SGD", "Adam", "AdamW", "StepLR", "ExponentialLR", "CosineAnnealingLR", "KeyedVectors",
+    "Word2Vec",
     "plot_embedding", "plot_learning_curve",
 ]
 

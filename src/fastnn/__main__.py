@@ -1,5 +1,6 @@
 """Command line: ``fastnn demo`` trains the lecture's network on the bundled digits;
-``fastnn bench`` prints the speed table; ``fastnn config`` shows the build."""
+``fastnn bench`` prints the speed table; ``fastnn config`` shows the build;
+``fastnn word2vec`` trains word vectors on a text file (word2vec.c's options)."""
 from __future__ import annotations
 
 import argparse
@@ -54,6 +55,32 @@ def config(args: argparse.Namespace) -> int:
     return 0
 
 
+def word2vec(args: argparse.Namespace) -> int:
+    import fastnn
+
+    start = time.perf_counter()
+    try:
+        model = fastnn.Word2Vec(
+            corpus_file=args.train, vector_size=args.size, window=args.window,
+            negative=args.negative, sg=1 - args.cbow,
+            workers=args.threads or fastnn.get_num_threads(), epochs=args.epochs,
+            min_count=args.min_count, sample=args.sample,
+            alpha=args.alpha if args.alpha is not None else 0.025, seed=args.seed,
+            compute_loss=True, progress=not args.quiet)
+        elapsed = time.perf_counter() - start
+        model.wv.save_word2vec_format(args.output, binary=bool(args.binary))
+    except (OSError, ValueError) as exc:
+        print(f"fastnn word2vec: error: {exc}", file=sys.stderr)
+        return 1
+    words = model.corpus_total_words * model.epochs
+    print(f"{len(model.wv.index_to_key)} words x {args.size} -> {args.output} "
+          f"({'binary' if args.binary else 'text'}); {'CBOW' if args.cbow else 'skip-gram'}, "
+          f"{model.workers} thread(s), {model.epochs} epochs of {model.corpus_total_words} words "
+          f"in {elapsed:.2f} s ({words / elapsed / 1e3:.0f}k words/s); last epoch's loss "
+          f"{model.get_latest_training_loss():.6g}")
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     from fastnn.bench import main as bench_main
 
@@ -89,6 +116,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(p)
     p.set_defaults(func=bench)
+    p = sub.add_parser("word2vec", help="train word vectors on a text file (word2vec.c's options)",
+                       description="Train word2vec vectors on --train (one sentence a line, "
+                       "tokens separated by whitespace, .gz allowed) and write them to --output "
+                       "in word2vec.c's text or binary format.")
+    p.add_argument("--train", required=True, metavar="FILE", help="the training text (required, no default)")
+    p.add_argument("--output", required=True, metavar="FILE", help="where to write the vectors (required, no default)")
+    p.add_argument("--size", type=positive_int, default=100, help="vector size (default: %(default)s)")
+    p.add_argument("--window", type=positive_int, default=5, help="max context half-width (default: %(default)s)")
+    p.add_argument("--negative", type=positive_int, default=5, help="negative samples (default: %(default)s)")
+    p.add_argument("--cbow", type=int, choices=[0, 1], default=1,
+                   help="1: CBOW, 0: skip-gram (default: %(default)s, as word2vec.c)")
+    p.add_argument("--threads", type=thread_count, default=None,
+                   help="threads (default: fastnn's thread count)")
+    p.add_argument("--epochs", "--iter", type=positive_int, default=5, help="passes (default: %(default)s)")
+    p.add_argument("--binary", type=int, choices=[0, 1], default=0,
+                   help="1: word2vec.c's binary format, 0: text (default: %(default)s)")
+    p.add_argument("--min-count", type=positive_int, default=5, help="drop rarer words (default: %(default)s)")
+    p.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (default: %(default)s)")
+    p.add_argument("--alpha", type=positive_float, default=None, help="start learning rate (default: 0.025)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr (default: show it)")
+    p.set_defaults(func=word2vec)
     p = sub.add_parser("config", help="show the kernel path, threads and build flags")
     p.set_defaults(func=config)
     return parser

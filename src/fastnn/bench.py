@@ -1,4 +1,4 @@
-"""``fastnn bench``: one table of fastnn against NumPy, PyTorch and scikit-learn.
+"""``fastnn bench``: one table of fastnn against NumPy, PyTorch, scikit-learn and gensim.
 
 Every row is one workload; every peer is held to the same thread count (threadpoolctl
 for NumPy's BLAS, ``torch.set_num_threads``, ``fastnn.set_num_threads``).  Timings are
@@ -11,10 +11,14 @@ that are not installed are skipped with a note.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -27,7 +31,7 @@ from fastnn import reference as R
 from fastnn._argtypes import picture_file, positive_int, thread_count
 from fastnn.plotting import require_matplotlib
 
-PEERS = ("fastnn", "numpy", "torch", "sklearn")
+PEERS = ("fastnn", "numpy", "torch", "sklearn", "gensim")
 SPREAD_WARNING = 0.25
 #: the training rows report seconds per epoch of this many samples
 EPOCH_SAMPLES = 60_000
@@ -109,7 +113,19 @@ def _on_path(isa: str, fn: Callable[[], object]):
         return fn()
 
 
+#: word2vec settings of the issue's comparison with gensim
+W2V_SETTINGS = dict(vector_size=100, window=5, min_count=5, negative=5, sample=1e-3)
+
+
 # ------------------------------------------------------------------- the peers
+def _gensim_word2vec():
+    try:
+        from gensim.models import Word2Vec
+    except ImportError:
+        return None
+    return Word2Vec
+
+
 def _torch():
     try:
         import torch
@@ -284,6 +300,46 @@ def sklearn_fit_row(data: str, n: int, solver: str = "adam") -> tuple:
     return row, setup
 
 
+def train_word2vec(peer: str, path: str, *, sg: int, workers: int, epochs: int, seed: int = 1):
+    """Train ``peer``'s (``"fastnn"`` or ``"gensim"``) Word2Vec on the text file ``path``
+    with W2V_SETTINGS, vocabulary pass included; returns the model."""
+    if peer == "fastnn":
+        return fastnn.Word2Vec(corpus_file=path, sg=sg, workers=workers, epochs=epochs,
+                               seed=seed, progress=False, **W2V_SETTINGS)
+    return _gensim_word2vec()(corpus_file=path, sg=sg, workers=workers, epochs=epochs,
+                              seed=seed, **W2V_SETTINGS)
+
+
+def zipf_corpus(path: str, words: int, vocab: int = 30_000, seed: int = 0) -> None:
+    """Write ``words`` words (Zipf-distributed over ``vocab`` word types, 20 to a line)."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, vocab + 1) ** 1.05
+    ids = rng.choice(vocab, size=words, p=p / p.sum())
+    names = np.array([f"w{i}" for i in range(vocab)])
+    with open(path, "w") as fh:
+        for start in range(0, words, 20):
+            fh.write(" ".join(names[ids[start:start + 20]]) + "\n")
+
+
+def word2vec_row(sg: int, words: int) -> tuple:
+    """One epoch of word2vec on a synthetic Zipf corpus file, vocabulary pass included,
+    fastnn against gensim on the same file, settings and threads."""
+    row = Row(f"word2vec {'skip-gram' if sg else 'CBOW'} 1 epoch, {words // 1000}k words "
+              f"(Zipf text file)")
+
+    def setup():
+        folder = tempfile.mkdtemp(prefix="fastnn-bench-")
+        atexit.register(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "corpus.txt")
+        zipf_corpus(path, words)
+        threads = fastnn.get_num_threads()
+        return {peer: (lambda peer=peer: train_word2vec(peer, path, sg=sg, workers=threads,
+                                                        epochs=1))
+                for peer in ("fastnn", "gensim") if peer == "fastnn" or _gensim_word2vec()}
+
+    return row, setup
+
+
 def sklearn_text_row(n: int) -> tuple:
     """TF-IDF text classification: ``TfidfVectorizer(dtype=float32)`` on ``n`` synthetic
     short documents (``datasets.make_documents``: ~19,000 terms, ~13 nonzeros a row), then
@@ -331,6 +387,7 @@ def workloads(quick: bool) -> List[tuple]:
              sklearn_fit_row("digits", 1797, "lbfgs"),
              sklearn_fit_row("dense", 4_000 if quick else LBFGS_SAMPLES, "lbfgs")]
     rows.append(sklearn_text_row(6_000 if quick else TEXT_DOCUMENTS))
+    rows += [word2vec_row(sg, 100_000 if quick else 500_000) for sg in (1, 0)]
     return rows
 
 
@@ -355,6 +412,11 @@ def machine_info(threads: int) -> dict:
         info["sklearn"] = sklearn.__version__
     except ImportError:
         info["sklearn"] = None
+    try:
+        import gensim
+        info["gensim"] = gensim.__version__
+    except ImportError:
+        info["gensim"] = None
     return info
 
 
@@ -450,9 +512,9 @@ def run(args: argparse.Namespace) -> dict:
               "(pip install fastnn[bench])", file=sys.stderr)
     isas = isa_list(args.isa)
     ours = ["fastnn"] if args.isa is None else [f"fastnn-{isa}" for isa in isas]
-    peers = ours + ["numpy"] + [p for p, mod in (("torch", torch), ("sklearn", _sklearn_mlp()))
-                                if mod is not None]
-    for p, mod in (("torch", torch), ("sklearn", _sklearn_mlp())):
+    optional = (("torch", torch), ("sklearn", _sklearn_mlp()), ("gensim", _gensim_word2vec()))
+    peers = ours + ["numpy"] + [p for p, mod in optional if mod is not None]
+    for p, mod in optional:
         if mod is None:
             print(f"note: {p} is not installed; its column is skipped", file=sys.stderr)
     info = machine_info(threads)
@@ -509,7 +571,7 @@ def main(args: argparse.Namespace) -> int:
     report = sys.stderr if args.json == "-" else sys.stdout  # stdout: the JSON alone
     print(f"fastnn bench - {info['date']} - {info['cpu']} - {', '.join(result['isas'])} kernels - "
           f"{info['threads']} thread(s) - numpy {info['numpy']}, torch {info['torch']}, "
-          f"scikit-learn {info['sklearn']}", file=report)
+          f"scikit-learn {info['sklearn']}, gensim {info['gensim']}", file=report)
     print(f"times: median of {args.repeats} runs; 'x vs peer' = peer time / fastnn time; "
           f"training rows: seconds per {EPOCH_SAMPLES:,}-sample epoch", file=report)
     print(format_table(rows, peers), file=report)

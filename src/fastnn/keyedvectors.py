@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from . import ops
+from . import _dispatch, ops
 from ._stats import pearson, spearman
 from .plotting import plot_embedding
 
@@ -37,6 +37,10 @@ Query = Union[Key, np.ndarray, Tuple[Union[Key, np.ndarray], float]]
 
 #: similarity scores computed per ``ops.gemm`` call (queries x vocabulary), to bound memory
 _SCORE_BLOCK = 1 << 22
+#: vectors per ``ops.gemm`` call for a few queries: blocks this small (times at most 512
+#: numbers per vector) run the GEMM's unpacked "skinny" path, which streams the vectors
+#: once instead of packing them (several times faster for one query)
+_FEW_QUERIES_BLOCK = 2048
 
 
 def _check_dtype(dtype) -> np.dtype:
@@ -327,11 +331,17 @@ class KeyedVectors:
     def _cosine_scores(self, queries: np.ndarray, end: Optional[int] = None) -> np.ndarray:
         """Cosine similarity of each unit-length row of ``queries`` (q, vector_size) to the
         first ``end`` vectors (all by default): ``(queries @ vectors[:end].T) / norms``,
-        one ``ops.gemm``; shape (q, end)."""
+        one ``ops.gemm`` (a few queries: one per block of ``_FEW_QUERIES_BLOCK`` vectors);
+        shape (q, end)."""
         end = len(self._vectors) if end is None else end
         self.fill_norms()
         queries = np.ascontiguousarray(queries, dtype=self.dtype)
-        scores = ops.gemm(queries, self._vectors[:end], trans_b=True)
+        scores = np.empty((len(queries), end), self.dtype)
+        few = len(queries) <= _dispatch.kernels.GEMM_BLOCKING[self.dtype.name]["skinny"]["max_rows"]
+        step = _FEW_QUERIES_BLOCK if few else max(end, 1)
+        for first in range(0, end, step):
+            last = min(end, first + step)
+            ops.gemm(queries, self._vectors[first:last], trans_b=True, out=scores[:, first:last])
         scores /= self._safe_norms()[:end]
         return scores
 

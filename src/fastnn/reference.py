@@ -19,7 +19,7 @@ __all__ = [
     "identity_backward",
     "softmax", "log_softmax", "softmax_cross_entropy", "mse", "bce_with_logits",
     "column_sum", "sgd_step", "adam_step", "embedding_bag", "embedding_bag_backward",
-    "mlp_train_epoch", "ACTIVATIONS",
+    "mlp_train_epoch", "word2vec_update", "ACTIVATIONS",
 ]
 
 Loss = Union[float, np.ndarray]
@@ -370,3 +370,43 @@ _LOSSES = {"softmax_cross_entropy": softmax_cross_entropy, "mse": mse,
 _BACKWARDS = {"identity": identity_backward, "relu": relu_backward,
               "leaky_relu": leaky_relu_backward, "tanh": tanh_backward,
               "sigmoid": sigmoid_backward}
+
+
+# ------------------------------------------------------------- word2vec
+def word2vec_update(syn0: np.ndarray, syn1: np.ndarray, ctx: np.ndarray, outs: np.ndarray, *,
+                    sg: bool, cbow_mean: bool, alpha: float) -> float:
+    """One negative-sampling update of word2vec, as the compiled trainer makes it for a
+    centre word ``outs[0]`` (label 1), its negatives ``outs[1:]`` (label 0) and its
+    context words ``ctx``.  Every product reads the vectors as they were before the
+    update; repeated words get the sum of their updates.  Returns the loss
+    ``-log sigmoid(score of the centre) - sum log sigmoid(-score of a negative)``.
+
+    Skip-gram: each context row ``c`` of ``syn0`` scores every output row ``o`` of
+    ``syn1``: ``F = C O^T``, ``G = alpha (labels - sigmoid(F))``, then
+    ``syn1[outs] += G^T C`` and ``syn0[ctx] += G O``.
+    CBOW: ``h`` is the mean (sum unless ``cbow_mean``) of the context rows,
+    ``g = alpha (labels - sigmoid(O h))``, ``syn1[outs] += g h^T`` and every context row
+    gets ``e = g O`` (divided by the context size for a sum, as gensim does).
+    """
+    dt = syn0.dtype.type
+    labels = np.zeros(len(outs), dtype=syn0.dtype)
+    labels[0] = 1
+    C, O = syn0[ctx], syn1[outs]
+    if sg:
+        F = C @ O.T
+        G = dt(alpha) * (labels - sigmoid(F))
+        np.add.at(syn1, outs, G.T @ C)
+        np.add.at(syn0, ctx, G @ O)
+    else:
+        h = C.sum(axis=0)
+        if cbow_mean:
+            h /= dt(len(ctx))
+        F = O @ h
+        g = dt(alpha) * (labels - sigmoid(F))
+        e = g @ O
+        if not cbow_mean:
+            e /= dt(len(ctx))
+        np.add.at(syn1, outs, np.outer(g, h))
+        np.add.at(syn0, ctx, np.broadcast_to(e, C.shape))
+    signed = np.where(labels == 1, F, -F).astype(np.float64)
+    return float(np.logaddexp(0.0, -signed).sum())

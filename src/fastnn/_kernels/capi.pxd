@@ -3,6 +3,7 @@
 # .pxi files cimport from here what they use; nothing else declares C.
 cimport numpy as cnp
 from libc.stddef cimport ptrdiff_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 
 cdef extern from "fnn.h" nogil:
@@ -105,3 +106,43 @@ cdef extern from "numpy/arrayobject.h":
 cdef extern from *:
     # GCC / Clang builtin: start fetching the cache line at addr.
     void __builtin_prefetch(const void *addr, int rw, int locality) nogil
+
+
+cdef extern from "fnn_w2v.h" nogil:
+    enum:
+        FNN_W2V_MAX_SENTENCE
+    ctypedef struct fnn_w2v_model:
+        float *syn0
+        float *syn1
+        ptrdiff_t vocab, dim
+        const uint32_t *cum_table
+        const uint32_t *sample_int
+        int sg, cbow_mean, window, negative, compute_loss
+    ctypedef struct fnn_w2v_corpus:
+        const int32_t *tokens
+        const int64_t *sent_start
+        const int64_t *chunk_start
+    ctypedef struct fnn_w2v_schedule:
+        double alpha, min_alpha
+        int64_t words_before, total_words
+        uint64_t seed
+    ctypedef struct fnn_w2v_result:
+        double loss
+        int64_t words, effective
+    int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t c0,
+                      int64_t c1, const fnn_w2v_schedule *sched, int threads,
+                      fnn_w2v_result *result)
+    double fnn_w2v_update(const fnn_w2v_model *m, const int32_t *ctx, int n_ctx,
+                          const int32_t *outs, int n_out, float alpha)
+    void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, int32_t *out)
+    ctypedef struct fnn_vocab:
+        pass
+    fnn_vocab *fnn_vocab_new()
+    void fnn_vocab_free(fnn_vocab *v)
+    ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final)
+    ptrdiff_t fnn_vocab_size(const fnn_vocab *v)
+    const char *fnn_vocab_key(const fnn_vocab *v, ptrdiff_t id, ptrdiff_t *len, int64_t *count)
+    int64_t fnn_vocab_ntokens(const fnn_vocab *v)
+    const int32_t *fnn_vocab_ids(const fnn_vocab *v)
+    int64_t fnn_vocab_nsentences(const fnn_vocab *v)
+    const int64_t *fnn_vocab_sentences(const fnn_vocab *v)

@@ -18,6 +18,7 @@
 #   sparse.pxi       sparse_linear and its backward (CSR rows times a dense weight)
 #   embedding.pxi    embedding_bag and its row-sparse backward
 #   train.pxi        TrainPlan: whole training epochs in nogil code
+#   word2vec.pxi     VocabCounter, word2vec_train, word2vec_update (skip-gram, CBOW)
 cimport numpy as cnp
 
 cnp.import_array()
@@ -32,3 +33,4 @@ include "gemm.pxi"
 include "sparse.pxi"
 include "embedding.pxi"
 include "train.pxi"
+include "word2vec.pxi"

@@ -1,0 +1,91 @@
+/* word2vec: vocabulary counting over raw bytes (w2v_vocab.c) and skip-gram / CBOW
+ * training with negative sampling over an int32 token stream (w2v.c).
+ *
+ * Training follows word2vec.c and gensim: per sentence, frequent words are dropped with
+ * probability 1 - sample_int[w] / 2^32; per kept centre word the window shrinks to a
+ * random half-width in 1..window; negatives are drawn from the unigram^ns_exponent
+ * distribution (cumulative table + binary search).  The negatives are shared by the
+ * whole window of a centre word (Ji et al. 2016): skip-gram then updates
+ *     F = C O^T      (C: the context rows of syn0, O: centre + negative rows of syn1)
+ *     G = alpha (labels - sigmoid(F))
+ *     syn1[outs] += G^T C,   syn0[ctx] += G O
+ * as small matrix products; CBOW updates from h = sum or mean of C.  All products of
+ * one update read the rows as they were before it (scatter-adds afterwards).
+ * Threads take chunks of sentences from a shared counter and update syn0/syn1 without
+ * locks (Hogwild, as word2vec.c and gensim).  The random stream of chunk c is seeded
+ * from (seed, c), so with one thread a run is reproducible. */
+#ifndef FNN_W2V_H
+#define FNN_W2V_H
+
+#include <stdint.h>
+
+#include "fnn.h"
+
+enum {
+    FNN_W2V_MAX_SENTENCE = 10000 /* longer sentences are split (gensim's limit) */
+};
+
+typedef struct {
+    float *syn0, *syn1;           /* (vocab, dim) row-major, updated in place */
+    ptrdiff_t vocab, dim;
+    const uint32_t *cum_table;    /* (vocab,) cumulative unigram^ns_exponent, last > 0 */
+    const uint32_t *sample_int;   /* (vocab,) keep probability * 2^32 (UINT32_MAX: keep) */
+    int sg, cbow_mean, window, negative, compute_loss;
+} fnn_w2v_model;
+
+typedef struct {
+    const int32_t *tokens;        /* indices into the vocabulary */
+    const int64_t *sent_start;    /* sentence s: tokens[sent_start[s] : sent_start[s+1]] */
+    const int64_t *chunk_start;   /* chunk c: sentences chunk_start[c] .. chunk_start[c+1]-1 */
+} fnn_w2v_corpus;
+
+typedef struct {
+    double alpha, min_alpha;      /* learning rate decays linearly from alpha to min_alpha */
+    int64_t words_before;         /* words trained before this call (all epochs) */
+    int64_t total_words;          /* words of the whole training run (all epochs) */
+    uint64_t seed;                /* mixed with the chunk index for each chunk's stream */
+} fnn_w2v_schedule;
+
+typedef struct {
+    double loss;                  /* sum of the negative-sampling losses (compute_loss) */
+    int64_t words;                /* raw words of the chunks trained */
+    int64_t effective;            /* words left after subsampling */
+} fnn_w2v_result;
+
+/* Trains chunks c0 .. c1-1 of the corpus on `threads` threads.  Returns 0, or -1 when
+ * a per-thread buffer cannot be allocated (nothing trained then). */
+int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t c0,
+                  int64_t c1, const fnn_w2v_schedule *sched, int threads,
+                  fnn_w2v_result *result);
+
+/* One update as fnn_w2v_train makes it, with the window and the negatives given: the
+ * centre word outs[0], negatives outs[1..n_out-1], context rows ctx[0..n_ctx-1].
+ * Returns the loss of the update (-1 out of memory).  The tests' deterministic entry. */
+double fnn_w2v_update(const fnn_w2v_model *m, const int32_t *ctx, int n_ctx,
+                      const int32_t *outs, int n_out, float alpha);
+
+/* n words drawn as the negatives are (only m->vocab and m->cum_table are read). */
+void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, int32_t *out);
+
+/* ---- vocabulary counting (w2v_vocab.c) ---------------------------------------------
+ * Tokens are maximal runs of bytes other than ASCII whitespace; a newline ends a
+ * sentence.  Each distinct token gets an id in order of first appearance; the counter
+ * also records the token stream as ids and the sentence boundaries (split every
+ * FNN_W2V_MAX_SENTENCE tokens). */
+typedef struct fnn_vocab fnn_vocab;
+
+fnn_vocab *fnn_vocab_new(void);
+void fnn_vocab_free(fnn_vocab *v);
+/* Counts the complete tokens of buf[0..n-1]; unless `final`, a token running to the end
+ * of buf is left for the next call.  Returns the bytes consumed, or -1 out of memory. */
+ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final);
+ptrdiff_t fnn_vocab_size(const fnn_vocab *v);
+/* Token `id`: its bytes (not NUL-terminated), length and count. */
+const char *fnn_vocab_key(const fnn_vocab *v, ptrdiff_t id, ptrdiff_t *len, int64_t *count);
+int64_t fnn_vocab_ntokens(const fnn_vocab *v);
+const int32_t *fnn_vocab_ids(const fnn_vocab *v);
+int64_t fnn_vocab_nsentences(const fnn_vocab *v);
+/* nsentences + 1 offsets into the id stream. */
+const int64_t *fnn_vocab_sentences(const fnn_vocab *v);
+
+#endif

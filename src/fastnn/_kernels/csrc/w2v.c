@@ -1,0 +1,393 @@
+/* word2vec training: skip-gram and CBOW with negative sampling (see fnn_w2v.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fnn_w2v.h"
+
+#if FNN_HAVE_AVX2
+#include <immintrin.h>
+#endif
+#if FNN_OPENMP
+#include <omp.h>
+#endif
+
+/* ---------------------------------------------------------------- random numbers */
+static inline uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* xorshift64*: one 64-bit state per chunk, never zero. */
+static inline uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+static inline uint32_t rng_u32(uint64_t *s) { return (uint32_t)(rng_next(s) >> 32); }
+
+/* A uniform draw below n (n <= 2^32): multiply-shift, no division. */
+static inline uint32_t rng_below(uint64_t *s, uint32_t n)
+{
+    return (uint32_t)(((uint64_t)rng_u32(s) * n) >> 32);
+}
+
+/* A word drawn from the unigram^ns_exponent distribution: the first index whose
+ * cumulative weight exceeds a uniform draw below the total.  Branch-free binary search
+ * (the comparisons become conditional moves: a random draw defeats branch prediction). */
+static inline int32_t draw_negative(const fnn_w2v_model *m, uint64_t *rng)
+{
+    const uint32_t *cum = m->cum_table;
+    const uint32_t r = rng_below(rng, cum[m->vocab - 1]);
+    ptrdiff_t lo = 0, n = m->vocab;
+    while (n > 1) {
+        const ptrdiff_t half = n >> 1;
+        lo = cum[lo + half - 1] <= r ? lo + half : lo;
+        n -= half;
+    }
+    return (int32_t)(lo + (cum[lo] <= r));
+}
+
+/* ---------------------------------------------------------------- vector helpers */
+/* out[b] = x . rows[b] for b < n */
+static void dots(const float *x, float *const *rows, int n, ptrdiff_t d, float *out)
+{
+    int b = 0;
+#if FNN_HAVE_AVX2
+    for (; b + 4 <= n; b += 4) {
+        const float *r0 = rows[b], *r1 = rows[b + 1], *r2 = rows[b + 2], *r3 = rows[b + 3];
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        ptrdiff_t j = 0;
+        for (; j + 8 <= d; j += 8) {
+            const __m256 v = _mm256_loadu_ps(x + j);
+            a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(r0 + j), a0);
+            a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(r1 + j), a1);
+            a2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(r2 + j), a2);
+            a3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(r3 + j), a3);
+        }
+        /* horizontal sums of the four accumulators at once */
+        const __m256 h01 = _mm256_hadd_ps(a0, a1), h23 = _mm256_hadd_ps(a2, a3);
+        const __m256 h = _mm256_hadd_ps(h01, h23);
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        float t[4];
+        _mm_storeu_ps(t, s);
+        for (; j < d; j++) {
+            t[0] += x[j] * r0[j];
+            t[1] += x[j] * r1[j];
+            t[2] += x[j] * r2[j];
+            t[3] += x[j] * r3[j];
+        }
+        memcpy(out + b, t, sizeof t);
+    }
+    for (; b < n; b++) {
+        const float *r = rows[b];
+        __m256 a = _mm256_setzero_ps();
+        ptrdiff_t j = 0;
+        for (; j + 8 <= d; j += 8)
+            a = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(r + j), a);
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        s = _mm_hadd_ps(s, s);
+        s = _mm_hadd_ps(s, s);
+        float t = _mm_cvtss_f32(s);
+        for (; j < d; j++)
+            t += x[j] * r[j];
+        out[b] = t;
+    }
+#else
+    for (; b < n; b++) {
+        const float *r = rows[b];
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        ptrdiff_t j = 0;
+        for (; j + 8 <= d; j += 8)
+            for (int l = 0; l < 8; l++)
+                acc[l] += x[j + l] * r[j + l];
+        float t = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for (; j < d; j++)
+            t += x[j] * r[j];
+        out[b] = t;
+    }
+#endif
+}
+
+/* y += sum_b g[b * gs] * rows[b] for b < n (g strided by gs) */
+static void combine(const float *g, ptrdiff_t gs, float *const *rows, int n, ptrdiff_t d,
+                    float *y)
+{
+    ptrdiff_t j = 0;
+#if FNN_HAVE_AVX2
+    for (; j + 16 <= d; j += 16) {
+        __m256 y0 = _mm256_loadu_ps(y + j), y1 = _mm256_loadu_ps(y + j + 8);
+        for (int b = 0; b < n; b++) {
+            const __m256 c = _mm256_set1_ps(g[b * gs]);
+            y0 = _mm256_fmadd_ps(c, _mm256_loadu_ps(rows[b] + j), y0);
+            y1 = _mm256_fmadd_ps(c, _mm256_loadu_ps(rows[b] + j + 8), y1);
+        }
+        _mm256_storeu_ps(y + j, y0);
+        _mm256_storeu_ps(y + j + 8, y1);
+    }
+    for (; j + 8 <= d; j += 8) {
+        __m256 y0 = _mm256_loadu_ps(y + j);
+        for (int b = 0; b < n; b++)
+            y0 = _mm256_fmadd_ps(_mm256_set1_ps(g[b * gs]), _mm256_loadu_ps(rows[b] + j), y0);
+        _mm256_storeu_ps(y + j, y0);
+    }
+#endif
+    for (; j < d; j++) {
+        float t = y[j];
+        for (int b = 0; b < n; b++)
+            t += g[b * gs] * rows[b][j];
+        y[j] = t;
+    }
+}
+
+/* -log sigmoid(z), stable for any z */
+static inline double softplus_neg(float z)
+{
+    return z > 0 ? log1p(exp(-(double)z)) : -(double)z + log1p(exp((double)z));
+}
+
+/* ---------------------------------------------------------------- one update */
+typedef struct {
+    float **crow, **orow;  /* row pointers of the context (syn0) and output (syn1) words */
+    float *f;              /* n_ctx x n_out scores, then gradients */
+    float *tmp;            /* n_out x dim (skip-gram) or 2 x dim (CBOW) */
+    int32_t *kept, *ctx, *outs;
+} scratch;
+
+/* Skip-gram: every context row predicts the centre word and the shared negatives. */
+static double update_sg(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_out, float alpha)
+{
+    const ptrdiff_t d = m->dim;
+    double loss = 0;
+    for (int a = 0; a < n_ctx; a++)
+        dots(s->crow[a], s->orow, n_out, d, s->f + a * n_out);
+    for (int a = 0; a < n_ctx; a++)
+        for (int b = 0; b < n_out; b++) {
+            float *f = s->f + a * n_out + b;
+            const float z = b == 0 ? *f : -*f; /* label 1 for the centre word */
+            if (m->compute_loss)
+                loss += softplus_neg(z);
+            const float g = alpha / (1.0f + expf(z)); /* alpha * (1 - sigmoid(z)) */
+            *f = b == 0 ? g : -g;
+        }
+    /* syn1 gradient from the old context rows, then syn0 from the old output rows */
+    memset(s->tmp, 0, sizeof(float) * (size_t)(n_out * d));
+    for (int b = 0; b < n_out; b++)
+        combine(s->f + b, n_out, s->crow, n_ctx, d, s->tmp + b * d);
+    for (int a = 0; a < n_ctx; a++)
+        combine(s->f + a * n_out, 1, s->orow, n_out, d, s->crow[a]);
+    for (int b = 0; b < n_out; b++) {
+        float *o = s->orow[b];
+        const float *t = s->tmp + b * d;
+        for (ptrdiff_t j = 0; j < d; j++)
+            o[j] += t[j];
+    }
+    return loss;
+}
+
+/* CBOW: the sum (or mean) h of the context rows predicts the centre word and the
+ * negatives; every context row gets the error e (divided by n_ctx for a sum, as gensim). */
+static double update_cbow(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_out,
+                          float alpha)
+{
+    const ptrdiff_t d = m->dim;
+    float *h = s->tmp, *e = s->tmp + d;
+    double loss = 0;
+    memset(h, 0, sizeof(float) * (size_t)(2 * d));
+    for (int a = 0; a < n_ctx; a++)
+        for (ptrdiff_t j = 0; j < d; j++)
+            h[j] += s->crow[a][j];
+    if (m->cbow_mean) {
+        const float inv = 1.0f / (float)n_ctx;
+        for (ptrdiff_t j = 0; j < d; j++)
+            h[j] *= inv;
+    }
+    dots(h, s->orow, n_out, d, s->f);
+    for (int b = 0; b < n_out; b++) {
+        const float z = b == 0 ? s->f[b] : -s->f[b];
+        if (m->compute_loss)
+            loss += softplus_neg(z);
+        const float g = alpha / (1.0f + expf(z));
+        s->f[b] = b == 0 ? g : -g;
+    }
+    combine(s->f, 1, s->orow, n_out, d, e);
+    for (int b = 0; b < n_out; b++) {
+        float *o = s->orow[b];
+        const float g = s->f[b];
+        for (ptrdiff_t j = 0; j < d; j++)
+            o[j] += g * h[j];
+    }
+    if (!m->cbow_mean) {
+        const float inv = 1.0f / (float)n_ctx;
+        for (ptrdiff_t j = 0; j < d; j++)
+            e[j] *= inv;
+    }
+    for (int a = 0; a < n_ctx; a++) {
+        float *c = s->crow[a];
+        for (ptrdiff_t j = 0; j < d; j++)
+            c[j] += e[j];
+    }
+    return loss;
+}
+
+static double update(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_out, float alpha)
+{
+    for (int a = 0; a < n_ctx; a++)
+        s->crow[a] = m->syn0 + (ptrdiff_t)s->ctx[a] * m->dim;
+    for (int b = 0; b < n_out; b++)
+        s->orow[b] = m->syn1 + (ptrdiff_t)s->outs[b] * m->dim;
+    return m->sg ? update_sg(m, s, n_ctx, n_out, alpha) : update_cbow(m, s, n_ctx, n_out, alpha);
+}
+
+static int scratch_alloc(const fnn_w2v_model *m, scratch *s)
+{
+    const size_t nc = 2 * (size_t)m->window, no = (size_t)m->negative + 1, d = (size_t)m->dim;
+    const size_t nt = no > 2 ? no : 2;
+    s->crow = malloc(sizeof(float *) * (nc + no));
+    s->orow = s->crow ? s->crow + nc : NULL;
+    s->f = malloc(sizeof(float) * (nc * no + nt * d));
+    s->tmp = s->f ? s->f + nc * no : NULL;
+    s->kept = malloc(sizeof(int32_t) * (FNN_W2V_MAX_SENTENCE + nc + no));
+    s->ctx = s->kept ? s->kept + FNN_W2V_MAX_SENTENCE : NULL;
+    s->outs = s->kept ? s->ctx + nc : NULL;
+    return s->crow && s->f && s->kept ? 0 : -1;
+}
+
+static void scratch_free(scratch *s)
+{
+    free(s->crow);
+    free(s->f);
+    free(s->kept);
+}
+
+double fnn_w2v_update(const fnn_w2v_model *m, const int32_t *ctx, int n_ctx,
+                      const int32_t *outs, int n_out, float alpha)
+{
+    fnn_w2v_model one = *m; /* buffers sized for this window, loss always computed */
+    one.window = (n_ctx + 1) / 2;
+    one.negative = n_out - 1;
+    one.compute_loss = 1;
+    m = &one;
+    scratch s;
+    double loss = -1;
+    if (scratch_alloc(m, &s) == 0) {
+        memcpy(s.ctx, ctx, sizeof(int32_t) * (size_t)n_ctx);
+        memcpy(s.outs, outs, sizeof(int32_t) * (size_t)n_out);
+        loss = update(m, &s, n_ctx, n_out, alpha);
+    }
+    scratch_free(&s);
+    return loss;
+}
+
+void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, int32_t *out)
+{
+    uint64_t rng = splitmix64(seed) | 1u;
+    for (int64_t i = 0; i < n; i++)
+        out[i] = draw_negative(m, &rng);
+}
+
+/* ---------------------------------------------------------------- one sentence */
+static double train_sentence(const fnn_w2v_model *m, scratch *s, const int32_t *words,
+                             int64_t n, float alpha, uint64_t *rng, int64_t *effective)
+{
+    int32_t *kept = s->kept;
+    int nk = 0;
+    double loss = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t w = words[i];
+        if (m->sample_int[w] != UINT32_MAX && m->sample_int[w] < rng_u32(rng))
+            continue;
+        kept[nk++] = w;
+    }
+    *effective += nk;
+    for (int i = 0; i < nk; i++) {
+        const int half = m->window - (int)rng_below(rng, (uint32_t)m->window);
+        const int lo = i - half < 0 ? 0 : i - half, hi = i + half >= nk ? nk - 1 : i + half;
+        int n_ctx = 0, n_out = 1;
+        for (int j = lo; j <= hi; j++)
+            if (j != i)
+                s->ctx[n_ctx++] = kept[j];
+        if (n_ctx == 0)
+            continue;
+        s->outs[0] = kept[i];
+        for (int k = 0; k < m->negative; k++) {
+            const int32_t neg = draw_negative(m, rng);
+            if (neg != kept[i])
+                s->outs[n_out++] = neg;
+        }
+        loss += update(m, s, n_ctx, n_out, alpha);
+    }
+    return loss;
+}
+
+int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t c0,
+                  int64_t c1, const fnn_w2v_schedule *sched, int threads,
+                  fnn_w2v_result *result)
+{
+    int64_t next = c0, done = 0, effective = 0;
+    double loss = 0;
+    int failed = 0;
+    const double span = sched->alpha - sched->min_alpha;
+    const double total = sched->total_words > 0 ? (double)sched->total_words : 1.0;
+    (void)threads;
+#if FNN_OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : loss, effective)
+#endif
+    {
+        scratch s;
+        int ok = scratch_alloc(m, &s) == 0;
+        if (!ok) {
+#if FNN_OPENMP
+#pragma omp atomic write
+#endif
+            failed = 1;
+        }
+#if FNN_OPENMP
+#pragma omp barrier
+#endif
+        int stop;
+#if FNN_OPENMP
+#pragma omp atomic read
+#endif
+        stop = failed;
+        while (!stop) {
+            int64_t c;
+#if FNN_OPENMP
+#pragma omp atomic capture
+#endif
+            c = next++;
+            if (c >= c1)
+                break;
+            uint64_t rng = splitmix64(sched->seed ^ splitmix64((uint64_t)c)) | 1u;
+            for (int64_t t = corpus->chunk_start[c]; t < corpus->chunk_start[c + 1]; t++) {
+                const int64_t a = corpus->sent_start[t], n = corpus->sent_start[t + 1] - a;
+                int64_t seen;
+#if FNN_OPENMP
+#pragma omp atomic read
+#endif
+                seen = done;
+                double alpha = sched->alpha - span * (double)(sched->words_before + seen) / total;
+                if (alpha < sched->min_alpha)
+                    alpha = sched->min_alpha;
+                loss += train_sentence(m, &s, corpus->tokens + a, n, (float)alpha, &rng, &effective);
+#if FNN_OPENMP
+#pragma omp atomic update
+#endif
+                done += n;
+            }
+        }
+        scratch_free(&s);
+    }
+    result->loss = loss;
+    result->words = done;
+    result->effective = effective;
+    return failed ? -1 : 0;
+}

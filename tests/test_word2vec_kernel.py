@@ -1,0 +1,306 @@
+"""The word2vec kernel layer: one update against the NumPy reference, the negative draws,
+subsampling, the trainer's arguments, and the byte-level vocabulary counter."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastnn import reference
+
+DIMS = [1, 7, 8, 15, 16, 17, 37, 100, 131]
+
+
+def _tables(counts):
+    counts = np.asarray(counts, dtype=np.float64)
+    cum = np.round(np.cumsum(counts ** 0.75) / np.sum(counts ** 0.75) * (2 ** 31 - 1))
+    return cum.astype(np.uint32), np.full(len(counts), 2 ** 32 - 1, dtype=np.uint32)
+
+
+def _vectors(rng, vocab, dim):
+    syn0 = ((rng.random((vocab, dim)) - 0.5) / dim * 20).astype(np.float32)
+    syn1 = (rng.standard_normal((vocab, dim)) * 0.3).astype(np.float32)
+    return syn0, syn1
+
+
+def _check_update(kmod, rng, vocab, dim, n_ctx, n_out, sg, cbow_mean, alpha=0.05):
+    syn0, syn1 = _vectors(rng, vocab, dim)
+    ctx = rng.integers(0, vocab, n_ctx).astype(np.int32)
+    outs = rng.integers(0, vocab, n_out).astype(np.int32)
+    k0, k1, r0, r1 = syn0.copy(), syn1.copy(), syn0.copy(), syn1.copy()
+    loss = kmod.word2vec_update(k0, k1, ctx, outs, sg=sg, cbow_mean=cbow_mean, alpha=alpha)
+    want = reference.word2vec_update(r0, r1, ctx, outs, sg=sg, cbow_mean=cbow_mean, alpha=alpha)
+    scale = max(1.0, np.abs(syn0).max(), np.abs(syn1).max()) * max(n_ctx, n_out)
+    np.testing.assert_allclose(k0, r0, rtol=1e-5, atol=2e-6 * scale)
+    np.testing.assert_allclose(k1, r1, rtol=1e-5, atol=2e-6 * scale)
+    assert loss == pytest.approx(want, rel=1e-5, abs=1e-5)
+    return not np.array_equal(k0, syn0) and not np.array_equal(k1, syn1)
+
+
+@pytest.mark.parametrize("sg,cbow_mean", [(1, 1), (0, 1), (0, 0)], ids=["sg", "cbow-mean", "cbow-sum"])
+@pytest.mark.parametrize("dim", DIMS)
+def test_update_matches_reference(kmod, sg, cbow_mean, dim):
+    rng = np.random.default_rng(dim)
+    for n_ctx, n_out in [(1, 1), (1, 2), (2, 6), (5, 3), (10, 6), (7, 11)]:
+        assert _check_update(kmod, rng, 13, dim, n_ctx, n_out, sg, cbow_mean)
+
+
+def test_update_repeated_words(kmod):
+    """Context words and negatives that repeat (also the centre among the contexts'
+    rows of the other matrix) add up their updates, as np.add.at does."""
+    rng = np.random.default_rng(1)
+    for sg in (0, 1):
+        syn0, syn1 = _vectors(rng, 4, 9)
+        ctx = np.array([2, 2, 2, 1], np.int32)
+        outs = np.array([1, 3, 3, 3], np.int32)
+        k0, k1, r0, r1 = syn0.copy(), syn1.copy(), syn0.copy(), syn1.copy()
+        kmod.word2vec_update(k0, k1, ctx, outs, sg=sg, cbow_mean=True, alpha=0.5)
+        reference.word2vec_update(r0, r1, ctx, outs, sg=sg, cbow_mean=True, alpha=0.5)
+        np.testing.assert_allclose(k0, r0, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(k1, r1, rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(vocab=st.integers(1, 30), dim=st.integers(1, 70), n_ctx=st.integers(1, 12),
+       n_out=st.integers(1, 8), sg=st.booleans(), cbow_mean=st.booleans(),
+       alpha=st.floats(0.0, 1.0), seed=st.integers(0, 2 ** 32 - 1))
+def test_update_property(vocab, dim, n_ctx, n_out, sg, cbow_mean, alpha, seed):
+    from fastnn import _dispatch
+    for kmod in _dispatch.modules.values():
+        _check_update(kmod, np.random.default_rng(seed), vocab, dim, n_ctx, n_out, sg,
+                      cbow_mean, alpha)
+
+
+def test_update_gradient_by_finite_differences():
+    """The reference update is a gradient step: its change equals -alpha * d(loss) to
+    first order (float64 central differences of the loss)."""
+    rng = np.random.default_rng(2)
+    for sg, cbow_mean in [(1, True), (0, True), (0, False)]:
+        syn0 = rng.standard_normal((6, 5)) * 0.5
+        syn1 = rng.standard_normal((6, 5)) * 0.5
+        ctx, outs = np.array([0, 1, 4]), np.array([2, 3, 5])
+
+        def loss(s0, s1):
+            return reference.word2vec_update(s0.copy(), s1.copy(), ctx, outs, sg=sg,
+                                             cbow_mean=cbow_mean, alpha=0.0)
+
+        alpha, eps = 1e-4, 1e-6
+        n0, n1 = syn0.copy(), syn1.copy()
+        reference.word2vec_update(n0, n1, ctx, outs, sg=sg, cbow_mean=cbow_mean, alpha=alpha)
+
+        def numeric_grad(f, a, rows):
+            grad = np.zeros_like(a)
+            for i in rows:
+                for j in range(a.shape[1]):
+                    p, m = a.copy(), a.copy()
+                    p[i, j] += eps
+                    m[i, j] -= eps
+                    grad[i, j] = (f(p) - f(m)) / (2 * eps)
+            return grad
+
+        grad1 = numeric_grad(lambda s1: loss(syn0, s1), syn1, outs)
+        np.testing.assert_allclose((n1 - syn1) / alpha, -grad1, rtol=1e-3, atol=1e-6)
+        grad0 = numeric_grad(lambda s0: loss(s0, syn1), syn0, ctx)
+        # CBOW applies the error of h to each context row: the full error for the mean
+        # (word2vec.c), the error over n for the sum (gensim)
+        scale = 1.0 if sg else len(ctx) if cbow_mean else 1.0 / len(ctx)
+        np.testing.assert_allclose((n0 - syn0) / alpha, -grad0 * scale, rtol=1e-3, atol=1e-6)
+
+
+def test_negatives_follow_the_table(kmod):
+    counts = np.array([50, 0, 1, 30, 7, 200, 3], dtype=np.float64)
+    cum = np.cumsum(counts).astype(np.uint32)
+    draws = kmod.word2vec_draw_negatives(cum, 200_000, 7)
+    freq = np.bincount(draws, minlength=len(counts)) / len(draws)
+    expected = counts / counts.sum()
+    assert freq[1] == 0
+    assert (np.abs(freq - expected) <= 4 * np.sqrt(expected / len(draws)) + 1e-4).all()
+    assert np.array_equal(draws, kmod.word2vec_draw_negatives(cum, 200_000, 7))
+    assert not np.array_equal(draws, kmod.word2vec_draw_negatives(cum, 200_000, 8))
+    for vocab in (1, 2, 3, 64, 1000):  # every slot reachable, none beyond the table
+        d = kmod.word2vec_draw_negatives(np.arange(1, vocab + 1, dtype=np.uint32), 20 * vocab, 1)
+        assert d.min() >= 0 and d.max() < vocab and len(np.unique(d)) > 0.9 * vocab
+
+
+def _corpus(rng, vocab, n_sent, length):
+    tokens = rng.integers(0, vocab, n_sent * length).astype(np.int32)
+    sent = np.arange(0, n_sent * length + 1, length, dtype=np.int64)
+    chunks = np.arange(0, n_sent + 1, 4, dtype=np.int64)
+    if chunks[-1] != n_sent:
+        chunks = np.append(chunks, n_sent)
+    return tokens, sent, chunks
+
+
+def _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks, **kw):
+    args = dict(sg=1, cbow_mean=True, window=3, negative=4, alpha=0.05, min_alpha=0.001,
+                words_before=0, total_words=len(tokens), seed=5, compute_loss=True, threads=1)
+    args.update(kw)
+    return kmod.word2vec_train(syn0, syn1, cum, sample, tokens, sent, chunks, 0,
+                               len(chunks) - 1, **args)
+
+
+def test_train_reproducible_and_seeded(kmod):
+    rng = np.random.default_rng(3)
+    cum, sample = _tables(rng.integers(1, 100, 40))
+    tokens, sent, chunks = _corpus(rng, 40, 30, 17)
+    results = []
+    for seed in (5, 5, 6):
+        syn0, syn1 = _vectors(np.random.default_rng(0), 40, 12)
+        loss, words, eff = _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks, seed=seed)
+        assert words == eff == len(tokens) and loss > 0
+        results.append((syn0, syn1, loss))
+    assert np.array_equal(results[0][0], results[1][0]) and results[0][2] == results[1][2]
+    assert not np.array_equal(results[0][0], results[2][0])
+
+
+def test_train_threads_cover_the_corpus(kmod):
+    rng = np.random.default_rng(4)
+    cum, sample = _tables(rng.integers(1, 100, 40))
+    tokens, sent, chunks = _corpus(rng, 40, 200, 11)
+    syn0, syn1 = _vectors(rng, 40, 16)
+    loss, words, eff = _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks, threads=2)
+    assert words == eff == len(tokens) and np.isfinite(loss) and np.isfinite(syn0).all()
+
+
+def test_subsampling_keeps_the_expected_share(kmod):
+    rng = np.random.default_rng(5)
+    cum, _ = _tables(np.ones(10))
+    keep = np.linspace(0.05, 1.0, 10)
+    sample = np.where(keep >= 1, 2 ** 32 - 1, keep * (2 ** 32 - 1)).astype(np.uint32)
+    tokens, sent, chunks = _corpus(rng, 10, 2000, 20)
+    syn0, syn1 = _vectors(rng, 10, 4)
+    _, words, eff = _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks)
+    expected = keep[tokens].sum()
+    assert words == len(tokens)
+    assert abs(eff - expected) < 5 * np.sqrt(expected)
+
+
+def test_learning_rate_zero_changes_nothing(kmod):
+    rng = np.random.default_rng(6)
+    cum, sample = _tables(rng.integers(1, 9, 20))
+    tokens, sent, chunks = _corpus(rng, 20, 10, 9)
+    syn0, syn1 = _vectors(rng, 20, 8)
+    a0, a1 = syn0.copy(), syn1.copy()
+    _train(kmod, a0, a1, cum, sample, tokens, sent, chunks, alpha=0.0, min_alpha=0.0)
+    assert np.array_equal(a0, syn0) and np.array_equal(a1, syn1)
+
+
+def test_train_rejects_bad_arguments(kmod):
+    rng = np.random.default_rng(7)
+    cum, sample = _tables(rng.integers(1, 9, 20))
+    tokens, sent, chunks = _corpus(rng, 20, 10, 9)
+    syn0, syn1 = _vectors(rng, 20, 8)
+
+    def call(**bad):
+        a = dict(syn0=syn0, syn1=syn1, cum=cum, sample=sample, tokens=tokens, sent=sent,
+                 chunks=chunks)
+        kw = {k: bad.pop(k) for k in list(bad) if k not in a}
+        a.update(bad)
+        return _train(kmod, a["syn0"], a["syn1"], a["cum"], a["sample"], a["tokens"], a["sent"],
+                      a["chunks"], **kw)
+
+    before = syn0.copy()
+    with pytest.raises(ValueError, match="syn0"):
+        call(syn0=syn0.astype(np.float64))
+    with pytest.raises(ValueError, match="syn1"):
+        call(syn1=syn1[:5])
+    with pytest.raises(ValueError, match="syn1"):
+        ro = syn1.copy()
+        ro.flags.writeable = False
+        call(syn1=ro)
+    with pytest.raises(ValueError, match="syn0"):
+        call(syn0=np.asfortranarray(syn0))
+    with pytest.raises(ValueError, match="cum_table"):
+        call(cum=cum.astype(np.int64))
+    with pytest.raises(ValueError, match="cum_table"):
+        call(cum=np.zeros_like(cum))
+    with pytest.raises(ValueError, match="tokens"):
+        bad = tokens.copy()
+        bad[17] = 20
+        call(tokens=bad)
+    with pytest.raises(ValueError, match="tokens"):
+        bad = tokens.copy()
+        bad[3] = -1
+        call(tokens=bad)
+    with pytest.raises(ValueError, match="sent_start"):
+        bad = sent.copy()
+        bad[4] = bad[6]
+        call(sent=bad)
+    with pytest.raises(ValueError, match="sent_start"):
+        call(sent=sent + 1)
+    with pytest.raises(ValueError, match="chunk_start"):
+        call(chunks=chunks[::-1].copy())
+    with pytest.raises(ValueError, match="window"):
+        call(window=0)
+    with pytest.raises(ValueError, match="negative"):
+        call(negative=0)
+    with pytest.raises(ValueError, match="threads"):
+        call(threads=0)
+    with pytest.raises(ValueError, match="alpha"):
+        call(alpha=0.01, min_alpha=0.1)
+    with pytest.raises(ValueError, match="c0, c1"):
+        kmod.word2vec_train(syn0, syn1, cum, sample, tokens, sent, chunks, 0, len(chunks),
+                            sg=1, cbow_mean=1, window=2, negative=2, alpha=0.1, min_alpha=0,
+                            words_before=0, total_words=1, seed=0, compute_loss=0, threads=1)
+    with pytest.raises(ValueError, match="ctx"):
+        kmod.word2vec_update(syn0, syn1, np.array([20], np.int32), np.array([1], np.int32),
+                             sg=1, cbow_mean=1, alpha=0.1)
+    with pytest.raises(ValueError, match="at least one"):
+        kmod.word2vec_update(syn0, syn1, np.array([], np.int32), np.array([1], np.int32),
+                             sg=1, cbow_mean=1, alpha=0.1)
+    assert np.array_equal(syn0, before)
+
+
+# ------------------------------------------------------------------ vocabulary counter
+def _count(kmod, data: bytes, cuts):
+    counter = kmod.VocabCounter()
+    pending, start = b"", 0
+    for cut in list(cuts) + [len(data)]:
+        block = pending + data[start:cut]
+        pending = block[counter.feed(block):]
+        start = cut
+    counter.feed(pending, final=True)
+    keys, counts = counter.vocabulary()
+    ids, sent = counter.stream()
+    return keys, counts, ids, sent
+
+
+def _python_count(data: bytes):
+    keys, ids, sentences = {}, [], []
+    for line in data.split(b"\n"):
+        toks = line.split()
+        for k in range(0, len(toks), 10000):
+            piece = [keys.setdefault(t, len(keys)) for t in toks[k:k + 10000]]
+            if piece:
+                sentences.append(piece)
+                ids += piece
+    return list(keys), ids, sentences
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.lists(st.sampled_from([b"a", b"bb", b"c\xc3\xa9", b" ", b"  ", b"\n", b"\t",
+                                      b"\r\n", b"dd", b"a b", b"\x0b", b"\x0c"]), max_size=60),
+       cuts=st.lists(st.integers(0, 200), max_size=6))
+def test_counter_matches_python_split(text, cuts):
+    from fastnn import _dispatch
+    data = b"".join(text)
+    want_keys, want_ids, sentences = _python_count(data)
+    for kmod in _dispatch.modules.values():
+        keys, counts, ids, sent = _count(kmod, data, sorted(c for c in cuts if c <= len(data)))
+        assert keys == want_keys
+        assert ids.tolist() == want_ids
+        assert counts.tolist() == np.bincount(want_ids, minlength=len(keys)).tolist()
+        assert np.diff(sent).tolist() == [len(s) for s in sentences]
+
+
+def test_counter_splits_long_sentences_and_grows(kmod):
+    words = [b"w%d" % i for i in range(25_000)]
+    data = b" ".join(words) + b"\nx y\n"
+    keys, counts, ids, sent = _count(kmod, data, range(4096, len(data), 4096))
+    assert len(keys) == 25_002 and counts.sum() == 25_002 == len(ids)
+    assert np.diff(sent).tolist() == [10_000, 10_000, 5_000, 2]
+    assert kmod.W2V_MAX_SENTENCE == 10_000
+
+
+def test_counter_empty(kmod):
+    keys, counts, ids, sent = _count(kmod, b" \n\n \t", [2])
+    assert keys == [] and len(counts) == 0 and len(ids) == 0 and sent.tolist() == [0]
