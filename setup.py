@@ -11,7 +11,9 @@ their own.  OpenMP is used when that compiler builds and links an OpenMP program
 otherwise the build goes on without it, says so, and the kernels run on one thread.
 
 Environment: ``FASTNN_DEBUG=1`` turns Cython bounds checking and debug information back
-on (and skips stripping); ``FASTNN_OPENMP=0`` builds without OpenMP; ``FASTNN_LIBOMP``
+on (and skips stripping); ``FASTNN_SANITIZE=1`` builds with AddressSanitizer and
+UndefinedBehaviorSanitizer (``-O1 -g``, halting on the first report; GCC/Clang only;
+``tools/sanitize.sh`` builds and runs the tests so); ``FASTNN_OPENMP=0`` builds without OpenMP; ``FASTNN_LIBOMP``
 is the prefix of libomp for Apple Clang (default: ``brew --prefix libomp``).
 """
 import contextlib
@@ -32,6 +34,8 @@ from setuptools.modified import newer_group
 KDIR = os.path.join("src", "fastnn", "_kernels")
 CSRC = os.path.join(KDIR, "csrc")
 DEBUG = os.environ.get("FASTNN_DEBUG", "0") == "1"
+SANITIZE = os.environ.get("FASTNN_SANITIZE", "0") == "1"
+SANITIZER_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 X86_64 = ("x86_64", "amd64")
 
 #: The compiled paths: the machines each is built on (None: every machine) and its code
@@ -49,9 +53,12 @@ ISAS = {
 
 #: Flags of every path, per compiler family: (compile, link).
 BASE_FLAGS = {
-    "unix": (["-O3", "-fno-math-errno", "-fno-trapping-math", "-fvisibility=hidden",
-              "-Wno-unused-function", "-Wno-unreachable-code"] + ([] if DEBUG else ["-g0"]),
-             [] if DEBUG or sys.platform == "darwin" else ["-s"]),
+    "unix": ((["-O1", "-g", "-fno-omit-frame-pointer"] + SANITIZER_FLAGS if SANITIZE
+              else ["-O3"] + ([] if DEBUG else ["-g0"]))
+             + ["-fno-math-errno", "-fno-trapping-math", "-fvisibility=hidden",
+                "-Wno-unused-function", "-Wno-unreachable-code"],
+             SANITIZER_FLAGS if SANITIZE
+             else [] if DEBUG or sys.platform == "darwin" else ["-s"]),
     "msvc": (["/O2"], []),
 }
 

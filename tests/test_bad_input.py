@@ -304,7 +304,7 @@ def ro_like(shape):
     (lambda a: dict(X=a["X"].astype(np.int32)), TypeError, "X must have dtype float32 or float64"),
     (lambda a: dict(X=a["X"][:0]), ValueError, r"X must have at least one row; received shape \(0, 5\)"),
     (lambda a: dict(params=replaced(a["params"], 2, np.zeros((8, 3), F32))), ValueError,
-     r"params\[2\] must be a writeable, C-contiguous array of dtype float64 and shape \(8, 3\); "
+     r"params\[2\] must be a writeable, aligned, C-contiguous array of dtype float64 and shape \(8, 3\); "
      r"received an array of dtype float32 and shape \(8, 3\)"),
     (lambda a: dict(grads=replaced(a["grads"], 0, ro_like((5, 8)))), ValueError,
      r"grads\[0\] must be a writeable, .*; received a read-only array"),
@@ -316,7 +316,7 @@ def ro_like(shape):
     (lambda a: dict(y=np.where(np.arange(20) == 4, 3, a["y"])), ValueError,
      r"y must hold class labels in \[0, 3\); received 3 at index 4"),
     (lambda a: dict(y=a["y"].astype(np.int32)), ValueError,
-     r"y \(class labels\) must be a C-contiguous array of dtype int64 and length 20; "
+     r"y \(class labels\) must be an aligned, C-contiguous array of dtype int64 and length 20; "
      r"received an array of dtype int32 and length 20"),
     (lambda a: dict(acts=[99, 0]), ValueError, r"acts\[0\] must be one of the ACTIVATION_CODES"),
     (lambda a: dict(slopes=[0.0]), ValueError,
@@ -342,7 +342,7 @@ def test_train_plan_bad_runs(kmod):
     with pytest.raises(ValueError, match=r"first and count must select minibatches within the "
                                          r"epoch's 3 \(both >= 0\); received first=2, count=2"):
         plan.run_sgd(order, 2, 2, 0.1, 0.0, False, np.zeros(4))
-    with pytest.raises(ValueError, match="order must be a C-contiguous array of dtype int64 and "
+    with pytest.raises(ValueError, match="order must be an aligned, C-contiguous array of dtype int64 and "
                                          "length 20; received a non-contiguous array"):
         plan.run_sgd(np.arange(40)[::2], 0, 3, 0.1, 0.0, False, np.zeros(4))
     with pytest.raises(ValueError, match=r"order must hold row indices of X in \[0, 20\); "
@@ -440,3 +440,33 @@ def test_scalar_arguments_are_named(kmod, call, exc, match):
         return
     with pytest.raises(exc, match=match):
         call(kmod)
+
+
+def test_linear_refuses_a_byte_swapped_bias(kmod):
+    w = np.ones((3, 2), F32)
+    with pytest.raises(TypeError, match=r"bias must have dtype .*received dtype >f4"):
+        kmod.linear(X, w, np.ones(2, ">f4"))
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda k, w, ids: k.embedding_bag(w, ids, mode=1), TypeError,
+     r"mode must be 'mean' or 'sum'; received 1 \(int\)"),
+    (lambda k, w, ids: k.embedding_bag(w, ids, padding_idx="0"), TypeError,
+     r"padding_idx must be an integer; received '0' \(str\)"),
+    (lambda k, w, ids: k.embedding_bag(w, ids, padding_idx=2**70), ValueError,
+     "padding_idx must fit a signed 64-bit integer"),
+    (lambda k, w, ids: k.embedding_bag(w, np.array([[1, 2**64 - 1]], np.uint64)), ValueError,
+     r"ids must hold token ids in \[0, 5\); received 18446744073709551615"),
+    (lambda k, w, ids: k.embedding_bag_backward(np.ones((2, 3), F32), ids, 5.0), TypeError,
+     r"num_embeddings must be an integer; received 5.0"),
+    (lambda k, w, ids: k.embedding_bag_backward(np.ones((2, 3), F32), ids, 5, mode=None),
+     TypeError, "mode must be 'mean' or 'sum'; received None"),
+    (lambda k, w, ids: k.embedding_bag_backward(np.ones((2, 3), F32), ids, 5, padding_idx=1.0),
+     TypeError, "padding_idx must be an integer; received 1.0"),
+])
+def test_embedding_bag_scalars_are_named(kmod, call, exc, match):
+    """The siblings of issue 11's item 12 in the embedding kernels (an unsigned id above
+    the intp range once wrapped to -1, the padding id, and was skipped silently)."""
+    w, ids = np.ones((5, 3), F32), np.array([[0, 1], [4, -1]])
+    with pytest.raises(exc, match=match):
+        call(kmod, w, ids)

@@ -349,3 +349,94 @@ def test_train_plan_rejects_state_lists_of_the_wrong_length(state1):
 def test_fit_is_bitwise_identical_for_every_thread_count():
     X, y = class_data(n=700, d=300, c=10, dtype=np.float32)
     assert_fit_bitwise_for_thread_counts(X, y, [300, 256, 10])
+
+
+
+# ------------------------------------- issue 11: fit checks everything before training
+def _spoiled(make, attr, value):
+    def build(params):
+        opt = make(params)
+        setattr(opt, attr, value)
+        return opt
+    return build
+
+
+SPOILED_OPTIMIZERS = {
+    "sgd lr nan": _spoiled(lambda p: fastnn.SGD(p, lr=0.1), "lr", float("nan")),
+    "sgd lr inf": _spoiled(lambda p: fastnn.SGD(p, lr=0.1), "lr", float("inf")),
+    "sgd lr negative": _spoiled(lambda p: fastnn.SGD(p, lr=0.1), "lr", -1.0),
+    "sgd lr str": _spoiled(lambda p: fastnn.SGD(p, lr=0.1), "lr", "0.1"),
+    "momentum nan": _spoiled(lambda p: fastnn.SGD(p, lr=0.1, momentum=0.9), "momentum",
+                             float("nan")),
+    "momentum negative": _spoiled(lambda p: fastnn.SGD(p, lr=0.1, momentum=0.9), "momentum",
+                                  -5.0),
+    "momentum without velocity": _spoiled(lambda p: fastnn.SGD(p, lr=0.1), "momentum", 0.9),
+    "weight decay nan": _spoiled(lambda p: fastnn.SGD(p, lr=0.1), "weight_decays",
+                                 [float("nan")] * 4),
+    "weight decay negative": _spoiled(lambda p: fastnn.Adam(p), "weight_decays", [-1.0] * 4),
+    "weight decays too few": _spoiled(lambda p: fastnn.Adam(p), "weight_decays", [0.0]),
+    "beta1 2": _spoiled(lambda p: fastnn.Adam(p), "betas", (2.0, 0.999)),
+    "betas scalar": _spoiled(lambda p: fastnn.Adam(p), "betas", 0.9),
+    "eps negative": _spoiled(lambda p: fastnn.AdamW(p), "eps", -1.0),
+    "adam lr nan": _spoiled(lambda p: fastnn.AdamW(p), "lr", float("nan")),
+}
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("case", sorted(SPOILED_OPTIMIZERS))
+def test_fit_checks_the_optimizer_as_it_is(case, compiled):
+    """Hyperparameters changed after construction: fit (compiled epoch or Python loop)
+    refuses them before any weight changes, as train_batch and step do."""
+    X, y = class_data(n=20, d=5, c=3)
+    model = mlp([5, 8, 3]) if compiled else fastnn.Sequential(
+        [fastnn.Dense(5, 8, dtype=np.float64, seed=0), fastnn.Dropout(0.0),
+         fastnn.Dense(8, 3, dtype=np.float64, seed=1)])
+    opt = SPOILED_OPTIMIZERS[case](model.parameters())
+    before = [p.value.copy() for p in model.parameters()]
+    with pytest.raises((ValueError, TypeError),
+                       match=r"^(lr|momentum|weight_decays|betas|eps)\b"):
+        model.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=2, verbose=False)
+    with pytest.raises((ValueError, TypeError), match=r"^(lr|momentum|weight_decays|betas|eps)\b"):
+        opt.step()
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.value, old)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_callback_spoiling_the_learning_rate_stops_fit_before_the_next_epoch(compiled):
+    X, y = class_data(n=20, d=5, c=3)
+    model = mlp([5, 8, 3]) if compiled else mlp([5, 8, 3], act=lambda: fastnn.Dropout(0.0))
+    opt = fastnn.SGD(model.parameters(), lr=0.1)
+    seen = []
+
+    class Spoil:
+        def on_epoch_end(self, epoch, logs, model):
+            seen.append([p.value.copy() for p in model.parameters()])
+            opt.lr = float("nan")
+
+    with pytest.raises(ValueError, match="lr must be a finite real number >= 0; received nan"):
+        model.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=3, verbose=False,
+                  callbacks=[Spoil()])
+    assert len(seen) == 1
+    for p, after_first in zip(model.parameters(), seen[0]):
+        np.testing.assert_array_equal(p.value, after_first)
+
+
+def test_early_stopping_without_its_logs_is_refused_before_training():
+    X, y = class_data(n=20, d=5, c=3)
+    model = mlp([5, 8, 3])
+    before = [p.value.copy() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"monitors 'val_loss' but fit logs only \['loss', "
+                                         r"'time'\] \(pass validation_data\)"):
+        model.fit(X, y, loss="cross_entropy", optimizer=fastnn.SGD(model.parameters(), lr=0.1),
+                  verbose=False, callbacks=[fastnn.EarlyStopping()])
+    with pytest.raises(ValueError, match="monitors 'val_accuracy'"):
+        model.fit(X, y.astype(float)[:, None].repeat(3, 1), loss="mse",
+                  optimizer=fastnn.SGD(model.parameters(), lr=0.1), verbose=False,
+                  validation_data=(X, y.astype(float)[:, None].repeat(3, 1)),
+                  callbacks=[fastnn.EarlyStopping(monitor="val_accuracy")])
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.value, old)
+    model.fit(X, y, loss="cross_entropy", optimizer=fastnn.SGD(model.parameters(), lr=0.1),
+              verbose=False, validation_data=(X, y),
+              callbacks=[fastnn.EarlyStopping(monitor="val_accuracy")])

@@ -107,3 +107,122 @@ def test_load_rejects_corrupt_truncated_and_foreign_files(tmp_path):
             fastnn.load(tmp_path / name)
     with pytest.raises(FileNotFoundError):
         fastnn.load(tmp_path / "missing.npz")
+
+
+# -------------------------------------------------------------- issue 11: save and load
+def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    """save writes a temporary file and renames it: a save that fails half-way (a full
+    disk) once destroyed the good file it was replacing."""
+    good, other = mlp([4, 5, 2], seed=0), mlp([4, 5, 2], seed=7)
+    path = tmp_path / "m.npz"
+    good.save(path)
+    before = path.read_bytes()
+    real_savez = np.savez
+
+    def savez_then_fail(file, *args, **kwargs):
+        real_savez(file, *args, **kwargs)
+        file.truncate(100)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", savez_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        other.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]  # no temporary file left
+    np.testing.assert_array_equal(fastnn.load(path).layers[0].weight, good.layers[0].weight)
+
+
+def test_save_under_a_file_size_limit_keeps_the_old_file(tmp_path):
+    """The reproducer of the issue: RLIMIT_FSIZE stands in for a full disk."""
+    pytest.importorskip("resource")  # POSIX only
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.npz"
+    mlp([4, 5, 2]).save(path)
+    before = path.read_bytes()
+    script = (
+        "import resource, signal, numpy as np, fastnn\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before) // 2}, {len(before) // 2}))\n"
+        "m = fastnn.Sequential([fastnn.Dense(4, 50), fastnn.ReLU(), fastnn.Dense(50, 2)])\n"
+        "try:\n"
+        f"    m.save({str(path)!r})\n"
+        "except OSError as exc:\n"
+        "    print('refused', exc.errno)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert "refused" in out.stdout, out.stderr
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+@pytest.mark.parametrize("name", ["model", "model.v2", "dir/model"])
+def test_load_finds_the_file_save_named(tmp_path, name):
+    (tmp_path / "dir").mkdir()
+    model = mlp([4, 5, 2])
+    model.save(str(tmp_path / name))
+    assert (tmp_path / (name + ".npz")).exists()
+    for path in (str(tmp_path / name), tmp_path / name, tmp_path / (name + ".npz")):
+        np.testing.assert_array_equal(fastnn.load(path).layers[0].weight, model.layers[0].weight)
+
+
+def test_a_generator_seed_is_refused_at_save_time(tmp_path):
+    model = fastnn.Sequential([fastnn.Dense(4, 2, seed=np.random.default_rng(0))])
+    with pytest.raises(ValueError, match=r"cannot save the layer Dense\(.*\): its seed=Generator"):
+        model.save(tmp_path / "m.npz")
+    assert not list(tmp_path.iterdir())
+    fastnn.Sequential([fastnn.Dense(4, 2, seed=np.int64(3)), fastnn.Dropout(0.1, seed=np.int32(1))]
+                      ).save(tmp_path / "m.npz")
+    assert fastnn.load(tmp_path / "m.npz").layers[1].seed == 1
+
+
+def _with_header(path, change):
+    """Rewrite the model file at ``path`` with its JSON header changed by ``change``."""
+    with np.load(path) as data:
+        spec = json.loads(str(data["__fastnn__"]))
+        arrays = {key: data[key] for key in data.files if key != "__fastnn__"}
+    change(spec)
+    np.savez(path, __fastnn__=np.array(json.dumps(spec)), **arrays)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda s: s["layers"][0]["config"].update(in_features=40000, out_features=40000),
+     r"layer0.weight.: \(40000, 40000\)"),
+    (lambda s: s["layers"][0]["config"].update(in_features=15000), r"\(15000, 5\)"),
+    (lambda s: s["layers"][0]["config"].update(bias=False), "do not match the layers"),
+    (lambda s: s["layers"][0]["config"].update(in_features="4"), "in_features must be"),
+    (lambda s: s["layers"].append({"type": "Dense", "config": {"in_features": 2,
+                                                                "out_features": 10**6}}),
+     "do not match the layers"),
+    (lambda s: s["layers"][1].update(type="MyDense"), "layer 1 is not one of fastnn's layers"),
+    (lambda s: s.update(layers={"a": 1}), "lists no layers"),
+])
+def test_load_checks_declared_shapes_before_allocating(tmp_path, change, match):
+    """A small file declaring a huge layer once took seconds and gigabytes (or raised a
+    raw MemoryError) before the mismatch was found."""
+    path = tmp_path / "m.npz"
+    mlp([4, 5, 2]).save(path)
+    _with_header(path, change)
+    with pytest.raises(ValueError, match=match):
+        fastnn.load(path)
+
+
+def test_load_checks_array_headers_against_their_data(tmp_path):
+    """An array whose .npy header declares more data than the archive member holds."""
+    import zipfile
+
+    path = tmp_path / "m.npz"
+    mlp([4, 5, 2]).save(path)
+    with zipfile.ZipFile(path) as z:
+        members = {info.filename: z.read(info) for info in z.infolist()}
+    weight = members["layer0.weight.npy"]
+    members["layer0.weight.npy"] = weight.replace(b"(4, 5)", b"(4, 9)")  # same header length
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(ValueError, match=r"layer0.weight.npy declares shape \(4, 9\) float64 "
+                                         r"but holds \d+ bytes"):
+        fastnn.load(path)

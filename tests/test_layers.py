@@ -87,9 +87,45 @@ def test_fused_step_keeps_what_backward_needs(name, dtype):
     (lambda: fastnn.Dense(3, 2, init="magic"), "init"),
     (lambda: fastnn.Dropout(1.0), "p must be"),
     (lambda: fastnn.Sequential([fastnn.Dense(3, 4), fastnn.Dense(5, 2)]), "chain"),
-    (lambda: fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=-1.0), "Invalid learning rate"),
-    (lambda: fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=0.1, nesterov=True), "Nesterov"),
-    (lambda: fastnn.Adam(fastnn.Dense(3, 2).parameters(), betas=(0.9, 1.0)), "beta"),
+    (lambda: fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=-1.0), "lr must be .* >= 0"),
+    (lambda: fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=0.1, nesterov=True), "nesterov"),
+    (lambda: fastnn.Adam(fastnn.Dense(3, 2).parameters(), betas=(0.9, 1.0)),
+     r"betas\[1\] must be a real number in \[0, 1\); received 1.0"),
+    # issue 11: every scalar is named, NaN and infinity are refused where they make no sense
+    (lambda: fastnn.LeakyReLU(float("nan")), "negative_slope must be a finite real number"),
+    (lambda: fastnn.LeakyReLU("0.1"), r"negative_slope must be a real number; received '0.1'"),
+    (lambda: fastnn.Dropout("0.5"), "p must be a real number"),
+    (lambda: fastnn.Dropout(float("nan")), r"p must be a real number in \[0, 1\)"),
+    (lambda: fastnn.SoftmaxCrossEntropy(label_smoothing="0.1"), "label_smoothing must be a real"),
+    (lambda: fastnn.SoftmaxCrossEntropy(label_smoothing=float("nan")), "label_smoothing"),
+    (lambda: fastnn.Dense("3", 2), "in_features must be a positive integer"),
+    (lambda: fastnn.Dense(3, 2, dtype=">f4"), "dtype must be float32 or float64"),
+    (lambda: fastnn.Dense(3, 2, dtype="no such type"), "dtype must be float32 or float64"),
+    (lambda: fastnn.Dense(3, 2, seed=-1), "seed must be an integer >= 0"),
+    (lambda: fastnn.Dense(3, 2, seed=1.5), "seed must be None, an integer"),
+    (lambda: fastnn.Dropout(0.1, seed="x"), "seed must be None, an integer"),
+    (lambda: fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=float("inf")), "lr must be a finite"),
+    (lambda: fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr="0.1"), "lr must be a real number"),
+    (lambda: fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=0.1, momentum=float("nan")),
+     "momentum must be a finite"),
+    (lambda: fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=0.1, weight_decay=float("inf")),
+     "weight_decay must be a finite"),
+    (lambda: fastnn.Adam(fastnn.Dense(3, 2).parameters(), eps=-1.0), "eps must be .* >= 0"),
+    (lambda: fastnn.Adam(fastnn.Dense(3, 2).parameters(), betas=0.9), "betas must be a pair"),
+    (lambda: fastnn.ExponentialLR(fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=0.1), gamma=-1),
+     "gamma must be a finite real number > 0; received -1"),
+    (lambda: fastnn.ExponentialLR(fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=0.1),
+                                  gamma=float("nan")), "gamma must be a finite"),
+    (lambda: fastnn.StepLR(fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=0.1), step_size="2"),
+     "step_size must be a positive integer"),
+    (lambda: fastnn.StepLR(fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=0.1), 2, gamma=0),
+     "gamma must be a finite real number > 0"),
+    (lambda: fastnn.CosineAnnealingLR(fastnn.SGD(fastnn.Dense(3, 2).parameters(), lr=0.1), 4,
+                                      eta_min=-1), "eta_min must be .* >= 0"),
+    (lambda: fastnn.ExponentialLR("opt", gamma=0.9), "optimizer must be an Optimizer"),
+    (lambda: fastnn.EarlyStopping(patience=-1), "patience must be an integer >= 0"),
+    (lambda: fastnn.EarlyStopping(min_delta="0"), "min_delta must be a real number"),
+    (lambda: fastnn.EarlyStopping(monitor=3), "monitor must be a str"),
 ])
 def test_constructors_validate(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
@@ -193,3 +229,42 @@ def test_a_loss_with_its_own_forward_runs_the_python_loop():
     manual = manual_fit(b, _DoubledCrossEntropy(), fastnn.SGD(b.parameters(), lr=0.1), X, y,
                         epochs=2, batch_size=8, seed=1)
     assert hist.loss == manual
+
+
+@pytest.mark.parametrize("seed", [np.int64(3), np.int32(3), np.uint8(3)])
+def test_numpy_integer_seeds_are_plain_ints(seed):
+    """A NumPy integer seed once made save fail (not JSON serializable)."""
+    assert fastnn.Dense(3, 2, seed=seed).config()["seed"] == 3
+    assert type(fastnn.Dropout(0.1, seed=seed).seed) is int
+    np.testing.assert_array_equal(fastnn.Dense(3, 2, seed=seed).weight,
+                                  fastnn.Dense(3, 2, seed=3).weight)
+
+
+@pytest.mark.parametrize("shared", ["dense", "activation"])
+def test_a_layer_used_twice_is_refused(shared):
+    """A layer keeps one input (or output) for backward and overwrites its gradients, so
+    the same object at two positions of a network got wrong gradients."""
+    dense, act = fastnn.Dense(4, 4), fastnn.ReLU()
+    layers = ([dense, fastnn.ReLU(), dense] if shared == "dense"
+              else [dense, act, fastnn.Dense(4, 4), act])
+    with pytest.raises(ValueError, match=r"layers\[\d\] and layers\[\d\] are the same"):
+        fastnn.Sequential(layers)
+    # the same layer in two different networks stays allowed
+    fastnn.Sequential([dense, act])
+    fastnn.Sequential([dense, fastnn.Tanh()])
+
+
+def test_model_layer_refuses_byte_swapped_arrays_where_it_computes_in_place():
+    """Big-endian input once went through Dense.forward, Sequential.forward and train_batch
+    as if native (a product of misread numbers); predict and fit convert it."""
+    model = fastnn.Sequential([fastnn.Dense(3, 2, dtype=np.float64, seed=0)])
+    x, labels = np.arange(6.0).reshape(2, 3).astype(">f8"), np.array([0, 1])
+    calls = [lambda: model.layers[0].forward(x), lambda: model.forward(x),
+             lambda: model.train_batch(x, labels, fastnn.SoftmaxCrossEntropy(),
+                                       fastnn.SGD(model.parameters(), lr=0.1))]
+    before = model.layers[0].weight.copy()
+    for call in calls:
+        with pytest.raises(TypeError, match=r"x must have dtype .*received dtype >f8"):
+            call()
+    np.testing.assert_array_equal(model.layers[0].weight, before)
+    np.testing.assert_array_equal(model.predict_proba(x), model.predict_proba(x.astype(np.float64)))

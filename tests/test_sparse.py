@@ -222,9 +222,9 @@ def test_rejects_bad_shapes(kmod):
         kmod.sparse_linear(x, w)
     with pytest.raises(ValueError, match=r"grad_output must have 4 rows"):
         kmod.sparse_linear_backward(_ok(), np.ones((3, 3), np.float32))
-    with pytest.raises(ValueError, match=r"out must be a writeable, C-contiguous array .*\(4, 3\)"):
+    with pytest.raises(ValueError, match=r"out must be a writeable, aligned, C-contiguous array .*\(4, 3\)"):
         kmod.sparse_linear(_ok(), w, out=np.ones((3, 4), np.float32).T)
-    with pytest.raises(ValueError, match=r"out must be a writeable, C-contiguous array .*\(5, 3\)"):
+    with pytest.raises(ValueError, match=r"out must be a writeable, aligned, C-contiguous array .*\(5, 3\)"):
         kmod.sparse_linear_backward(_ok(), np.ones((4, 3), np.float32), out=np.ones((5, 2), np.float32))
     with pytest.raises(ValueError, match="activation must be one of"):
         kmod.sparse_linear(_ok(), w, activation="softmax")

@@ -149,6 +149,31 @@ def test_compiled_epoch_takes_csr():
     assert runner is not None and runner(np.arange(40), None) > 0
 
 
+def test_the_compiled_epoch_keeps_its_own_copy_of_the_sparse_structure():
+    """Issue 11, item 1 for CSR input: a callback that spoils the caller's X.indices (or
+    X.indptr) after an epoch must not make the next epochs read outside W."""
+    X = sparse_data(60, 20, seed=3)
+    y = np.random.default_rng(3).integers(0, 3, 60)
+    runs = []
+    for matrix in (X.copy(), X):
+
+        class Spoil:
+            def on_epoch_end(self, epoch, logs, model, matrix=matrix):
+                if matrix is X:
+                    matrix.indices[:] = 10**6
+                    matrix.indptr[1:] = matrix.indptr[-1] * 4
+
+        model = mlp([20, 6, 3])
+        hist = model.fit(matrix, y, loss="cross_entropy",
+                         optimizer=fastnn.SGD(model.parameters(), lr=0.1), epochs=3,
+                         batch_size=8, seed=0, verbose=False, callbacks=[Spoil()])
+        runs.append((hist.loss, [p.value.copy() for p in model.parameters()]))
+    assert (X.indices == 10**6).all()
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_python_epoch_on_csr_equals_dense():
     """A network the compiled epoch does not run (a Dropout inside) trains on CSR rows in
     the Python loop, with the numbers of the dense matrix."""

@@ -106,13 +106,14 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
     plan = _train_plan(layers, loss_args, X, y, batch_size,
                        optimizer.m if adam else optimizer.velocity,
                        optimizer.v if adam else None, sample_weight)
-    decays = np.array(optimizer.weight_decays, dtype=np.float64)
 
     def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:
         n_batches = -(-len(order) // batch_size)
         # one compiled call per epoch, or a few when a live progress bar wants updates
         chunk = n_batches if progress is None else max(1, n_batches // PROGRESS_STEPS)
         total = 0.0
+        optimizer.check()  # a callback may have changed the hyperparameters since the last epoch
+        decays = np.array(optimizer.weight_decays, dtype=np.float64)
         for first in range(0, n_batches, chunk):
             count = min(chunk, n_batches - first)
             if adam:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, List, Optional, Sequence
 
 import numpy as np
 
+from ._kernels._portable import check_real
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -66,6 +68,10 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs: dict, model: "Sequential") -> None:
         pass
 
+    def check_logs(self, keys: List[str]) -> None:
+        """Called by ``fit`` before it trains with the names it will log each epoch
+        (``loss``, ``time``, ``val_loss``, ...): raise to refuse the run."""
+
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
@@ -73,17 +79,28 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = False):
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a str; received: {monitor!r}")
         if mode == "auto":
             mode = "max" if "acc" in monitor else "min"
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min', 'max' or 'auto'; received: {mode!r}")
-        self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(float(min_delta))
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+            raise ValueError(f"patience must be an integer >= 0; received: {patience!r}")
+        self.monitor, self.patience = monitor, int(patience)
+        self.min_delta = abs(check_real(min_delta, "min_delta"))
         self.sign = 1.0 if mode == "min" else -1.0
         self.restore_best_weights = restore_best_weights
         self.best = math.inf
         self.wait = 0
         self.best_weights: Optional[List[np.ndarray]] = None
         self.stopped_epoch: Optional[int] = None
+
+    def check_logs(self, keys: List[str]) -> None:
+        if self.monitor not in keys:
+            raise ValueError(f"EarlyStopping monitors {self.monitor!r} but fit logs only "
+                             f"{sorted(keys)}" + (" (pass validation_data)"
+                                                  if self.monitor.startswith("val_") else ""))
 
     def on_epoch_end(self, epoch: int, logs: dict, model: "Sequential") -> None:
         if self.monitor not in logs:

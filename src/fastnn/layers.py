@@ -7,12 +7,14 @@ Every computation is one call into :mod:`fastnn.ops`.
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import ops
+from ._kernels._portable import check_real
 from ._sparse import is_csr
 
 __all__ = ["Parameter", "RowGradient", "Layer", "Dense", "Embedding", "Activation", "ReLU", "LeakyReLU", "Tanh",
@@ -78,6 +80,13 @@ class Layer:
         """The arrays ``save`` writes and ``load`` fills, by name: the parameters' values."""
         return {p.name: p.value for p in self.parameters()}
 
+    @classmethod
+    def state_shapes(cls, **config) -> Dict[str, Tuple[int, ...]]:
+        """The shape of each array of :meth:`state_arrays` of a layer built from ``config``,
+        without building it (``load`` checks a file's arrays against them before it
+        allocates anything)."""
+        return {}
+
     def __call__(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         return self.forward(x, training)
 
@@ -91,10 +100,28 @@ class Layer:
         return value
 
 
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+def check_positive_int(name: str, value) -> int:
+    """``value`` as an int >= 1: TypeError for a non-integer, ValueError below 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer; received: {name}={value!r}")
+    if value < 1:
         raise ValueError(f"{name} must be a positive integer; received: {name}={value!r}")
     return int(value)
+
+
+def check_seed(seed):
+    """A seed for ``np.random.default_rng``: None, an integer >= 0 (returned as a Python
+    int, so that ``save`` can write it) or a ``Generator``/``SeedSequence``/``BitGenerator``
+    (kept; such a layer cannot be saved)."""
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence,
+                                         np.random.BitGenerator)):
+        return seed
+    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
+        raise TypeError(f"seed must be None, an integer >= 0 or a numpy Generator; "
+                        f"received: seed={seed!r}")
+    if operator.index(seed) < 0:
+        raise ValueError(f"seed must be an integer >= 0; received: seed={seed!r}")
+    return operator.index(seed)
 
 
 class Dense(Layer):
@@ -109,14 +136,12 @@ class Dense(Layer):
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
                  init: str = "he", dtype=np.float32, seed: Optional[int] = None):
-        self.in_features = _check_positive_int("in_features", in_features)
-        self.out_features = _check_positive_int("out_features", out_features)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in _DTYPES:
-            raise TypeError(f"dtype must be float32 or float64; received: dtype={self.dtype}")
+        self.in_features = check_positive_int("in_features", in_features)
+        self.out_features = check_positive_int("out_features", out_features)
+        self.dtype = _check_dtype(dtype)
         if init not in ("he", "glorot"):
             raise ValueError(f"init must be 'he' or 'glorot'; received: init={init!r}")
-        self.init, self.seed, self.use_bias = init, seed, bool(bias)
+        self.init, self.seed, self.use_bias = init, check_seed(seed), bool(bias)
         shape = (self.in_features, self.out_features)
         self._weight = np.empty(shape, self.dtype)
         self.grad_weight = np.zeros(shape, self.dtype)
@@ -208,6 +233,13 @@ class Dense(Layer):
                 "bias": self.use_bias, "init": self.init, "dtype": self.dtype.name,
                 "seed": self.seed}
 
+    @classmethod
+    def state_shapes(cls, in_features, out_features, bias=True,
+                         **_) -> Dict[str, Tuple[int, ...]]:
+        n_in = check_positive_int("in_features", in_features)
+        n_out = check_positive_int("out_features", out_features)
+        return {"weight": (n_in, n_out), **({"bias": (n_out,)} if bias else {})}
+
 
 class Activation(Layer):
     """An elementwise activation ``a = f(z)``; backward uses only the saved output ``a``."""
@@ -248,7 +280,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check_real(negative_slope, "negative_slope")
 
     def _kwargs(self) -> dict:
         return {"negative_slope": self.negative_slope}
@@ -280,10 +312,9 @@ class Dropout(Layer):
     rest by ``1 / (1 - p)``; at inference, the identity."""
 
     def __init__(self, p: float = 0.5, *, seed: Optional[int] = None):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"p must be in [0, 1); received: p={p!r}")
-        self.p, self.seed = float(p), seed
-        self._rng = np.random.default_rng(seed)
+        self.p = check_real(p, "p", 0.0, 1.0, False, True)
+        self.seed = check_seed(seed)
+        self._rng = np.random.default_rng(self.seed)
         self._mask: Optional[np.ndarray] = None
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
@@ -318,16 +349,14 @@ class Embedding(Layer):
     def __init__(self, num_embeddings: int, embedding_dim: int, *, mode: str = "mean",
                  padding_idx: int = -1, freeze: bool = False, dtype=np.float32,
                  seed: Optional[int] = None):
-        self.num_embeddings = _check_positive_int("num_embeddings", num_embeddings)
-        self.embedding_dim = _check_positive_int("embedding_dim", embedding_dim)
+        self.num_embeddings = check_positive_int("num_embeddings", num_embeddings)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         if mode not in ("mean", "sum"):
             raise ValueError(f"mode must be 'mean' or 'sum'; received: mode={mode!r}")
         if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
             raise TypeError(f"padding_idx must be an integer; received: padding_idx={padding_idx!r}")
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in _DTYPES:
-            raise TypeError(f"dtype must be float32 or float64; received: dtype={self.dtype}")
-        self.mode, self.padding_idx, self.seed = mode, int(padding_idx), seed
+        self.dtype = _check_dtype(dtype)
+        self.mode, self.padding_idx, self.seed = mode, int(padding_idx), check_seed(seed)
         self.freeze = bool(freeze)
         self.weight = np.empty((self.num_embeddings, self.embedding_dim), self.dtype)
         self.grad_weight = RowGradient.empty(self.embedding_dim, self.dtype)
@@ -419,10 +448,25 @@ class Embedding(Layer):
     def state_arrays(self) -> Dict[str, np.ndarray]:
         return {"weight": self.weight}
 
+    @classmethod
+    def state_shapes(cls, num_embeddings, embedding_dim, **_) -> Dict[str, Tuple[int, ...]]:
+        return {"weight": (check_positive_int("num_embeddings", num_embeddings),
+                           check_positive_int("embedding_dim", embedding_dim))}
+
     def config(self) -> dict:
         return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
                 "mode": self.mode, "padding_idx": self.padding_idx, "freeze": self.freeze,
                 "dtype": self.dtype.name, "seed": self.seed}
+
+
+def _check_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64; received: dtype={dtype!r}") from None
+    if dt not in _DTYPES:
+        raise TypeError(f"dtype must be float32 or float64; received: dtype={dt}")
+    return dt
 
 
 ACTIVATION_LAYERS = {cls.kernel: cls for cls in (ReLU, LeakyReLU, Tanh, Sigmoid, Identity)}

@@ -15,6 +15,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _dispatch, ops
+from ._kernels._portable import check_real
 
 __all__ = ["Loss", "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "PoissonNLL", "LOSS_CLASSES",
            "get_loss"]
@@ -120,9 +121,7 @@ class SoftmaxCrossEntropy(Loss):
 
     def __init__(self, label_smoothing: float = 0.0):
         super().__init__()
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1]; received: {label_smoothing!r}")
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = check_real(label_smoothing, "label_smoothing", 0.0, 1.0)
 
     def _kwargs(self) -> dict:
         return {"label_smoothing": self.label_smoothing}

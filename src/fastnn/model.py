@@ -47,9 +47,15 @@ class Sequential(Layer):
         layers = list(layers)
         if not layers:
             raise ValueError("Sequential needs at least one layer")
-        for layer in layers:
+        for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential takes Layer instances; received: {layer!r}")
+            first = next(j for j, other in enumerate(layers) if other is layer)
+            if first != i:
+                # a layer keeps one input/output for backward and overwrites its gradients
+                raise ValueError(f"layers[{first}] and layers[{i}] are the same {layer!r}: "
+                                 "each position needs its own layer object (a shared layer "
+                                 "would get wrong gradients)")
         dense = [layer for layer in layers if isinstance(layer, Dense)]
         if not dense:
             raise ValueError("Sequential needs at least one Dense layer")
@@ -159,6 +165,7 @@ class Sequential(Layer):
         if any(id(p.value) not in mine for p in optimizer.params):
             raise ValueError("optimizer holds arrays that are not this model's parameters; "
                              "build it with model.parameters()")
+        optimizer.check()
 
     # -------------------------------------------------------------------- training
     def fit(self, X: np.ndarray, y: np.ndarray, *, loss, optimizer: Optimizer, epochs: int = 1,
@@ -198,6 +205,14 @@ class Sequential(Layer):
         for cb in callbacks:
             if not hasattr(cb, "on_epoch_end"):
                 raise TypeError(f"callbacks must have on_epoch_end; received: {cb!r}")
+        logged = ["loss", "time"]
+        if val is not None:
+            logged.append("val_loss")
+            if loss.accuracy(np.zeros((1, self.out_features), self.dtype), val[1][:1]) is not None:
+                logged.append("val_accuracy")
+        for cb in callbacks:
+            if hasattr(cb, "check_logs"):
+                cb.check_logs(logged)
 
         n = X.shape[0]
         batch_size = min(int(batch_size), n)

@@ -3,6 +3,9 @@
 An optimizer holds the :class:`~fastnn.layers.Parameter` list of a model (plain NumPy
 arrays and their gradient arrays) and per-parameter state; ``step()`` updates every
 array in place with one fused kernel call each, ``zero_grad()`` clears the gradients.
+Hyperparameters are plain attributes (a schedule or the user may change ``lr`` between
+steps); :meth:`Optimizer.check` validates them as they are, before every step and before
+``fit`` trains.
 
 Row-sparse gradients (:class:`~fastnn.layers.RowGradient`, e.g. of an ``Embedding``)
 are applied lazily, as PyTorch's ``SparseAdam``: only the rows in the gradient change,
@@ -18,7 +21,8 @@ from typing import Iterable, List, Sequence, Tuple, Union
 import numpy as np
 
 from . import ops
-from .layers import Parameter, RowGradient
+from ._kernels._portable import check_real
+from .layers import Parameter, RowGradient, check_positive_int
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "LRScheduler", "StepLR", "ExponentialLR",
            "CosineAnnealingLR"]
@@ -53,13 +57,6 @@ def _as_parameters(params: ParamsLike) -> List[Parameter]:
     return out
 
 
-def _check_decay(weight_decay) -> float:
-    if not (isinstance(weight_decay, (int, float, np.floating)) and math.isfinite(weight_decay)
-            and weight_decay >= 0.0):
-        raise ValueError(f"Invalid weight_decay value: {weight_decay!r}")
-    return float(weight_decay)
-
-
 def _groups(params, weight_decay: float) -> Tuple[List[Parameter], List[float]]:
     """Flatten ``params`` (parameters, or PyTorch-style groups ``{"params": [...],
     "weight_decay": wd}``) into parameters and their weight decays."""
@@ -73,16 +70,11 @@ def _groups(params, weight_decay: float) -> Tuple[List[Parameter], List[float]]:
                              f"keys {sorted(group)}")
         members = _as_parameters(group["params"])
         flat += members
-        decays += [_check_decay(group.get("weight_decay", weight_decay))] * len(members)
+        decays += [check_real(group.get("weight_decay", weight_decay), "weight_decay", 0.0)
+                   ] * len(members)
     if not flat:
         raise ValueError("optimizer got an empty parameter list")
     return flat, decays
-
-
-def _check_lr(lr: float) -> float:
-    if not (isinstance(lr, (int, float, np.floating)) and math.isfinite(lr) and lr >= 0.0):
-        raise ValueError(f"Invalid learning rate: {lr!r}")
-    return float(lr)
 
 
 class Optimizer:
@@ -94,9 +86,19 @@ class Optimizer:
     """
 
     def __init__(self, params: ParamsLike, lr: float, weight_decay: float = 0.0):
-        self.lr = _check_lr(lr)
-        self.weight_decay = _check_decay(weight_decay)
+        self.lr = check_real(lr, "lr", 0.0)
+        self.weight_decay = check_real(weight_decay, "weight_decay", 0.0)
         self.params, self.weight_decays = _groups(params, self.weight_decay)
+
+    def check(self) -> None:
+        """Validate the hyperparameters as they are now (TypeError/ValueError naming the
+        attribute): ``step`` and ``fit`` call it before they change any weight."""
+        self.lr = check_real(self.lr, "lr", 0.0)
+        if len(self.weight_decays) != len(self.params):
+            raise ValueError(f"weight_decays must have one entry per parameter "
+                             f"({len(self.params)}); received {len(self.weight_decays)}")
+        self.weight_decays = [check_real(d, f"weight_decays[{i}]", 0.0)
+                              for i, d in enumerate(self.weight_decays)]
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -108,7 +110,7 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter: the whole array, or for a row-sparse gradient only its
         rows (gathered with their state, updated by the same kernel, written back)."""
-        self.lr = _check_lr(self.lr)
+        self.check()
         for i, p in enumerate(self.params):
             state = self._state(i)
             if not isinstance(p.grad, RowGradient):
@@ -148,12 +150,19 @@ class SGD(Optimizer):
     def __init__(self, params: ParamsLike, lr: float, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0):
         super().__init__(params, lr, weight_decay)
-        if not (math.isfinite(momentum) and momentum >= 0.0):
-            raise ValueError(f"Invalid momentum value: {momentum!r}")
-        if nesterov and momentum <= 0.0:
-            raise ValueError("Nesterov momentum requires a momentum > 0")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
-        self.velocity = [np.zeros_like(p.value) for p in self.params] if momentum else None
+        self.momentum, self.nesterov = check_real(momentum, "momentum", 0.0), bool(nesterov)
+        self.velocity = ([np.zeros_like(p.value) for p in self.params] if self.momentum
+                         else None)
+        self.check()
+
+    def check(self) -> None:
+        super().check()
+        self.momentum = check_real(self.momentum, "momentum", 0.0)
+        if self.nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov requires momentum > 0; received momentum=0.0")
+        if self.momentum and self.velocity is None:
+            raise ValueError(f"momentum must stay 0 for an SGD built with momentum=0 (it keeps "
+                             f"no velocity); received momentum={self.momentum}")
 
     def _state(self, index: int) -> List[np.ndarray]:
         return [] if self.velocity is None else [self.velocity[index]]
@@ -180,18 +189,26 @@ class Adam(Optimizer):
                  betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
         super().__init__(params, lr, weight_decay)
-        beta1, beta2 = (float(b) for b in betas)
-        for i, b in enumerate((beta1, beta2)):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {b!r}")
-        if not (math.isfinite(eps) and eps >= 0.0):
-            raise ValueError(f"Invalid epsilon value: {eps!r}")
-        self.betas, self.eps = (beta1, beta2), float(eps)
+        self.betas, self.eps = betas, eps
         self.m = [np.zeros_like(p.value) for p in self.params]
         self.v = [np.zeros_like(p.value) for p in self.params]
         self.t = 0
+        self.check()
+
+    def check(self) -> None:
+        super().check()
+        try:
+            beta1, beta2 = self.betas
+        except (TypeError, ValueError):
+            raise TypeError(f"betas must be a pair (beta1, beta2); received {self.betas!r}") from None
+        self.betas = (check_real(beta1, "betas[0]", 0.0, 1.0, False, True),
+                      check_real(beta2, "betas[1]", 0.0, 1.0, False, True))
+        self.eps = check_real(self.eps, "eps", 0.0)
+        if isinstance(self.t, bool) or not isinstance(self.t, (int, np.integer)) or self.t < 0:
+            raise ValueError(f"t (the steps taken) must be an integer >= 0; received {self.t!r}")
 
     def step(self) -> None:
+        self.check()
         self.t += 1
         super().step()
 
@@ -225,6 +242,9 @@ class LRScheduler:
     does when the scheduler is passed in ``callbacks``)."""
 
     def __init__(self, optimizer: Optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be an Optimizer; received {optimizer!r}")
+        optimizer.check()
         self.optimizer = optimizer
         self.base_lr = optimizer.lr
         self.epoch = 0
@@ -245,9 +265,8 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
         super().__init__(optimizer)
-        if step_size < 1:
-            raise ValueError(f"step_size must be >= 1; received: {step_size!r}")
-        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.step_size = check_positive_int("step_size", step_size)
+        self.gamma = check_real(gamma, "gamma", 0.0, lo_open=True)
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** (epoch // self.step_size)
@@ -258,7 +277,7 @@ class ExponentialLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, gamma: float):
         super().__init__(optimizer)
-        self.gamma = float(gamma)
+        self.gamma = check_real(gamma, "gamma", 0.0, lo_open=True)
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** epoch
@@ -269,9 +288,8 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
         super().__init__(optimizer)
-        if T_max < 1:
-            raise ValueError(f"T_max must be >= 1; received: {T_max!r}")
-        self.T_max, self.eta_min = int(T_max), float(eta_min)
+        self.T_max = check_positive_int("T_max", T_max)
+        self.eta_min = check_real(eta_min, "eta_min", 0.0)
 
     def lr_at(self, epoch: int) -> float:
         cos = math.cos(math.pi * min(epoch, self.T_max) / self.T_max)

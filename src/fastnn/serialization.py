@@ -5,7 +5,13 @@ A file is an ``.npz`` archive without pickle: ``__fastnn__`` holds a JSON header
 "loss": {"type": ..., "config": {...}} or null}`` and ``layer<i>.<name>`` holds each
 array of layer ``i`` (``Layer.state_arrays``: ``layer0.weight``, ``layer0.bias``, ...).
 Layers and losses are rebuilt from their class name and ``config()``, so only fastnn's
-own layer and loss classes can be saved.
+own layer and loss classes, with JSON-representable configurations, can be saved.
+
+``save`` to a path writes a temporary file in the same directory, flushes it to disk,
+then renames it over the target: a failed save (disk full, an error mid-way) leaves an
+existing file intact.  A path without the ``.npz`` suffix gets it, on ``save`` and on
+``load`` alike.  ``load`` checks the shapes a file declares (its layer configurations
+and each array's header) against each other before it allocates any layer.
 
 Pickling a ``Sequential`` stores these same bytes (:func:`dumps`, :func:`loads`): a
 pickled model holds no pickle, and travels to joblib's and Dask's workers as it would
@@ -15,6 +21,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import uuid
+import zipfile
 
 import numpy as np
 
@@ -31,12 +40,57 @@ _LOSS_TYPES = {cls.__name__: cls for cls in LOSS_CLASSES}
 
 
 def _entry(obj, types: dict, kind: str) -> dict:
-    """The header entry of a layer or loss; a ValueError for a class ``load`` cannot rebuild."""
+    """The header entry of a layer or loss; a ValueError for a class ``load`` cannot rebuild
+    or a configuration JSON cannot hold (a ``Generator`` seed)."""
     name = type(obj).__name__
     if types.get(name) is not type(obj):
         raise ValueError(f"cannot save the {kind} {obj!r}: a fastnn model file holds only "
                          f"fastnn's {kind}s ({', '.join(sorted(types))})")
-    return {"type": name, "config": obj.config()}
+    config = obj.config()
+    for key, value in config.items():
+        try:
+            json.dumps(value)
+        except TypeError:
+            raise ValueError(f"cannot save the {kind} {obj!r}: its {key}={value!r} has no "
+                             f"file form (build it with an integer {key} or None)") from None
+    return {"type": name, "config": config}
+
+
+def _file_name(path):
+    """``path`` with the ``.npz`` suffix ``np.savez`` gives it (file objects unchanged)."""
+    if isinstance(path, (str, os.PathLike)):
+        path = os.fspath(path)
+        if isinstance(path, str) and not path.endswith(".npz"):
+            return path + ".npz"
+    return path
+
+
+def _write_atomically(path: str, write) -> None:
+    """``write(file)`` into a new file beside ``path``, synced to disk, then renamed over
+    ``path``; on any error the temporary file goes and ``path`` is untouched."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as open() gives
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable where the platform allows
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
 
 
 def save(model: Sequential, path) -> None:
@@ -50,7 +104,15 @@ def save(model: Sequential, path) -> None:
             arrays[f"layer{i}.{name}"] = value
     if model.loss_ is not None:
         spec["loss"] = _entry(model.loss_, _LOSS_TYPES, "loss")
-    np.savez(path, __fastnn__=np.array(json.dumps(spec)), **arrays)
+    path = _file_name(path)
+
+    def write(f) -> None:
+        np.savez(f, __fastnn__=np.array(json.dumps(spec)), **arrays)
+
+    if isinstance(path, (str, bytes)):
+        _write_atomically(os.fsdecode(path), write)
+    else:
+        write(path)
 
 
 def dumps(model: Sequential) -> bytes:
@@ -70,8 +132,35 @@ def loads(data: bytes) -> Sequential:
 
 
 def load(path) -> Sequential:
-    """Read a model written by :meth:`Sequential.save`; a corrupt or foreign file is a ValueError."""
+    """Read a model written by :meth:`Sequential.save` (``path`` as given, else with the
+    ``.npz`` suffix ``save`` adds); a corrupt or foreign file is a ValueError."""
+    if isinstance(path, (str, os.PathLike)) and not os.path.exists(path):
+        path = _file_name(path)
     return _read(path, str(path))
+
+
+_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _array_headers(data) -> dict:
+    """``{name: (shape, dtype)}`` of each array of an open ``.npz``, from the ``.npy``
+    headers alone (no array data is read)."""
+    headers = {}
+    for info in data.zip.infolist():
+        with data.zip.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            read_header = _NPY_HEADER_READERS.get(version)
+            if read_header is None:
+                raise ValueError(f"{info.filename} has .npy format version {version}")
+            shape, _, dtype = read_header(f)
+            size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if info.file_size < f.tell() + size:
+                raise ValueError(f"{info.filename} declares shape {shape} {dtype} but holds "
+                                 f"{info.file_size} bytes")
+        headers[info.filename[:-4] if info.filename.endswith(".npy") else info.filename] = (
+            shape, dtype)
+    return headers
 
 
 def _read(path, name: str) -> Sequential:
@@ -80,28 +169,47 @@ def _read(path, name: str) -> Sequential:
             if "__fastnn__" not in data.files:
                 raise ValueError("no fastnn header")
             spec = json.loads(str(data["__fastnn__"]))
-            arrays = {key: data[key] for key in data.files if key != "__fastnn__"}
+            headers = _array_headers(data)
+            headers.pop("__fastnn__")
+            _check_declared_shapes(spec, headers)
+            arrays = {key: data[key] for key in headers}
     except FileNotFoundError:
         raise
     except Exception as exc:  # zip, npy, JSON and pickle-refusal errors all mean the same
         raise ValueError(f"{name} is not a readable fastnn model file ({exc})") from exc
     try:
-        if spec.get("format") != FORMAT:
-            raise ValueError(f"unknown format {spec.get('format')!r}")
         layers = [_LAYER_TYPES[entry["type"]](**entry["config"]) for entry in spec["layers"]]
         model = Sequential(layers)
-        expected = {f"layer{i}.{name}": value for i, layer in enumerate(layers)
-                    for name, value in layer.state_arrays().items()}
-        if set(expected) != set(arrays):
-            raise ValueError(f"arrays {sorted(arrays)} do not match the layers {sorted(expected)}")
-        for key, value in expected.items():
-            arr = arrays[key]
-            if arr.shape != value.shape or arr.dtype != value.dtype:
-                raise ValueError(f"{key} has shape {arr.shape} {arr.dtype}, expected "
-                                 f"{value.shape} {value.dtype}")
-            value[...] = arr
+        for i, layer in enumerate(layers):
+            for key, value in layer.state_arrays().items():
+                arr = arrays[f"layer{i}.{key}"]
+                if arr.shape != value.shape or arr.dtype != value.dtype:
+                    raise ValueError(f"layer{i}.{key} has shape {arr.shape} {arr.dtype}, "
+                                     f"expected {value.shape} {value.dtype}")
+                value[...] = arr
         if spec.get("loss"):
             model.loss_ = _LOSS_TYPES[spec["loss"]["type"]](**spec["loss"]["config"])
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"{name} is not a valid fastnn model file ({exc!r})") from exc
     return model
+
+
+def _check_declared_shapes(spec, headers: dict) -> None:
+    """The layers a header declares have exactly the arrays, of exactly the shapes, the
+    file holds: checked before any layer allocates its weights."""
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+        raise ValueError(f"unknown format {spec.get('format') if isinstance(spec, dict) else spec!r}")
+    if not isinstance(spec.get("layers"), list):
+        raise ValueError("the header lists no layers")
+    expected = {}
+    for i, entry in enumerate(spec["layers"]):
+        if not isinstance(entry, dict) or entry.get("type") not in _LAYER_TYPES:
+            raise ValueError(f"layer {i} is not one of fastnn's layers: {entry!r}")
+        if not isinstance(entry.get("config"), dict):
+            raise ValueError(f"layer {i} has no configuration: {entry!r}")
+        shapes = _LAYER_TYPES[entry["type"]].state_shapes(**entry["config"])
+        expected.update({f"layer{i}.{key}": shape for key, shape in shapes.items()})
+    declared = {key: shape for key, (shape, _) in headers.items()}
+    if declared != expected:
+        raise ValueError(f"the arrays {declared} do not match the layers, which declare "
+                         f"{expected}")

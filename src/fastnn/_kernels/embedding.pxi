@@ -86,8 +86,10 @@ cdef void _bag_grad(const floating *grad, const cnp.npy_intp *ids, const cnp.npy
                     dst[k] += g[k]
 
 
-cdef bint _bag_mode(str mode) except -1:
+cdef bint _bag_mode(object mode) except -1:
     """True for "mean", False for "sum"."""
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be 'mean' or 'sum'; received {mode!r} ({type(mode).__name__})")
     if mode == "mean":
         return True
     if mode == "sum":
@@ -96,13 +98,18 @@ cdef bint _bag_mode(str mode) except -1:
 
 
 cdef cnp.ndarray _bag_ids(object ids, Py_ssize_t num_embeddings, cnp.npy_intp pad):
-    """`ids` as a C-contiguous intp (n, length) array whose entries are `pad` or in
-    [0, num_embeddings) (other than `pad`)."""
+    """`ids` as a new C-contiguous intp (n, length) array (the kernels index rows by it
+    with the GIL released: never the caller's memory) whose entries are `pad` or in
+    [0, num_embeddings)."""
     if not cnp.PyArray_Check(ids) or (<cnp.ndarray>ids).dtype.kind not in "iu":
         raise TypeError(f"ids must be a numpy.ndarray of integers; received "
                         f"{getattr(ids, 'dtype', type(ids).__name__)}")
     check_ndim(<cnp.ndarray>ids, 2, "ids")
-    cdef cnp.ndarray a = <cnp.ndarray>np.ascontiguousarray(ids, dtype=np.intp)
+    if ((<cnp.ndarray>ids).dtype.kind == "u" and (<cnp.ndarray>ids).size
+            and ids.max() > np.iinfo(np.intp).max):  # would wrap to a negative id (padding)
+        raise ValueError(f"ids must hold token ids in [0, {num_embeddings}); received "
+                         f"{ids.max()}")
+    cdef cnp.ndarray a = <cnp.ndarray>np.array(ids, dtype=np.intp, order="C")  # a copy
     bad = np.flatnonzero(((a < 0) | (a >= num_embeddings)).ravel() & (a != pad).ravel())
     if len(bad):
         raise ValueError(f"ids must hold token ids in [0, {num_embeddings}) or padding_idx "
@@ -110,20 +117,21 @@ cdef cnp.ndarray _bag_ids(object ids, Py_ssize_t num_embeddings, cnp.npy_intp pa
     return a
 
 
-def embedding_bag(weight, ids, *, str mode="mean", Py_ssize_t padding_idx=-1, out=None):
+def embedding_bag(weight, ids, *, mode="mean", padding_idx=-1, out=None):
     """Bags of embeddings: ``out[i]`` is the sum (``mode="sum"``) or the mean
     (``mode="mean"``) of ``weight[ids[i, j]]`` over the ``j`` with ``ids[i, j] !=
     padding_idx``; a document of padding only gives a row of zeros.
 
-    ``weight`` (num_embeddings, dim) float32/float64 C-contiguous; ``ids`` (n, length)
+    ``weight`` (num_embeddings, dim) float32/float64 (C-contiguous, else copied); ``ids`` (n, length)
     integers; returns ``out`` (n, dim) of ``weight``'s dtype.
     """
     cdef bint mean = _bag_mode(mode)
+    cdef Py_ssize_t pad = check_int(padding_idx, "padding_idx")
     cdef int t = check_float_array(weight, "weight")
     cdef cnp.ndarray w = <cnp.ndarray>weight
     check_ndim(w, 2, "weight")
-    check_c_contiguous(w, "weight")
-    cdef cnp.ndarray a = _bag_ids(ids, w.shape[0], padding_idx)
+    cdef cnp.ndarray table = c_array(w)  # w itself when aligned and C-contiguous (usual)
+    cdef cnp.ndarray a = _bag_ids(ids, w.shape[0], pad)
     cdef Py_ssize_t n = a.shape[0], length = a.shape[1], dim = w.shape[1]
     cdef cnp.npy_intp dims[2]
     dims[0] = n
@@ -138,16 +146,15 @@ def embedding_bag(weight, ids, *, str mode="mean", Py_ssize_t padding_idx=-1, ou
     cdef int nt = _threads(n * length * dim, EW_PAR_CHEAP)
     with nogil:
         if t == cnp.NPY_FLOAT32:
-            _bag_rows(<const float *>_data(w), <const cnp.npy_intp *>_data(a), n, length, dim,
-                      padding_idx, mean, <float *>_data(o), nt)
+            _bag_rows(<const float *>_data(table), <const cnp.npy_intp *>_data(a), n, length, dim,
+                      pad, mean, <float *>_data(o), nt)
         else:
-            _bag_rows(<const double *>_data(w), <const cnp.npy_intp *>_data(a), n, length, dim,
-                      padding_idx, mean, <double *>_data(o), nt)
+            _bag_rows(<const double *>_data(table), <const cnp.npy_intp *>_data(a), n, length, dim,
+                      pad, mean, <double *>_data(o), nt)
     return o
 
 
-def embedding_bag_backward(grad_output, ids, Py_ssize_t num_embeddings, *, str mode="mean",
-                           Py_ssize_t padding_idx=-1):
+def embedding_bag_backward(grad_output, ids, num_embeddings, *, mode="mean", padding_idx=-1):
     """The gradient of ``embedding_bag`` with respect to ``weight``, row-sparse: returns
     ``(rows, grad_rows)``, ``rows`` the sorted distinct ids used (intp) and
     ``grad_rows[k]`` the gradient of row ``rows[k]``: the sum over its occurrences in
@@ -155,20 +162,22 @@ def embedding_bag_backward(grad_output, ids, Py_ssize_t num_embeddings, *, str m
     mean).  Rows not in ``rows`` have zero gradient.
     """
     cdef bint mean = _bag_mode(mode)
-    if num_embeddings < 0:
+    cdef Py_ssize_t count = check_int(num_embeddings, "num_embeddings")
+    cdef Py_ssize_t pad = check_int(padding_idx, "padding_idx")
+    if count < 0:
         raise ValueError(f"num_embeddings must be >= 0; received {num_embeddings}")
     cdef int t = check_float_array(grad_output, "grad_output")
     cdef cnp.ndarray g = <cnp.ndarray>grad_output
-    cdef cnp.ndarray a = _bag_ids(ids, num_embeddings, padding_idx)
+    cdef cnp.ndarray a = _bag_ids(ids, count, pad)
     check_ndim(g, 2, "grad_output")
     if g.shape[0] != a.shape[0]:
         raise ValueError(f"grad_output must have one row per document of ids ({a.shape[0]}); "
                          f"received shape {_shape_str(g)}")
     g = c_array(g)
-    used = a[a != padding_idx]
+    used = a[a != pad]
     cdef cnp.ndarray rows = <cnp.ndarray>np.unique(used).astype(np.intp, copy=False)
     cdef cnp.ndarray slot = <cnp.ndarray>np.ascontiguousarray(
-        np.where(a != padding_idx, np.searchsorted(rows, a), 0), dtype=np.intp)
+        np.where(a != pad, np.searchsorted(rows, a), 0), dtype=np.intp)
     cdef Py_ssize_t n = a.shape[0], length = a.shape[1], dim = g.shape[1]
     cdef cnp.npy_intp dims[2]
     dims[0] = rows.shape[0]
@@ -177,10 +186,10 @@ def embedding_bag_backward(grad_output, ids, Py_ssize_t num_embeddings, *, str m
     with nogil:
         if t == cnp.NPY_FLOAT32:
             _bag_grad(<const float *>_data(g), <const cnp.npy_intp *>_data(a),
-                      <const cnp.npy_intp *>_data(slot), n, length, dim, padding_idx, mean,
+                      <const cnp.npy_intp *>_data(slot), n, length, dim, pad, mean,
                       <float *>_data(grad_rows))
         else:
             _bag_grad(<const double *>_data(g), <const cnp.npy_intp *>_data(a),
-                      <const cnp.npy_intp *>_data(slot), n, length, dim, padding_idx, mean,
+                      <const cnp.npy_intp *>_data(slot), n, length, dim, pad, mean,
                       <double *>_data(grad_rows))
     return rows, grad_rows

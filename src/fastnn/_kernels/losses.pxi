@@ -127,15 +127,14 @@ def log_softmax(x, out=None):
 
 
 cdef cnp.ndarray _check_labels(cnp.ndarray targets, Py_ssize_t n, Py_ssize_t c):
-    """Integer class indices of shape (n,) as an aligned C-contiguous intp array."""
+    """Integer class indices of shape (n,) as a new aligned C-contiguous intp array: the
+    kernel indexes rows by them with the GIL released, so it reads only its own copy
+    (another thread may write the caller's array meanwhile)."""
     if not cnp.PyArray_ISINTEGER(targets):
         raise TypeError("targets of shape (n,) must hold integer class indices; "
                         f"received dtype {targets.dtype}")
     check_shape(targets, 1, n, 0, "targets")
-    cdef cnp.ndarray lab = targets
-    if (cnp.PyArray_TYPE(targets) != cnp.NPY_INTP or not cnp.PyArray_ISNOTSWAPPED(targets)
-            or not is_flat(targets, False)):
-        lab = <cnp.ndarray>targets.astype(np.intp, order="C")
+    cdef cnp.ndarray lab = <cnp.ndarray>targets.astype(np.intp, order="C")  # always a copy
     # Unsigned labels above the intp range wrap to negative values: also caught here.
     check_indices(lab, 0, n, c, targets, "targets", "class indices")
     return lab

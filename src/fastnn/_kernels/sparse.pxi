@@ -56,7 +56,10 @@ cdef cnp.ndarray _csr_index_array(object a, object dtype, str name):
         raise TypeError(f"{name} must hold integers; received dtype {arr.dtype}")
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D; received shape {arr.shape}")
-    return <cnp.ndarray>np.ascontiguousarray(arr, dtype=dtype)
+    # always a copy: the kernels index by it with the GIL released (and a TrainPlan for a
+    # whole fit), so another thread or a callback must not be able to change it after the
+    # check
+    return <cnp.ndarray>np.array(arr, dtype=dtype, order="C")
 
 
 cdef Py_ssize_t _csr_bad_pointer(const csr_index *indptr, Py_ssize_t n,

@@ -24,9 +24,10 @@
 # previous minibatch wrote: the gradient array holds exactly X[batch].T @ dz, as
 # sparse_linear_backward writes it, at the cost of the nonzeros, not of the whole array.
 # The plan trusts no memory whose contents decide where it reads or writes: it copies the
-# class labels (a callback may change the caller's `y` during fit) and checks `order`
-# on every call.  Any number of layers and parameters: the per-layer and per-parameter
-# tables are arrays sized at construction.
+# class labels (a callback may change the caller's `y` during fit), a CSR X's indices
+# and index pointers (sparse.pxi) and, on every call, `order` (another thread may write
+# it while the loop runs), and checks its copies.  Any number of layers and parameters:
+# the per-layer and per-parameter tables are arrays sized at construction.
 #
 # Uses: capi.pxd (fnn_sgemm, fnn_dgemm, __builtin_prefetch, FNN_ACT_IDENTITY,
 #       FNN_LOSS_*), config.pxi (ACTIVATION_CODES, LOSS_CODES), validate.pxi (checks),
@@ -248,7 +249,7 @@ cdef class TrainPlan:
 
     cdef void *_zeros(self, Py_ssize_t count, size_t itemsize) except NULL:
         """`count` zeroed items of `itemsize` bytes (8-byte aligned), kept alive by the plan."""
-        table = np.zeros(-(-count * <Py_ssize_t>itemsize // 8), np.uint64)
+        table = np.zeros((count * <Py_ssize_t>itemsize + 7) // 8, np.uint64)  # positive: cdivision
         self.keep.append(table)
         return cnp.PyArray_DATA(<cnp.ndarray>table)
 
@@ -269,18 +270,20 @@ cdef class TrainPlan:
             raise ValueError("TrainPlan is not initialized: its __init__ did not complete")
         return 0
 
-    cdef const int64_t *_order(self, order, Py_ssize_t first, Py_ssize_t count) except NULL:
-        """Check `order` and the rows that minibatches first..first+count use."""
+    cdef cnp.ndarray _order(self, order, Py_ssize_t first, Py_ssize_t count):
+        """A copy of `order` (the loop indexes X by it with the GIL released), its rows
+        that minibatches first..first+count use checked."""
         cdef cnp.npy_intp n = self.n
         check_buffer(order, cnp.NPY_INT64, 1, &n, False, "order")
+        own = (<cnp.ndarray>order).copy()
         cdef Py_ssize_t n_batches = (self.n + self.batch - 1) // self.batch
         if first < 0 or count < 0 or first + count > n_batches:
             raise ValueError(f"first and count must select minibatches within the epoch's "
                              f"{n_batches} (both >= 0); received first={first}, count={count}")
-        check_indices(<cnp.ndarray>order, first * self.batch,
+        check_indices(<cnp.ndarray>own, first * self.batch,
                       min((first + count) * self.batch, self.n), self.n, order, "order",
                       "row indices of X")
-        return <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>order)
+        return own
 
     def run_sgd(self, order, Py_ssize_t first, Py_ssize_t count, double lr, double momentum,
                 bint nesterov, decay) -> float:
@@ -340,7 +343,8 @@ cdef class TrainPlan:
 
     cdef double _run(self, order, Py_ssize_t first, Py_ssize_t count, Hyper *h,
                      decay) except? -1.0:
-        cdef const int64_t *rows = self._order(order, first, count)
+        cdef cnp.ndarray own_order = self._order(order, first, count)
+        cdef const int64_t *rows = <const int64_t *>cnp.PyArray_DATA(own_order)
         cdef cnp.ndarray dec = np.ascontiguousarray(decay, dtype=np.float64)
         check_shape(dec, 1, self.n_params, 0, "decay")
         if not (np.isfinite(dec).all() and (dec >= 0).all()):

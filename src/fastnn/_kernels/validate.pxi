@@ -4,7 +4,7 @@
 # Provides the one vocabulary of argument errors: every check raises TypeError (wrong
 # kind of object or dtype) or ValueError (wrong shape, value or memory layout) with
 # the message "<name> must ...; received ...", naming the argument and quoting what it
-# received; check_real does the same for scalar arguments.  Also array helpers: prepare_out, new_array, empty_c_like, c_array,
+# received; check_real and check_int do the same for scalar arguments.  Also array helpers: prepare_out, new_array, empty_c_like, c_array,
 # is_flat, flat_together, same_view, reduction_code, _data.
 # Helpers on arrays work on the NumPy C API (no Python attribute lookups) so that a
 # call on a small array costs tens of nanoseconds.
@@ -110,14 +110,15 @@ cdef int check_c_contiguous(cnp.ndarray a, str name) except -1:
 
 cdef int check_buffer(object a, int typenum, int ndim, const cnp.npy_intp *dims,
                       bint writeable, str name) except -1:
-    """`a` is exactly the buffer a compiled plan keeps a pointer into: a C-contiguous
-    (and, with `writeable`, writeable) array of dtype `typenum` and shape dims[:ndim].
+    """`a` is exactly the buffer a compiled plan keeps a pointer into: an aligned,
+    C-contiguous (and, with `writeable`, writeable) array of dtype `typenum` and shape
+    dims[:ndim].
     TypeError when `a` is no ndarray, ValueError for anything else."""
     if not cnp.PyArray_Check(a):
         raise TypeError(f"{name} must be a numpy.ndarray; received {type(a).__name__}")
     cdef cnp.ndarray arr = <cnp.ndarray>a
     cdef bint ok = (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_ISNOTSWAPPED(arr)
-                    and cnp.PyArray_IS_C_CONTIGUOUS(arr)
+                    and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr)
                     and (cnp.PyArray_ISWRITEABLE(arr) or not writeable)
                     and cnp.PyArray_NDIM(arr) == ndim)
     cdef int i
@@ -125,9 +126,10 @@ cdef int check_buffer(object a, int typenum, int ndim, const cnp.npy_intp *dims,
         ok = ok and cnp.PyArray_DIMS(arr)[i] == dims[i]
     if not ok:
         flaws = ([] if cnp.PyArray_IS_C_CONTIGUOUS(arr) else ["non-contiguous"]) + (
+            [] if cnp.PyArray_ISALIGNED(arr) else ["unaligned"]) + (
             [] if cnp.PyArray_ISWRITEABLE(arr) else ["read-only"])
         raise ValueError(
-            f"{name} must be a {'writeable, ' if writeable else ''}C-contiguous array of dtype "
+            f"{name} must be {'a writeable, ' if writeable else 'an '}aligned, C-contiguous array of dtype "
             f"{np.dtype(cnp.PyArray_TypeObjectFromType(typenum)).name} and "
             f"{_dims_str(ndim, dims)}; received {'a ' + ', '.join(flaws) if flaws else 'an'} "
             f"array of dtype {_dtype_str(arr)} and "
@@ -260,6 +262,17 @@ cdef cnp.ndarray c_array(cnp.ndarray a):
     if is_flat(a, False):
         return a
     return <cnp.ndarray>np.array(a, order="C")
+
+
+cdef Py_ssize_t check_int(object value, str name) except? -1:
+    """`value` (an integer: int, NumPy integer; not a bool) as a Py_ssize_t; TypeError or
+    ValueError (beyond the Py_ssize_t range) naming `name`."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an integer; received {value!r} ({type(value).__name__})")
+    try:
+        return value.__index__()
+    except OverflowError:
+        raise ValueError(f"{name} must fit a signed 64-bit integer; received {value!r}") from None
 
 
 cdef int reduction_code(object reduction) except -1:
