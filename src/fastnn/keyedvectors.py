@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 
 from . import _dispatch, ops
+from ._checks import finite_array
 from ._stats import pearson, spearman
 from .plotting import plot_embedding
 
@@ -79,12 +80,7 @@ def _check_matrix(vectors, name: str, dtype: Optional[np.dtype] = None) -> np.nd
         if vectors.dtype not in _DTYPES:
             raise TypeError(f"{name} must be float32 or float64; received dtype {vectors.dtype}")
         dtype = vectors.dtype
-    elif vectors.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers; received dtype {vectors.dtype}")
-    vectors = np.ascontiguousarray(vectors, dtype=dtype)
-    if not np.isfinite(vectors).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    return vectors
+    return finite_array(vectors, dtype, name)
 
 
 def _check_counts(counts, n: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from . import _dispatch, ops
+from ._checks import finite_array
 from ._kernels._portable import check_real
 
 __all__ = ["Loss", "SoftmaxCrossEntropy", "MSE", "BCEWithLogits", "PoissonNLL", "LOSS_CLASSES",
@@ -82,12 +83,7 @@ class Loss:
         if y.shape != (n, n_outputs):
             raise ValueError(f"{name} must have shape ({n}, {n_outputs}) for "
                              f"{type(self).__name__}; received shape {y.shape}")
-        if y.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold numbers; received dtype {y.dtype}")
-        y = np.ascontiguousarray(y, dtype=dtype)
-        if not np.isfinite(y).all():
-            raise ValueError(f"{name} contains NaN or infinity")
-        return y
+        return finite_array(y, dtype, name)
 
     def probabilities(self, outputs: np.ndarray) -> np.ndarray:
         """Probabilities from raw outputs, written over ``outputs``: softmax of each row."""
