@@ -67,6 +67,15 @@ cdef extern from "fnn_math.h" nogil:
                               double *gx, Py_ssize_t n)
 
 
+cdef extern from "fnn_dropout.h" nogil:
+    uint64_t fnn_dropout_key(uint64_t seed, uint64_t step)
+    uint64_t fnn_dropout_threshold(double p)
+    void fnn_dropout_f32(const float *x, float *y, ptrdiff_t first, ptrdiff_t n, uint64_t key,
+                         uint64_t threshold, float scale)
+    void fnn_dropout_f64(const double *x, double *y, ptrdiff_t first, ptrdiff_t n, uint64_t key,
+                         uint64_t threshold, double scale)
+
+
 cdef extern from "fnn_loss.h" nogil:
     enum:
         FNN_BLOCK_ROWS
