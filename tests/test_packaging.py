@@ -288,3 +288,25 @@ def test_msvc_build_without_clang_cl_says_what_to_install(tmp_path, monkeypatch)
     with pytest.raises(SystemExit, match="missing.exe"):
         build["use_clang_cl"](_FakeMSVC())
 
+
+def test_windows_wheel_config_matches_setup_py():
+    """cibuildwheel's Windows settings bundle the OpenMP runtime from the LLVM install in
+    which setup.py finds clang-cl, and the workflow makes sure that install is there."""
+    tomllib = pytest.importorskip("tomllib")
+    _needs_checkout()
+    build = _setup_module()
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    windows = config["tool"]["cibuildwheel"]["windows"]
+    llvm_bin = "C:/Program Files/LLVM/bin"
+    # where setup.py looks by default, with the runner's %ProgramFiles%
+    _, places = build["find_clang_cl"]()
+    assert any(place.replace("\\", "/").endswith("Program Files/LLVM/bin") for place in places)
+    assert "delvewheel" in windows["before-build"]
+    assert windows["repair-wheel-command"].startswith("delvewheel repair")
+    assert f'--add-path "{llvm_bin}"' in windows["repair-wheel-command"]
+    workflow = (ROOT / ".github" / "workflows" / "wheels.yml").read_text()
+    assert "os: windows-latest" in workflow
+    assert "C:\\Program Files\\LLVM" in workflow and "bin\\clang-cl.exe" in workflow
+    assert "lib\\libomp.lib" in workflow  # what openmp_candidates links
+    assert build["openmp_candidates"]("clang-cl", "/x/bin/clang-cl")[0][1][-1] == "libomp.lib"
+    assert "Operating System :: Microsoft :: Windows" in config["project"]["classifiers"]
