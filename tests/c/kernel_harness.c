@@ -13,8 +13,9 @@
  *   threads  fnn_at_thread_exit: the calls of a thread that ran a GEMM (which registers
  *            its workspace) run at its exit, last registered first.
  *   word2vec a corpus file with CRLF line ends written and read back in binary mode, fed
- *            to the vocabulary counter in small pieces, against a direct count; skip-gram
- *            training reproducible on one thread, its loss falling over epochs.
+ *            to the vocabulary counter in small pieces, against a direct count; tokenised
+ *            the same on 1 and 2 threads; skip-gram training reproducible on one thread,
+ *            its loss falling over epochs.
  * The harness itself needs a long double wider than double (GCC's, also on MinGW-w64:
  * with MSVC's it is double), so it is always compiled by GCC; the kernels it links may
  * come from another compiler (tools/test_windows.sh: clang-cl).
@@ -370,33 +371,52 @@ static long write_corpus(const char *path, int64_t counts[W2V_WORDS], int64_t *t
     return fclose(f) == 0 ? bytes : -1;
 }
 
-/* Feeds the file to a new counter through a 37-byte buffer. */
-static fnn_vocab *read_corpus(const char *path, long *bytes)
+/* Feeds the file to a new counter through a 37-byte buffer; the whole text (its size in
+ * *bytes) to *text. */
+static fnn_vocab *read_corpus(const char *path, long *bytes, char **text)
 {
     FILE *f = fopen(path, "rb");
     fnn_vocab *v = fnn_vocab_new();
     char buf[37];
     size_t have = 0;
     *bytes = 0;
-    if (!f || !v) {
-        if (f)
-            fclose(f);
-        fnn_vocab_free(v);
-        return NULL;
-    }
-    for (;;) {
+    *text = NULL;
+    for (int ok = f && v; ok;) {
         const size_t got = fread(buf + have, 1, sizeof buf - have, f);
+        char *grown = realloc(*text, (size_t)*bytes + got + 1);
+        if (!grown)
+            break;
+        *text = grown;
+        memcpy(*text + *bytes, buf + have, got);
         *bytes += (long)got;
         have += got;
         const int final = got == 0;
         const ptrdiff_t used = fnn_vocab_feed(v, buf, (ptrdiff_t)have, final);
-        if (used < 0 || final)
-            break;
+        if (used < 0 || final) {
+            ok = 0;
+            continue;
+        }
         memmove(buf, buf + used, have - (size_t)used);
         have -= (size_t)used;
     }
-    fclose(f);
+    if (f)
+        fclose(f);
     return v;
+}
+
+/* The ids and sentence offsets of `text` (n bytes) on `threads` threads; NULL out of memory. */
+static int32_t *tokenize(const fnn_vocab *v, const char *text, long n, int threads, int64_t **sent,
+                         int64_t *ntokens, int64_t *nsent)
+{
+    const size_t room = (size_t)n / 2 + FNN_W2V_MAX_PIECES + 1;
+    int32_t *ids = malloc(sizeof(int32_t) * room);
+    *sent = malloc(sizeof(int64_t) * room);
+    if (ids && *sent && fnn_vocab_tokenize(v, text, n, 1, threads, ids, *sent, ntokens, nsent) == n)
+        return ids;
+    free(ids);
+    free(*sent);
+    *sent = NULL;
+    return NULL;
 }
 
 static double train_epochs(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t nchunks,
@@ -424,18 +444,29 @@ static void test_word2vec(void)
         fail("word2vec: cannot write the corpus file");
         return;
     }
-    fnn_vocab *v = read_corpus(path, &read);
+    char *text;
+    fnn_vocab *v = read_corpus(path, &read, &text);
     remove(path);
     checks++;
-    if (!v || read != written) {
+    if (!v || !text || read != written) {
         fail("word2vec: the corpus file reads back with another size (text mode?)");
         fnn_vocab_free(v);
+        free(text);
         return;
     }
+    /* the tokeniser on one and on two threads */
+    int64_t *sent[2], ntok[2], nsent[2];
+    int32_t *ids[2];
+    for (int t = 0; t < 2; t++)
+        ids[t] = tokenize(v, text, read, t + 1, &sent[t], &ntok[t], &nsent[t]);
+    free(text);
     const ptrdiff_t nv = fnn_vocab_size(v);
     checks++;
-    if (nv != W2V_WORDS || fnn_vocab_ntokens(v) != tokens || fnn_vocab_nsentences(v) != sentences)
-        fail("word2vec: vocabulary, token or sentence count");
+    if (!ids[0] || !ids[1] || nv != W2V_WORDS || ntok[0] != tokens || nsent[0] != sentences ||
+        ntok[1] != tokens || nsent[1] != sentences ||
+        memcmp(ids[0], ids[1], sizeof(int32_t) * (size_t)tokens) ||
+        memcmp(sent[0], sent[1], sizeof(int64_t) * (size_t)(sentences + 1)))
+        fail("word2vec: vocabulary size, or the tokens and sentences on 1 and 2 threads");
     uint32_t cum[W2V_WORDS], keep[W2V_WORDS];
     double total = 0;
     for (ptrdiff_t id = 0; id < nv && id < W2V_WORDS; id++) {
@@ -467,9 +498,8 @@ static void test_word2vec(void)
         syn[0][0][i] = syn[1][0][i] = syn[2][0][i] = (float)(rnd(&seed) / W2V_DIM);
         syn[0][1][i] = syn[1][1][i] = syn[2][1][i] = 0.0f;
     }
-    const int64_t *sent = fnn_vocab_sentences(v);
     const int64_t chunks[3] = {0, sentences / 2, sentences};
-    const fnn_w2v_corpus corpus = {fnn_vocab_ids(v), sent, chunks};
+    const fnn_w2v_corpus corpus = {ids[0], sent[0], chunks};
     double first = 0, last[3] = {0, 0, 0};
     for (int r = 0; r < 3; r++) {
         const fnn_w2v_model m = {syn[r][0], syn[r][1], W2V_WORDS, W2V_DIM, cum, keep, 1, 0, 3, 4, 1};
@@ -491,6 +521,8 @@ static void test_word2vec(void)
     for (int r = 0; r < 3; r++)
         free(syn[r][0]), free(syn[r][1]);
 done:
+    for (int t = 0; t < 2; t++)
+        free(ids[t]), free(sent[t]);
     fnn_vocab_free(v);
 }
 
