@@ -56,7 +56,7 @@ from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, FNN_LOSS_SOFTMAX_XENT, __bu
 cdef struct Hyper:
     double lr, momentum, beta1, beta2, eps
     bint nesterov, decoupled, adam
-    long step                 # Adam's step count for this minibatch, from 1
+    long long step            # Adam's step count for this minibatch, from 1
     const double *decay       # weight decay per parameter
 
 
@@ -353,7 +353,7 @@ cdef class TrainPlan:
                                      f"when momentum != 0 (momentum={momentum}); received None")
         return self._run(order, first, count, &h, decay)
 
-    def run_adam(self, order, Py_ssize_t first, Py_ssize_t count, long step, double lr,
+    def run_adam(self, order, Py_ssize_t first, Py_ssize_t count, long long step, double lr,
                  double beta1, double beta2, double eps, decay, bint decoupled) -> float:
         """Train minibatches with Adam; ``step`` is the count of steps already taken."""
         self._check_ready()

@@ -158,7 +158,7 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
 }
 
 /* Element `at` of a packed A micro-panel: PACK_A_LANES copies of v. */
-static inline __attribute__((always_inline)) void FN(put_a)(T *dst, ptrdiff_t at, T v)
+static FNN_FORCE_INLINE void FN(put_a)(T *dst, ptrdiff_t at, T v)
 {
     for (int l = 0; l < PACK_A_LANES; l++) dst[at * PACK_A_LANES + l] = v;
 }
@@ -454,7 +454,6 @@ int FN(gemm_gather)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, 
 #undef NARROW_M
 #undef EPI_M
 #undef PAIRS_M
-#undef FNN_NOINLINE
 #undef PATH_N_NARROW
 #undef PATH_NARROW_TILES
 #undef PATH_PAIRS_TILE
