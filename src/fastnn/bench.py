@@ -280,14 +280,17 @@ def training_row(sizes: List[int], batch: int, n: int, lr: float = 0.01) -> tupl
     return row, setup
 
 
-def sklearn_fit_row(data: str, n: int, solver: str = "adam") -> tuple:
+def sklearn_fit_row(data: str, n: int, solver: str = "adam", dropout: float = 0.0) -> tuple:
     """``MLPClassifier(hidden_layer_sizes=(100,))`` fit, fastnn.sklearn against
     scikit-learn on the same float32 input (both then compute in float32): adam with
-    batch 200 for 20 epochs, or L-BFGS for 200 iterations (``tol=0``)."""
+    batch 200 for 20 epochs, or L-BFGS for 200 iterations (``tol=0``).  With ``dropout``
+    (adam only) fastnn alone: scikit-learn has no dropout."""
     full = {"digits": 1797, "synthetic": EPOCH_SAMPLES, "dense": LBFGS_SAMPLES}[data]
     width = {"digits": 64, "synthetic": 784, "dense": 100}[data]
     what = "adam, batch 200, (100,), 20 epochs" if solver == "adam" else \
         "lbfgs, (100,), 200 iterations"
+    if dropout:
+        what += f", dropout {dropout}: no scikit-learn peer"
     row = Row(f"MLPClassifier.fit {data} {full}x{width} float32 ({what})", scale=full / n)
 
     def setup():
@@ -306,6 +309,8 @@ def sklearn_fit_row(data: str, n: int, solver: str = "adam") -> tuple:
         else:
             kw = dict(solver="lbfgs", hidden_layer_sizes=(100,), max_iter=200, tol=0.0,
                       random_state=0)
+        if dropout:
+            return {"fastnn": lambda: MLPClassifier(dropout=dropout, **kw).fit(X, y)}
         return {"fastnn": lambda: MLPClassifier(**kw).fit(X, y),
                 "sklearn": lambda: MLP(**kw).fit(X, y)}
 
@@ -396,7 +401,9 @@ def workloads(quick: bool) -> List[tuple]:
     for batch in (1, 16, 64, 256):
         rows.append(training_row([784, 128, 10], batch, n_b1 if batch == 1 else n_big))
     rows += [training_row([64, 32, 10], 64, n_big), training_row([64, 32, 10], 1, n_b1)]
-    rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", 6_000 if quick else 12_000),
+    synthetic = 6_000 if quick else 12_000
+    rows += [sklearn_fit_row("digits", 1797), sklearn_fit_row("synthetic", synthetic),
+             sklearn_fit_row("synthetic", synthetic, dropout=0.2),
              sklearn_fit_row("digits", 1797, "lbfgs"),
              sklearn_fit_row("dense", 4_000 if quick else LBFGS_SAMPLES, "lbfgs")]
     rows.append(sklearn_text_row(6_000 if quick else TEXT_DOCUMENTS))
