@@ -277,6 +277,33 @@ def test_fit_continues_the_layers_mask_stream():
         np.testing.assert_array_equal(a, b)
 
 
+def test_fit_follows_a_dropout_schedule_set_by_a_callback():
+    """A callback changing the rate after each epoch (from 0: no dropout, to 0.5, to 0.2):
+    fit's compiled epochs follow it, with the numbers of the manual loop."""
+    X, y = class_data(n=40, d=6, c=3)
+    schedule = [0.0, 0.5, 0.2]
+    a, b = (_dropout_mlp([6, 10, 3], [schedule[0]]) for _ in range(2))
+
+    class Schedule:
+        def on_epoch_end(self, epoch, logs, model):
+            model.layers[2].p = schedule[min(epoch + 1, len(schedule) - 1)]
+
+    hist = a.fit(X, y, loss="cross_entropy", optimizer=fastnn.SGD(a.parameters(), lr=0.1),
+                 epochs=3, batch_size=8, shuffle=False, verbose=False, callbacks=[Schedule()])
+    loss, opt, manual = fastnn.SoftmaxCrossEntropy(), fastnn.SGD(b.parameters(), lr=0.1), []
+    for rate in schedule:
+        b.layers[2].p, total = rate, 0.0
+        for start in range(0, 40, 8):
+            total += loss.forward(b.forward(X[start:start + 8]), y[start:start + 8]) * 8
+            b.backward(loss.backward())
+            opt.step()
+        manual.append(total / 40)
+    assert_close(hist.loss, manual, np.float64, scale=0, tol=TRAINING_TOL)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert_close(pa.value, pb.value, np.float64, tol=TRAINING_TOL)
+    assert a.layers[2].step == b.layers[2].step == 10
+
+
 @pytest.mark.parametrize("change,match", [
     (dict(dropout=[0.5]), "one entry per layer"),
     (dict(dropout=[0.5, 0.0], dropout_seeds=None), "one entry per layer"),

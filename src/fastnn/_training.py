@@ -122,12 +122,21 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
     if [id(p.value) for p in optimizer.params] != [id(p.value) for p in params]:
         return None  # the optimizer covers a subset or another order of the parameters
     adam = isinstance(optimizer, Adam)
-    plan = _train_plan(layers, loss_args, X, y, batch_size,
-                       optimizer.m if adam else optimizer.velocity,
-                       optimizer.v if adam else None, sample_weight)
-    drops = _active_dropout(layers)
+
+    def new_plan():
+        """The plan, with the dropout rates the layers have now."""
+        return _train_plan(layers, loss_args, X, y, batch_size,
+                           optimizer.m if adam else optimizer.velocity,
+                           optimizer.v if adam else None, sample_weight)
+
+    plan, drops = new_plan(), _active_dropout(layers)
+    rates = [drop.p for *_, drop in layers if drop is not None]
 
     def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:
+        nonlocal plan, drops, rates
+        now = [drop.p for *_, drop in layers if drop is not None]
+        if now != rates:  # a callback changed a rate (a dropout schedule): a plan takes them once
+            plan, drops, rates = new_plan(), _active_dropout(layers), now
         n_batches = -(-len(order) // batch_size)
         # one compiled call per epoch, or a few when a live progress bar wants updates
         chunk = n_batches if progress is None else max(1, n_batches // PROGRESS_STEPS)
