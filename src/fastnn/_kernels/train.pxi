@@ -4,14 +4,15 @@
 # gradients, optimizer state, all owned by Python objects the plan keeps alive) and
 # minibatch buffers allocated once.  run_sgd/run_adam then train `count` minibatches
 # with the GIL released:
-#   gather rows of y by `order` (and start fetching the next minibatch's rows of X)
+#   gather rows of y by `order`
 #   forward   A[l+1] = act(in[l] @ W[l] + b[l])       (GEMM with fused epilogue)
 #             with dropout after layer l: D[l] = dropout(A[l+1]); in[l+1] = D[l], else A[l+1]
 #   loss      G[L-1] = dLoss/dlogits                  (fused row kernels, mean over the batch)
 #   backward  (dropout after layer l: G[l] = dropout_backward(G[l]), the same mask)
 #             dz = G[l] * act'(A[l+1]) and db = sum_rows(dz) (one pass); dW = in[l].T @ dz;
 #             G[l-1] = dz @ W.T
-#   update    one fused SGD or Adam kernel per parameter
+#   update    one fused SGD or Adam kernel per parameter, in chunks, after each of which
+#             one of the next minibatch's rows of a dense X starts to arrive (prefetch)
 # loss_gradient runs the same forward, loss and backward once over all of X, read in
 # place, and stops before the update: the full-batch objective of L-BFGS.
 # A dense X is not copied: the first layer's GEMMs (forward and dW = X[batch].T @ dz)
@@ -418,18 +419,22 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
                            Py_ssize_t first, Py_ssize_t count, Hyper *h) noexcept nogil:
     """The minibatch loop; `tag` only selects the dtype."""
     cdef Py_ssize_t bi, r, j, start, rows, d = p.width[0], c = p.width[p.n_layers]
+    cdef Py_ssize_t pf, pf_stop, chunk, n_elements = 0
     cdef int l, i
     cdef double total = 0.0
     cdef const floating *X = <const floating *>p.X
     cdef floating *g
     cdef floating *tmp = <floating *>p.TMP
     cdef const floating *x
+    for i in range(p.n_params):
+        n_elements += p.size[i]
     for bi in range(first, first + count):
         start = bi * p.batch
         rows = p.batch if start + p.batch <= p.n else p.n - start
         if not p.is_sparse:
             p.x_gathered = False
-            _prefetch_rows(X, order, start + rows, min(start + rows + p.batch, p.n), d)
+            if bi == first:  # later minibatches' rows are fetched during the previous update
+                _prefetch_rows(X, order, start, start + rows, d)
         if p.class_labels:
             for r in range(rows):
                 (<int64_t *>p.YB)[r] = (<const int64_t *>p.Y)[order[start + r]]
@@ -446,10 +451,15 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
                 p.DSTEP[l] += 1
         if h.adam:
             h.step += 1
+        # the next minibatch's rows of a dense X (scattered in X) start to arrive while the
+        # update computes: one row after each `chunk` updated elements
+        pf = start + rows
+        pf_stop = pf if p.is_sparse or bi + 1 == first + count else min(pf + p.batch, p.n)
+        chunk = max(n_elements // max(pf_stop - pf, 1), 64)
         for i in range(p.n_params):
             l = p.layer_of[i]
             if rows > 1 or l < 0 or (l == 0 and p.is_sparse):
-                _update(p, h, i, <const floating *>p.GP[i], 0, p.size[i])
+                _update_fetching(p, h, i, X, order, &pf, pf_stop, chunk)
                 continue
             x = <const floating *>_input(p, l)
             g = <floating *>p.G[l]
@@ -460,7 +470,27 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
                 for j in range(p.width[l + 1]):
                     tmp[j] = x[r] * g[j]
                 _update(p, h, i, tmp, r * p.width[l + 1], p.width[l + 1])
+        _prefetch_rows(X, order, pf, pf_stop, d)  # the rows the update did not reach
     return total
+
+
+cdef inline void _update_fetching(TrainPlan p, Hyper *h, int i, const floating *X,
+                                  const int64_t *order, Py_ssize_t *pf, Py_ssize_t pf_stop,
+                                  Py_ssize_t chunk) noexcept nogil:
+    """_update of all of parameter i from its gradient, `chunk` elements at a time (the
+    update is elementwise: the same values), starting to fetch row order[pf] of the dense
+    X after each chunk while pf < pf_stop (pf advances)."""
+    cdef Py_ssize_t o = 0, n = p.size[i]
+    cdef const floating *grad = <const floating *>p.GP[i]
+    if pf[0] >= pf_stop:
+        _update(p, h, i, grad, 0, n)
+        return
+    while o < n:
+        _update(p, h, i, grad + o, o, min(chunk, n - o))
+        o += chunk
+        if pf[0] < pf_stop:
+            _prefetch_rows(X, order, pf[0], pf[0] + 1, p.width[0])
+            pf[0] += 1
 
 
 cdef inline void _prefetch_rows(const floating *X, const int64_t *order, Py_ssize_t start,
