@@ -17,29 +17,6 @@ import fastnn
 from fastnn import _dispatch, bench
 
 
-def cpu_sampler(fn, min_time=0.05):
-    """One sample: the calling thread's CPU seconds per call of ``fn``, looped for at
-    least ``min_time`` (after a warm-up call)."""
-    fn()
-    start = time.thread_time()
-    fn()
-    number = max(1, int(min_time / max(time.thread_time() - start, 1e-6)))
-
-    def sample():
-        start = time.thread_time()
-        for _ in range(number):
-            fn()
-        return (time.thread_time() - start) / number
-    return sample
-
-
-def on_path(isa, fn):
-    def run():
-        with _dispatch.use(isa):
-            fn()
-    return run
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
@@ -61,9 +38,12 @@ def main(argv=None):
             fns = setup()
             if "fastnn" not in fns:
                 continue
-            peers = {isa: on_path(isa, fns["fastnn"]) for isa in isas}
+            ours = fns["fastnn"]
+            if isinstance(ours, bench.SelfTimed):  # the CPU time of the whole call instead
+                ours = ours.fn
+            peers = {isa: bench.OnPath(isa, ours) for isa in isas}
             peers["numpy"] = fns.get("numpy") or fns.get("sklearn")
-            samplers = {name: cpu_sampler(fn, 0.0 if row.scale != 1.0 else 0.05)
+            samplers = {name: bench.sampler(fn, 0.0 if row.scale != 1.0 else 0.05, time.thread_time)
                         for name, fn in peers.items()}
             samples = {name: [] for name in peers}
             for _ in range(args.repeats):

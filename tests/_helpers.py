@@ -1,7 +1,14 @@
 """Tolerances, data and small utilities shared by the tests (no test module imports
 another test module: what two of them share lives here or in conftest.py)."""
 
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 
 import fastnn
 
@@ -70,6 +77,28 @@ def mlp(sizes, act=fastnn.ReLU, dtype=np.float64, seed=0):
     return fastnn.Sequential(layers)
 
 
+def central_differences(f, x, h=1e-6):
+    """The gradient of the scalar function ``f`` at ``x`` (float64) by central differences."""
+    numeric = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[idx] += h
+        down[idx] -= h
+        numeric[idx] = (f(up) - f(down)) / (2 * h)
+    return numeric
+
+
+class PythonLoop(fastnn.layers.Layer):
+    """The identity, as a layer the compiled epoch does not know: a network with one
+    inside trains in the Python loop (the numbers the compiled epoch must equal)."""
+
+    def forward(self, x, training=True):
+        return x
+
+    def backward(self, grad):
+        return grad
+
+
 def manual_fit(model, loss, optimizer, X, y, *, epochs, batch_size, seed):
     """The lecture's loop over the minibatches ``fit(..., seed=seed)`` draws (forward,
     loss, backward, step); returns the mean loss of each epoch, like ``History.loss``."""
@@ -86,16 +115,16 @@ def manual_fit(model, loss, optimizer, X, y, *, epochs, batch_size, seed):
     return curve
 
 
-def assert_fit_bitwise_for_thread_counts(X, y, sizes):
+def assert_fit_bitwise_for_thread_counts(X, y, sizes, *, build=None, batch_size=128):
     """``fit`` (Adam, float32, 2 epochs) on 1, 2 and 3 threads: the same losses and weights,
-    bit for bit."""
+    bit for bit; ``build(sizes)`` makes the network (default: :func:`mlp` in float32)."""
     results = []
     for n_threads in (1, 2, 3):
         with fastnn.set_num_threads(n_threads):
-            model = mlp(sizes, dtype=np.float32)
+            model = build(sizes) if build else mlp(sizes, dtype=np.float32)
             hist = model.fit(X, y, loss="cross_entropy",
                              optimizer=fastnn.Adam(model.parameters(), lr=1e-3), epochs=2,
-                             batch_size=128, seed=0, verbose=False)
+                             batch_size=batch_size, seed=0, verbose=False)
         results.append((hist.loss, [p.value.copy() for p in model.parameters()]))
     for loss, params in results[1:]:
         assert loss == results[0][0]
@@ -187,3 +216,20 @@ def estimator_data(kind, n=120, d=5, width=4, seed=0):
          "multilabel": rng.randint(0, 2, (n, width)), "regression": rng.randn(n),
          "multioutput": rng.randn(n, width - 1)}[kind]
     return X, y
+
+
+# ------------------------------------------------------ cross-compiled C harness
+def needs_programs(*programs: str, install: str):
+    """Skips a test unless every one of ``programs`` is on PATH (``install``: how to get them)."""
+    missing = [p for p in programs if shutil.which(p) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} ({install})")
+
+
+def run_tools_script(name: str, timeout: float) -> str:
+    """Runs ``tools/<name>`` (a cross-compiling harness script, which reads setup.py's
+    flags with this Python); returns its output, failing the test on a nonzero exit."""
+    script = pathlib.Path(__file__).resolve().parents[1] / "tools" / name
+    res = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=timeout,
+                         env=dict(os.environ, PYTHON=sys.executable))
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res.stdout

@@ -11,7 +11,7 @@ import fastnn
 from fastnn import reference
 from fastnn._training import full_batch_gradient
 
-from _helpers import TARGETS, assert_close, estimator_data, mlp
+from _helpers import TARGETS, PythonLoop, assert_close, estimator_data, mlp
 
 ACTS = {"relu": fastnn.ReLU, "tanh": fastnn.Tanh, "sigmoid": fastnn.Sigmoid,
         "identity": fastnn.Identity}
@@ -77,10 +77,10 @@ def test_full_batch_gradient_finite_differences(loss):
 
 
 def test_full_batch_gradient_python_fallback_agrees():
-    """A network the compiled epoch does not run (a Dropout layer, here inactive) takes
+    """A network the compiled epoch does not run (PythonLoop inside) takes
     the Python forward/backward and gives the same numbers."""
     model, X, y = _problem(20, (6, 5, 3), "softmax_cross_entropy", "relu", np.float64)
-    other = fastnn.Sequential(model.layers[:2] + [fastnn.Dropout(0.0)] + model.layers[2:])
+    other = fastnn.Sequential(model.layers[:2] + [PythonLoop()] + model.layers[2:])
     compiled = full_batch_gradient(model, fastnn.SoftmaxCrossEntropy(), X, y)()
     grads = [p.grad.copy() for p in model.parameters()]
     python = full_batch_gradient(other, fastnn.SoftmaxCrossEntropy(), X, y)()
@@ -123,13 +123,14 @@ def _data(kind):
 
 
 @pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel", "regression",
-                                  "poisson"])
+                                  "multioutput", "poisson"])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
 def test_lbfgs_follows_sklearn(kind, activation):
     """float64, same initial weights: the same objective and gradient, so L-BFGS-B takes
-    scikit-learn's steps (to rounding over a few iterations)."""
+    scikit-learn's steps (to rounding over a few iterations) and reports its loss_ (for
+    several squared-error outputs the mean over them, not the sum)."""
     X, y = _data("regression" if kind == "poisson" else kind)
-    regression = kind in ("regression", "poisson")
+    regression = kind in ("regression", "multioutput", "poisson")
     ours_cls, theirs_cls = ((MLPRegressor, neural_network.MLPRegressor) if regression
                             else (MLPClassifier, neural_network.MLPClassifier))
     params = dict(hidden_layer_sizes=(8, 5), activation=activation, solver="lbfgs",

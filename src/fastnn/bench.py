@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import json
 import os
 import platform
@@ -66,22 +67,26 @@ class SelfTimed:
         return self.fn()
 
 
-def sampler(fn: Callable[[], object], min_time: float) -> Callable[[], float]:
-    """After a warm-up call of ``fn``, a function returning one sample: seconds per call
-    of ``fn`` looped until ``min_time`` has passed (or the time a SelfTimed returns)."""
+def sampler(fn: Callable[[], object], min_time: float,
+            clock: Callable[[], float] = time.perf_counter) -> Callable[[], float]:
+    """After a warm-up call of ``fn``, a function returning one sample: ``clock`` seconds
+    per call of ``fn`` looped until ``min_time`` has passed (or the time a SelfTimed
+    returns).  An :class:`OnPath` switches its path once around the whole loop."""
     fn()
-    if isinstance(fn, SelfTimed):
+    body = fn.fn if isinstance(fn, OnPath) else fn
+    if isinstance(body, SelfTimed):
         return fn
-    start = time.perf_counter()
-    fn()
-    number = max(1, int(min_time / max(time.perf_counter() - start, 1e-9)))
+    path = fn.path if isinstance(fn, OnPath) else contextlib.nullcontext
 
-    def sample() -> float:
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        return (time.perf_counter() - start) / number
-    return sample
+    def loop(number: int) -> float:
+        with path():
+            start = clock()
+            for _ in range(number):
+                body()
+            return (clock() - start) / number
+
+    number = max(1, int(min_time / max(loop(1), 1e-9)))
+    return lambda: loop(number)
 
 
 def measure(fns: Dict[str, Callable[[], object]], repeats: int, min_time: float) -> Dict[str, tuple]:
@@ -99,18 +104,25 @@ def measure(fns: Dict[str, Callable[[], object]], repeats: int, min_time: float)
     return result
 
 
-def on_paths(fn: Callable[[], object], isas: List[str]) -> Dict[str, Callable[[], object]]:
+class OnPath:
+    """fastnn's workload ``fn`` on compiled path ``isa``.  Calling it switches the path
+    for one call; :func:`sampler` switches once around its loop instead (a switch costs
+    a few microseconds: as much as a small GEMM)."""
+
+    def __init__(self, isa: str, fn: Callable[[], object]):
+        self.isa, self.fn = isa, fn
+
+    def path(self):
+        return fastnn._dispatch.use(self.isa)
+
+    def __call__(self):
+        with self.path():
+            return self.fn()
+
+
+def on_paths(fn: Callable[[], object], isas: List[str]) -> Dict[str, OnPath]:
     """fastnn's callable ``fn`` as one peer per compiled path, ``fastnn-<isa>``."""
-    def on(isa):
-        if isinstance(fn, SelfTimed):
-            return SelfTimed(lambda: _on_path(isa, fn))
-        return lambda: _on_path(isa, fn)
-    return {f"fastnn-{isa}": on(isa) for isa in isas}
-
-
-def _on_path(isa: str, fn: Callable[[], object]):
-    with fastnn._dispatch.use(isa):
-        return fn()
+    return {f"fastnn-{isa}": OnPath(isa, fn) for isa in isas}
 
 
 #: word2vec settings of the issue's comparison with gensim
@@ -321,18 +333,17 @@ def zipf_corpus(path: str, words: int, vocab: int = 30_000, seed: int = 0) -> No
             fh.write(" ".join(names[ids[start:start + 20]]) + "\n")
 
 
-def word2vec_row(sg: int, words: int) -> tuple:
+def word2vec_row(sg: int, words: int, threads: int) -> tuple:
     """One epoch of word2vec on a synthetic Zipf corpus file, vocabulary pass included,
-    fastnn against gensim on the same file, settings and threads."""
-    row = Row(f"word2vec {'skip-gram' if sg else 'CBOW'} 1 epoch, {words // 1000}k words "
-              f"(Zipf text file)")
+    fastnn against gensim on the same file and settings, both on ``threads`` threads."""
+    row = Row(f"word2vec {'skip-gram' if sg else 'CBOW'} 1 epoch, {words // 1000}k words, "
+              f"{threads} thread{'s' if threads > 1 else ''} (Zipf text file)")
 
     def setup():
         folder = tempfile.mkdtemp(prefix="fastnn-bench-")
         atexit.register(shutil.rmtree, folder, True)
         path = os.path.join(folder, "corpus.txt")
         zipf_corpus(path, words)
-        threads = fastnn.get_num_threads()
         return {peer: (lambda peer=peer: train_word2vec(peer, path, sg=sg, workers=threads,
                                                         epochs=1))
                 for peer in ("fastnn", "gensim") if peer == "fastnn" or _gensim_word2vec()}
@@ -378,7 +389,9 @@ def workloads(quick: bool) -> List[tuple]:
         rows += [gemm_row(batch, 784, 128, np.float32),
                  gemm_row(784, batch, 128, np.float32, "a"),
                  gemm_row(batch, 128, 784, np.float32, "b")]
-    rows += [gemm_row(256, 128, 10, np.float32), linear_row(64),
+    rows += [gemm_row(256, 128, 10, np.float32)]
+    rows += [gemm_row(256, 128, n, np.float64) for n in (1, 2, 3, 4)]  # matrix-vector and narrow
+    rows += [linear_row(64),
              softmax_ce_row(256, 10), softmax_ce_row(4096, 1000)]
     for batch in (1, 16, 64, 256):
         rows.append(training_row([784, 128, 10], batch, n_b1 if batch == 1 else n_big))
@@ -387,7 +400,8 @@ def workloads(quick: bool) -> List[tuple]:
              sklearn_fit_row("digits", 1797, "lbfgs"),
              sklearn_fit_row("dense", 4_000 if quick else LBFGS_SAMPLES, "lbfgs")]
     rows.append(sklearn_text_row(6_000 if quick else TEXT_DOCUMENTS))
-    rows += [word2vec_row(sg, 100_000 if quick else 500_000) for sg in (1, 0)]
+    rows += [word2vec_row(sg, 100_000 if quick else 500_000, threads)
+             for sg in (1, 0) for threads in (1, 2)]
     return rows
 
 

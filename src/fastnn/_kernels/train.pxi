@@ -4,20 +4,29 @@
 # gradients, optimizer state, all owned by Python objects the plan keeps alive) and
 # minibatch buffers allocated once.  run_sgd/run_adam then train `count` minibatches
 # with the GIL released:
-#   gather rows of X and y by `order`
-#   forward   A[l+1] = act(A[l] @ W[l] + b[l])        (GEMM with fused epilogue)
+#   gather rows of y by `order` (and start fetching the next minibatch's rows of X)
+#   forward   A[l+1] = act(in[l] @ W[l] + b[l])       (GEMM with fused epilogue)
+#             with dropout after layer l: D[l] = dropout(A[l+1]); in[l+1] = D[l], else A[l+1]
 #   loss      G[L-1] = dLoss/dlogits                  (fused row kernels, mean over the batch)
-#   backward  dz = G[l] * act'(A[l+1]) and db = sum_rows(dz) (one pass); dW = A[l].T @ dz;
+#   backward  (dropout after layer l: G[l] = dropout_backward(G[l]), the same mask)
+#             dz = G[l] * act'(A[l+1]) and db = sum_rows(dz) (one pass); dW = in[l].T @ dz;
 #             G[l-1] = dz @ W.T
 #   update    one fused SGD or Adam kernel per parameter
 # loss_gradient runs the same forward, loss and backward once over all of X, read in
 # place, and stops before the update: the full-batch objective of L-BFGS.
+# A dense X is not copied: the first layer's GEMMs (forward and dW = X[batch].T @ dz)
+# gather its rows straight into their packed A blocks (gemm_gather, gemm.pxi); only a
+# product the GEMM would not pack (a skinny or narrow one, a one-row minibatch) reads
+# the rows gathered into A[0], the same values and so the same result.
 # A one-row minibatch (plain SGD, as in the lecture) never forms dW = x.T @ dz: each row
 # of W is updated from the product x[r] * dz computed into a small buffer, with the same
 # update kernel and the same arithmetic, which halves the memory traffic of the step.
 # The gradient arrays of those weights then keep their previous contents.
 # Each step is the kernel call, with the same arguments, that the Python layer makes in
 # the manual loop, so fit and the manual loop give the same numbers.
+# Dropout (dropout.pxi) hashes its masks from (the layer's seed, its step, the element's
+# index in the minibatch): `dropout_steps` holds each layer's step, read at the start of
+# a run and advanced once per minibatch, as fastnn.Dropout advances its own per forward.
 # X may be a CSR matrix (sparse.pxi): no rows are gathered then; the first layer reads
 # the minibatch's rows of X in place (csr_linear) and its weight gradient is accumulated
 # over their nonzeros (csr_weight_grad), after zeroing only the gradient rows that the
@@ -31,23 +40,23 @@
 #
 # Uses: capi.pxd (fnn_sgemm, fnn_dgemm, __builtin_prefetch, FNN_ACT_IDENTITY,
 #       FNN_LOSS_*), config.pxi (ACTIVATION_CODES, LOSS_CODES), validate.pxi (checks),
-#       activations.pxi (act_backward), losses.pxi (pointwise_loss), optim.pxi
+#       activations.pxi (act_backward), gemm.pxi (gemm_gather), losses.pxi (pointwise_loss), optim.pxi
 #       (sgd_update, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows,
 #       _threads), sparse.pxi (CSROperand, csr_operand, csr_linear, csr_weight_grad,
-#       csr_clear_rows).
+#       csr_clear_rows), dropout.pxi (dropout_chunks, check_dropout_seed).
 # Provides: TrainPlan (run_sgd, run_adam, loss_gradient).
 from cython cimport floating
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy, memset
 
 from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, FNN_LOSS_SOFTMAX_XENT, __builtin_prefetch,
-                                   fnn_dgemm, fnn_sgemm)
+                                   fnn_dgemm, fnn_dropout_key, fnn_dropout_threshold, fnn_sgemm)
 
 
 cdef struct Hyper:
     double lr, momentum, beta1, beta2, eps
     bint nesterov, decoupled, adam
-    long step                 # Adam's step count for this minibatch, from 1
+    long long step            # Adam's step count for this minibatch, from 1
     const double *decay       # weight decay per parameter
 
 
@@ -69,6 +78,9 @@ cdef class TrainPlan:
     layer ``l`` uses ``params[w_index[l]]`` as its weight ``(in, out)`` and
     ``params[b_index[l]]`` as its bias (``-1``: none).  ``state1`` is SGD's velocity or
     Adam's ``m`` (``None`` entries or list when unused), ``state2`` Adam's ``v``.
+    ``dropout``/``dropout_seeds`` (None, or one entry per layer): inverted dropout of
+    rate ``dropout[l]`` (in [0, 1); 0 for the last layer) on layer ``l``'s output with
+    masks keyed by ``dropout_seeds[l]`` and ``dropout_steps[l]`` (see ``ops.dropout``).
     """
 
     cdef list keep
@@ -84,6 +96,12 @@ cdef class TrainPlan:
     cdef int *b_index
     cdef char **A
     cdef char **G
+    cdef double *drop_p          # dropout rate on layer l's output (0: none)
+    cdef uint64_t *drop_seed
+    cdef char **D                # layer l's output after dropout (NULL: no dropout)
+    cdef int64_t *DSTEP
+    cdef readonly object dropout_steps  # int64 per layer: the step of its next mask
+    cdef bint has_dropout
     # per parameter i
     cdef int *layer_of          # layer whose weight params[i] is, or -1
     cdef char **P
@@ -92,6 +110,7 @@ cdef class TrainPlan:
     cdef char **S2
     cdef Py_ssize_t *size
     cdef char *X
+    cdef bint x_gathered         # A[0] holds this minibatch's rows of the dense X
     cdef CSROperand sparse       # X as CSR (None: X is a dense array)
     cdef bint is_sparse
     cdef int64_t *PREV           # rows of the previous minibatch (sparse X)
@@ -108,7 +127,7 @@ cdef class TrainPlan:
 
     def __init__(self, X, y, Py_ssize_t batch, list params, list grads, state1, state2,
                  list w_index, list b_index, list acts, list slopes, int loss_kind,
-                 double smoothing, sample_weight=None):
+                 double smoothing, sample_weight=None, dropout=None, dropout_seeds=None):
         cdef int L = len(w_index), l, i
         self.ready = False
         self.decay_scale = 1.0
@@ -211,7 +230,36 @@ cdef class TrainPlan:
                 self.keep.append(buf)
                 self.G[l] = cnp.PyArray_BYTES(buf)
         self._sample_weights(sample_weight, dtype)
+        self._dropout(dropout, dropout_seeds, dtype)
         self.ready = True
+
+    cdef int _dropout(self, rates, seeds, dtype) except -1:
+        """Check the dropout rate and seed of each layer's output (both None: no
+        dropout) and allocate the buffers of the dropped outputs."""
+        cdef int l, L = self.n_layers
+        steps = np.zeros(L, np.int64)
+        self.keep.append(steps)
+        self.dropout_steps = steps
+        self.DSTEP = <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>steps)
+        self.has_dropout = False
+        if rates is None and seeds is None:
+            return 0
+        if rates is None or seeds is None or len(rates) != L or len(seeds) != L:
+            raise ValueError(f"dropout and dropout_seeds must both have one entry per layer "
+                             f"({L}); received {rates!r} and {seeds!r}")
+        for l in range(L):
+            self.drop_p[l] = check_real(rates[l], f"dropout[{l}]", 0.0, 1.0, False, True)
+            self.drop_seed[l] = check_dropout_seed(seeds[l], f"dropout_seeds[{l}]")
+            if self.drop_p[l] == 0.0:
+                continue
+            if l == L - 1:
+                raise ValueError(f"dropout[{l}] (the output layer's) must be 0: the loss reads "
+                                 f"that output; received {rates[l]!r}")
+            buf = np.empty((self.batch, self.width[l + 1]), dtype)
+            self.keep.append(buf)
+            self.D[l] = cnp.PyArray_BYTES(buf)
+            self.has_dropout = True
+        return 0
 
     cdef int _sample_weights(self, sample_weight, dtype) except -1:
         """Check the per-row weights (finite, >= 0, of X's dtype) and allocate the
@@ -239,6 +287,9 @@ cdef class TrainPlan:
         self.b_index = <int *>self._zeros(L, sizeof(int))
         self.A = <char **>self._zeros(L + 1, sizeof(char *))
         self.G = <char **>self._zeros(L, sizeof(char *))
+        self.drop_p = <double *>self._zeros(L, sizeof(double))
+        self.drop_seed = <uint64_t *>self._zeros(L, sizeof(uint64_t))
+        self.D = <char **>self._zeros(L, sizeof(char *))
         self.layer_of = <int *>self._zeros(n_params, sizeof(int))
         self.P = <char **>self._zeros(n_params, sizeof(char *))
         self.GP = <char **>self._zeros(n_params, sizeof(char *))
@@ -302,7 +353,7 @@ cdef class TrainPlan:
                                      f"when momentum != 0 (momentum={momentum}); received None")
         return self._run(order, first, count, &h, decay)
 
-    def run_adam(self, order, Py_ssize_t first, Py_ssize_t count, long step, double lr,
+    def run_adam(self, order, Py_ssize_t first, Py_ssize_t count, long long step, double lr,
                  double beta1, double beta2, double eps, decay, bint decoupled) -> float:
         """Train minibatches with Adam; ``step`` is the count of steps already taken."""
         self._check_ready()
@@ -322,8 +373,12 @@ cdef class TrainPlan:
         """Full-batch loss and gradient at the current parameters, without an update (for
         quasi-Newton solvers): forward and backward over every row of X, read in place,
         gradients into ``grads``; returns the sum of the per-sample losses.  The plan
-        must have been built with ``batch >= len(X)``."""
+        must have been built with ``batch >= len(X)`` and without dropout (the objective
+        must not change between evaluations)."""
         self._check_ready()
+        if self.has_dropout:
+            raise ValueError("loss_gradient needs a plan without dropout: a full-batch "
+                             "objective must be deterministic")
         if self.batch != self.n:
             raise ValueError(f"loss_gradient needs a plan whose batch covers X ({self.n} rows); "
                              f"received batch {self.batch}")
@@ -365,7 +420,6 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
     cdef Py_ssize_t bi, r, j, start, rows, d = p.width[0], c = p.width[p.n_layers]
     cdef int l, i
     cdef double total = 0.0
-    cdef floating *xb = <floating *>p.A[0]
     cdef const floating *X = <const floating *>p.X
     cdef floating *g
     cdef floating *tmp = <floating *>p.TMP
@@ -374,7 +428,8 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
         start = bi * p.batch
         rows = p.batch if start + p.batch <= p.n else p.n - start
         if not p.is_sparse:
-            _gather_rows(xb, X, order, start, rows, p.n, p.batch, d)
+            p.x_gathered = False
+            _prefetch_rows(X, order, start + rows, min(start + rows + p.batch, p.n), d)
         if p.class_labels:
             for r in range(rows):
                 (<int64_t *>p.YB)[r] = (<const int64_t *>p.Y)[order[start + r]]
@@ -386,6 +441,9 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
             for r in range(rows):
                 (<floating *>p.WB)[r] = (<const floating *>p.SW)[order[start + r]]
         total += _forward_backward(tag, p, order + start, rows, rows > 1)
+        for l in range(p.n_layers):
+            if p.D[l] != NULL:
+                p.DSTEP[l] += 1
         if h.adam:
             h.step += 1
         for i in range(p.n_params):
@@ -393,7 +451,7 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
             if rows > 1 or l < 0 or (l == 0 and p.is_sparse):
                 _update(p, h, i, <const floating *>p.GP[i], 0, p.size[i])
                 continue
-            x = <const floating *>p.A[l]
+            x = <const floating *>_input(p, l)
             g = <floating *>p.G[l]
             if not h.adam and h.momentum == 0.0 and h.decay[i] == 0.0:
                 _rank1_sgd(<floating *>p.P[i], x, g, p.width[l], p.width[l + 1], <floating>h.lr)
@@ -405,19 +463,27 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
     return total
 
 
-cdef inline void _gather_rows(floating *xb, const floating *X, const int64_t *order,
-                              Py_ssize_t start, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t batch,
-                              Py_ssize_t d) noexcept nogil:
-    """Copy rows order[start:start+rows] of the dense X into xb, and start fetching the
-    next minibatch's rows (scattered in X) while this one computes."""
+cdef inline void _prefetch_rows(const floating *X, const int64_t *order, Py_ssize_t start,
+                                Py_ssize_t stop, Py_ssize_t d) noexcept nogil:
+    """Start fetching rows order[start:stop] of the dense X (the next minibatch's,
+    scattered in X) while this one computes."""
     cdef Py_ssize_t r, j
-    for r in range(rows):
-        memcpy(xb + r * d, X + order[start + r] * d, d * sizeof(floating))
-    for r in range(start + rows, min(start + rows + batch, n)):
+    for r in range(start, stop):
         j = 0
         while j < d:
             __builtin_prefetch(X + order[r] * d + j, 0, 1)
             j += 64 // sizeof(floating)
+
+
+cdef inline void _x_gathered(floating *xb, TrainPlan p, const int64_t *x_rows,
+                             Py_ssize_t rows) noexcept nogil:
+    """Copy the minibatch's rows x_rows of the dense X into xb (A[0]), once per minibatch
+    (x_rows NULL: A[0] already holds the rows)."""
+    cdef Py_ssize_t r, d = p.width[0]
+    if x_rows != NULL and not p.x_gathered:
+        for r in range(rows):
+            memcpy(xb + r * d, <const floating *>p.X + x_rows[r] * d, d * sizeof(floating))
+        p.x_gathered = True
 
 
 cdef inline void _sparse_weight_grad(TrainPlan p, const int64_t *rows, Py_ssize_t n_rows,
@@ -436,39 +502,74 @@ cdef inline void _sparse_weight_grad(TrainPlan p, const int64_t *rows, Py_ssize_
     p.n_prev = n_rows
 
 
+cdef inline char *_input(TrainPlan p, int l) noexcept nogil:
+    """The input of layer l: the previous layer's output after dropout, else A[l]."""
+    return p.D[l - 1] if l > 0 and p.D[l - 1] != NULL else p.A[l]
+
+
+cdef inline void _dropout_rows(TrainPlan p, int l, Py_ssize_t rows, const floating *x,
+                               floating *y) noexcept nogil:
+    """y = dropout of layer l's output (or of its gradient) x, rows x width: the mask of
+    ops.dropout(x, dropout[l], seed=dropout_seeds[l], step=dropout_steps[l])."""
+    cdef Py_ssize_t n = rows * p.width[l + 1]
+    dropout_chunks(x, y, n, fnn_dropout_key(p.drop_seed[l], <uint64_t>p.DSTEP[l]),
+                   fnn_dropout_threshold(p.drop_p[l]), <floating>(1.0 / (1.0 - p.drop_p[l])),
+                   _threads(n, EW_PAR_CHEAP))
+
+
 cdef double _forward_backward(floating *tag, TrainPlan p, const int64_t *x_rows,
                               Py_ssize_t rows, bint weight_grads) noexcept nogil:
     """Forward, loss and backward of the `rows` rows in A[0] against YB: returns the sum of
     the per-sample losses; gradients of the biases into GP and, when `weight_grads`, of
     the weights (otherwise each layer's dz stays in G[l] for a rank-1 update).  A sparse X
     is read in place instead of A[0], rows x_rows of it (NULL: rows 0..rows-1), and the
-    first layer's weight gradient is always computed."""
+    first layer's weight gradient is always computed.  Dropout: see the file header."""
     cdef int l, L = p.n_layers
     cdef const floating *bias
     cdef floating *g
     cdef double total
+    cdef Py_ssize_t d = p.width[0]
+    # rows of a dense X read in place by the first layer's GEMMs (see the top of the file)
+    cdef bint in_place = x_rows != NULL and not p.is_sparse and weight_grads
     for l in range(L):
         bias = <const floating *>p.P[p.b_index[l]] if p.b_index[l] >= 0 else NULL
         if l == 0 and p.is_sparse:
             csr_linear(p.sparse, x_rows, rows, <const floating *>p.P[p.w_index[0]], p.width[1],
                        bias, p.act[0], <floating>p.slope[0], <floating *>p.A[1],
                        _threads(rows * p.width[1], EW_PAR_CHEAP))
-            continue
-        _train_gemm(rows, p.width[l + 1], p.width[l],
-              <const floating *>p.A[l], p.width[l], 1,
-              <const floating *>p.P[p.w_index[l]], p.width[l + 1], 1,
-              <floating *>p.A[l + 1], bias, p.act[l], p.slope[l])
+        elif l == 0 and in_place and gemm_gather(
+                rows, p.width[1], d, <const floating *>p.X, d, 1, x_rows, False,
+                <const floating *>p.P[p.w_index[0]], p.width[1], 1, <floating *>p.A[1], bias,
+                p.act[0], p.slope[0]) == 0:
+            pass  # A[1] = act(X[x_rows] @ W + b)
+        else:
+            if l == 0:
+                _x_gathered(<floating *>p.A[0], p, x_rows, rows)
+            _train_gemm(rows, p.width[l + 1], p.width[l],
+                  <const floating *>_input(p, l), p.width[l], 1,
+                  <const floating *>p.P[p.w_index[l]], p.width[l + 1], 1,
+                  <floating *>p.A[l + 1], bias, p.act[l], p.slope[l])
+        if p.D[l] != NULL:
+            _dropout_rows(p, l, rows, <const floating *>p.A[l + 1], <floating *>p.D[l])
     total = _loss_and_grad(tag, p, rows)
     for l in range(L - 1, -1, -1):
         g = <floating *>p.G[l]
+        if p.D[l] != NULL:
+            _dropout_rows(p, l, rows, g, g)
         _dz_and_bias_grad(g, <const floating *>p.A[l + 1], rows, p.width[l + 1], p.act[l],
                           <floating>p.slope[l], <floating *>p.GP[p.b_index[l]]
                           if p.b_index[l] >= 0 else NULL)
         if l == 0 and p.is_sparse:
             _sparse_weight_grad(p, x_rows, rows, g)
+        elif l == 0 and in_place and not p.x_gathered and gemm_gather(
+                d, p.width[1], rows, <const floating *>p.X, 1, d, x_rows, True, g, p.width[1], 1,
+                <floating *>p.GP[p.w_index[0]], NULL, FNN_ACT_IDENTITY, 0.0) == 0:
+            pass  # dW = X[x_rows].T @ dz
         elif weight_grads:  # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
+            if l == 0:
+                _x_gathered(<floating *>p.A[0], p, x_rows, rows)
             _train_gemm(p.width[l], p.width[l + 1], rows,
-                        <const floating *>p.A[l], 1, p.width[l],
+                        <const floating *>_input(p, l), 1, p.width[l],
                         g, p.width[l + 1], 1,
                         <floating *>p.GP[p.w_index[l]], NULL, FNN_ACT_IDENTITY, 0.0)
         if l > 0:

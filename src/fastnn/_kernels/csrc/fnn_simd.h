@@ -9,7 +9,7 @@
 #include <immintrin.h>
 
 /* r[q] (row q of an 8 x 8 float block) becomes column q. */
-static inline __attribute__((always_inline)) void fnn_transpose_ps(__m256 *r)
+static FNN_FORCE_INLINE void fnn_transpose_ps(__m256 *r)
 {
     const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
@@ -30,7 +30,7 @@ static inline __attribute__((always_inline)) void fnn_transpose_ps(__m256 *r)
 }
 
 /* r[q] (row q of a 4 x 4 double block) becomes column q. */
-static inline __attribute__((always_inline)) void fnn_transpose_pd(__m256d *r)
+static FNN_FORCE_INLINE void fnn_transpose_pd(__m256d *r)
 {
     const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
     const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);

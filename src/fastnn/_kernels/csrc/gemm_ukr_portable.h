@@ -26,7 +26,7 @@ typedef T FN(vec) __attribute__((vector_size(VLP * sizeof(T))));
 #define NV (NR / VLP) /* vectors per row of the MR x NR tile */
 
 /* x in every lane (x - 0 is x, also for -0: no arithmetic is left). */
-static inline __attribute__((always_inline)) FN(vec) FN(splat)(T x)
+static FNN_FORCE_INLINE FN(vec) FN(splat)(T x)
 {
     return x - (FN(vec)){0};
 }
@@ -35,7 +35,7 @@ static inline __attribute__((always_inline)) FN(vec) FN(splat)(T x)
  * act(alpha * acc + beta * c + bias).  Whole rows of unit column stride in vectors
  * (alpha == 1 skips the product, which is exact), the activation on the stored rows;
  * else through FN(store_tile). */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(finish)(const FN(vec) *acc, const int R, const int V, const int S, T *c, ptrdiff_t rsc,
            ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
@@ -78,7 +78,7 @@ FN(finish)(const FN(vec) *acc, const int R, const int V, const int S, T *c, ptrd
  * (q - NV) * VLP (a narrow tile's tail panel).  A is a packed micro-panel (`packed`:
  * step p at a + p * MR * PACK_A_LANES) or read through its strides, A(i, p) =
  * a[i * ars + p * acs], rows >= mr reading row mr - 1.  Finished by FN(finish). */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(tile_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int packed, const T *b,
               ptrdiff_t bs, const T *bt, ptrdiff_t bts, T *c, ptrdiff_t rsc, ptrdiff_t csc,
               ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e, const int R, const int V)
@@ -147,7 +147,7 @@ FN(tile_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int packed
 /* Run micro-kernel `ukr` (FNN_UKR_PACKED, _B_DIRECT, _A_DIRECT or _NARROW) on the mr x nr
  * tile at c, as the AVX2 path's FN(ukr_call); the narrow tile's B is a packed NR-wide
  * panel followed by the VLP-wide panel of its tail columns. */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(ukr_call)(int ukr, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
              ptrdiff_t rsb, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
              const FN(epi_t) *e)
