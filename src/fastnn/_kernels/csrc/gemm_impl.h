@@ -76,10 +76,15 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
 #endif
 
 #include "gemm_skinny.h"
+#if FNN_HAVE_AVX2
+#include "gemm_gemv.h"
+#else
+#define GEMV_N 0 /* no matrix-vector kernels */
+#endif
 
 /* Everything the driver's choices depend on, in one place. */
 static const fnn_gemm_blocking FN(blocking) = {
-    MR, NR, KC, MC, NC, PATH_N_NARROW, PATH_NARROW_TILES, PATH_PAIRS_TILE, SKINNY_M, SKINNY_NB,
+    MR, NR, KC, MC, NC, PATH_N_NARROW, PATH_NARROW_TILES, PATH_PAIRS_TILE, SKINNY_M, SKINNY_NB, GEMV_N,
 };
 
 const fnn_gemm_blocking *FN(gemm_blocking)(void) { return &FN(blocking); }
@@ -356,6 +361,10 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
         return;
     const FN(args_t) g = {m, n, k < 0 ? 0 : k, a, b, bias, c, rsa, csa, rsb, csb, rsc, csc,
                           alpha, beta, slope, act};
+#if FNN_HAVE_AVX2
+    if (FN(gemv)(&g))
+        return;
+#endif
     if (FN(skinny)(&g))
         return;
     int tm = 1, tn = 1;
@@ -429,3 +438,5 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef SKINNY_M
 #undef SKINNY_MAX_FMA
 #undef SKINNY_NB
+#undef GEMV_N
+#undef VREDUCE
