@@ -70,6 +70,28 @@ def mlp(sizes, act=fastnn.ReLU, dtype=np.float64, seed=0):
     return fastnn.Sequential(layers)
 
 
+def central_differences(f, x, h=1e-6):
+    """The gradient of the scalar function ``f`` at ``x`` (float64) by central differences."""
+    numeric = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[idx] += h
+        down[idx] -= h
+        numeric[idx] = (f(up) - f(down)) / (2 * h)
+    return numeric
+
+
+class PythonLoop(fastnn.layers.Layer):
+    """The identity, as a layer the compiled epoch does not know: a network with one
+    inside trains in the Python loop (the numbers the compiled epoch must equal)."""
+
+    def forward(self, x, training=True):
+        return x
+
+    def backward(self, grad):
+        return grad
+
+
 def manual_fit(model, loss, optimizer, X, y, *, epochs, batch_size, seed):
     """The lecture's loop over the minibatches ``fit(..., seed=seed)`` draws (forward,
     loss, backward, step); returns the mean loss of each epoch, like ``History.loss``."""
@@ -86,16 +108,16 @@ def manual_fit(model, loss, optimizer, X, y, *, epochs, batch_size, seed):
     return curve
 
 
-def assert_fit_bitwise_for_thread_counts(X, y, sizes):
+def assert_fit_bitwise_for_thread_counts(X, y, sizes, *, build=None, batch_size=128):
     """``fit`` (Adam, float32, 2 epochs) on 1, 2 and 3 threads: the same losses and weights,
-    bit for bit."""
+    bit for bit; ``build(sizes)`` makes the network (default: :func:`mlp` in float32)."""
     results = []
     for n_threads in (1, 2, 3):
         with fastnn.set_num_threads(n_threads):
-            model = mlp(sizes, dtype=np.float32)
+            model = build(sizes) if build else mlp(sizes, dtype=np.float32)
             hist = model.fit(X, y, loss="cross_entropy",
                              optimizer=fastnn.Adam(model.parameters(), lr=1e-3), epochs=2,
-                             batch_size=128, seed=0, verbose=False)
+                             batch_size=batch_size, seed=0, verbose=False)
         results.append((hist.loss, [p.value.copy() for p in model.parameters()]))
     for loss, params in results[1:]:
         assert loss == results[0][0]

@@ -23,7 +23,8 @@ def test_spec_names_exist():
 
 
 @pytest.mark.parametrize("name", sorted(set(SPEC_OPS) | {"column_sum", "sparse_linear",
-                                                        "sparse_linear_backward"}))
+                                                        "sparse_linear_backward", "dropout",
+                                                        "dropout_backward"}))
 def test_kernel_and_reference_signatures_agree(name):
     compiled = inspect.signature(getattr(ops, name))
     twin = inspect.signature(getattr(reference, name))

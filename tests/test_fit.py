@@ -10,7 +10,7 @@ from fastnn import reference as R
 
 from _helpers import (LOSSES, NUMPY_TRAINING_TOL, OPTIMIZERS, TRAINING_TOL, assert_close,
                       assert_fit_bitwise_for_thread_counts, assert_fit_equals_manual_loop,
-                      class_data, manual_fit, mlp, targets)
+                      PythonLoop, class_data, manual_fit, mlp, targets)
 
 
 # ------------------------------------------------- parity with a plain NumPy loop
@@ -222,12 +222,16 @@ def test_parameter_groups_set_weight_decay_per_parameter():
 
 # ---------------------------------------------------------- the compiled epoch
 def test_compiled_runner_is_used_for_dense_stacks_only():
+    """Dense layers, fusable activations and a Dropout after any Dense but the last."""
     X, y = class_data(n=20, d=5, c=3)
     plain = mlp([5, 8, 3])
     assert _training.compiled_layers(plain) is not None
-    dropout = fastnn.Sequential([fastnn.Dense(5, 8, dtype=np.float64), fastnn.Dropout(0.1),
-                                 fastnn.Dense(8, 3, dtype=np.float64)])
-    assert _training.compiled_layers(dropout) is None
+    d1, d2 = (fastnn.Dense(5, 8, dtype=np.float64), fastnn.Dense(8, 3, dtype=np.float64))
+    inside = fastnn.Sequential([d1, fastnn.ReLU(), fastnn.Dropout(0.1), d2])
+    assert [drop for *_, drop in _training.compiled_layers(inside)] == [inside.layers[2], None]
+    for layers in ([d1, d2, fastnn.Dropout(0.1)], [fastnn.Dropout(0.1), d1, d2],
+                   [d1, fastnn.Dropout(0.1), fastnn.Dropout(0.2), d2], [d1, PythonLoop(), d2]):
+        assert _training.compiled_layers(fastnn.Sequential(layers)) is None
     slope = fastnn.Sequential([fastnn.Dense(5, 8, dtype=np.float64), fastnn.LeakyReLU(0.2),
                                fastnn.Dense(8, 3, dtype=np.float64)])
     assert _training.compiled_layers(slope) is None
@@ -246,7 +250,7 @@ def test_train_plan_rejects_bad_order(bad_order, match):
     params = model.parameters()
     plan = _dispatch.kernels.TrainPlan(
         X, y, 8, [p.value for p in params], [p.grad for p in params], None, None,
-        [0, 2], [1, 3], [code for _, code, _ in layers], [0.0, 0.0], 0, 0.0)
+        [0, 2], [1, 3], [code for _, code, *_ in layers], [0.0, 0.0], 0, 0.0)
     before = [p.value.copy() for p in params]
     with pytest.raises(ValueError, match=match):
         plan.run_sgd(bad_order, 0, 3, 0.1, 0.0, False, np.zeros(4))
@@ -304,7 +308,7 @@ def test_fit_trains_on_the_labels_it_was_given(value, classes, compiled, on_each
     for labels in (y.copy(), y):
         layers = [fastnn.Dense(6, 9, dtype=np.float64, seed=0), fastnn.ReLU(),
                   fastnn.Dense(9, classes, dtype=np.float64, seed=1)]
-        model = fastnn.Sequential(layers if compiled else layers[:2] + [fastnn.Dropout(0.0)]
+        model = fastnn.Sequential(layers if compiled else layers[:2] + [PythonLoop()]
                                   + layers[2:])
         assert (_training.compiled_layers(model) is not None) == compiled
         hist = model.fit(X, labels, loss="cross_entropy",
@@ -389,7 +393,7 @@ def test_fit_checks_the_optimizer_as_it_is(case, compiled):
     refuses them before any weight changes, as train_batch and step do."""
     X, y = class_data(n=20, d=5, c=3)
     model = mlp([5, 8, 3]) if compiled else fastnn.Sequential(
-        [fastnn.Dense(5, 8, dtype=np.float64, seed=0), fastnn.Dropout(0.0),
+        [fastnn.Dense(5, 8, dtype=np.float64, seed=0), PythonLoop(),
          fastnn.Dense(8, 3, dtype=np.float64, seed=1)])
     opt = SPOILED_OPTIMIZERS[case](model.parameters())
     before = [p.value.copy() for p in model.parameters()]
@@ -405,7 +409,7 @@ def test_fit_checks_the_optimizer_as_it_is(case, compiled):
 @pytest.mark.parametrize("compiled", [True, False])
 def test_a_callback_spoiling_the_learning_rate_stops_fit_before_the_next_epoch(compiled):
     X, y = class_data(n=20, d=5, c=3)
-    model = mlp([5, 8, 3]) if compiled else mlp([5, 8, 3], act=lambda: fastnn.Dropout(0.0))
+    model = mlp([5, 8, 3]) if compiled else mlp([5, 8, 3], act=PythonLoop)
     opt = fastnn.SGD(model.parameters(), lr=0.1)
     seen = []
 

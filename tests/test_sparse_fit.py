@@ -8,7 +8,7 @@ import fastnn
 from fastnn import _training
 from _helpers import (LOSSES, NUMPY_TRAINING_TOL, OPTIMIZERS, assert_close,
                       assert_fit_bitwise_for_thread_counts, assert_fit_equals_manual_loop,
-                      forbid_densifying, mlp, targets)
+                      PythonLoop, forbid_densifying, mlp, targets)
 
 sp = pytest.importorskip("scipy.sparse")
 
@@ -175,15 +175,14 @@ def test_the_compiled_epoch_keeps_its_own_copy_of_the_sparse_structure():
 
 
 def test_python_epoch_on_csr_equals_dense():
-    """A network the compiled epoch does not run (a Dropout inside) trains on CSR rows in
+    """A network the compiled epoch does not run (PythonLoop inside) trains on CSR rows in
     the Python loop, with the numbers of the dense matrix."""
     X = sparse_data(80, 30, seed=8)
     y = np.random.default_rng(8).integers(0, 3, 80)
     weights = []
     for data in (X, sp.csr_array(X), X.toarray()):
         model = fastnn.Sequential([fastnn.Dense(30, 8, dtype=np.float64, seed=0), fastnn.ReLU(),
-                                   fastnn.Dropout(0.0), fastnn.Dense(8, 3, dtype=np.float64,
-                                                                     seed=1)])
+                                   PythonLoop(), fastnn.Dense(8, 3, dtype=np.float64, seed=1)])
         assert _training.compiled_layers(model) is None
         model.fit(data, y, loss="cross_entropy", optimizer=fastnn.Adam(model.parameters()),
                   epochs=2, batch_size=16, seed=0, verbose=False)

@@ -138,6 +138,51 @@ def test_corpus_file_equals_sentences(tmp_path):
         assert np.array_equal(b.wv.vectors, a.wv.vectors)
 
 
+def _write(path, corpus):
+    path.write_text("\n".join(" ".join(s) for s in corpus) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("source", ["file", "sentences"])
+def test_streamed_in_small_batches(tmp_path, monkeypatch, source):
+    """The corpus streamed in many blocks (file) or batches (sentences) each epoch: every
+    word trained once an epoch, lines longer than a block split at a token boundary, the
+    epoch loss summed over the batches, reproducible, and the groups still found."""
+    from fastnn import word2vec
+    monkeypatch.setattr(word2vec, "BLOCK_BYTES", 512)
+    monkeypatch.setattr(word2vec, "BATCH_WORDS", 300)
+    corpus = planted_corpus() + [["g1w1", "g1w2"] * 400]  # a 6,400-byte line
+    words = sum(map(len, corpus))
+    if source == "file":
+        args = dict(corpus_file=_write(tmp_path / "c.txt", corpus))
+    else:
+        args = dict(sentences=corpus)
+    kw = dict(vector_size=16, window=3, min_count=1, epochs=5, workers=1, seed=1,
+              progress=False, sample=0, compute_loss=True)
+    a, b = Word2Vec(**args, **kw), Word2Vec(**args, **kw)
+    assert a.corpus_total_words == words and a.effective_words == 5 * words
+    assert np.array_equal(a.wv.vectors, b.wv.vectors) and a.epoch_losses == b.epoch_losses
+    assert len(a.epoch_losses) == 5 and a.epoch_losses[0] > a.epoch_losses[-1]
+    assert_groups_found(a.wv)
+    assert a.train(**{"corpus_iterable" if source == "sentences" else "corpus_file":
+                      next(iter(args.values()))}, epochs=1) == (words, words)
+
+
+def test_epoch_loss_is_exact_over_many_batches(monkeypatch):
+    from fastnn import word2vec
+    monkeypatch.setattr(word2vec, "BATCH_WORDS", 20)
+    model = _model([["a"] * 7] * 30, sg=0, alpha=0.0, min_alpha=0.0, compute_loss=True,
+                   epochs=2)
+    assert model.epoch_losses == pytest.approx([210 * math.log(2)] * 2, rel=1e-12)
+
+
+def test_one_shot_sentences_are_rejected():
+    with pytest.raises(TypeError, match="re-iterable.*generator"):
+        Word2Vec((s for s in planted_corpus(10)), min_count=1, progress=False)
+    with pytest.raises(TypeError, match="re-iterable.*list_iterator"):
+        Word2Vec(iter(planted_corpus(10)), min_count=1, progress=False)
+
+
 def test_build_vocab_then_train_skips_unknown_words():
     model = Word2Vec(vector_size=8, min_count=1, workers=1, progress=False, sample=0)
     assert model.wv is None

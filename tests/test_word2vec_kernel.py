@@ -252,6 +252,8 @@ def test_train_rejects_bad_arguments(kmod):
 
 # ------------------------------------------------------------------ vocabulary counter
 def _count(kmod, data: bytes, cuts):
+    """Count ``data`` fed in blocks cut at ``cuts``; then tokenise it whole with the
+    counter as the table (every token known: ids in order of first appearance)."""
     counter = kmod.VocabCounter()
     pending, start = b"", 0
     for cut in list(cuts) + [len(data)]:
@@ -260,16 +262,28 @@ def _count(kmod, data: bytes, cuts):
         start = cut
     counter.feed(pending, final=True)
     keys, counts = counter.vocabulary()
-    ids, sent = counter.stream()
+    ids, sent = _tokenize(counter, data, True)[1:]
     return keys, counts, ids, sent
 
 
-def _python_count(data: bytes):
+def _tokenize(table, data: bytes, final: bool, threads: int = 1):
+    room = table.room(len(data))
+    tokens, sent = np.full(room, -7, np.int32), np.full(room, -7, np.int64)
+    used, nt, ns = table.tokenize(data, final, threads, tokens, sent)
+    return used, tokens[:nt], sent[:ns + 1]
+
+
+def _python_count(data: bytes, known=None):
+    """Keys in order of first appearance, the ids of the tokens in ``known`` (all when
+    None; ids then index ``known``), and the non-empty sentences of at most 10,000 ids."""
     keys, ids, sentences = {}, [], []
     for line in data.split(b"\n"):
-        toks = line.split()
+        for t in line.split():
+            keys.setdefault(t, len(keys))
+        toks = [t for t in line.split() if known is None or t in known]
+        index = keys if known is None else {k: i for i, k in enumerate(known)}
         for k in range(0, len(toks), 10000):
-            piece = [keys.setdefault(t, len(keys)) for t in toks[k:k + 10000]]
+            piece = [index[t] for t in toks[k:k + 10000]]
             if piece:
                 sentences.append(piece)
                 ids += piece
@@ -304,3 +318,54 @@ def test_counter_splits_long_sentences_and_grows(kmod):
 def test_counter_empty(kmod):
     keys, counts, ids, sent = _count(kmod, b" \n\n \t", [2])
     assert keys == [] and len(counts) == 0 and len(ids) == 0 and sent.tolist() == [0]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_tokenize_drops_unknown_words_in_parallel_pieces(kmod, threads):
+    """A block large enough to be cut in pieces for several threads: the same ids and
+    sentences as Python's split, whatever the thread count; unknown words dropped,
+    sentences left empty by them left out, long ones split after 10,000 known words."""
+    rng = np.random.default_rng(11)
+    words = [b"w%d" % i for i in range(300)]
+    lines = [b" ".join(rng.choice(words, rng.integers(0, 30))) for _ in range(20_000)]
+    lines[7] = b" ".join([b"w0", b"zz"] * 12_000)  # 24,000 words, 12,000 known
+    data = b"\n".join(lines) + b"\n\t w2"
+    known = words[::3]
+    table = kmod.VocabCounter()
+    table.add(known)
+    _, want_ids, sentences = _python_count(data, known)
+    used, ids, sent = _tokenize(table, data, True, threads)
+    assert used == len(data) and len(data) > 6 * 65536
+    assert ids.tolist() == want_ids
+    assert np.diff(sent).tolist() == [len(s) for s in sentences]
+
+
+def test_tokenize_takes_complete_lines_of_a_block(kmod):
+    table = kmod.VocabCounter()
+    table.add([b"a", b"b", b"c"])
+    used, ids, sent = _tokenize(table, b"a b\nc a\nb c", False)
+    assert used == 8 and ids.tolist() == [0, 1, 2, 0] and sent.tolist() == [0, 2, 4]
+    used, ids, sent = _tokenize(table, b"a b c a", False)  # no newline: cut at a space
+    assert used == 6 and ids.tolist() == [0, 1, 2] and sent.tolist() == [0, 3]
+    assert _tokenize(table, b"abc", False)[0] == 0
+    used, ids, sent = _tokenize(table, b"abc c", True)
+    assert used == 5 and ids.tolist() == [2] and sent.tolist() == [0, 1]
+
+
+def test_tokenize_and_add_reject_bad_arguments(kmod):
+    table = kmod.VocabCounter()
+    table.add([b"a"])
+    ok32, ok64 = np.empty(table.room(3), np.int32), np.empty(table.room(3), np.int64)
+    with pytest.raises(ValueError, match="need 34 entries for 3 bytes"):
+        table.tokenize(b"a a", True, 1, ok32[:-1], ok64)
+    with pytest.raises(ValueError, match="sent_out"):
+        table.tokenize(b"a a", True, 1, ok32, ok64.astype(np.int32))
+    with pytest.raises(ValueError, match="writeable"):
+        ok32.flags.writeable = False
+        table.tokenize(b"a a", True, 1, ok32, ok64)
+    with pytest.raises(ValueError, match="threads"):
+        table.tokenize(b"a a", True, 0, ok32, ok64)
+    with pytest.raises(TypeError, match="bytes"):
+        table.add(["a"])
+    with pytest.raises(ValueError, match="non-empty"):
+        table.add([b""])

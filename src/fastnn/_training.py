@@ -3,11 +3,13 @@
 ``make_epoch_runner`` returns ``run(order, progress) -> sum of per-sample losses`` for
 one epoch over the rows of ``X`` in ``order``.  A network whose steps
 (:func:`~fastnn.layers.fused_steps`) are all ``Dense`` layers, each optionally with the
-activation ``ops.linear`` fuses, trained with a loss the compiled epoch runs
+activation ``ops.linear`` fuses and each but the last optionally followed by a
+``Dropout``, trained with a loss the compiled epoch runs
 (:meth:`~fastnn.losses.Loss.compiled_args`) and SGD/Adam/AdamW, gets the compiled
 runner: every minibatch runs in nogil code
-(gather, forward with fused epilogues, loss, backward, update) on buffers allocated
-once per ``fit``; a CSR ``X`` is read in place, its minibatches' rows by index.
+(gather, forward with fused epilogues and dropout, loss, backward, update) on buffers
+allocated once per ``fit``, with the dropout masks of the Python layer (same seed, same
+steps); a CSR ``X`` is read in place, its minibatches' rows by index.
 Anything else runs the manual loop of the lecture in Python.
 Both run the same kernels in the same order, so they give the same numbers.
 
@@ -22,7 +24,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 from . import _dispatch
-from .layers import Dense, fused_steps
+from .layers import Dense, Dropout, fused_steps
 from .losses import Loss
 from .optim import SGD, Adam, AdamW, Optimizer
 
@@ -63,32 +65,49 @@ def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.
     return run
 
 
-def compiled_layers(model) -> Optional[List[Tuple[Dense, int, float]]]:
-    """``(dense, activation code, slope)`` per step of :func:`~fastnn.layers.fused_steps`
-    when every step is a ``Dense`` (with its fused activation or none)."""
-    plan = []
-    for dense, act in fused_steps(model.layers):
-        if type(dense) is not Dense:
+#: ``(dense, activation code, slope, the Dropout on its output or None)``
+CompiledLayer = Tuple[Dense, int, float, Optional[Dropout]]
+
+
+def compiled_layers(model) -> Optional[List[CompiledLayer]]:
+    """One entry per ``Dense`` step of :func:`~fastnn.layers.fused_steps` when every step
+    is a ``Dense`` (with its fused activation or none), each but the last optionally
+    followed by one ``Dropout`` step."""
+    plan: List[CompiledLayer] = []
+    for layer, act in fused_steps(model.layers):
+        if type(layer) is Dropout and plan and plan[-1][3] is None:
+            plan[-1] = plan[-1][:3] + (layer,)
+        elif type(layer) is not Dense:
             return None
-        if act is None:
-            plan.append((dense, _ACT_CODES["identity"], 0.0))
+        elif act is None:
+            plan.append((layer, _ACT_CODES["identity"], 0.0, None))
         else:
-            plan.append((dense, _ACT_CODES[act.kernel], getattr(act, "negative_slope", 0.0)))
-    return plan
+            plan.append((layer, _ACT_CODES[act.kernel], getattr(act, "negative_slope", 0.0),
+                         None))
+    return None if plan[-1][3] is not None else plan
 
 
-def _train_plan(layers: List[Tuple[Dense, int, float]], loss_args, X: np.ndarray,
+def _active_dropout(layers: List[CompiledLayer]) -> List[Tuple[int, Dropout]]:
+    """``(layer index, Dropout)`` of the dropout layers with ``p > 0``."""
+    return [(l, drop) for l, (*_, drop) in enumerate(layers) if drop is not None and drop.p > 0]
+
+
+def _train_plan(layers: List[CompiledLayer], loss_args, X: np.ndarray,
                 y: np.ndarray, batch_size: int, state1=None, state2=None, sample_weight=None):
-    """The compiled plan over the parameters of ``layers`` (in layer order)."""
-    params = [p for dense, _, _ in layers for p in dense.parameters()]
+    """The compiled plan over the parameters of ``layers`` (in layer order), with the
+    rates and keys of their dropout layers."""
+    params = [p for dense, *_ in layers for p in dense.parameters()]
     index = {id(p.value): i for i, p in enumerate(params)}
+    drops = [drop for *_, drop in layers]
     return _dispatch.kernels.TrainPlan(
         X, y, batch_size,
         [p.value for p in params], [p.grad for p in params], state1, state2,
-        [index[id(dense.weight)] for dense, _, _ in layers],
-        [index[id(dense.bias)] if dense.bias is not None else -1 for dense, _, _ in layers],
-        [code for _, code, _ in layers], [slope for _, _, slope in layers],
-        *loss_args, sample_weight)
+        [index[id(dense.weight)] for dense, *_ in layers],
+        [index[id(dense.bias)] if dense.bias is not None else -1 for dense, *_ in layers],
+        [code for _, code, _, _ in layers], [slope for _, _, slope, _ in layers],
+        *loss_args, sample_weight,
+        [drop.p if drop is not None else 0.0 for drop in drops],
+        [drop.key if drop is not None else 0 for drop in drops])
 
 
 def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
@@ -99,13 +118,14 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
     loss_args = loss.compiled_args()
     if layers is None or loss_args is None or type(optimizer) not in (SGD, Adam, AdamW):
         return None
-    params = [p for dense, _, _ in layers for p in dense.parameters()]
+    params = [p for dense, *_ in layers for p in dense.parameters()]
     if [id(p.value) for p in optimizer.params] != [id(p.value) for p in params]:
         return None  # the optimizer covers a subset or another order of the parameters
     adam = isinstance(optimizer, Adam)
     plan = _train_plan(layers, loss_args, X, y, batch_size,
                        optimizer.m if adam else optimizer.velocity,
                        optimizer.v if adam else None, sample_weight)
+    drops = _active_dropout(layers)
 
     def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:
         n_batches = -(-len(order) // batch_size)
@@ -116,6 +136,8 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
         decays = np.array(optimizer.weight_decays, dtype=np.float64)
         for first in range(0, n_batches, chunk):
             count = min(chunk, n_batches - first)
+            for l, drop in drops:  # a manual forward in a callback also advances the step
+                plan.dropout_steps[l] = drop.step
             if adam:
                 total += plan.run_adam(order, first, count, optimizer.t, optimizer.lr,
                                        optimizer.betas[0], optimizer.betas[1], optimizer.eps,
@@ -124,6 +146,8 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
             else:
                 total += plan.run_sgd(order, first, count, optimizer.lr, optimizer.momentum,
                                       optimizer.nesterov, decays)
+            for l, drop in drops:
+                drop.step = int(plan.dropout_steps[l])
             if progress is not None:
                 progress(first + count)
         return total
@@ -143,10 +167,12 @@ def full_batch_gradient(model, loss: Loss, X: np.ndarray, y: np.ndarray,
     the weighted mean with ``sample_weight``) at the model's current parameters, with
     every parameter's gradient of the mean written to its ``grad``: the objective of
     full-batch solvers such as L-BFGS.  Compiled (one nogil forward and backward, X read
-    in place) when the epoch would be; otherwise the Python forward, loss and backward."""
+    in place) when the epoch would be and no dropout is active; otherwise the Python
+    forward (in training mode: each evaluation draws new dropout masks), loss and
+    backward."""
     layers = compiled_layers(model)
     loss_args = loss.compiled_args()
-    if layers is not None and loss_args is not None:
+    if layers is not None and loss_args is not None and not _active_dropout(layers):
         return _train_plan(layers, loss_args, X, y, X.shape[0],
                            sample_weight=sample_weight).loss_gradient
 

@@ -309,24 +309,39 @@ class Identity(Activation):
 
 class Dropout(Layer):
     """Inverted dropout: in training, zero each input with probability ``p`` and scale the
-    rest by ``1 / (1 - p)``; at inference, the identity."""
+    rest by ``1 / (1 - p)``; at inference, the identity.
+
+    The masks are ``ops.dropout``'s, a counter-based hash of ``(key, step, element
+    index)`` (see ``fastnn.reference.dropout_mask``): ``key`` is ``seed`` (an integer;
+    drawn at random for ``seed=None``, from the generator for a ``Generator``), ``step``
+    counts the training forwards so far, one per minibatch.  ``Sequential.fit`` runs the
+    same masks in its compiled epoch, so fit and the manual loop give the same numbers.
+    """
 
     def __init__(self, p: float = 0.5, *, seed: Optional[int] = None):
         self.p = check_real(p, "p", 0.0, 1.0, False, True)
         self.seed = check_seed(seed)
-        self._rng = np.random.default_rng(self.seed)
-        self._mask: Optional[np.ndarray] = None
+        if isinstance(self.seed, int):
+            self.key = self.seed % 2 ** 64
+        else:
+            rng = self.seed if isinstance(self.seed, np.random.Generator) else \
+                np.random.default_rng(self.seed)
+            self.key = int(rng.integers(0, 2 ** 64, dtype=np.uint64))
+        #: the step of the next training forward's mask
+        self.step = 0
+        self._mask_step: Optional[int] = None
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         if not training or self.p == 0.0:
-            self._mask = None
+            self._mask_step = None
             return x
-        keep = self._rng.random(x.shape) >= self.p
-        self._mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
-        return x * self._mask
+        self._mask_step, self.step = self.step, self.step + 1
+        return ops.dropout(x, self.p, seed=self.key, step=self._mask_step)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
-        return grad if self._mask is None else grad * self._mask
+        if self._mask_step is None:
+            return grad
+        return ops.dropout_backward(grad, self.p, seed=self.key, step=self._mask_step)
 
     def config(self) -> dict:
         return {"p": self.p, "seed": self.seed}

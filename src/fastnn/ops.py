@@ -22,6 +22,9 @@ __all__ += ["relu", "leaky_relu", "tanh", "sigmoid", "identity",
             "identity_backward", "softmax", "log_softmax", "softmax_cross_entropy", "mse",
             "bce_with_logits", "poisson_nll", "column_sum", "sgd_step", "adam_step"]
 
+# Inverted dropout, masks from a counter-based hash (dropout.pxi).
+__all__ += ["dropout", "dropout_backward"]
+
 # Bags of embeddings (embedding.pxi).
 __all__ += ["embedding_bag", "embedding_bag_backward"]
 

@@ -8,7 +8,7 @@ the compiled layer is the one that guards against bad input.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -16,7 +16,7 @@ __all__ = [
     "gemm", "matmul", "linear", "sparse_linear", "sparse_linear_backward",
     "relu", "leaky_relu", "tanh", "sigmoid", "identity",
     "relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward",
-    "identity_backward",
+    "identity_backward", "dropout_mask", "dropout", "dropout_backward",
     "softmax", "log_softmax", "softmax_cross_entropy", "mse", "bce_with_logits",
     "column_sum", "sgd_step", "adam_step", "embedding_bag", "embedding_bag_backward",
     "mlp_train_epoch", "word2vec_update", "ACTIVATIONS",
@@ -155,6 +155,61 @@ def identity_backward(grad_output: np.ndarray, output: np.ndarray,
 
 ACTIVATIONS = {"identity": identity, "relu": relu, "leaky_relu": leaky_relu,
                "tanh": tanh, "sigmoid": sigmoid}
+
+
+# ------------------------------------------------------------------------ dropout
+_U64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15  # SplitMix64's increment: 2**64 / golden ratio, odd
+
+
+def _mix64(z):
+    """SplitMix64's output function on uint64 (Python ints or a uint64 array): a
+    bijection that spreads every input bit over every output bit."""
+    if isinstance(z, np.ndarray):
+        z = z ^ (z >> np.uint64(30))
+        z = z * np.uint64(0xBF58476D1CE4E5B9)
+        z = z ^ (z >> np.uint64(27))
+        z = z * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _U64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _U64
+    return z ^ (z >> 31)
+
+
+def dropout_mask(shape, p: float, *, seed: int, step: int = 0) -> np.ndarray:
+    """The keep mask of :func:`dropout`: a counter-based hash of ``(seed, step, i)`` per
+    element, ``i`` its index in C order (row ``r``, column ``j`` of a 2-D array:
+    ``r * cols + j``).  In uint64 arithmetic (wrapping), with SplitMix64's ``mix64``::
+
+        key  = mix64(mix64(seed + G) + G * (step + 1))      G = 0x9E3779B97F4A7C15
+        bits = mix64(key + G * (i + 1))
+        keep = (bits >> 11) >= floor(p * 2**53)
+
+    so an element is kept with probability ``1 - p`` (to ``2**-53``), independently of
+    the others, and the mask depends on neither the thread count nor the memory layout.
+    A network gives each dropout layer its own ``seed`` and each minibatch its ``step``."""
+    key = _mix64((_mix64((seed + _GOLDEN) & _U64) + _GOLDEN * (step + 1)) & _U64)
+    n = int(np.prod(shape, dtype=np.int64))
+    index = np.arange(1, n + 1, dtype=np.uint64)
+    bits = _mix64(np.uint64(key) + np.uint64(_GOLDEN) * index)
+    threshold = np.uint64(int(p * 2.0 ** 53))
+    return ((bits >> np.uint64(11)) >= threshold).reshape(shape)
+
+
+def dropout(x: np.ndarray, p: float, *, seed: int, step: int = 0,
+            out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Inverted dropout: ``x * (1 / (1 - p))`` where :func:`dropout_mask` keeps, else 0
+    (the scale rounded once to ``x``'s dtype)."""
+    scale = x.dtype.type(1.0 / (1.0 - p))
+    keep = dropout_mask(x.shape, p, seed=seed, step=step)
+    return _store(np.where(keep, x * scale, x.dtype.type(0)), out)
+
+
+def dropout_backward(grad_output: np.ndarray, p: float, *, seed: int, step: int = 0,
+                     out: Optional[np.ndarray] = None) -> np.ndarray:
+    """The gradient of :func:`dropout` with the same ``(p, seed, step)``: the same mask and
+    scale applied to ``grad_output``."""
+    return dropout(grad_output, p, seed=seed, step=step, out=out)
 
 
 # ------------------------------------------------------------ softmax and losses
@@ -322,7 +377,8 @@ def embedding_bag_backward(grad_output: np.ndarray, ids: np.ndarray, num_embeddi
 # ------------------------------------------------------------- a whole training loop
 def mlp_loss_gradient(weights: List[np.ndarray], biases: List[np.ndarray], X: np.ndarray,
                       y: np.ndarray, *, activation: str = "relu",
-                      loss: str = "softmax_cross_entropy"
+                      loss: str = "softmax_cross_entropy", dropout_rates: Sequence[float] = (),
+                      seeds: Sequence[int] = (), step: int = 0
                       ) -> Tuple[float, List[np.ndarray], List[np.ndarray]]:
     """Mean loss of a multilayer perceptron over ``(X, y)`` and its gradients, as the
     lecture writes them.
@@ -330,35 +386,46 @@ def mlp_loss_gradient(weights: List[np.ndarray], biases: List[np.ndarray], X: np
     Hidden layers ``a = act(a_prev @ W + b)``, output ``z = a @ W + b``, ``loss`` (a loss
     of this module: ``softmax_cross_entropy``, ``mse``, ``bce_with_logits``) of ``z``
     against ``y``; backward ``dz = dLoss/dz``, ``dW = a_prev.T @ dz``, ``db = dz.sum(0)``,
-    ``da_prev = dz @ W.T``.  Returns ``(loss, [dW...], [db...])``.
+    ``da_prev = dz @ W.T``.  ``dropout_rates`` (one per hidden layer, or empty) applies
+    :func:`dropout` to hidden layer ``l``'s output with ``seeds[l]`` and ``step``, and
+    :func:`dropout_backward` to its gradient.  Returns ``(loss, [dW...], [db...])``.
     """
     act, act_backward = ACTIVATIONS[activation], _BACKWARDS[activation]
-    acts = [X]
-    for W, b in zip(weights[:-1], biases[:-1]):
-        acts.append(act(acts[-1] @ W + b))
-    value, dz = _LOSSES[loss](acts[-1] @ weights[-1] + biases[-1], y)
+    rates = list(dropout_rates) or [0.0] * (len(weights) - 1)
+    inputs, outputs = [X], []
+    for layer, (W, b) in enumerate(zip(weights[:-1], biases[:-1])):
+        outputs.append(act(inputs[-1] @ W + b))
+        inputs.append(dropout(outputs[-1], rates[layer], seed=seeds[layer], step=step)
+                      if rates[layer] else outputs[-1])
+    value, dz = _LOSSES[loss](inputs[-1] @ weights[-1] + biases[-1], y)
     dWs, dbs = [], []
     for layer in range(len(weights) - 1, -1, -1):
-        dWs.insert(0, acts[layer].T @ dz)
+        dWs.insert(0, inputs[layer].T @ dz)
         dbs.insert(0, dz.sum(axis=0))
         if layer:
-            dz = act_backward(dz @ weights[layer].T, acts[layer])
+            grad = dz @ weights[layer].T
+            if rates[layer - 1]:
+                grad = dropout_backward(grad, rates[layer - 1], seed=seeds[layer - 1], step=step)
+            dz = act_backward(grad, outputs[layer - 1])
     return value, dWs, dbs
 
 
 def mlp_train_epoch(weights: List[np.ndarray], biases: List[np.ndarray], X: np.ndarray,
                     y: np.ndarray, order: np.ndarray, *, lr: float, batch_size: int,
-                    activation: str = "relu") -> float:
+                    activation: str = "relu", dropout_rates: Sequence[float] = (),
+                    seeds: Sequence[int] = (), step: int = 0) -> float:
     """One epoch of minibatch SGD on a multilayer perceptron, as the lecture writes it:
     :func:`mlp_loss_gradient` of each minibatch (softmax cross-entropy against integer
-    labels ``y``), then ``W -= lr * dW``, ``b -= lr * db``.  Updates the arrays in place
-    and returns the mean training loss of the epoch.
+    labels ``y``; with ``dropout_rates``, minibatch ``k`` of the epoch uses ``step + k``), then
+    ``W -= lr * dW``, ``b -= lr * db``.  Updates the arrays in place and returns the mean
+    training loss of the epoch.
     """
     total = 0.0
-    for start in range(0, len(order), batch_size):
+    for k, start in enumerate(range(0, len(order), batch_size)):
         idx = order[start:start + batch_size]
         loss, dWs, dbs = mlp_loss_gradient(weights, biases, X[idx], y[idx],
-                                           activation=activation)
+                                           activation=activation, dropout_rates=dropout_rates,
+                                           seeds=seeds, step=step + k)
         total += loss * len(idx)
         for param, grad in zip(weights + biases, dWs + dbs):
             sgd_step(param, grad, lr=lr)

@@ -47,6 +47,13 @@ How the scikit-learn objective maps onto fastnn:
   CSC becomes CSR, and the first layer runs ``ops.sparse_linear`` (in training, the
   compiled epoch reads each minibatch's rows of the CSR matrix in place).
 
+``dropout`` (beyond scikit-learn; default 0.0): a rate in [0, 1), or one per hidden
+layer, of inverted dropout on each hidden layer's activations while ``sgd``/``adam`` train
+(``fastnn.Dropout`` in the compiled epochs; never on the input or the output layer);
+predictions, ``score`` and early stopping's validation score run without it.  Each ``fit``
+or ``partial_fit`` draws the layers' mask seeds from ``random_state``.  ``lbfgs`` refuses a
+rate > 0: a random objective breaks its line search.
+
 ``sample_weight`` (``fit``, ``partial_fit``) has scikit-learn >= 1.7's meaning: each
 minibatch's (L-BFGS: the data's) loss is the weighted mean, the L2 term is divided by the
 sum of the weights instead of the number of samples, and early stopping's validation split
@@ -82,7 +89,7 @@ from threadpoolctl import threadpool_limits
 
 from . import ops
 from ._sparse import is_csr
-from .layers import Dense, Identity, ReLU, Sigmoid, Tanh
+from .layers import Dense, Dropout, Identity, ReLU, Sigmoid, Tanh
 from .losses import MSE, BCEWithLogits, PoissonNLL, SoftmaxCrossEntropy
 from ._training import full_batch_gradient
 from .callbacks import Callback
@@ -153,7 +160,7 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=None):
+                 dtype=None, dropout=0.0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -178,6 +185,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dtype = dtype
+        self.dropout = dropout
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self):
@@ -207,6 +215,10 @@ class _BaseMLP(BaseEstimator):
         if self.n_iter_no_change != np.inf:
             _check_number(self, "n_iter_no_change", 1, integer=True)
         _check_number(self, "max_fun", 1, integer=True)
+        if any(self._dropout_rates()) and self.solver == "lbfgs":
+            raise ValueError(f"dropout is not supported by solver='lbfgs' (received: "
+                             f"dropout={self.dropout!r}): dropout makes the objective random, "
+                             "which breaks L-BFGS's line search; use solver='adam' or 'sgd'")
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -216,6 +228,40 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("hidden_layer_sizes must be a positive integer or a sequence of "
                              f"them; received: {self.hidden_layer_sizes!r}")
         return [int(s) for s in sizes]
+
+    def _dropout_rates(self):
+        """One dropout rate per hidden layer: ``dropout`` (a rate, or a sequence of one rate
+        per hidden layer), each in [0, 1)."""
+        n_hidden = len(self._hidden_sizes())
+        rates = self.dropout
+        if isinstance(rates, numbers.Real) and not isinstance(rates, bool):
+            rates = [rates] * n_hidden
+        elif isinstance(rates, (str, bytes)) or not hasattr(rates, "__len__"):
+            raise ValueError("dropout must be a real number in [0, 1) or a sequence of one "
+                             f"per hidden layer; received: dropout={self.dropout!r}")
+        rates = list(rates)
+        if len(rates) != n_hidden:
+            raise ValueError(f"dropout must have one rate per hidden layer ({n_hidden}); "
+                             f"received {len(rates)}: dropout={self.dropout!r}")
+        if not all(isinstance(r, numbers.Real) and not isinstance(r, bool) and 0.0 <= r < 1.0
+                   for r in rates):  # (NaN fails the comparison)
+            raise ValueError("dropout must hold real numbers in [0, 1); received: "
+                             f"dropout={self.dropout!r}")
+        return [float(r) for r in rates]
+
+    def _training_network(self, rng):
+        """The network ``fit`` trains: the fitted one, or with ``dropout`` the same layers
+        with a ``Dropout`` after each hidden activation whose rate is > 0, its mask seed
+        drawn from ``rng``."""
+        rates = self._dropout_rates()
+        if not any(rates):
+            return self._model
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(rates))
+        layers = list(self._model.layers)
+        for i in range(len(rates) - 1, -1, -1):  # hidden layer i's activation: layers[2i + 1]
+            if rates[i] > 0:
+                layers.insert(2 * i + 2, Dropout(rates[i], seed=int(seeds[i])))
+        return Sequential(layers)
 
     def _dtype(self, input_dtype):
         """The training dtype: ``dtype``, or with ``dtype=None`` the input's (float32 stays
@@ -467,11 +513,13 @@ class _BaseMLP(BaseEstimator):
         self._set_learning_rate()
         weight = n if sample_weight is None else float(sample_weight.sum())
         epoch_end = _EpochEnd(self, n, weight, -(-n // batch_size), validation)
-        self._model.fit(X, Y, loss=self._loss, optimizer=self._optimizer,
-                        epochs=1 if incremental else self.max_iter, batch_size=batch_size,
-                        shuffle=bool(self.shuffle), seed=rng.randint(np.iinfo(np.int32).max),
-                        verbose=False, callbacks=[epoch_end], sample_weight=sample_weight)
-        if not incremental and not self._model.stop_training:
+        seed = rng.randint(np.iinfo(np.int32).max)
+        network = self._training_network(rng)
+        network.fit(X, Y, loss=self._loss, optimizer=self._optimizer,
+                    epochs=1 if incremental else self.max_iter, batch_size=batch_size,
+                    shuffle=bool(self.shuffle), seed=seed, verbose=False,
+                    callbacks=[epoch_end], sample_weight=sample_weight)
+        if not incremental and not network.stop_training:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                           "and the optimization hasn't converged yet.", ConvergenceWarning)
         if self.early_stopping:

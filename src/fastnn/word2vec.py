@@ -3,32 +3,34 @@ defaults, trained by the compiled kernel (``word2vec_train`` in the kernel layer
 
 The pipeline:
 
-1. *Scan* the corpus once: ``corpus_file`` is read in blocks of bytes and tokenised and
-   counted in C (never held as Python objects); ``sentences`` go through a dict that
-   numbers each new token (C-level ``map``, no Python loop per token).  Either gives the
-   distinct tokens in order of first appearance, their counts, and the corpus as an
-   int32 stream of token ids with sentence offsets.
+1. *Count* the corpus once: ``corpus_file`` is read in blocks of bytes and tokenised and
+   counted in C (never held as Python objects); ``sentences`` go through a
+   ``collections.Counter`` (counted in C, no Python loop per token).  Either gives the
+   distinct tokens in order of first appearance and their counts; the corpus itself is
+   not kept.
 2. *Vocabulary*: words with ``count >= min_count`` (raised, as gensim does, so that at
    most ``max_final_vocab`` words stay), sorted by count (ties by first appearance);
    per word the subsampling threshold (word2vec.c's formula, as gensim) and the
    cumulative unigram^ns_exponent table of the negative draws.
-3. *Train*: the stream is remapped to vocabulary indices (dropped words removed),
-   grouped in chunks of about ``CHUNK_WORDS`` words, and trained epoch by epoch, the
-   learning rate falling linearly from ``alpha`` to ``min_alpha`` over all words of
-   all epochs.  Threads take chunks and update the vectors without locks (Hogwild).
+3. *Train*, epoch by epoch, streaming the corpus again each epoch in batches: a block of
+   ``BLOCK_BYTES`` of the file tokenised in C by all threads (``VocabCounter.tokenize``
+   over a table of the vocabulary) or ``BATCH_WORDS`` words of ``sentences`` mapped to
+   vocabulary indices, dropped words removed, into a bounded int32 buffer grouped in
+   chunks of about ``CHUNK_WORDS`` words.  Threads take chunks and update the vectors
+   without locks (Hogwild); the learning rate falls linearly from ``alpha`` to
+   ``min_alpha`` over all words of all epochs (their number known from the count).
 """
 from __future__ import annotations
 
 import gzip
-import itertools
 import json
 import math
 import os
 import sys
 import time
 from array import array
-from collections import defaultdict
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from collections import Counter
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -41,29 +43,93 @@ FORMAT = "fastnn.Word2Vec/1"
 #: words per chunk of the token stream: the unit of work of one thread, with its own
 #: random stream (so the random decisions do not depend on the thread count)
 CHUNK_WORDS = 4096
-#: bytes read from a corpus file per block
+#: bytes read from a corpus file per block (the training buffers hold one block's ids)
 BLOCK_BYTES = 1 << 20
+#: words of ``sentences`` turned into ids at a time while training
+BATCH_WORDS = 1 << 18
 _CUM_DOMAIN = 2 ** 31 - 1
 _PARAMS = ("vector_size", "window", "min_count", "max_final_vocab", "sample", "sg",
            "cbow_mean", "negative", "ns_exponent", "alpha", "min_alpha", "epochs", "workers",
            "seed", "compute_loss")
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: a batch of the corpus: vocabulary indices (int32) and sentence offsets (int64)
+Batch = Tuple[np.ndarray, np.ndarray]
 
 
-class _Scan:
-    """A scanned corpus: distinct tokens (first-appearance order), their counts, the
-    token ids and the sentence offsets (sentence s is ids[sent[s]:sent[s + 1]])."""
+class _Corpus:
+    """A corpus given by ``path`` (a text file) or ``sentences`` (re-iterable), checked."""
 
-    def __init__(self, keys: List[str], counts: np.ndarray, ids: np.ndarray, sent: np.ndarray):
-        self.keys, self.counts, self.ids, self.sent = keys, counts, ids, sent
+    def __init__(self, sentences, path: Optional[PathLike]):
+        if (sentences is None) == (path is None):
+            raise ValueError("give exactly one of sentences (corpus_iterable) and corpus_file; "
+                             f"received {'both' if path is not None else 'neither'}")
+        if path is not None:
+            path = os.fspath(path)
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"corpus_file must be an existing file; received {path!r}")
+        elif isinstance(sentences, (str, bytes)) or not isinstance(sentences, Iterable):
+            raise TypeError("sentences must be an iterable of token lists; received "
+                            f"{type(sentences).__name__}")
+        elif iter(sentences) is sentences:
+            raise TypeError("sentences must be re-iterable (a list, or an object whose "
+                            "__iter__ starts over), since every epoch reads it again; received "
+                            f"a one-shot {type(sentences).__name__}")
+        self.sentences, self.path = sentences, path
+
+    def where(self) -> str:
+        return f"corpus_file {self.path!r}" if self.path is not None else "sentences"
+
+    def count(self) -> Tuple[List[str], np.ndarray]:
+        """The distinct tokens in order of first appearance and their counts."""
+        keys, counts = self._count_file() if self.path is not None else self._count_sentences()
+        if counts.sum() == 0:
+            raise ValueError(f"the corpus is empty: {self.where()} holds no token")
+        return keys, counts
+
+    def _count_file(self) -> Tuple[List[str], np.ndarray]:
+        counter = _dispatch.kernels.VocabCounter()
+        _read_text(self.path, counter.feed)
+        raw_keys, counts = counter.vocabulary()
+        try:
+            keys = [k.decode("utf-8") for k in raw_keys]
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"corpus_file must be UTF-8 text; {self.path!r} is not "
+                             f"({exc})") from None
+        return keys, counts
+
+    def _count_sentences(self) -> Tuple[List[str], np.ndarray]:
+        counter: Counter = Counter()
+        for i, sentence in enumerate(self.sentences):
+            if isinstance(sentence, (str, bytes)) or not isinstance(sentence, Iterable):
+                raise TypeError(f"sentences must be an iterable of token lists; sentence {i} "
+                                f"is a {type(sentence).__name__}: {str(sentence)[:50]!r}")
+            try:
+                counter.update(sentence)
+            except TypeError:
+                bad = next(t for t in sentence if not isinstance(t, str))
+                raise TypeError(f"tokens must be strings; sentence {i} holds {bad!r} "
+                                f"({type(bad).__name__})") from None
+        for key in counter:
+            if not isinstance(key, str):
+                raise TypeError(f"tokens must be strings; received {key!r} "
+                                f"({type(key).__name__})")
+        if "" in counter:
+            raise ValueError("tokens must be non-empty strings; received ''")
+        return list(counter), np.fromiter(counter.values(), dtype=np.int64, count=len(counter))
+
+    def batches(self, wv: KeyedVectors, threads: int, train: Callable[[Batch], None]) -> None:
+        """Stream the corpus as batches of vocabulary indices to ``train``, in order
+        (the arrays of a batch are reused for the next one)."""
+        if self.path is not None:
+            _file_batches(self.path, wv, threads, train)
+        else:
+            _sentence_batches(self.sentences, wv.key_to_index, train)
 
 
-def _scan_file(path: PathLike) -> _Scan:
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"corpus_file must be an existing file; received {path!r}")
-    counter = _dispatch.kernels.VocabCounter()
+def _read_text(path: str, take: Callable[[bytes, bool], int]) -> None:
+    """Feed the file (``.gz`` allowed) block by block to ``take(data, final)``, which
+    returns the bytes it consumed: the rest starts the next block."""
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as fh:
         pending = b""
@@ -72,15 +138,63 @@ def _scan_file(path: PathLike) -> _Scan:
             if not block:
                 break
             data = pending + block if pending else block
-            pending = data[counter.feed(data):]
-        counter.feed(pending, final=True)
-    raw_keys, counts = counter.vocabulary()
-    try:
-        keys = [k.decode("utf-8") for k in raw_keys]
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"corpus_file must be UTF-8 text; {path!r} is not ({exc})") from None
-    ids, sent = counter.stream()
-    return _Scan(keys, counts, ids, sent)
+            pending = data[take(data, False):]
+        take(pending, True)
+
+
+def _file_batches(path: str, wv: KeyedVectors, threads: int,
+                  train: Callable[[Batch], None]) -> None:
+    table = _dispatch.kernels.VocabCounter()
+    table.add([k.encode("utf-8") for k in wv.index_to_key])  # ids = vocabulary indices
+    need = table.room(2 * BLOCK_BYTES)
+    tokens, sent = np.empty(need, np.int32), np.empty(need, np.int64)
+
+    def take(data: bytes, final: bool) -> int:
+        nonlocal tokens, sent
+        need = table.room(len(data))
+        if len(tokens) < need:  # a line longer than a block
+            tokens, sent = np.empty(need, np.int32), np.empty(need, np.int64)
+        used, ntokens, nsent = table.tokenize(data, final, threads, tokens, sent)
+        if nsent:
+            train((tokens[:ntokens], sent[:nsent + 1]))
+        return used
+
+    _read_text(path, take)
+
+
+class _Index(dict):
+    """Token -> vocabulary index, -1 for a token outside the vocabulary."""
+
+    def __missing__(self, key) -> int:
+        return -1
+
+
+def _sentence_batches(sentences: Iterable, key_to_index: dict,
+                      train: Callable[[Batch], None]) -> None:
+    index = _Index(key_to_index).__getitem__
+    ids, lengths = array("i"), array("q")
+    for sentence in sentences:
+        before = len(ids)
+        ids.extend(map(index, sentence))
+        lengths.append(len(ids) - before)
+        if len(ids) >= BATCH_WORDS:
+            train(_id_batch(ids, lengths))
+            ids, lengths = array("i"), array("q")
+    if len(ids):
+        train(_id_batch(ids, lengths))
+
+
+def _id_batch(ids: array, lengths: array) -> Batch:
+    """Sentences of ids (-1: not in the vocabulary) as a batch: unknown words removed,
+    empty sentences left out, sentences longer than W2V_MAX_SENTENCE split."""
+    tokens = np.frombuffer(ids, dtype=np.int32)
+    lengths_a = np.frombuffer(lengths, dtype=np.int64)
+    keep = tokens >= 0
+    starts = np.concatenate([[0], np.cumsum(lengths_a)[:-1]]).astype(np.int64)
+    full = lengths_a > 0
+    kept = np.zeros(len(lengths_a), dtype=np.int64)
+    kept[full] = np.add.reduceat(keep, starts[full], dtype=np.int64)
+    return tokens[keep], _split_long(kept[kept > 0])
 
 
 def _split_long(lengths: np.ndarray) -> np.ndarray:
@@ -94,49 +208,6 @@ def _split_long(lengths: np.ndarray) -> np.ndarray:
         last = np.cumsum(pieces) - 1
         sizes[last] = lengths - (pieces - 1) * limit
     return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
-
-
-def _scan_sentences(sentences: Iterable) -> _Scan:
-    if isinstance(sentences, (str, bytes)) or not isinstance(sentences, Iterable):
-        raise TypeError("sentences must be an iterable of token lists; received "
-                        f"{type(sentences).__name__}")
-    index = defaultdict(itertools.count().__next__)  # token -> id of first appearance
-    number = index.__getitem__
-    ids = array("i")
-    lengths = array("q")
-    for i, sentence in enumerate(sentences):
-        if isinstance(sentence, (str, bytes)) or not isinstance(sentence, Iterable):
-            raise TypeError(f"sentences must be an iterable of token lists; sentence {i} is "
-                            f"a {type(sentence).__name__}: {str(sentence)[:50]!r}")
-        before = len(ids)
-        try:
-            ids.extend(map(number, sentence))
-        except TypeError:
-            bad = next(t for t in sentence if not isinstance(t, str))
-            raise TypeError(f"tokens must be strings; sentence {i} holds {bad!r} "
-                            f"({type(bad).__name__})") from None
-        lengths.append(len(ids) - before)
-    keys = list(index)
-    for key in keys:
-        if not isinstance(key, str):
-            raise TypeError(f"tokens must be strings; received {key!r} ({type(key).__name__})")
-    if "" in index:
-        raise ValueError("tokens must be non-empty strings; received ''")
-    ids_a = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.empty(0, np.int32)
-    counts = np.bincount(ids_a, minlength=len(keys)).astype(np.int64)
-    lengths_a = np.frombuffer(lengths, dtype=np.int64) if len(lengths) else np.empty(0, np.int64)
-    return _Scan(keys, counts, ids_a, _split_long(lengths_a[lengths_a > 0]))
-
-
-def _scan(corpus_iterable, corpus_file) -> _Scan:
-    if (corpus_iterable is None) == (corpus_file is None):
-        raise ValueError("give exactly one of sentences (corpus_iterable) and corpus_file; "
-                         f"received {'both' if corpus_file is not None else 'neither'}")
-    scan = _scan_file(corpus_file) if corpus_file is not None else _scan_sentences(corpus_iterable)
-    if len(scan.ids) == 0:
-        where = f"corpus_file {os.fspath(corpus_file)!r}" if corpus_file is not None else "sentences"
-        raise ValueError(f"the corpus is empty: {where} holds no token")
-    return scan
 
 
 def _check_int(name: str, value, low: int, optional: bool = False) -> Optional[int]:
@@ -248,9 +319,10 @@ class Word2Vec:
         self.effective_words = 0
         self._epochs_trained = 0
         if sentences is not None or corpus_file is not None:
-            scan = _scan(sentences, corpus_file)
-            self._build_vocab(scan)
-            self._train(scan, self.epochs, self.alpha, self.min_alpha)
+            corpus = _Corpus(sentences, corpus_file)
+            self._build_vocab(*corpus.count())
+            self._train(corpus, self.epochs, self.alpha, self.min_alpha,
+                        self.corpus_total_words)
 
     def __repr__(self) -> str:
         vocab = len(self.wv.index_to_key) if self.wv is not None else 0
@@ -264,10 +336,9 @@ class Word2Vec:
         """Count the corpus, keep the words of ``min_count`` / ``max_final_vocab``, and
         initialise the vectors (``wv.vectors`` uniform in ``+-0.5 / vector_size``,
         ``syn1neg`` zero)."""
-        self._build_vocab(_scan(corpus_iterable, corpus_file))
+        self._build_vocab(*_Corpus(corpus_iterable, corpus_file).count())
 
-    def _build_vocab(self, scan: _Scan) -> None:
-        counts = scan.counts
+    def _build_vocab(self, all_keys: List[str], counts: np.ndarray) -> None:
         min_count = self.min_count
         if self.max_final_vocab is not None and self.max_final_vocab < len(counts):
             # gensim: the smallest min_count keeping at most max_final_vocab words
@@ -280,7 +351,7 @@ class Word2Vec:
                              f"{int(counts.max())} times")
         order = kept[np.argsort(-counts[kept], kind="stable")]
         vocab_counts = counts[order]
-        keys = [scan.keys[i] for i in order]
+        keys = [all_keys[i] for i in order]
         self.effective_min_count = min_count
         self._set_tables(vocab_counts)
         rng = np.random.default_rng(self.seed)
@@ -291,6 +362,7 @@ class Word2Vec:
         self.syn1neg = np.zeros_like(vectors)
         self.epoch_losses = []
         self._epochs_trained = 0
+        self.corpus_total_words = int(vocab_counts.sum())
 
     def _set_tables(self, counts: np.ndarray) -> None:
         """The subsampling thresholds and the negative-sampling table (as gensim)."""
@@ -325,59 +397,60 @@ class Word2Vec:
         end = self.min_alpha if end_alpha is None else _check_float("end_alpha", end_alpha, 0)
         if compute_loss is not None:
             self.compute_loss = bool(compute_loss)
-        return self._train(_scan(corpus_iterable, corpus_file), epochs, start, end)
+        corpus = _Corpus(corpus_iterable, corpus_file)
+        words = [0]
 
-    def _stream(self, scan: _Scan) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The scanned corpus as vocabulary indices: (tokens, sentence offsets, chunks).
-        Consumes ``scan.ids`` (mapped in place, then released) to bound peak memory."""
-        lookup = self.wv.key_to_index
-        remap = np.fromiter((lookup.get(k, -1) for k in scan.keys), dtype=np.int32,
-                            count=len(scan.keys))
-        tokens, scan.ids = scan.ids, None
-        np.take(remap, tokens, out=tokens)
-        keep = tokens >= 0
-        sent = scan.sent
-        if not keep.all():
-            tokens = tokens[keep]
-            lengths = np.diff(sent)
-            kept = np.zeros(len(lengths), dtype=np.int64)
-            full = lengths > 0
-            kept[full] = np.add.reduceat(keep, sent[:-1][full], dtype=np.int64)
-            sent = np.concatenate([[0], np.cumsum(kept)])
-        del keep
-        nsent = len(sent) - 1
-        starts = np.searchsorted(sent[:-1], np.arange(0, len(tokens), CHUNK_WORDS))
-        chunks = np.unique(np.concatenate([starts, [0, nsent]])).astype(np.int64)
-        return tokens, sent, chunks
+        def count(batch: Batch) -> None:
+            words[0] += len(batch[0])
 
-    def _train(self, scan: _Scan, epochs: int, start_alpha: float,
-               end_alpha: float) -> Tuple[int, int]:
+        corpus.batches(self.wv, self.workers, count)  # the schedule needs the total
+        return self._train(corpus, epochs, start, end, words[0])
+
+    def _train(self, corpus: _Corpus, epochs: int, start_alpha: float, end_alpha: float,
+               per_epoch: int) -> Tuple[int, int]:
+        """Train ``epochs`` passes over ``corpus`` (``per_epoch`` vocabulary words each)."""
         if end_alpha > start_alpha:
             raise ValueError(f"min_alpha (end_alpha) must be <= alpha (start_alpha); received "
                              f"{end_alpha} > {start_alpha}")
-        tokens, sent, chunks = self._stream(scan)
-        nchunks = len(chunks) - 1
-        per_epoch = len(tokens)
         total = per_epoch * epochs
-        step = nchunks if not self.progress else max(16 * self.workers, nchunks // 20, 1)
+        # with a progress bar, ~20 kernel calls an epoch (the chunks' seeds do not change)
+        step = max(16 * self.workers, per_epoch // CHUNK_WORDS // 20) if self.progress else 2 ** 62
         bar = _Progress(self.progress, total)
         kernels = _dispatch.kernels
         done = effective = 0
+        epoch_loss = 0.0
+        epoch = batch_index = 0
         self.epoch_losses = []
-        for epoch in range(epochs):
-            seed = (self.seed * 0x9E3779B97F4A7C15 + self._epochs_trained + 1) % 2 ** 64
-            epoch_loss = 0.0
+
+        def train(batch: Batch) -> None:
+            nonlocal done, effective, epoch_loss, batch_index
+            tokens, sent = batch
+            nsent = len(sent) - 1
+            if nsent == 0:
+                return
+            starts = np.searchsorted(sent[:-1], np.arange(0, len(tokens), CHUNK_WORDS))
+            chunks = np.unique(np.concatenate([starts, [0, nsent]])).astype(np.int64)
+            nchunks = len(chunks) - 1
+            # each batch of each epoch its own seed; its chunk c the stream (seed, c)
+            seed = (self.seed * 0x9E3779B97F4A7C15 + self._epochs_trained + 1
+                    + batch_index * 0xD1B54A32D192ED03) % 2 ** 64
+            batch_index += 1
             for c0 in range(0, nchunks, step):
                 loss, words, eff = kernels.word2vec_train(
                     self.wv.vectors, self.syn1neg, self.cum_table, self.sample_int, tokens, sent,
-                    chunks, c0, min(c0 + step, nchunks), sg=self.sg, cbow_mean=self.cbow_mean,
-                    window=self.window, negative=self.negative, alpha=start_alpha,
-                    min_alpha=end_alpha, words_before=done, total_words=total, seed=seed,
+                    chunks, c0, min(c0 + step, nchunks),
+                    sg=self.sg, cbow_mean=self.cbow_mean, window=self.window,
+                    negative=self.negative, alpha=start_alpha, min_alpha=end_alpha,
+                    words_before=done, total_words=total, seed=seed,
                     compute_loss=self.compute_loss, threads=self.workers)
                 done += words
                 effective += eff
                 epoch_loss += loss
                 bar.update(epoch, epochs, done, epoch_loss if self.compute_loss else None)
+
+        for epoch in range(epochs):
+            epoch_loss, batch_index = 0.0, 0
+            corpus.batches(self.wv, self.workers, train)
             if self.compute_loss:
                 self.epoch_losses.append(epoch_loss)
             self._epochs_trained += 1

@@ -68,6 +68,15 @@ cdef extern from "fnn_math.h" nogil:
                               double *gx, Py_ssize_t n)
 
 
+cdef extern from "fnn_dropout.h" nogil:
+    uint64_t fnn_dropout_key(uint64_t seed, uint64_t step)
+    uint64_t fnn_dropout_threshold(double p)
+    void fnn_dropout_f32(const float *x, float *y, ptrdiff_t first, ptrdiff_t n, uint64_t key,
+                         uint64_t threshold, float scale)
+    void fnn_dropout_f64(const double *x, double *y, ptrdiff_t first, ptrdiff_t n, uint64_t key,
+                         uint64_t threshold, double scale)
+
+
 cdef extern from "fnn_loss.h" nogil:
     enum:
         FNN_BLOCK_ROWS
@@ -138,12 +147,14 @@ cdef extern from "fnn_w2v.h" nogil:
     void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, int32_t *out)
     ctypedef struct fnn_vocab:
         pass
+    enum:
+        FNN_W2V_MAX_PIECES
     fnn_vocab *fnn_vocab_new()
     void fnn_vocab_free(fnn_vocab *v)
     ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final)
+    int32_t fnn_vocab_add(fnn_vocab *v, const char *key, ptrdiff_t n)
     ptrdiff_t fnn_vocab_size(const fnn_vocab *v)
     const char *fnn_vocab_key(const fnn_vocab *v, ptrdiff_t id, ptrdiff_t *len, int64_t *count)
-    int64_t fnn_vocab_ntokens(const fnn_vocab *v)
-    const int32_t *fnn_vocab_ids(const fnn_vocab *v)
-    int64_t fnn_vocab_nsentences(const fnn_vocab *v)
-    const int64_t *fnn_vocab_sentences(const fnn_vocab *v)
+    ptrdiff_t fnn_vocab_tokenize(const fnn_vocab *v, const char *buf, ptrdiff_t n, int final,
+                                 int threads, int32_t *tokens, int64_t *sent,
+                                 int64_t *ntokens, int64_t *nsent)

@@ -17,6 +17,7 @@
 #   gemm.pxi         gemm, matmul, linear and GEMM_BLOCKING
 #   sparse.pxi       sparse_linear and its backward (CSR rows times a dense weight)
 #   embedding.pxi    embedding_bag and its row-sparse backward
+#   dropout.pxi      dropout, dropout_backward (masks from a counter-based hash)
 #   train.pxi        TrainPlan: whole training epochs in nogil code
 #   word2vec.pxi     VocabCounter, word2vec_train, word2vec_update (skip-gram, CBOW)
 cimport numpy as cnp
@@ -32,5 +33,6 @@ include "parallel.pxi"
 include "gemm.pxi"
 include "sparse.pxi"
 include "embedding.pxi"
+include "dropout.pxi"
 include "train.pxi"
 include "word2vec.pxi"

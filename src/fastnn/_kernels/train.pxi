@@ -5,9 +5,11 @@
 # minibatch buffers allocated once.  run_sgd/run_adam then train `count` minibatches
 # with the GIL released:
 #   gather rows of X and y by `order`
-#   forward   A[l+1] = act(A[l] @ W[l] + b[l])        (GEMM with fused epilogue)
+#   forward   A[l+1] = act(in[l] @ W[l] + b[l])       (GEMM with fused epilogue)
+#             with dropout after layer l: D[l] = dropout(A[l+1]); in[l+1] = D[l], else A[l+1]
 #   loss      G[L-1] = dLoss/dlogits                  (fused row kernels, mean over the batch)
-#   backward  dz = G[l] * act'(A[l+1]) and db = sum_rows(dz) (one pass); dW = A[l].T @ dz;
+#   backward  (dropout after layer l: G[l] = dropout_backward(G[l]), the same mask)
+#             dz = G[l] * act'(A[l+1]) and db = sum_rows(dz) (one pass); dW = in[l].T @ dz;
 #             G[l-1] = dz @ W.T
 #   update    one fused SGD or Adam kernel per parameter
 # loss_gradient runs the same forward, loss and backward once over all of X, read in
@@ -18,6 +20,9 @@
 # The gradient arrays of those weights then keep their previous contents.
 # Each step is the kernel call, with the same arguments, that the Python layer makes in
 # the manual loop, so fit and the manual loop give the same numbers.
+# Dropout (dropout.pxi) hashes its masks from (the layer's seed, its step, the element's
+# index in the minibatch): `dropout_steps` holds each layer's step, read at the start of
+# a run and advanced once per minibatch, as fastnn.Dropout advances its own per forward.
 # X may be a CSR matrix (sparse.pxi): no rows are gathered then; the first layer reads
 # the minibatch's rows of X in place (csr_linear) and its weight gradient is accumulated
 # over their nonzeros (csr_weight_grad), after zeroing only the gradient rows that the
@@ -34,14 +39,14 @@
 #       activations.pxi (act_backward), losses.pxi (pointwise_loss), optim.pxi
 #       (sgd_update, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows,
 #       _threads), sparse.pxi (CSROperand, csr_operand, csr_linear, csr_weight_grad,
-#       csr_clear_rows).
+#       csr_clear_rows), dropout.pxi (dropout_chunks, check_dropout_seed).
 # Provides: TrainPlan (run_sgd, run_adam, loss_gradient).
 from cython cimport floating
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy, memset
 
 from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, FNN_LOSS_SOFTMAX_XENT, __builtin_prefetch,
-                                   fnn_dgemm, fnn_sgemm)
+                                   fnn_dgemm, fnn_dropout_key, fnn_dropout_threshold, fnn_sgemm)
 
 
 cdef struct Hyper:
@@ -69,6 +74,9 @@ cdef class TrainPlan:
     layer ``l`` uses ``params[w_index[l]]`` as its weight ``(in, out)`` and
     ``params[b_index[l]]`` as its bias (``-1``: none).  ``state1`` is SGD's velocity or
     Adam's ``m`` (``None`` entries or list when unused), ``state2`` Adam's ``v``.
+    ``dropout``/``dropout_seeds`` (None, or one entry per layer): inverted dropout of
+    rate ``dropout[l]`` (in [0, 1); 0 for the last layer) on layer ``l``'s output with
+    masks keyed by ``dropout_seeds[l]`` and ``dropout_steps[l]`` (see ``ops.dropout``).
     """
 
     cdef list keep
@@ -84,6 +92,12 @@ cdef class TrainPlan:
     cdef int *b_index
     cdef char **A
     cdef char **G
+    cdef double *drop_p          # dropout rate on layer l's output (0: none)
+    cdef uint64_t *drop_seed
+    cdef char **D                # layer l's output after dropout (NULL: no dropout)
+    cdef int64_t *DSTEP
+    cdef readonly object dropout_steps  # int64 per layer: the step of its next mask
+    cdef bint has_dropout
     # per parameter i
     cdef int *layer_of          # layer whose weight params[i] is, or -1
     cdef char **P
@@ -108,7 +122,7 @@ cdef class TrainPlan:
 
     def __init__(self, X, y, Py_ssize_t batch, list params, list grads, state1, state2,
                  list w_index, list b_index, list acts, list slopes, int loss_kind,
-                 double smoothing, sample_weight=None):
+                 double smoothing, sample_weight=None, dropout=None, dropout_seeds=None):
         cdef int L = len(w_index), l, i
         self.ready = False
         self.decay_scale = 1.0
@@ -211,7 +225,36 @@ cdef class TrainPlan:
                 self.keep.append(buf)
                 self.G[l] = cnp.PyArray_BYTES(buf)
         self._sample_weights(sample_weight, dtype)
+        self._dropout(dropout, dropout_seeds, dtype)
         self.ready = True
+
+    cdef int _dropout(self, rates, seeds, dtype) except -1:
+        """Check the dropout rate and seed of each layer's output (both None: no
+        dropout) and allocate the buffers of the dropped outputs."""
+        cdef int l, L = self.n_layers
+        steps = np.zeros(L, np.int64)
+        self.keep.append(steps)
+        self.dropout_steps = steps
+        self.DSTEP = <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>steps)
+        self.has_dropout = False
+        if rates is None and seeds is None:
+            return 0
+        if rates is None or seeds is None or len(rates) != L or len(seeds) != L:
+            raise ValueError(f"dropout and dropout_seeds must both have one entry per layer "
+                             f"({L}); received {rates!r} and {seeds!r}")
+        for l in range(L):
+            self.drop_p[l] = check_real(rates[l], f"dropout[{l}]", 0.0, 1.0, False, True)
+            self.drop_seed[l] = check_dropout_seed(seeds[l], f"dropout_seeds[{l}]")
+            if self.drop_p[l] == 0.0:
+                continue
+            if l == L - 1:
+                raise ValueError(f"dropout[{l}] (the output layer's) must be 0: the loss reads "
+                                 f"that output; received {rates[l]!r}")
+            buf = np.empty((self.batch, self.width[l + 1]), dtype)
+            self.keep.append(buf)
+            self.D[l] = cnp.PyArray_BYTES(buf)
+            self.has_dropout = True
+        return 0
 
     cdef int _sample_weights(self, sample_weight, dtype) except -1:
         """Check the per-row weights (finite, >= 0, of X's dtype) and allocate the
@@ -239,6 +282,9 @@ cdef class TrainPlan:
         self.b_index = <int *>self._zeros(L, sizeof(int))
         self.A = <char **>self._zeros(L + 1, sizeof(char *))
         self.G = <char **>self._zeros(L, sizeof(char *))
+        self.drop_p = <double *>self._zeros(L, sizeof(double))
+        self.drop_seed = <uint64_t *>self._zeros(L, sizeof(uint64_t))
+        self.D = <char **>self._zeros(L, sizeof(char *))
         self.layer_of = <int *>self._zeros(n_params, sizeof(int))
         self.P = <char **>self._zeros(n_params, sizeof(char *))
         self.GP = <char **>self._zeros(n_params, sizeof(char *))
@@ -322,8 +368,12 @@ cdef class TrainPlan:
         """Full-batch loss and gradient at the current parameters, without an update (for
         quasi-Newton solvers): forward and backward over every row of X, read in place,
         gradients into ``grads``; returns the sum of the per-sample losses.  The plan
-        must have been built with ``batch >= len(X)``."""
+        must have been built with ``batch >= len(X)`` and without dropout (the objective
+        must not change between evaluations)."""
         self._check_ready()
+        if self.has_dropout:
+            raise ValueError("loss_gradient needs a plan without dropout: a full-batch "
+                             "objective must be deterministic")
         if self.batch != self.n:
             raise ValueError(f"loss_gradient needs a plan whose batch covers X ({self.n} rows); "
                              f"received batch {self.batch}")
@@ -386,6 +436,9 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
             for r in range(rows):
                 (<floating *>p.WB)[r] = (<const floating *>p.SW)[order[start + r]]
         total += _forward_backward(tag, p, order + start, rows, rows > 1)
+        for l in range(p.n_layers):
+            if p.D[l] != NULL:
+                p.DSTEP[l] += 1
         if h.adam:
             h.step += 1
         for i in range(p.n_params):
@@ -393,7 +446,7 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
             if rows > 1 or l < 0 or (l == 0 and p.is_sparse):
                 _update(p, h, i, <const floating *>p.GP[i], 0, p.size[i])
                 continue
-            x = <const floating *>p.A[l]
+            x = <const floating *>_input(p, l)
             g = <floating *>p.G[l]
             if not h.adam and h.momentum == 0.0 and h.decay[i] == 0.0:
                 _rank1_sgd(<floating *>p.P[i], x, g, p.width[l], p.width[l + 1], <floating>h.lr)
@@ -436,13 +489,28 @@ cdef inline void _sparse_weight_grad(TrainPlan p, const int64_t *rows, Py_ssize_
     p.n_prev = n_rows
 
 
+cdef inline char *_input(TrainPlan p, int l) noexcept nogil:
+    """The input of layer l: the previous layer's output after dropout, else A[l]."""
+    return p.D[l - 1] if l > 0 and p.D[l - 1] != NULL else p.A[l]
+
+
+cdef inline void _dropout_rows(TrainPlan p, int l, Py_ssize_t rows, const floating *x,
+                               floating *y) noexcept nogil:
+    """y = dropout of layer l's output (or of its gradient) x, rows x width: the mask of
+    ops.dropout(x, dropout[l], seed=dropout_seeds[l], step=dropout_steps[l])."""
+    cdef Py_ssize_t n = rows * p.width[l + 1]
+    dropout_chunks(x, y, n, fnn_dropout_key(p.drop_seed[l], <uint64_t>p.DSTEP[l]),
+                   fnn_dropout_threshold(p.drop_p[l]), <floating>(1.0 / (1.0 - p.drop_p[l])),
+                   _threads(n, EW_PAR_CHEAP))
+
+
 cdef double _forward_backward(floating *tag, TrainPlan p, const int64_t *x_rows,
                               Py_ssize_t rows, bint weight_grads) noexcept nogil:
     """Forward, loss and backward of the `rows` rows in A[0] against YB: returns the sum of
     the per-sample losses; gradients of the biases into GP and, when `weight_grads`, of
     the weights (otherwise each layer's dz stays in G[l] for a rank-1 update).  A sparse X
     is read in place instead of A[0], rows x_rows of it (NULL: rows 0..rows-1), and the
-    first layer's weight gradient is always computed."""
+    first layer's weight gradient is always computed.  Dropout: see the file header."""
     cdef int l, L = p.n_layers
     cdef const floating *bias
     cdef floating *g
@@ -453,14 +521,18 @@ cdef double _forward_backward(floating *tag, TrainPlan p, const int64_t *x_rows,
             csr_linear(p.sparse, x_rows, rows, <const floating *>p.P[p.w_index[0]], p.width[1],
                        bias, p.act[0], <floating>p.slope[0], <floating *>p.A[1],
                        _threads(rows * p.width[1], EW_PAR_CHEAP))
-            continue
-        _train_gemm(rows, p.width[l + 1], p.width[l],
-              <const floating *>p.A[l], p.width[l], 1,
-              <const floating *>p.P[p.w_index[l]], p.width[l + 1], 1,
-              <floating *>p.A[l + 1], bias, p.act[l], p.slope[l])
+        else:
+            _train_gemm(rows, p.width[l + 1], p.width[l],
+                  <const floating *>_input(p, l), p.width[l], 1,
+                  <const floating *>p.P[p.w_index[l]], p.width[l + 1], 1,
+                  <floating *>p.A[l + 1], bias, p.act[l], p.slope[l])
+        if p.D[l] != NULL:
+            _dropout_rows(p, l, rows, <const floating *>p.A[l + 1], <floating *>p.D[l])
     total = _loss_and_grad(tag, p, rows)
     for l in range(L - 1, -1, -1):
         g = <floating *>p.G[l]
+        if p.D[l] != NULL:
+            _dropout_rows(p, l, rows, g, g)
         _dz_and_bias_grad(g, <const floating *>p.A[l + 1], rows, p.width[l + 1], p.act[l],
                           <floating>p.slope[l], <floating *>p.GP[p.b_index[l]]
                           if p.b_index[l] >= 0 else NULL)
@@ -468,7 +540,7 @@ cdef double _forward_backward(floating *tag, TrainPlan p, const int64_t *x_rows,
             _sparse_weight_grad(p, x_rows, rows, g)
         elif weight_grads:  # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
             _train_gemm(p.width[l], p.width[l + 1], rows,
-                        <const floating *>p.A[l], 1, p.width[l],
+                        <const floating *>_input(p, l), 1, p.width[l],
                         g, p.width[l + 1], 1,
                         <floating *>p.GP[p.w_index[l]], NULL, FNN_ACT_IDENTITY, 0.0)
         if l > 0:

@@ -2,15 +2,15 @@
 # negative sampling (csrc/fnn_w2v.h, w2v.c, w2v_vocab.c), for fastnn.word2vec.
 #
 # Uses: capi.pxd (fnn_w2v.h), validate.pxi (check_buffer).
-# Provides: VocabCounter, word2vec_train, word2vec_update, word2vec_draw_negatives,
+# Provides: VocabCounter (counter and tokeniser), word2vec_train, word2vec_update, word2vec_draw_negatives,
 #           W2V_MAX_SENTENCE.
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
-from fastnn._kernels.capi cimport (FNN_W2V_MAX_SENTENCE, fnn_vocab, fnn_vocab_feed,
-                                   fnn_vocab_free, fnn_vocab_ids, fnn_vocab_key,
-                                   fnn_vocab_new, fnn_vocab_nsentences, fnn_vocab_ntokens,
-                                   fnn_vocab_sentences, fnn_vocab_size, fnn_w2v_corpus,
+from fastnn._kernels.capi cimport (FNN_W2V_MAX_PIECES, FNN_W2V_MAX_SENTENCE, fnn_vocab,
+                                   fnn_vocab_add, fnn_vocab_feed, fnn_vocab_free,
+                                   fnn_vocab_key, fnn_vocab_new, fnn_vocab_size,
+                                   fnn_vocab_tokenize, fnn_w2v_corpus,
                                    fnn_w2v_model, fnn_w2v_result, fnn_w2v_schedule,
                                    fnn_w2v_draw_negatives, fnn_w2v_train,
                                    fnn_w2v_update)
@@ -20,10 +20,11 @@ W2V_MAX_SENTENCE = FNN_W2V_MAX_SENTENCE
 
 
 cdef class VocabCounter:
-    """Counts whitespace-separated tokens of raw bytes fed block by block, and records
-    the token stream as ids (in order of first appearance) with sentence boundaries at
-    newlines.  ``feed`` returns how many bytes it consumed: a token running to the end of
-    a block that is not ``final`` waits for the next block."""
+    """Whitespace-separated tokens of raw bytes: ``feed`` counts the tokens of blocks fed
+    one after the other (ids in order of first appearance) and returns how many bytes it
+    consumed (a token running to the end of a block that is not ``final`` waits for the
+    next block); ``add`` registers keys; ``tokenize`` turns text into the ids of the
+    known tokens.  The table only grows: ids never change."""
     cdef fnn_vocab *v
 
     def __cinit__(self):
@@ -45,6 +46,20 @@ cdef class VocabCounter:
             raise MemoryError("VocabCounter: out of memory")
         return r
 
+    def add(self, keys) -> None:
+        """Register each key of ``keys`` (bytes) with count 0 unless known: keys new to
+        the table take the next ids in order."""
+        cdef const unsigned char[::1] k
+        cdef const char *p
+        for key in keys:
+            if not isinstance(key, bytes):
+                raise TypeError(f"keys must be bytes; received {type(key).__name__}")
+            if len(key) == 0:
+                raise ValueError("keys must be non-empty")
+            k = key
+            if fnn_vocab_add(self.v, <const char *>&k[0], k.shape[0]) < 0:
+                raise MemoryError("VocabCounter: out of memory")
+
     def vocabulary(self):
         """(tokens as bytes in order of first appearance, their counts as int64)."""
         cdef ptrdiff_t i, length, n = fnn_vocab_size(self.v)
@@ -59,17 +74,38 @@ cdef class VocabCounter:
             c[i] = count
         return keys, counts
 
-    def stream(self):
-        """(ids as int32, sentence offsets as int64: sentence s is ids[s[i]:s[i+1]])."""
-        cdef int64_t nt = fnn_vocab_ntokens(self.v), ns = fnn_vocab_nsentences(self.v)
-        ids = np.empty(nt, dtype=np.int32)
-        sent = np.empty(ns + 1, dtype=np.int64)
-        cdef int32_t[::1] i = ids
-        cdef int64_t[::1] s = sent
-        if nt > 0:
-            memcpy(&i[0], fnn_vocab_ids(self.v), sizeof(int32_t) * nt)
-        memcpy(&s[0], fnn_vocab_sentences(self.v), sizeof(int64_t) * (ns + 1))
-        return ids, sent
+    @staticmethod
+    def room(Py_ssize_t n) -> int:
+        """The entries ``tokenize`` needs in ``tokens_out`` and ``sent_out`` for ``n`` bytes."""
+        return n // 2 + FNN_W2V_MAX_PIECES + 1
+
+    def tokenize(self, const unsigned char[::1] block, bint final, int threads,
+                 tokens_out, sent_out):
+        """The ids of the known tokens of the complete lines of ``block`` (all of it when
+        ``final``; a block without a newline is cut after its last whitespace), unknown
+        tokens dropped, on ``threads`` threads: ``tokens_out[:ntokens]`` (int32) and the
+        sentence offsets ``sent_out[:nsent + 1]`` (int64; a newline or the
+        W2V_MAX_SENTENCE-th id ends a sentence, empty ones are left out).  Each array
+        needs ``room(len(block))`` entries.  Returns ``(consumed, ntokens, nsent)``."""
+        cdef ptrdiff_t r, n = block.shape[0]
+        cdef int64_t nt = 0, ns = 0
+        cdef cnp.npy_intp need = VocabCounter.room(n)
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1; received {threads}")
+        tok = _int_vector(tokens_out, cnp.NPY_INT32, "tokens_out")
+        sent = _int_vector(sent_out, cnp.NPY_INT64, "sent_out")
+        if not cnp.PyArray_ISWRITEABLE(tok) or not cnp.PyArray_ISWRITEABLE(sent):
+            raise ValueError("tokens_out and sent_out must be writeable")
+        if tok.shape[0] < need or sent.shape[0] < need:
+            raise ValueError(f"tokens_out and sent_out need {need} entries for {n} bytes; "
+                             f"received {tok.shape[0]} and {sent.shape[0]}")
+        cdef const char *p = NULL
+        if n > 0:
+            p = <const char *>&block[0]
+        with nogil:
+            r = fnn_vocab_tokenize(self.v, p, n, final, threads, <int32_t *>_data(tok),
+                                   <int64_t *>_data(sent), &nt, &ns)
+        return r, nt, ns
 
 
 cdef int _check_model(fnn_w2v_model *m, object syn0, object syn1, object cum_table,

@@ -67,25 +67,36 @@ double fnn_w2v_update(const fnn_w2v_model *m, const int32_t *ctx, int n_ctx,
 /* n words drawn as the negatives are (only m->vocab and m->cum_table are read). */
 void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, int32_t *out);
 
-/* ---- vocabulary counting (w2v_vocab.c) ---------------------------------------------
- * Tokens are maximal runs of bytes other than ASCII whitespace; a newline ends a
- * sentence.  Each distinct token gets an id in order of first appearance; the counter
- * also records the token stream as ids and the sentence boundaries (split every
- * FNN_W2V_MAX_SENTENCE tokens). */
+/* ---- vocabulary (w2v_vocab.c) ------------------------------------------------------
+ * Tokens are maximal runs of bytes other than ASCII whitespace.  The counter gives each
+ * distinct token an id in order of first appearance and counts it; the tokeniser turns
+ * text into the ids of the tokens it knows, a newline ending a sentence. */
 typedef struct fnn_vocab fnn_vocab;
+
+enum {
+    FNN_W2V_MAX_PIECES = 32 /* at most this many threads tokenise one block */
+};
 
 fnn_vocab *fnn_vocab_new(void);
 void fnn_vocab_free(fnn_vocab *v);
 /* Counts the complete tokens of buf[0..n-1]; unless `final`, a token running to the end
  * of buf is left for the next call.  Returns the bytes consumed, or -1 out of memory. */
 ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final);
+/* The id of `key` (added with count 0 if new), or -1 out of memory. */
+int32_t fnn_vocab_add(fnn_vocab *v, const char *key, ptrdiff_t n);
 ptrdiff_t fnn_vocab_size(const fnn_vocab *v);
 /* Token `id`: its bytes (not NUL-terminated), length and count. */
 const char *fnn_vocab_key(const fnn_vocab *v, ptrdiff_t id, ptrdiff_t *len, int64_t *count);
-int64_t fnn_vocab_ntokens(const fnn_vocab *v);
-const int32_t *fnn_vocab_ids(const fnn_vocab *v);
-int64_t fnn_vocab_nsentences(const fnn_vocab *v);
-/* nsentences + 1 offsets into the id stream. */
-const int64_t *fnn_vocab_sentences(const fnn_vocab *v);
+/* The ids of the known tokens of the complete lines of buf[0..n-1] (all of it when
+ * `final`; a block without a newline is cut after its last whitespace), unknown tokens
+ * dropped: *ntokens ids to `tokens` and *nsent + 1 sentence offsets to `sent` (sentence s
+ * is tokens[sent[s] : sent[s+1]]; a newline ends a sentence, and so does its
+ * FNN_W2V_MAX_SENTENCE-th id; empty sentences are left out).  Both arrays need room for
+ * n / 2 + FNN_W2V_MAX_PIECES + 1 entries.  `threads` threads tokenise pieces of the
+ * block at once; the result does not depend on their number.  Returns the bytes
+ * consumed.  Reads v only: many calls may share it. */
+ptrdiff_t fnn_vocab_tokenize(const fnn_vocab *v, const char *buf, ptrdiff_t n, int final,
+                             int threads, int32_t *tokens, int64_t *sent, int64_t *ntokens,
+                             int64_t *nsent);
 
 #endif

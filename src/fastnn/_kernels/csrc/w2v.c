@@ -367,22 +367,26 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
             if (c >= c1)
                 break;
             uint64_t rng = splitmix64(sched->seed ^ splitmix64((uint64_t)c)) | 1u;
-            for (int64_t t = corpus->chunk_start[c]; t < corpus->chunk_start[c + 1]; t++) {
-                const int64_t a = corpus->sent_start[t], n = corpus->sent_start[t + 1] - a;
-                int64_t seen;
+            /* the words done by all threads when the chunk starts, plus this chunk's so
+             * far: exact with one thread; the shared count is touched once a chunk */
+            int64_t seen, mine = 0;
 #if FNN_OPENMP
 #pragma omp atomic read
 #endif
-                seen = done;
-                double alpha = sched->alpha - span * (double)(sched->words_before + seen) / total;
+            seen = done;
+            for (int64_t t = corpus->chunk_start[c]; t < corpus->chunk_start[c + 1]; t++) {
+                const int64_t a = corpus->sent_start[t], n = corpus->sent_start[t + 1] - a;
+                double alpha = sched->alpha -
+                               span * (double)(sched->words_before + seen + mine) / total;
                 if (alpha < sched->min_alpha)
                     alpha = sched->min_alpha;
                 loss += train_sentence(m, &s, corpus->tokens + a, n, (float)alpha, &rng, &effective);
+                mine += n;
+            }
 #if FNN_OPENMP
 #pragma omp atomic update
 #endif
-                done += n;
-            }
+            done += mine;
         }
         scratch_free(&s);
     }

@@ -1,5 +1,5 @@
 /* word2vec vocabulary counting over raw bytes (see fnn_w2v.h): an open-addressing hash
- * table of byte strings (FNV-1a) kept in one arena, and the token stream as ids. */
+ * table of byte strings (FNV-1a) kept in one arena, and the tokeniser that reads it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,10 +18,6 @@ struct fnn_vocab {
     int64_t *key_off;         /* per id: offset in the arena (id + 1: the end) */
     int64_t *counts;
     int64_t nkeys, keys_cap, counts_cap;
-    int32_t *ids;             /* the token stream */
-    int64_t nids, ids_cap;
-    int64_t *sent;            /* sentence offsets into ids, sent[0] = 0 */
-    int64_t nsent, sent_cap;
 };
 
 static int grow(void **p, int64_t *cap, int64_t need, size_t item)
@@ -46,13 +42,12 @@ fnn_vocab *fnn_vocab_new(void)
         return NULL;
     v->nslots = 1 << 12;
     v->slots = malloc(sizeof(slot) * (size_t)v->nslots);
-    if (!v->slots || grow((void **)&v->sent, &v->sent_cap, 1, sizeof(int64_t))) {
+    if (!v->slots) {
         fnn_vocab_free(v);
         return NULL;
     }
     for (ptrdiff_t i = 0; i < v->nslots; i++)
         v->slots[i].id = -1;
-    v->sent[0] = 0;
     return v;
 }
 
@@ -64,8 +59,6 @@ void fnn_vocab_free(fnn_vocab *v)
     free(v->arena);
     free(v->key_off);
     free(v->counts);
-    free(v->ids);
-    free(v->sent);
     free(v);
 }
 
@@ -99,19 +92,26 @@ static int rehash(fnn_vocab *v)
     return 0;
 }
 
+/* The slot of token s[0..n-1] (hash h): the one holding it, or the empty slot where it
+ * would go.  Reads only: safe from many threads at once. */
+static ptrdiff_t probe(const fnn_vocab *v, const char *s, ptrdiff_t n, uint64_t h)
+{
+    ptrdiff_t k = (ptrdiff_t)(h & (uint64_t)(v->nslots - 1));
+    for (;; k = (k + 1) & (v->nslots - 1)) {
+        const int32_t id = v->slots[k].id;
+        if (id < 0 || (v->slots[k].hash == h && v->key_off[id + 1] - v->key_off[id] == n &&
+                       memcmp(v->arena + v->key_off[id], s, (size_t)n) == 0))
+            return k;
+    }
+}
+
 /* The id of token s[0..n-1], added with count 0 if new; -1 out of memory. */
 static int32_t lookup(fnn_vocab *v, const char *s, ptrdiff_t n)
 {
     const uint64_t h = fnv1a(s, n);
-    ptrdiff_t k = (ptrdiff_t)(h & (uint64_t)(v->nslots - 1));
-    for (;; k = (k + 1) & (v->nslots - 1)) {
-        const int32_t id = v->slots[k].id;
-        if (id < 0)
-            break;
-        if (v->slots[k].hash == h && v->key_off[id + 1] - v->key_off[id] == n &&
-            memcmp(v->arena + v->key_off[id], s, (size_t)n) == 0)
-            return id;
-    }
+    const ptrdiff_t k = probe(v, s, n, h);
+    if (v->slots[k].id >= 0)
+        return v->slots[k].id;
     if (v->nkeys >= INT32_MAX - 1 ||
         grow((void **)&v->arena, &v->arena_cap, v->arena_len + n, 1) ||
         grow((void **)&v->key_off, &v->keys_cap, v->nkeys + 2, sizeof(int64_t)) ||
@@ -130,16 +130,6 @@ static int32_t lookup(fnn_vocab *v, const char *s, ptrdiff_t n)
     return id;
 }
 
-static int end_sentence(fnn_vocab *v)
-{
-    if (v->nids == v->sent[v->nsent])
-        return 0;
-    if (grow((void **)&v->sent, &v->sent_cap, v->nsent + 2, sizeof(int64_t)))
-        return -1;
-    v->sent[++v->nsent] = v->nids;
-    return 0;
-}
-
 static inline int is_space(unsigned char c)
 {
     return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
@@ -149,10 +139,7 @@ ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final)
 {
     ptrdiff_t i = 0, consumed = 0;
     while (i < n) {
-        const unsigned char c = (unsigned char)buf[i];
-        if (is_space(c)) {
-            if (c == '\n' && end_sentence(v))
-                return -1;
+        if (is_space((unsigned char)buf[i])) {
             consumed = ++i;
             continue;
         }
@@ -162,17 +149,106 @@ ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final)
         if (j == n && !final)
             break;
         const int32_t id = lookup(v, buf + i, j - i);
-        if (id < 0 || grow((void **)&v->ids, &v->ids_cap, v->nids + 1, sizeof(int32_t)))
+        if (id < 0)
             return -1;
         v->counts[id]++;
-        v->ids[v->nids++] = id;
-        if (v->nids - v->sent[v->nsent] >= FNN_W2V_MAX_SENTENCE && end_sentence(v))
-            return -1;
         consumed = i = j;
     }
-    if (final && end_sentence(v))
-        return -1;
     return consumed;
+}
+
+int32_t fnn_vocab_add(fnn_vocab *v, const char *key, ptrdiff_t n) { return lookup(v, key, n); }
+
+/* Tokenises buf[a..b-1]: the ids of the known tokens to tok, and the end of each
+ * non-empty sentence (a count of tokens) to ends; returns the number of tokens. */
+static int64_t tokenize_piece(const fnn_vocab *v, const char *buf, ptrdiff_t a, ptrdiff_t b,
+                              int32_t *tok, int64_t *ends, int64_t *nends)
+{
+    int64_t t = 0, start = 0, s = 0;
+    ptrdiff_t i = a;
+    while (i < b) {
+        const unsigned char c = (unsigned char)buf[i];
+        if (is_space(c)) {
+            if (c == '\n' && t > start)
+                ends[s++] = start = t;
+            i++;
+            continue;
+        }
+        ptrdiff_t j = i + 1;
+        while (j < b && !is_space((unsigned char)buf[j]))
+            j++;
+        const int32_t id = v->slots[probe(v, buf + i, j - i, fnv1a(buf + i, j - i))].id;
+        if (id >= 0) {
+            tok[t++] = id;
+            if (t - start == FNN_W2V_MAX_SENTENCE)
+                ends[s++] = start = t;
+        }
+        i = j;
+    }
+    if (t > start)
+        ends[s++] = t;
+    *nends = s;
+    return t;
+}
+
+/* The end of the text fnn_vocab_tokenize takes from buf[0..n-1]. */
+static ptrdiff_t text_end(const char *buf, ptrdiff_t n, int final)
+{
+    if (final)
+        return n;
+    for (ptrdiff_t i = n; i > 0; i--)
+        if (buf[i - 1] == '\n')
+            return i;
+    for (ptrdiff_t i = n; i > 0; i--)
+        if (is_space((unsigned char)buf[i - 1]))
+            return i;
+    return 0;
+}
+
+ptrdiff_t fnn_vocab_tokenize(const fnn_vocab *v, const char *buf, ptrdiff_t n, int final,
+                             int threads, int32_t *tokens, int64_t *sent, int64_t *ntokens,
+                             int64_t *nsent)
+{
+    enum { PIECE_MIN = 1 << 16 };
+    const ptrdiff_t end = text_end(buf, n, final);
+    int pieces = threads < FNN_W2V_MAX_PIECES ? threads : FNN_W2V_MAX_PIECES;
+    if (pieces > end / PIECE_MIN)
+        pieces = end / PIECE_MIN > 1 ? (int)(end / PIECE_MIN) : 1;
+    /* piece p: buf[at[p] .. at[p+1]-1], cut after a newline; its tokens go to
+     * tokens[base[p]..] and its sentence ends to sent[1 + base[p]..] (room for
+     * (bytes + 1) / 2 tokens each), then all is moved down into place */
+    ptrdiff_t at[FNN_W2V_MAX_PIECES + 1];
+    int64_t base[FNN_W2V_MAX_PIECES], count[FNN_W2V_MAX_PIECES], ends[FNN_W2V_MAX_PIECES];
+    at[0] = 0;
+    for (int p = 1; p < pieces; p++) {
+        ptrdiff_t i = end * p / pieces;
+        i = i < at[p - 1] ? at[p - 1] : i;
+        while (i < end && buf[i] != '\n')
+            i++;
+        at[p] = i < end ? i + 1 : end;
+    }
+    at[pieces] = end;
+    base[0] = 0;
+    for (int p = 1; p < pieces; p++)
+        base[p] = base[p - 1] + (at[p] - at[p - 1] + 1) / 2;
+#if FNN_OPENMP
+#pragma omp parallel for num_threads(pieces) schedule(static, 1) if (pieces > 1)
+#endif
+    for (int p = 0; p < pieces; p++)
+        count[p] = tokenize_piece(v, buf, at[p], at[p + 1], tokens + base[p],
+                                  sent + 1 + base[p], &ends[p]);
+    int64_t t = 0, s = 0;
+    sent[0] = 0;
+    for (int p = 0; p < pieces; p++) {
+        memmove(tokens + t, tokens + base[p], sizeof(int32_t) * (size_t)count[p]);
+        for (int64_t k = 0; k < ends[p]; k++)
+            sent[1 + s + k] = t + sent[1 + base[p] + k];
+        t += count[p];
+        s += ends[p];
+    }
+    *ntokens = t;
+    *nsent = s;
+    return end;
 }
 
 ptrdiff_t fnn_vocab_size(const fnn_vocab *v) { return v->nkeys; }
@@ -183,11 +259,3 @@ const char *fnn_vocab_key(const fnn_vocab *v, ptrdiff_t id, ptrdiff_t *len, int6
     *count = v->counts[id];
     return v->arena + v->key_off[id];
 }
-
-int64_t fnn_vocab_ntokens(const fnn_vocab *v) { return v->nids; }
-
-const int32_t *fnn_vocab_ids(const fnn_vocab *v) { return v->ids; }
-
-int64_t fnn_vocab_nsentences(const fnn_vocab *v) { return v->nsent; }
-
-const int64_t *fnn_vocab_sentences(const fnn_vocab *v) { return v->sent; }
