@@ -23,6 +23,9 @@
 #define GEMV_N 4      /* most columns (rows) of C; exported in FN(blocking) */
 #define GEMV_ROWS 8   /* most rows of X a dot-form step */
 #define GEMV_VECS 8   /* most vectors of rows of C an axpy-form step */
+/* Keep a loaded vector in its register: GCC would otherwise fold the load into each FMA
+ * that uses it, reading it again per use (N or R loads where one does). */
+#define FNN_IN_REGISTER(x) __asm__("" : "+x"(x))
 
 /* The rows x cols results t (element (r, j) at t[r * trs + j * tjs], within t[0..len))
  * into C(r, j) = c[r * ors + j * ojs]: act(alpha * t + beta * C + bias(r, j)), bias(r, j) =
@@ -55,10 +58,14 @@ FN(gemv_dot_step)(VT *acc, const T *const *xr, const T *v, ptrdiff_t vs, ptrdiff
 {
     VT vj[GEMV_N];
 #pragma GCC unroll 4
-    for (int j = 0; j < N; j++) vj[j] = VOP(loadu)(v + j * vs + p);
+    for (int j = 0; j < N; j++) {
+        vj[j] = VOP(loadu)(v + j * vs + p);
+        FNN_IN_REGISTER(vj[j]);
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
-        const VT xv = FN(load_part)(xr[r] + p, full, mask);
+        VT xv = FN(load_part)(xr[r] + p, full, mask);
+        FNN_IN_REGISTER(xv);
 #pragma GCC unroll 4
         for (int j = 0; j < N; j++) acc[r * N + j] = VOP(fmadd)(xv, vj[j], acc[r * N + j]);
     }
@@ -249,3 +256,4 @@ static int FN(gemv)(const FN(args_t) *g)
 #undef GEMV_ROWS
 #undef GEMV_VECS
 #undef GEMV_BLOCKS
+#undef FNN_IN_REGISTER

@@ -101,6 +101,14 @@ static inline fnn_gemm_tile FN(narrow_tile)(ptrdiff_t n, int one_panel)
     return (fnn_gemm_tile){0, 0, 0};
 }
 
+/* The width of the packed B panel a narrow tile of at most `cols` columns reads (when
+ * narrower than NR, the whole C is that one partial panel): whole vectors. */
+#ifdef VL
+#define NARROW_PANEL(cols) FNN_ROUND_UP(cols, VL)
+#else
+#define NARROW_PANEL(cols) NR
+#endif
+
 /* The micro-kernel for a panel of nr columns and the rows of C one call covers, from the
  * path's table: B read in place; the row-pair tile on a packed partial panel it serves;
  * packed A; the narrow tile serving the whole share (`narrow`, then A is never packed);
@@ -122,7 +130,8 @@ static inline fnn_ukr_tile FN(panel_tile)(fnn_gemm_tile narrow, int pack_a, int 
 
 /* Pack the kc x nc block B(p, j) = b[p * rsb + j * csb] into NR-wide micro-panels of kc
  * rows each (panel q holds columns q*NR .. q*NR+NR-1), zero padding the last one; a
- * partial last one is w_last wide (NR, or VL: the tail of the V = 2 narrow tile). */
+ * partial last one is w_last wide (NR; VL: the tail of the V = 2 narrow tile; or the
+ * NARROW_PANEL of the narrow tile serving all of C). */
 static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, ptrdiff_t csb,
                        T *dst, ptrdiff_t w_last)
 {
@@ -283,7 +292,8 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
      * the width of a packed partial last B panel */
     const fnn_gemm_tile narrow = FN(narrow_tile)(n, ncap <= NR);
     const int wide = narrow.max_cols > NR;
-    const ptrdiff_t nstep = wide ? narrow.max_cols : NR, tail_w = wide ? narrow.max_cols - NR : NR;
+    const ptrdiff_t nstep = wide ? narrow.max_cols : NR;
+    const ptrdiff_t tail_w = wide ? narrow.max_cols - NR : narrow.rows ? NARROW_PANEL(narrow.max_cols) : NR;
 
     /* k in equal blocks of at most KC (no short last block); a function of k alone */
     const ptrdiff_t kstep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
@@ -311,7 +321,7 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
                     for (ptrdiff_t ir = 0; ir < mc; ir += tile.rows) {
                         const ptrdiff_t mr = FNN_MIN(tile.rows, mc - ir);
                         const T *ap = pack_a ? bufa + ir * kc * PACK_A_LANES : ablk + ir * rsa;
-                        FN(ukr_call)(tile.ukr, kc, ap, rsa, csa, bp, rsb,
+                        FN(ukr_call)(tile.ukr, kc, ap, rsa, csa, bp, in_place ? rsb : nr < NR ? tail_w : NR,
                                      c + (ic + ir) * rsc + (jc + jr) * csc, rsc, csc, mr, nr, &e);
                     }
                 }
@@ -439,4 +449,5 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef SKINNY_MAX_FMA
 #undef SKINNY_NB
 #undef GEMV_N
+#undef NARROW_PANEL
 #undef VREDUCE

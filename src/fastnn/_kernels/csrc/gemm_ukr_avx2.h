@@ -209,24 +209,24 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
  *                   8 x 4VL AVX-512 tile 16 zmm FMAs, 32 halves on Zen 4, for 8 rows).
  * A step blends the G row broadcasts of a tail vector (VJOIN, VSPREAD4) and multiplies
  * them by the tail columns of B repeated G times.
- * A is read through its strides (rows >= mr read row mr - 1), B is a packed NR-wide
- * micro-panel (V = 2 with NR == 2 VL: followed by the VL-wide panel of the tail columns,
- * FN(pack_b)).
+ * A is read through its strides (rows >= mr read row mr - 1), B is a packed micro-panel
+ * bw (a multiple of VL) wide (V = 2 with bw == NR == 2 VL: followed by the VL-wide panel
+ * of the tail columns, FN(pack_b)).
  * Each element is still one FMA chain over p, as in FN(ukr_body), so the tiling does not
  * change any result. */
 static inline __attribute__((always_inline)) void
-FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b, T *c,
-                ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e,
-                const int V, const int G)
+FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
+                ptrdiff_t bw, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                const FN(epi_t) *e, const int V, const int G)
 {
     enum { TAILS = NARROW_M / 2 }; /* at most (V = 1, G = 2; V = 2, G = 1) */
     const int R = NARROW_M / V;    /* rows */
     const int NT = G ? R / G : 0;  /* tail vectors */
-    /* the tail columns, bs apart: in the NR-wide panel, else (V = 2 with NR == 2 VL) in
+    /* the tail columns, bs apart: in the bw-wide panel, else (V = 2 with bw == 2 VL) in
      * the VL-wide one after it */
-    const int in_panel = V == 1 || NR >= 3 * VL;
-    const T *bt = in_panel ? b + V * VL : b + NR * kc;
-    const ptrdiff_t bs = in_panel ? NR : VL;
+    const int in_panel = V == 1 || bw >= 3 * VL;
+    const T *bt = in_panel ? b + V * VL : b + bw * kc;
+    const ptrdiff_t bs = in_panel ? bw : VL;
     ptrdiff_t o[NARROW_M];
     VT acc[2][NARROW_M], tail[TAILS];
 #pragma GCC unroll 8
@@ -244,7 +244,7 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++) acc[0][i] = VOP(fmadd)(VBCAST(a + o[i]), b0, acc[0][i]);
             a += csa;
-            b += NR;
+            b += bw;
             continue;
         }
         const VT btail = G == 1 ? VOP(loadu)(bt) : G == 2 ? VBCAST_HALF(bt) : VBCAST_QUARTER(bt);
@@ -262,7 +262,7 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
             tail[t] = VOP(fmadd)(spread, btail, tail[t]);
         }
         a += csa;
-        b += NR;
+        b += bw;
         bt += bs;
     }
     if (G == 0) {
@@ -288,26 +288,27 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
 
 /* The narrow tile for nr columns (the path's PATH_NARROW_TILES). */
 static FNN_NOINLINE void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
-                                        const T *b, T *c, ptrdiff_t rsc, ptrdiff_t csc,
-                                        ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
+                                        const T *b, ptrdiff_t bw, T *c, ptrdiff_t rsc,
+                                        ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                                        const FN(epi_t) *e)
 {
     if (nr <= VL) {
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 0);
+        FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 1, 0);
     } else if (nr <= VL + VL / 2) {
         if (nr - VL <= VL / 4)
-            FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 4);
+            FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 1, 4);
         else
-            FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 2);
+            FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 1, 2);
 #ifdef WT
     } else if (nr <= 2 * VL) {
-        FN(ukr_body6)(kc, a, rsa, csa, 1, b, NR, c, rsc, csc, mr, nr, e);
+        FN(ukr_body6)(kc, a, rsa, csa, 1, b, bw, c, rsc, csc, mr, nr, e);
 #endif
     } else if (nr - 2 * VL <= VL / 4) {
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 4);
+        FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 2, 4);
     } else if (nr - 2 * VL <= VL / 2) {
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 2);
+        FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 2, 2);
     } else {
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 1);
+        FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 2, 1);
     }
 }
 
@@ -403,8 +404,8 @@ static FNN_NOINLINE void FN(ukr_b_direct)(ptrdiff_t kc, const T *a, const T *b,
 #define PATH_PAIRS_TILE {PAIRS_M, 1, VL}
 
 /* Run micro-kernel `ukr` (FNN_UKR_*) on the mr x nr tile at c: A is a packed micro-panel
- * (PACKED, B_DIRECT, PAIRS) or read through rsa, csa; B is packed or, for B_DIRECT, NR
- * unit-stride columns rsb apart. */
+ * (PACKED, B_DIRECT, PAIRS) or read through rsa, csa; B is packed (for NARROW, rsb is
+ * the width of its panel) or, for B_DIRECT, NR unit-stride columns rsb apart. */
 static inline __attribute__((always_inline)) void
 FN(ukr_call)(int ukr, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
              ptrdiff_t rsb, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
@@ -422,7 +423,7 @@ FN(ukr_call)(int ukr, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, co
     else if (ukr == FNN_UKR_PAIRS)
         FN(ukr_pairs)(kc, a, b, c, rsc, csc, mr, nr, e);
     else if (ukr == FNN_UKR_NARROW)
-        FN(ukr_narrow)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e);
+        FN(ukr_narrow)(kc, a, rsa, csa, b, rsb, c, rsc, csc, mr, nr, e);
     else
         FN(ukr_a_direct)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e);
 }
