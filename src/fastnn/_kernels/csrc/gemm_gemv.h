@@ -14,7 +14,8 @@
  *              V vectors of VL rows of C a step: acc(v, j) += A(rows of v, p) * B(p, j),
  *              B broadcast; one FMA chain over p per element.
  *
- * R * N (or V * N) is 6 to 9 accumulators, enough to keep both FMA pipes busy.  Each
+ * R * N (or V * N) is 6 to 9 accumulators (up to 16 with AVX-512's 32 registers),
+ * enough to keep both FMA pipes busy.  Each
  * element's arithmetic depends on the shape alone (rows past m repeat a row or are
  * masked, and are not stored), and threads take whole blocks of rows: the result is
  * bitwise identical for every thread count.  k is not blocked (one chain, or VL chains
@@ -204,10 +205,17 @@ static FNN_NOINLINE void FN(gemv_dot)(const FN(args_t) *g, ptrdiff_t rows, const
         GEMV_DOT(8, 1);
     else if (N == 2)
         GEMV_DOT(4, 2);
+#ifdef WT /* 32 vector registers: 4 rows of 3 or 4 sums, the vectors and a row */
+    else if (N == 3)
+        GEMV_DOT(4, 3);
+    else
+        GEMV_DOT(4, 4);
+#else
     else if (N == 3)
         GEMV_DOT(2, 3);
     else
         GEMV_DOT(2, 4);
+#endif
 #undef GEMV_DOT
 }
 
