@@ -6,15 +6,20 @@ The kernel sources (``_kernels/_<isa>.pyx``, which include the ``.pxi`` files, a
 ``-march=native``: a wheel runs on any CPU of its platform.
 
 Flags are chosen once the compiler is known (``BuildKernels``): GCC and Clang, Apple
-Clang (OpenMP through ``-Xpreprocessor -fopenmp`` and Homebrew's libomp) and MSVC each get
-their own.  OpenMP is used when that compiler builds and links an OpenMP program;
-otherwise the build goes on without it, says so, and the kernels run on one thread.
+Clang (OpenMP through ``-Xpreprocessor -fopenmp`` and Homebrew's libomp) and, on Windows,
+clang-cl each get their own.  The C kernels use GCC vector extensions, which MSVC's
+``cl.exe`` lacks, so where setuptools picks MSVC the build compiles with clang-cl (LLVM's
+MSVC-compatible driver: same command line, headers, ABI and linker) instead.  OpenMP is
+used when that compiler builds and links an OpenMP program; otherwise the build goes on
+without it, says so, and the kernels run on one thread.
 
 Environment: ``FASTNN_DEBUG=1`` turns Cython bounds checking and debug information back
 on (and skips stripping); ``FASTNN_SANITIZE=1`` builds with AddressSanitizer and
 UndefinedBehaviorSanitizer (``-O1 -g``, halting on the first report; GCC/Clang only;
 ``tools/sanitize.sh`` builds and runs the tests so); ``FASTNN_OPENMP=0`` builds without OpenMP; ``FASTNN_LIBOMP``
-is the prefix of libomp for Apple Clang (default: ``brew --prefix libomp``).
+is the prefix of libomp for Apple Clang (default: ``brew --prefix libomp``);
+``FASTNN_CLANG_CL`` is the clang-cl.exe to use on Windows (default: the first of PATH, the
+Visual Studio environment and ``%ProgramFiles%\\LLVM\\bin``).
 """
 import contextlib
 import glob
@@ -39,19 +44,22 @@ SANITIZER_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 X86_64 = ("x86_64", "amd64")
 
 #: The compiled paths: the machines each is built on (None: every machine) and its code
-#: generation flags per compiler family ("unix": GCC/Clang, "msvc").
+#: generation flags per compiler family ("unix": GCC/Clang, "clang-cl": Windows).
 ISAS = {
-    "portable": {"machines": None, "unix": [], "msvc": []},
-    "avx2": {"machines": X86_64, "unix": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]},
+    "portable": {"machines": None, "unix": [], "clang-cl": []},
+    "avx2": {"machines": X86_64, "unix": ["-mavx2", "-mfma"], "clang-cl": ["-mavx2", "-mfma"]},
     # the compiler's own loops in 256-bit vectors: with 512 the short rows of small layers
     # (10, 32 values) fell to scalar remainders, 12% slower than avx2 on Zen 4
     "avx512": {"machines": X86_64,
                "unix": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma",
                         "-mprefer-vector-width=256"],
-               "msvc": ["/arch:AVX512"]},
+               "clang-cl": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma",
+                            "/clang:-mprefer-vector-width=256"]},
 }
 
-#: Flags of every path, per compiler family: (compile, link).
+#: Flags of every path, per compiler family: (compile, link).  clang-cl takes MSVC's
+#: spellings and GCC's -m, -W; other GCC options through /clang: (its math-errno default
+#: follows MSVC's: on).
 BASE_FLAGS = {
     "unix": ((["-O1", "-g", "-fno-omit-frame-pointer"] + SANITIZER_FLAGS if SANITIZE
               else ["-O3"] + ([] if DEBUG else ["-g0"]))
@@ -59,8 +67,15 @@ BASE_FLAGS = {
                 "-Wno-unused-function", "-Wno-unreachable-code"],
              SANITIZER_FLAGS if SANITIZE
              else [] if DEBUG or sys.platform == "darwin" else ["-s"]),
-    "msvc": (["/O2"], []),
+    "clang-cl": (["/O2", "/clang:-O3", "/clang:-fno-math-errno", "-Wno-unused-function",
+                  "-Wno-unreachable-code"], []),
 }
+
+
+def compile_flags(family, isa):
+    """The flags path ``isa`` is compiled with by a compiler of ``family`` (no OpenMP)."""
+    return BASE_FLAGS[family][0] + ISAS[isa][family]
+
 
 CYTHON_DIRECTIVES = {
     "language_level": 3,
@@ -79,7 +94,17 @@ run pip again:
   Fedora/RHEL:    sudo dnf install gcc python3-devel
   Alpine:         apk add build-base python3-dev
   macOS:          xcode-select --install
-  Windows:        Microsoft C++ Build Tools (https://visualstudio.microsoft.com/visual-cpp-build-tools/)
+  Windows:        Visual Studio Build Tools with "C++ Clang tools for Windows"
+                  (https://visualstudio.microsoft.com/visual-cpp-build-tools/)
+"""
+
+NO_CLANG_CL = """
+fastnn's C kernels use GCC vector extensions, which MSVC's cl.exe cannot compile; on
+Windows they are built with clang-cl, LLVM's MSVC-compatible compiler, and none was found
+(looked in {where}).  Install one of:
+  - Visual Studio (Build Tools) with the component "C++ Clang tools for Windows"
+  - LLVM from https://github.com/llvm/llvm-project/releases (or: winget install LLVM.LLVM)
+then run pip again, or set FASTNN_CLANG_CL to the path of clang-cl.exe.
 """
 
 NO_OPENMP = ("fastnn: {compiler} cannot build OpenMP programs here ({why}); building "
@@ -97,10 +122,47 @@ def _libomp_prefix():
     return None
 
 
-def openmp_candidates(family):
-    """(compile flags, link flags) that may enable OpenMP for this compiler family."""
-    if family == "msvc":
-        return [(["/openmp"], [])]
+def find_clang_cl(search_path=""):
+    """clang-cl.exe: FASTNN_CLANG_CL, else the first on PATH, on ``search_path`` (the Visual
+    Studio environment's, which holds its "C++ Clang tools") or in %ProgramFiles%\\LLVM\\bin.
+    Returns (its path or None, the places looked in)."""
+    if os.environ.get("FASTNN_CLANG_CL"):
+        path = os.environ["FASTNN_CLANG_CL"]
+        return (path if os.path.isfile(path) else None), [f"FASTNN_CLANG_CL={path}"]
+    llvm_bin = os.path.join(os.environ.get("ProgramFiles", r"C:\Program Files"), "LLVM", "bin")
+    places = {"PATH": os.environ.get("PATH", ""), "the Visual Studio environment": search_path,
+              llvm_bin: llvm_bin}
+    for path in places.values():
+        found = shutil.which("clang-cl", path=path) if path else None
+        if found:
+            return found, list(places)
+    return None, list(places)
+
+
+def use_clang_cl(compiler):
+    """Make setuptools' MSVC compiler run clang-cl in place of cl.exe (the same options,
+    Visual Studio's headers, libraries and link.exe), without /GL: MSVC's whole-program
+    code generation, which clang-cl does not do.  Returns clang-cl's path; exits with
+    what to install when there is none."""
+    if not compiler.initialized:
+        compiler.initialize()
+    path, places = find_clang_cl(getattr(compiler, "_paths", ""))
+    if path is None:
+        raise SystemExit(NO_CLANG_CL.format(where=", ".join(places)))
+    compiler.cc = path
+    for name in ("compile_options", "compile_options_debug"):
+        setattr(compiler, name, [flag for flag in getattr(compiler, name) if flag != "/GL"])
+    return path
+
+
+def openmp_candidates(family, cc=None):
+    """(compile flags, link flags) that may enable OpenMP for this compiler family (``cc``:
+    the compiler's path)."""
+    if family == "clang-cl":
+        # LLVM's runtime: libomp.lib beside clang-cl (an LLVM install), else on the
+        # linker's own path (Visual Studio's LLVM OpenMP runtime)
+        llvm_lib = os.path.join(os.path.dirname(os.path.dirname(cc)), "lib")
+        return [(["/openmp"], [f"/LIBPATH:{llvm_lib}", "libomp.lib"])]
     if sys.platform == "darwin":
         prefix = _libomp_prefix()
         if prefix is None:
@@ -157,15 +219,17 @@ class BuildKernels(build_ext):
             self.parallel = min(len(self.extensions), os.cpu_count() or 1)
 
     def build_extensions(self):
-        family = "msvc" if self.compiler.compiler_type == "msvc" else "unix"
+        if self.compiler.compiler_type == "msvc":
+            family, cc = "clang-cl", use_clang_cl(self.compiler)
+        else:
+            family, cc = "unix", None
         self._check_compiler()
-        omp_compile, omp_link = self._openmp(family)
-        base_compile, base_link = BASE_FLAGS[family]
+        omp_compile, omp_link = self._openmp(family, cc)
         self.extensions = [ext for ext in self.extensions if self._accepts(ext.isa, family)]
         for ext in self.extensions:
-            flags = base_compile + ISAS[ext.isa][family] + omp_compile
+            flags = compile_flags(family, ext.isa) + omp_compile
             ext.extra_compile_args = flags
-            ext.extra_link_args = base_link + omp_link
+            ext.extra_link_args = BASE_FLAGS[family][1] + omp_link
             ext.define_macros += [("FNN_BUILD_FLAGS", '"' + " ".join(flags) + '"'),
                                   ("FNN_OPENMP", "1" if omp_compile else "0")]
         self._cythonize()
@@ -210,20 +274,22 @@ class BuildKernels(build_ext):
         if error is not None:
             raise SystemExit(NO_COMPILER.format(error=error.strip()))
 
-    def _openmp(self, family):
+    def _openmp(self, family, cc):
         if os.environ.get("FASTNN_OPENMP", "1") == "0":
             print("fastnn: FASTNN_OPENMP=0, building without OpenMP: the kernels will run on "
                   "one thread", file=sys.stderr)
             return [], []
         code = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 0; }\n"
         why = "no libomp found (brew install libomp, or set FASTNN_LIBOMP)"
-        for compile_args, link_args in openmp_candidates(family):
+        for compile_args, link_args in openmp_candidates(family, cc):
             why = probe(self.compiler, code, compile_args, link_args)
             if why is None:
                 return compile_args, link_args
         hint = ("Install libomp (brew install libomp) for threads." if sys.platform == "darwin"
+                else "Install LLVM with its OpenMP runtime (libomp.lib, libomp.dll) for threads."
+                if family == "clang-cl"
                 else "Use GCC, or install the OpenMP runtime (libomp-dev for Clang), for threads.")
-        print(NO_OPENMP.format(compiler=self.compiler.compiler_type, why=why.strip().splitlines()[-1],
+        print(NO_OPENMP.format(compiler=cc or self.compiler.compiler_type, why=why.strip().splitlines()[-1],
                                hint=hint), file=sys.stderr)
         return [], []
 
@@ -250,7 +316,8 @@ def isas_for(machine):
             if spec["machines"] is None or machine.lower() in spec["machines"]]
 
 
-setup(
-    ext_modules=[extension(isa) for isa in isas_for(platform.machine())],
-    cmdclass={"build_ext": BuildKernels},
-)
+if __name__ == "__main__":  # as setuptools runs it; tools/build_flags.py reads the tables
+    setup(
+        ext_modules=[extension(isa) for isa in isas_for(platform.machine())],
+        cmdclass={"build_ext": BuildKernels},
+    )

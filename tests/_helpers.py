@@ -1,7 +1,14 @@
 """Tolerances, data and small utilities shared by the tests (no test module imports
 another test module: what two of them share lives here or in conftest.py)."""
 
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 
 import fastnn
 
@@ -209,3 +216,20 @@ def estimator_data(kind, n=120, d=5, width=4, seed=0):
          "multilabel": rng.randint(0, 2, (n, width)), "regression": rng.randn(n),
          "multioutput": rng.randn(n, width - 1)}[kind]
     return X, y
+
+
+# ------------------------------------------------------ cross-compiled C harness
+def needs_programs(*programs: str, install: str):
+    """Skips a test unless every one of ``programs`` is on PATH (``install``: how to get them)."""
+    missing = [p for p in programs if shutil.which(p) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} ({install})")
+
+
+def run_tools_script(name: str, timeout: float) -> str:
+    """Runs ``tools/<name>`` (a cross-compiling harness script, which reads setup.py's
+    flags with this Python); returns its output, failing the test on a nonzero exit."""
+    script = pathlib.Path(__file__).resolve().parents[1] / "tools" / name
+    res = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=timeout,
+                         env=dict(os.environ, PYTHON=sys.executable))
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res.stdout

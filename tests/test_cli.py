@@ -241,7 +241,8 @@ def test_word2vec_command_errors(tmp_path, capsys):
 def test_bench_word2vec_rows(capsys):
     assert main(["bench", "--quick", "--repeats", "1", "--only", "word2vec CBOW"]) == 0
     out = capsys.readouterr().out
-    assert "word2vec CBOW 1 epoch, 100k words" in out
+    assert "word2vec CBOW 1 epoch, 100k words, 1 thread (Zipf" in out
+    assert "word2vec CBOW 1 epoch, 100k words, 2 threads (Zipf" in out
 
 
 def test_text_classifier_example_runs(tmp_path, capsys):

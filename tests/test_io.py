@@ -159,6 +159,24 @@ def test_save_under_a_file_size_limit_keeps_the_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
 
 
+def test_save_opens_its_file_in_binary_mode(tmp_path, monkeypatch):
+    """On Windows a file descriptor from os.open is in text mode unless O_BINARY is given
+    (every \\n byte of the archive would be written as \\r\\n); here O_BINARY is 0."""
+    import os
+
+    opened = []
+    real_open = os.open
+
+    def record(path, flags, *args):
+        opened.append(flags)
+        return real_open(path, flags & ~0x8000, *args)
+
+    monkeypatch.setattr(os, "O_BINARY", 0x8000, raising=False)
+    monkeypatch.setattr(os, "open", record)
+    mlp([4, 5, 2]).save(tmp_path / "m.npz")
+    assert opened and opened[0] & 0x8000 and opened[0] & os.O_EXCL
+
+
 @pytest.mark.parametrize("name", ["model", "model.v2", "dir/model"])
 def test_load_finds_the_file_save_named(tmp_path, name):
     (tmp_path / "dir").mkdir()

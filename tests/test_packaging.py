@@ -192,3 +192,121 @@ def test_portable_module_has_no_avx_instructions():
     res = _run(["objdump", "-d", "--no-show-raw-insn", _dispatch.modules["portable"].__file__])
     assert res.returncode == 0 and ("mulsd" in res.stdout or "mulss" in res.stdout)
     assert "ymm" not in res.stdout and "zmm" not in res.stdout
+
+
+# ------------------------------------------- Windows: clang-cl in place of cl.exe
+def _setup_module():
+    """setup.py's globals (its tables and helpers), without running setup()."""
+    _needs_checkout()
+    import runpy
+
+    return runpy.run_path(str(ROOT / "setup.py"), run_name="fastnn_setup")
+
+
+def test_every_path_has_flags_for_every_compiler_family():
+    build = _setup_module()
+    families = set(build["BASE_FLAGS"])
+    assert families == {"unix", "clang-cl"}
+    for isa, spec in build["ISAS"].items():
+        assert set(spec) - {"machines"} == families, isa
+        for family in families:
+            flags = build["compile_flags"](family, isa)
+            assert flags[:len(build["BASE_FLAGS"][family][0])] == build["BASE_FLAGS"][family][0]
+            assert bool(spec[family]) == (isa != "portable"), (isa, family)
+    # the same instruction sets whatever the compiler: clang-cl takes GCC's -m flags
+    for isa, spec in build["ISAS"].items():
+        assert [f for f in spec["clang-cl"] if f.startswith("-m")] == \
+            [f for f in spec["unix"] if f.startswith("-m") and "prefer" not in f]
+    compile_args, link_args = build["openmp_candidates"]("clang-cl", "/opt/llvm/bin/clang-cl")[0]
+    assert compile_args == ["/openmp"] and link_args == ["/LIBPATH:/opt/llvm/lib", "libomp.lib"]
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="needs clang (apt-get install -y clang)")
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+def test_clang_cl_takes_every_flag_of_setup_py(isa, tmp_path):
+    """clang in clang-cl mode, for the MSVC target, with every flag a Windows build passes
+    (the path's, OpenMP's, setuptools' own) and no unknown or unused one."""
+    build = _setup_module()
+    (tmp_path / "probe.c").write_text("int fastnn_probe(int x) { return x + 1; }\n")
+    flags = build["compile_flags"]("clang-cl", isa) + build["openmp_candidates"](
+        "clang-cl", "/opt/llvm/bin/clang-cl")[0][0]
+    setuptools_flags = ["/nologo", "/O2", "/W3", "/DNDEBUG", "/MD", "/c"]
+    res = _run(["clang", "--driver-mode=cl", "--target=x86_64-pc-windows-msvc",
+                "-Werror=unknown-argument", "-Werror=unused-command-line-argument",
+                *setuptools_flags, *flags, "/Fo" + str(tmp_path / "probe.obj"), "--",
+                tmp_path / "probe.c"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "probe.obj").stat().st_size > 0
+
+
+class _FakeMSVC:
+    """What use_clang_cl touches of setuptools' MSVCCompiler."""
+
+    def __init__(self):
+        self.initialized = False
+        self.cc = None
+
+    def initialize(self):
+        assert not self.initialized
+        self.initialized = True
+        self.cc = "cl.exe"
+        self._paths = ""
+        self.compile_options = ["/nologo", "/O2", "/W3", "/GL", "/DNDEBUG", "/MD"]
+        self.compile_options_debug = ["/nologo", "/Od", "/MDd", "/Zi", "/W3", "/D_DEBUG"]
+
+
+def test_msvc_builds_use_clang_cl(tmp_path, monkeypatch):
+    build = _setup_module()
+    clang_cl = tmp_path / "bin" / "clang-cl"
+    clang_cl.parent.mkdir()
+    clang_cl.write_text("")
+    clang_cl.chmod(0o755)
+    monkeypatch.delenv("FASTNN_CLANG_CL", raising=False)
+    monkeypatch.setenv("PATH", str(clang_cl.parent))
+    compiler = _FakeMSVC()
+    assert build["use_clang_cl"](compiler) == str(clang_cl)
+    assert compiler.cc == str(clang_cl)
+    assert compiler.compile_options == ["/nologo", "/O2", "/W3", "/DNDEBUG", "/MD"]
+    assert "/Zi" in compiler.compile_options_debug
+    # FASTNN_CLANG_CL names it, whatever PATH holds
+    monkeypatch.setenv("FASTNN_CLANG_CL", str(tmp_path / "elsewhere.exe"))
+    (tmp_path / "elsewhere.exe").write_text("")
+    assert build["use_clang_cl"](_FakeMSVC()) == str(tmp_path / "elsewhere.exe")
+
+
+def test_msvc_build_without_clang_cl_says_what_to_install(tmp_path, monkeypatch):
+    build = _setup_module()
+    monkeypatch.delenv("FASTNN_CLANG_CL", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("ProgramFiles", str(tmp_path))
+    with pytest.raises(SystemExit) as info:
+        build["use_clang_cl"](_FakeMSVC())
+    message = str(info.value)
+    assert "cl.exe cannot compile" in message and "C++ Clang tools for Windows" in message
+    assert "LLVM" in message and "FASTNN_CLANG_CL" in message and str(tmp_path) in message
+    monkeypatch.setenv("FASTNN_CLANG_CL", str(tmp_path / "missing.exe"))
+    with pytest.raises(SystemExit, match="missing.exe"):
+        build["use_clang_cl"](_FakeMSVC())
+
+
+def test_windows_wheel_config_matches_setup_py():
+    """cibuildwheel's Windows settings bundle the OpenMP runtime from the LLVM install in
+    which setup.py finds clang-cl, and the workflow makes sure that install is there."""
+    tomllib = pytest.importorskip("tomllib")
+    _needs_checkout()
+    build = _setup_module()
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    windows = config["tool"]["cibuildwheel"]["windows"]
+    llvm_bin = "C:/Program Files/LLVM/bin"
+    # where setup.py looks by default, with the runner's %ProgramFiles%
+    _, places = build["find_clang_cl"]()
+    assert any(place.replace("\\", "/").endswith("Program Files/LLVM/bin") for place in places)
+    assert "delvewheel" in windows["before-build"]
+    assert windows["repair-wheel-command"].startswith("delvewheel repair")
+    assert f'--add-path "{llvm_bin}"' in windows["repair-wheel-command"]
+    workflow = (ROOT / ".github" / "workflows" / "wheels.yml").read_text()
+    assert "os: windows-latest" in workflow
+    assert "C:\\Program Files\\LLVM" in workflow and "bin\\clang-cl.exe" in workflow
+    assert "lib\\libomp.lib" in workflow  # what openmp_candidates links
+    assert build["openmp_candidates"]("clang-cl", "/x/bin/clang-cl")[0][1][-1] == "libomp.lib"
+    assert "Operating System :: Microsoft :: Windows" in config["project"]["classifiers"]

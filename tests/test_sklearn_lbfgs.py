@@ -123,13 +123,14 @@ def _data(kind):
 
 
 @pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel", "regression",
-                                  "poisson"])
+                                  "multioutput", "poisson"])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
 def test_lbfgs_follows_sklearn(kind, activation):
     """float64, same initial weights: the same objective and gradient, so L-BFGS-B takes
-    scikit-learn's steps (to rounding over a few iterations)."""
+    scikit-learn's steps (to rounding over a few iterations) and reports its loss_ (for
+    several squared-error outputs the mean over them, not the sum)."""
     X, y = _data("regression" if kind == "poisson" else kind)
-    regression = kind in ("regression", "poisson")
+    regression = kind in ("regression", "multioutput", "poisson")
     ours_cls, theirs_cls = ((MLPRegressor, neural_network.MLPRegressor) if regression
                             else (MLPClassifier, neural_network.MLPClassifier))
     params = dict(hidden_layer_sizes=(8, 5), activation=activation, solver="lbfgs",

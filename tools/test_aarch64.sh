@@ -6,17 +6,12 @@
 # Needs Debian's gcc-aarch64-linux-gnu and qemu-user:
 #   apt-get install -y gcc-aarch64-linux-gnu qemu-user
 # Environment: AARCH64_CC (aarch64-linux-gnu-gcc), QEMU_AARCH64 (qemu-aarch64),
-# AARCH64_SYSROOT (/usr/aarch64-linux-gnu).  Exit status: the harness's (0 = all passed).
+# AARCH64_SYSROOT (/usr/aarch64-linux-gnu), PYTHON (python3: reads setup.py's flags).
+# Exit status: the harness's (0 = all passed).
 set -eu
+. "$(dirname "$0")/c_harness.sh"
 cc=${AARCH64_CC:-aarch64-linux-gnu-gcc}
 qemu=${QEMU_AARCH64:-qemu-aarch64}
 sysroot=${AARCH64_SYSROOT:-/usr/aarch64-linux-gnu}
-root=$(cd "$(dirname "$0")/.." && pwd)
-csrc=$root/src/fastnn/_kernels/csrc
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-# the flags of setup.py's portable build (BASE_FLAGS, OpenMP)
-flags="-O3 -fno-math-errno -fno-trapping-math -fopenmp"
-$cc $flags -DFNN_OPENMP=1 -DFNN_BUILD_FLAGS="\"$flags\"" -I"$csrc" \
-    "$root/tests/c/kernel_harness.c" "$csrc/gemm.c" "$csrc/runtime.c" -lm -o "$work/harness"
+build_harness "$cc" portable "$work/harness"
 "$qemu" -L "$sysroot" "$work/harness"

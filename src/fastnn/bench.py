@@ -333,18 +333,17 @@ def zipf_corpus(path: str, words: int, vocab: int = 30_000, seed: int = 0) -> No
             fh.write(" ".join(names[ids[start:start + 20]]) + "\n")
 
 
-def word2vec_row(sg: int, words: int) -> tuple:
+def word2vec_row(sg: int, words: int, threads: int) -> tuple:
     """One epoch of word2vec on a synthetic Zipf corpus file, vocabulary pass included,
-    fastnn against gensim on the same file, settings and threads."""
-    row = Row(f"word2vec {'skip-gram' if sg else 'CBOW'} 1 epoch, {words // 1000}k words "
-              f"(Zipf text file)")
+    fastnn against gensim on the same file and settings, both on ``threads`` threads."""
+    row = Row(f"word2vec {'skip-gram' if sg else 'CBOW'} 1 epoch, {words // 1000}k words, "
+              f"{threads} thread{'s' if threads > 1 else ''} (Zipf text file)")
 
     def setup():
         folder = tempfile.mkdtemp(prefix="fastnn-bench-")
         atexit.register(shutil.rmtree, folder, True)
         path = os.path.join(folder, "corpus.txt")
         zipf_corpus(path, words)
-        threads = fastnn.get_num_threads()
         return {peer: (lambda peer=peer: train_word2vec(peer, path, sg=sg, workers=threads,
                                                         epochs=1))
                 for peer in ("fastnn", "gensim") if peer == "fastnn" or _gensim_word2vec()}
@@ -401,7 +400,8 @@ def workloads(quick: bool) -> List[tuple]:
              sklearn_fit_row("digits", 1797, "lbfgs"),
              sklearn_fit_row("dense", 4_000 if quick else LBFGS_SAMPLES, "lbfgs")]
     rows.append(sklearn_text_row(6_000 if quick else TEXT_DOCUMENTS))
-    rows += [word2vec_row(sg, 100_000 if quick else 500_000) for sg in (1, 0)]
+    rows += [word2vec_row(sg, 100_000 if quick else 500_000, threads)
+             for sg in (1, 0) for threads in (1, 2)]
     return rows
 
 

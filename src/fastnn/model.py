@@ -31,6 +31,13 @@ from .optim import Optimizer
 __all__ = ["Sequential"]
 
 
+def epoch_order(rng: np.random.Generator, n: int, shuffle: bool) -> np.ndarray:
+    """The order of the ``n`` rows in one epoch of ``fit``: a permutation drawn from
+    ``rng`` (``np.random.default_rng(seed)``, once per ``fit``) or, without shuffling,
+    ``0 .. n - 1``; minibatch ``b`` is ``order[b * batch_size:(b + 1) * batch_size]``."""
+    return rng.permutation(n) if shuffle else np.arange(n)
+
+
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -224,7 +231,7 @@ class Sequential(Layer):
         self.loss_ = loss
         self.stop_training = False
         for epoch in range(epochs):
-            order = rng.permutation(n) if shuffle else np.arange(n)
+            order = epoch_order(rng, n, shuffle)
             t0 = time.perf_counter()
             total = runner(order, (lambda done, e=epoch: progress.update(e, done))
                            if progress.live else None)

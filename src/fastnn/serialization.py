@@ -70,7 +70,8 @@ def _write_atomically(path: str, write) -> None:
     ``path``; on any error the temporary file goes and ``path`` is untouched."""
     folder = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # mode as open() gives
+    # mode as open() gives; O_BINARY: without it Windows writes every \n byte as \r\n
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -12,7 +12,9 @@ How the scikit-learn objective maps onto fastnn:
   log-loss (cross-entropy, summed over outputs for binary/multi-label targets), half
   the mean squared error or, for ``loss="poisson"`` (fastnn's ``PoissonNLL`` on a log
   link, plus the targets' own terms), the half Poisson deviance; plus
-  ``alpha / 2 * sum(W**2) / batch_size`` per minibatch.
+  ``alpha / 2 * sum(W**2) / batch_size`` per minibatch.  With sample weights the
+  targets' own terms are averaged, and the L2 term divided by the weights' sum, per
+  minibatch as scikit-learn does (over the minibatches of each epoch's order).
 * Gradients. scikit-learn's gradient of one minibatch is ``(output - target) / batch_size``
   summed over outputs.  fastnn's losses average over every output element and
   ``MSE`` doubles, so their gradient is ``c`` times scikit-learn's, with ``c = 1``
@@ -35,10 +37,11 @@ How the scikit-learn objective maps onto fastnn:
   Predictions follow scikit-learn's convention: computed and returned in float32 for
   float32 ``X`` and in float64 for anything else.
 * L-BFGS. The objective is scikit-learn's (mean loss plus ``alpha / 2 * sum(W**2) / n``)
-  with scikit-learn's gradient; for squared error with several outputs that gradient is
-  the one of the half squared error summed (not averaged) over outputs, which is what
-  fastnn minimizes and reports in ``loss_`` (scikit-learn reports the average there).
-  ``loss_curve_`` holds the objective after each L-BFGS iteration.
+  with scikit-learn's gradient.  For squared error with several outputs the two do not
+  agree in scikit-learn: the value averages the half squared error over the outputs, the
+  gradient is the one of their sum; fastnn hands L-BFGS-B the same pair, so it takes
+  scikit-learn's steps and reports its ``loss_``.  ``loss_curve_`` holds the objective
+  after each L-BFGS iteration (the value as in ``loss_``).
 * Learning-rate schedules (``learning_rate="invscaling"``/``"adaptive"``, SGD only) change
   the rate once per epoch like scikit-learn; fastnn's momentum buffer does not include
   the learning rate, so with a changing rate momentum differs slightly from scikit-learn.
@@ -93,7 +96,7 @@ from .layers import Dense, Dropout, Identity, ReLU, Sigmoid, Tanh
 from .losses import MSE, BCEWithLogits, PoissonNLL, SoftmaxCrossEntropy
 from ._training import full_batch_gradient
 from .callbacks import Callback
-from .model import Sequential
+from .model import Sequential, epoch_order
 from .optim import SGD, Adam
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -362,10 +365,15 @@ class _BaseMLP(BaseEstimator):
         return {"softmax": 1.0, "logistic": float(self.n_outputs_),
                 "identity": 0.5, "exp": float(self.n_outputs_)}[self.out_activation_]
 
+    def _target_terms(self, Y):
+        """Per sample, what scikit-learn's loss adds to fastnn's scaled one: the terms of
+        the targets alone (Poisson's ``xlogy(y, y) - y``, summed over outputs), or None."""
+        return None
+
     def _loss_offset(self, Y, sample_weight):
-        """What scikit-learn's loss adds to fastnn's scaled one: the terms of the targets
-        alone (Poisson's ``xlogy(y, y) - y``, summed over outputs, mean over samples)."""
-        return 0.0
+        """The (weighted) mean of :meth:`_target_terms` over ``Y``."""
+        terms = self._target_terms(Y)
+        return 0.0 if terms is None else float(np.average(terms, weights=sample_weight))
 
     def _forward(self, X):
         """Network outputs before the output activation, computed in the dtype of ``X``."""
@@ -448,7 +456,7 @@ class _BaseMLP(BaseEstimator):
 
         def objective(theta):
             unpack(theta)
-            value = (evaluate() / (n * scale) + self._offset
+            value = (evaluate() * self._loss_scale() / n + self._offset
                      + 0.5 * decay * self._squared_norm())
             grad = np.empty(bounds[-1])
             for i, (g, start, stop) in enumerate(zip(grads, bounds[:-1], bounds[1:])):
@@ -511,9 +519,9 @@ class _BaseMLP(BaseEstimator):
         self._set_weight_decay(batch_size)
         self.n_iter_ = 0  # epochs of this call, as in scikit-learn (t_ and loss_curve_ go on)
         self._set_learning_rate()
-        weight = n if sample_weight is None else float(sample_weight.sum())
-        epoch_end = _EpochEnd(self, n, weight, -(-n // batch_size), validation)
         seed = rng.randint(np.iinfo(np.int32).max)
+        epoch_end = _EpochEnd(self, n, batch_size, validation, sample_weight,
+                              self._target_terms(Y), seed, bool(self.shuffle))
         network = self._training_network(rng)
         network.fit(X, Y, loss=self._loss, optimizer=self._optimizer,
                     epochs=1 if incremental else self.max_iter, batch_size=batch_size,
@@ -621,22 +629,48 @@ def _linear_kernel(X):
 
 class _EpochEnd(Callback):
     """Hands each epoch of ``Sequential.fit`` to the estimator, with the loss converted to
-    scikit-learn's value, and stops the fit when the estimator says so."""
+    scikit-learn's value, and stops the fit when the estimator says so.
 
-    def __init__(self, estimator, n_samples, total_weight, n_batches, validation):
+    scikit-learn's loss of an epoch is the mean over its minibatches ``b`` (weighted by
+    their rows ``r_b``) of each one's loss, plus ``alpha / 2 * |W|**2 / s_b`` (``s_b``: the
+    rows, or the sum of the sample weights, of ``b``) and, for Poisson, the (weighted) mean
+    of the targets' own terms over ``b``.  With sample weights those depend on which rows
+    each minibatch holds: they are computed over the minibatches of the epoch's order,
+    drawn as ``Sequential.fit`` draws it (:func:`~fastnn.model.epoch_order`, same seed)."""
+
+    def __init__(self, estimator, n_samples, batch_size, validation, sample_weight,
+                 target_terms, seed, shuffle):
         self.estimator, self.validation = estimator, validation
-        self.n_samples, self.total_weight, self.n_batches = n_samples, total_weight, n_batches
+        self.n_samples, self.n_batches = n_samples, -(-n_samples // batch_size)
+        self.batch_size, self.weights, self.terms = batch_size, sample_weight, target_terms
+        self.orders, self.shuffle = np.random.default_rng(seed), shuffle
         self.sq_norm = estimator._squared_norm()
+
+    def _minibatch_terms(self):
+        """``(sum_b r_b / (n * s_b), sum_b r_b / n * weighted mean of the target terms
+        over b)`` for this epoch."""
+        n = self.n_samples
+        if self.weights is None:
+            return self.n_batches / n, self.estimator._offset
+        order = epoch_order(self.orders, n, self.shuffle)
+        starts = np.arange(0, n, self.batch_size)
+        rows = np.diff(np.append(starts, n)) / n
+        w = self.weights[order].astype(np.float64)
+        wsum = np.add.reduceat(w, starts)
+        share = np.divide(rows, wsum, out=np.zeros(len(rows)), where=wsum > 0)
+        offset = (0.0 if self.terms is None
+                  else float(share @ np.add.reduceat(w * self.terms[order], starts)))
+        return float(share.sum()), offset
 
     def on_epoch_end(self, epoch, logs, model):
         est = self.estimator
-        # scikit-learn adds alpha/2 |W|^2 / batch_size (with sample weights: / their sum
-        # in the minibatch) to each minibatch's loss, with W as before that minibatch's
-        # step: interpolate |W|^2 linearly over the epoch
+        factor, offset = self._minibatch_terms()
+        # scikit-learn's L2 term uses W as before each minibatch's step: interpolate
+        # |W|^2 linearly over the epoch
         start, self.sq_norm = self.sq_norm, est._squared_norm()
         mean_sq = start + (self.sq_norm - start) * (self.n_batches - 1) / (2 * self.n_batches)
-        penalty = 0.5 * est.alpha * self.n_batches * mean_sq / self.total_weight
-        loss = logs["loss"] * est._loss_scale() + est._offset + penalty
+        penalty = 0.5 * est.alpha * mean_sq * factor
+        loss = logs["loss"] * est._loss_scale() + offset + penalty
         if est._end_epoch(loss, self.n_samples, self.validation):
             model.stop_training = True
 
@@ -798,11 +832,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             return Y, "exp", Y
         return Y, "identity", Y
 
-    def _loss_offset(self, Y, sample_weight):
+    def _target_terms(self, Y):
         if self.out_activation_ != "exp":
-            return 0.0
-        per_sample = (xlogy(Y, Y) - Y).sum(axis=1)
-        return float(np.average(per_sample, weights=sample_weight))
+            return None
+        return (xlogy(Y, Y) - Y).sum(axis=1)
 
     def _values(self, X):
         """Predictions for validated ``X``: the output, or its exponential (the Poisson

@@ -44,6 +44,16 @@ cdef extern from "gemm.h" nogil:
                    const double *b, ptrdiff_t rsb, ptrdiff_t csb,
                    double beta, double *c, ptrdiff_t rsc, ptrdiff_t csc,
                    const double *bias, int act, double slope)
+    int fnn_sgemm_gather(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                         const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                         const int64_t *idx, int idx_cols,
+                         const float *b, ptrdiff_t rsb, ptrdiff_t csb,
+                         float *c, ptrdiff_t rsc, const float *bias, int act, float slope)
+    int fnn_dgemm_gather(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                         const double *a, ptrdiff_t rsa, ptrdiff_t csa,
+                         const int64_t *idx, int idx_cols,
+                         const double *b, ptrdiff_t rsb, ptrdiff_t csb,
+                         double *c, ptrdiff_t rsc, const double *bias, int act, double slope)
     enum:
         FNN_GEMM_MAX_NARROW
     ctypedef struct fnn_gemm_tile:

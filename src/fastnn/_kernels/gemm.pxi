@@ -3,13 +3,17 @@
 #
 # Uses: capi.pxd (fnn_sgemm, fnn_dgemm, fnn_*gemm_blocking, FNN_ACT_IDENTITY),
 #       config.pxi (ACTIVATION_CODES), validate.pxi (checks).
-# Provides: the ops gemm, matmul, linear; GEMM_BLOCKING.  The checks work on the NumPy
+# Provides: the ops gemm, matmul, linear; GEMM_BLOCKING; gather_linear (the GEMM on rows
+# of X read in place, as TrainPlan runs it: for tests) and, for other .pxi files,
+# gemm_gather (fnn_sgemm_gather or fnn_dgemm_gather by the fused type).  The checks work on the NumPy
 # C API: a 4x4 matmul costs well under a microsecond in total.
+from cython cimport floating
 from libc.stddef cimport ptrdiff_t
+from libc.stdint cimport int64_t
 
 from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, fnn_dgemm, fnn_dgemm_blocking,
-                                   fnn_gemm_blocking, fnn_gemm_tile, fnn_sgemm,
-                                   fnn_sgemm_blocking)
+                                   fnn_dgemm_gather, fnn_gemm_blocking, fnn_gemm_tile,
+                                   fnn_sgemm, fnn_sgemm_blocking, fnn_sgemm_gather)
 
 
 cdef dict _gemm_tile(fnn_gemm_tile t):
@@ -192,3 +196,84 @@ def linear(x, weight, bias=None, activation=None, out=None):
         raise ValueError(f"activation must be one of None, "
                          f"{', '.join(map(repr, ACTIVATION_CODES))}; received {activation!r}")
     return _gemm(x, weight, False, False, 1.0, 0.0, out, bias, <int>code, "x", "weight")
+
+
+cdef inline int gemm_gather(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a,
+                            Py_ssize_t rsa, Py_ssize_t csa, const int64_t *idx, bint idx_cols,
+                            const floating *b, Py_ssize_t rsb, Py_ssize_t csb, floating *c,
+                            const floating *bias, int act, double slope) noexcept nogil:
+    """c (m x n, C-contiguous) = act(A @ b + bias) with A's rows (``idx_cols``: columns)
+    gathered from `a` through `idx` (csrc/gemm.h, fnn_sgemm_gather); 0, or -1 when the
+    caller must gather A itself (c then unspecified)."""
+    if floating is float:
+        return fnn_sgemm_gather(m, n, k, 1.0, a, rsa, csa, idx, idx_cols, b, rsb, csb, c, n,
+                                bias, act, <float>slope)
+    else:
+        return fnn_dgemm_gather(m, n, k, 1.0, a, rsa, csa, idx, idx_cols, b, rsb, csb, c, n,
+                                bias, act, slope)
+
+
+def gather_linear(x, rows, weight, bias=None, activation=None, *, bint transpose=False):
+    """``act(x[rows] @ weight + bias)``, or ``x[rows].T @ weight`` with ``transpose``, the
+    rows of the C-contiguous ``x`` read in place (``rows``: int64 row indices); returns
+    ``(out, in_place)``.  ``in_place`` is False when the shapes are ones the GEMM does
+    not pack (``out`` then comes from the gathered rows): the compiled epochs' first-layer
+    products, exposed for tests."""
+    typenum = check_float_array(x, "x")
+    check_ndim(<cnp.ndarray>x, 2, "x")
+    check_c_contiguous(<cnp.ndarray>x, "x")
+    if not cnp.PyArray_ISALIGNED(<cnp.ndarray>x):
+        raise ValueError("x must be an aligned array; received an unaligned one")
+    w = _gemm_operand(weight, "weight", 2)
+    check_same_dtype(<cnp.ndarray>x, w, "x", "weight")
+    cdef cnp.npy_intp n_rows = len(rows) if cnp.PyArray_Check(rows) else -1
+    check_buffer(rows, cnp.NPY_INT64, 1, &n_rows, False, "rows")
+    own = (<cnp.ndarray>rows).copy()
+    check_indices(own, 0, n_rows, x.shape[0], rows, "rows", "row indices of x")
+    cdef Py_ssize_t d = x.shape[1]
+    cdef Py_ssize_t m = d if transpose else n_rows, k = n_rows if transpose else d
+    if w.shape[0] != k:
+        raise ValueError(f"weight must have {k} rows, the columns of x[rows]{'.T' if transpose else ''} "
+                         f"(shape {(m, k)}); received shape {(<object>w).shape}")
+    code = _GEMM_ACTIVATIONS.get(activation) if isinstance(activation, (str, type(None))) else None
+    if code is None:
+        raise ValueError(f"activation must be one of None, "
+                         f"{', '.join(map(repr, ACTIVATION_CODES))}; received {activation!r}")
+    cdef cnp.ndarray b = None
+    if bias is not None:
+        b = np.ascontiguousarray(_gemm_operand(bias, "bias", 1))
+        check_same_dtype(<cnp.ndarray>x, b, "x", "bias")
+        check_shape(b, 1, (<object>w).shape[1], 0, "bias")
+    cdef Py_ssize_t n = w.shape[1]
+    out = np.empty((m, n), x.dtype)
+    cdef int status = -1
+    if m > 0 and n > 0:
+        status = _gather_linear(<cnp.ndarray>x, own, w, b, <cnp.ndarray>out, transpose, code)
+    if status != 0:
+        xr = x[own]
+        out = _gemm(xr, w, transpose, False, 1.0, 0.0, None, b, code, "x[rows]", "weight")
+    return out, status == 0
+
+
+cdef int _gather_linear(cnp.ndarray x, cnp.ndarray rows, cnp.ndarray w, cnp.ndarray bias,
+                        cnp.ndarray out, bint transpose, int act):
+    cdef Py_ssize_t d = x.shape[1], n_rows = rows.shape[0], n = w.shape[1]
+    cdef Py_ssize_t m = d if transpose else n_rows, k = n_rows if transpose else d
+    cdef Py_ssize_t rsa = 1 if transpose else d, csa = d if transpose else 1
+    cdef Py_ssize_t rsw = _gemm_stride(w, 0), csw = _gemm_stride(w, 1)
+    cdef const int64_t *idx = <const int64_t *>cnp.PyArray_DATA(rows)
+    cdef int status
+    with nogil:
+        if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT64:
+            status = gemm_gather(m, n, k, <const double *>cnp.PyArray_DATA(x), rsa, csa, idx,
+                                 transpose, <const double *>cnp.PyArray_DATA(w), rsw, csw,
+                                 <double *>cnp.PyArray_DATA(out),
+                                 NULL if bias is None else <const double *>cnp.PyArray_DATA(bias),
+                                 act, _GEMM_LEAKY_SLOPE)
+        else:
+            status = gemm_gather(m, n, k, <const float *>cnp.PyArray_DATA(x), rsa, csa, idx,
+                                 transpose, <const float *>cnp.PyArray_DATA(w), rsw, csw,
+                                 <float *>cnp.PyArray_DATA(out),
+                                 NULL if bias is None else <const float *>cnp.PyArray_DATA(bias),
+                                 act, _GEMM_LEAKY_SLOPE)
+    return status

@@ -4,7 +4,7 @@
 # gradients, optimizer state, all owned by Python objects the plan keeps alive) and
 # minibatch buffers allocated once.  run_sgd/run_adam then train `count` minibatches
 # with the GIL released:
-#   gather rows of X and y by `order`
+#   gather rows of y by `order` (and start fetching the next minibatch's rows of X)
 #   forward   A[l+1] = act(in[l] @ W[l] + b[l])       (GEMM with fused epilogue)
 #             with dropout after layer l: D[l] = dropout(A[l+1]); in[l+1] = D[l], else A[l+1]
 #   loss      G[L-1] = dLoss/dlogits                  (fused row kernels, mean over the batch)
@@ -14,6 +14,10 @@
 #   update    one fused SGD or Adam kernel per parameter
 # loss_gradient runs the same forward, loss and backward once over all of X, read in
 # place, and stops before the update: the full-batch objective of L-BFGS.
+# A dense X is not copied: the first layer's GEMMs (forward and dW = X[batch].T @ dz)
+# gather its rows straight into their packed A blocks (gemm_gather, gemm.pxi); only a
+# product the GEMM would not pack (a skinny or narrow one, a one-row minibatch) reads
+# the rows gathered into A[0], the same values and so the same result.
 # A one-row minibatch (plain SGD, as in the lecture) never forms dW = x.T @ dz: each row
 # of W is updated from the product x[r] * dz computed into a small buffer, with the same
 # update kernel and the same arithmetic, which halves the memory traffic of the step.
@@ -36,7 +40,7 @@
 #
 # Uses: capi.pxd (fnn_sgemm, fnn_dgemm, __builtin_prefetch, FNN_ACT_IDENTITY,
 #       FNN_LOSS_*), config.pxi (ACTIVATION_CODES, LOSS_CODES), validate.pxi (checks),
-#       activations.pxi (act_backward), losses.pxi (pointwise_loss), optim.pxi
+#       activations.pxi (act_backward), gemm.pxi (gemm_gather), losses.pxi (pointwise_loss), optim.pxi
 #       (sgd_update, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows,
 #       _threads), sparse.pxi (CSROperand, csr_operand, csr_linear, csr_weight_grad,
 #       csr_clear_rows), dropout.pxi (dropout_chunks, check_dropout_seed).
@@ -52,7 +56,7 @@ from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, FNN_LOSS_SOFTMAX_XENT, __bu
 cdef struct Hyper:
     double lr, momentum, beta1, beta2, eps
     bint nesterov, decoupled, adam
-    long step                 # Adam's step count for this minibatch, from 1
+    long long step            # Adam's step count for this minibatch, from 1
     const double *decay       # weight decay per parameter
 
 
@@ -106,6 +110,7 @@ cdef class TrainPlan:
     cdef char **S2
     cdef Py_ssize_t *size
     cdef char *X
+    cdef bint x_gathered         # A[0] holds this minibatch's rows of the dense X
     cdef CSROperand sparse       # X as CSR (None: X is a dense array)
     cdef bint is_sparse
     cdef int64_t *PREV           # rows of the previous minibatch (sparse X)
@@ -348,7 +353,7 @@ cdef class TrainPlan:
                                      f"when momentum != 0 (momentum={momentum}); received None")
         return self._run(order, first, count, &h, decay)
 
-    def run_adam(self, order, Py_ssize_t first, Py_ssize_t count, long step, double lr,
+    def run_adam(self, order, Py_ssize_t first, Py_ssize_t count, long long step, double lr,
                  double beta1, double beta2, double eps, decay, bint decoupled) -> float:
         """Train minibatches with Adam; ``step`` is the count of steps already taken."""
         self._check_ready()
@@ -415,7 +420,6 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
     cdef Py_ssize_t bi, r, j, start, rows, d = p.width[0], c = p.width[p.n_layers]
     cdef int l, i
     cdef double total = 0.0
-    cdef floating *xb = <floating *>p.A[0]
     cdef const floating *X = <const floating *>p.X
     cdef floating *g
     cdef floating *tmp = <floating *>p.TMP
@@ -424,7 +428,8 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
         start = bi * p.batch
         rows = p.batch if start + p.batch <= p.n else p.n - start
         if not p.is_sparse:
-            _gather_rows(xb, X, order, start, rows, p.n, p.batch, d)
+            p.x_gathered = False
+            _prefetch_rows(X, order, start + rows, min(start + rows + p.batch, p.n), d)
         if p.class_labels:
             for r in range(rows):
                 (<int64_t *>p.YB)[r] = (<const int64_t *>p.Y)[order[start + r]]
@@ -458,19 +463,27 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
     return total
 
 
-cdef inline void _gather_rows(floating *xb, const floating *X, const int64_t *order,
-                              Py_ssize_t start, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t batch,
-                              Py_ssize_t d) noexcept nogil:
-    """Copy rows order[start:start+rows] of the dense X into xb, and start fetching the
-    next minibatch's rows (scattered in X) while this one computes."""
+cdef inline void _prefetch_rows(const floating *X, const int64_t *order, Py_ssize_t start,
+                                Py_ssize_t stop, Py_ssize_t d) noexcept nogil:
+    """Start fetching rows order[start:stop] of the dense X (the next minibatch's,
+    scattered in X) while this one computes."""
     cdef Py_ssize_t r, j
-    for r in range(rows):
-        memcpy(xb + r * d, X + order[start + r] * d, d * sizeof(floating))
-    for r in range(start + rows, min(start + rows + batch, n)):
+    for r in range(start, stop):
         j = 0
         while j < d:
             __builtin_prefetch(X + order[r] * d + j, 0, 1)
             j += 64 // sizeof(floating)
+
+
+cdef inline void _x_gathered(floating *xb, TrainPlan p, const int64_t *x_rows,
+                             Py_ssize_t rows) noexcept nogil:
+    """Copy the minibatch's rows x_rows of the dense X into xb (A[0]), once per minibatch
+    (x_rows NULL: A[0] already holds the rows)."""
+    cdef Py_ssize_t r, d = p.width[0]
+    if x_rows != NULL and not p.x_gathered:
+        for r in range(rows):
+            memcpy(xb + r * d, <const floating *>p.X + x_rows[r] * d, d * sizeof(floating))
+        p.x_gathered = True
 
 
 cdef inline void _sparse_weight_grad(TrainPlan p, const int64_t *rows, Py_ssize_t n_rows,
@@ -515,13 +528,23 @@ cdef double _forward_backward(floating *tag, TrainPlan p, const int64_t *x_rows,
     cdef const floating *bias
     cdef floating *g
     cdef double total
+    cdef Py_ssize_t d = p.width[0]
+    # rows of a dense X read in place by the first layer's GEMMs (see the top of the file)
+    cdef bint in_place = x_rows != NULL and not p.is_sparse and weight_grads
     for l in range(L):
         bias = <const floating *>p.P[p.b_index[l]] if p.b_index[l] >= 0 else NULL
         if l == 0 and p.is_sparse:
             csr_linear(p.sparse, x_rows, rows, <const floating *>p.P[p.w_index[0]], p.width[1],
                        bias, p.act[0], <floating>p.slope[0], <floating *>p.A[1],
                        _threads(rows * p.width[1], EW_PAR_CHEAP))
+        elif l == 0 and in_place and gemm_gather(
+                rows, p.width[1], d, <const floating *>p.X, d, 1, x_rows, False,
+                <const floating *>p.P[p.w_index[0]], p.width[1], 1, <floating *>p.A[1], bias,
+                p.act[0], p.slope[0]) == 0:
+            pass  # A[1] = act(X[x_rows] @ W + b)
         else:
+            if l == 0:
+                _x_gathered(<floating *>p.A[0], p, x_rows, rows)
             _train_gemm(rows, p.width[l + 1], p.width[l],
                   <const floating *>_input(p, l), p.width[l], 1,
                   <const floating *>p.P[p.w_index[l]], p.width[l + 1], 1,
@@ -538,7 +561,13 @@ cdef double _forward_backward(floating *tag, TrainPlan p, const int64_t *x_rows,
                           if p.b_index[l] >= 0 else NULL)
         if l == 0 and p.is_sparse:
             _sparse_weight_grad(p, x_rows, rows, g)
+        elif l == 0 and in_place and not p.x_gathered and gemm_gather(
+                d, p.width[1], rows, <const floating *>p.X, 1, d, x_rows, True, g, p.width[1], 1,
+                <floating *>p.GP[p.w_index[0]], NULL, FNN_ACT_IDENTITY, 0.0) == 0:
+            pass  # dW = X[x_rows].T @ dz
         elif weight_grads:  # dW = A[l].T @ dz, with A[l].T as a transposed view (row stride 1)
+            if l == 0:
+                _x_gathered(<floating *>p.A[0], p, x_rows, rows)
             _train_gemm(p.width[l], p.width[l + 1], rows,
                         <const floating *>_input(p, l), 1, p.width[l],
                         g, p.width[l + 1], 1,

@@ -48,11 +48,37 @@ enum {
     FNN_LOSS_POISSON = 3
 };
 
-/* Visible outside the shared library (the build hides everything else). */
-#if defined(__GNUC__) || defined(__clang__)
-#define FNN_EXPORT __attribute__((visibility("default")))
+/* ---- Portability: every compiler and platform difference of the C layer is here.
+ * The compilers are GCC and Clang (Linux, macOS, MinGW-w64) and clang-cl on Windows
+ * (setup.py picks it over cl.exe): the kernels use GCC vector extensions, which only
+ * the GCC/Clang family has.  Windows is LLP64: `long` is 32 bits there, so sizes and
+ * indices are ptrdiff_t / int64_t, never long. */
+#if !defined(__GNUC__) && !defined(__clang__)
+#error "fastnn's C kernels need GCC or Clang (on Windows clang-cl): they use vector extensions"
+#endif
+
+/* Always inlined / never inlined, whatever the optimiser would decide. */
+#define FNN_FORCE_INLINE inline __attribute__((always_inline))
+#define FNN_NOINLINE __attribute__((noinline))
+
+/* Visible outside the shared library (the build hides everything else; on Windows a
+ * DLL exports nothing unless told). */
+#if defined(_WIN32)
+#define FNN_EXPORT __declspec(dllexport)
 #else
-#define FNN_EXPORT
+#define FNN_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* Memory aligned to `align` bytes (a power of two; `size` a multiple of it), released
+ * with fnn_aligned_free: the Windows C runtime has no aligned_alloc. */
+#if defined(_WIN32)
+#include <malloc.h>
+#define fnn_aligned_alloc(align, size) _aligned_malloc((size), (align))
+#define fnn_aligned_free _aligned_free
+#else
+#include <stdlib.h>
+#define fnn_aligned_alloc(align, size) aligned_alloc((align), (size))
+#define fnn_aligned_free free
 #endif
 
 /* runtime.c */
@@ -80,6 +106,15 @@ FNN_EXPORT int fastnn_num_threads(void);
 int fnn_openmp_enabled(void);
 const char *fnn_isa_name(void);
 const char *fnn_build_flags(void);
+
+/* Seconds on a monotonic clock (an arbitrary origin). */
+double fnn_seconds(void);
+/* Arranges for fn(arg) to run when the calling thread exits, after the calls registered
+ * later by that thread (a POSIX thread key; on Windows a fiber-local storage slot, whose
+ * callback runs at thread exit).  At most FNN_THREAD_EXIT_CALLS per thread.  Returns 0,
+ * or -1 (nothing registered: out of memory, or the table is full). */
+enum { FNN_THREAD_EXIT_CALLS = 4 };
+int fnn_at_thread_exit(void (*fn)(void *), void *arg);
 
 /* peak.c */
 double fnn_peak_gflops(int is_double, double seconds);

@@ -9,7 +9,7 @@
 #include <immintrin.h>
 
 /* r[q] (row q of an 8 x 8 float block) becomes column q. */
-static inline __attribute__((always_inline)) void fnn_transpose_ps(__m256 *r)
+static FNN_FORCE_INLINE void fnn_transpose_ps(__m256 *r)
 {
     const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
@@ -30,7 +30,7 @@ static inline __attribute__((always_inline)) void fnn_transpose_ps(__m256 *r)
 }
 
 /* r[q] (row q of a 4 x 4 double block) becomes column q. */
-static inline __attribute__((always_inline)) void fnn_transpose_pd(__m256d *r)
+static FNN_FORCE_INLINE void fnn_transpose_pd(__m256d *r)
 {
     const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
     const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
@@ -42,7 +42,7 @@ static inline __attribute__((always_inline)) void fnn_transpose_pd(__m256d *r)
 
 /* The horizontal sums of x[0..7]: lane q of the result is the sum of x[q]'s lanes (a
  * fixed order: pairs, then pairs of pairs, then the two halves). */
-static inline __attribute__((always_inline)) __m256 fnn_reduce_ps(const __m256 *x)
+static FNN_FORCE_INLINE __m256 fnn_reduce_ps(const __m256 *x)
 {
     const __m256 s0 = _mm256_hadd_ps(_mm256_hadd_ps(x[0], x[1]), _mm256_hadd_ps(x[2], x[3]));
     const __m256 s1 = _mm256_hadd_ps(_mm256_hadd_ps(x[4], x[5]), _mm256_hadd_ps(x[6], x[7]));
@@ -50,7 +50,7 @@ static inline __attribute__((always_inline)) __m256 fnn_reduce_ps(const __m256 *
 }
 
 /* The horizontal sums of x[0..3], lane q for x[q] (pairs, then the two halves). */
-static inline __attribute__((always_inline)) __m256d fnn_reduce_pd(const __m256d *x)
+static FNN_FORCE_INLINE __m256d fnn_reduce_pd(const __m256d *x)
 {
     const __m256d s0 = _mm256_hadd_pd(x[0], x[1]), s1 = _mm256_hadd_pd(x[2], x[3]);
     return _mm256_add_pd(_mm256_permute2f128_pd(s0, s1, 0x20), _mm256_permute2f128_pd(s0, s1, 0x31));

@@ -23,7 +23,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 
 #include "gemm.h"
 #include "fnn_math.h"
@@ -35,47 +34,39 @@
 /* ------------------------------------------------------------------ workspace */
 
 /* Two growable 64-byte aligned buffers per thread (packed A block, packed B block),
- * kept for the thread's lifetime and freed by a pthread key destructor at exit. */
+ * kept for the thread's lifetime and freed when it exits (fnn_at_thread_exit). */
 enum { FNN_WS_A = 0, FNN_WS_B = 1 };
 
 typedef struct {
     void *ptr[2];
     size_t size[2];
-    int registered;
 } fnn_gemm_ws;
 
-static _Thread_local fnn_gemm_ws fnn_ws;
-static pthread_key_t fnn_ws_key;
-static pthread_once_t fnn_ws_once = PTHREAD_ONCE_INIT;
-static int fnn_ws_key_ok;
+static _Thread_local fnn_gemm_ws *fnn_ws;
 
 static void fnn_ws_release(void *arg)
 {
     fnn_gemm_ws *ws = (fnn_gemm_ws *)arg;
-    for (int i = 0; i < 2; i++) {
-        free(ws->ptr[i]);
-        ws->ptr[i] = NULL;
-        ws->size[i] = 0;
-    }
+    for (int i = 0; i < 2; i++)
+        fnn_aligned_free(ws->ptr[i]);
+    free(ws);
 }
-
-static void fnn_ws_key_init(void) { fnn_ws_key_ok = pthread_key_create(&fnn_ws_key, fnn_ws_release) == 0; }
 
 /* The calling thread's buffer `which` with room for `bytes`, or NULL when out of memory. */
 static void *fnn_ws_get(int which, size_t bytes)
 {
-    fnn_gemm_ws *ws = &fnn_ws;
+    fnn_gemm_ws *ws = fnn_ws;
+    if (!ws) {
+        if (!(ws = calloc(1, sizeof *ws)))
+            return NULL;
+        fnn_ws = ws;
+        fnn_at_thread_exit(fnn_ws_release, ws); /* on failure, freed only with the process */
+    }
     if (ws->size[which] >= bytes)
         return ws->ptr[which];
-    if (!ws->registered) {
-        pthread_once(&fnn_ws_once, fnn_ws_key_init);
-        if (fnn_ws_key_ok)
-            pthread_setspecific(fnn_ws_key, ws);
-        ws->registered = 1;
-    }
-    free(ws->ptr[which]);
+    fnn_aligned_free(ws->ptr[which]);
     size_t size = (bytes + 4095) & ~(size_t)4095;
-    ws->ptr[which] = aligned_alloc(64, size);
+    ws->ptr[which] = fnn_aligned_alloc(64, size);
     ws->size[which] = ws->ptr[which] ? size : 0;
     return ws->ptr[which];
 }
@@ -84,7 +75,7 @@ static void *fnn_ws_get(int which, size_t bytes)
 
 #if FNN_HAVE_AVX2
 /* Two consecutive floats at p, repeated (a 64-bit broadcast; memcpy keeps it legal C). */
-static inline __attribute__((always_inline)) __m256 fnn_bcast_pair_ps(const float *p)
+static FNN_FORCE_INLINE __m256 fnn_bcast_pair_ps(const float *p)
 {
     double d;
     memcpy(&d, p, sizeof d);
@@ -92,7 +83,7 @@ static inline __attribute__((always_inline)) __m256 fnn_bcast_pair_ps(const floa
 }
 
 /* The 64-bit group r (0..3) of x in lanes 0, 1 (and repeated). */
-static inline __attribute__((always_inline)) __m256 fnn_quarter_ps(__m256 x, int r)
+static FNN_FORCE_INLINE __m256 fnn_quarter_ps(__m256 x, int r)
 {
     return _mm256_permutevar8x32_ps(x, _mm256_set1_epi64x(((long long)(2 * r + 1) << 32) | (2 * r)));
 }

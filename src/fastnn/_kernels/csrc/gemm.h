@@ -27,6 +27,27 @@ void fnn_dgemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                double beta, double *c, ptrdiff_t rsc, ptrdiff_t csc,
                const double *bias, int act, double slope);
 
+/* C = act(alpha * A @ B + bias) with A gathered through an index, read in place:
+ *   idx_cols == 0:  A(i, p) = a[idx[i] * rsa + p * csa]   (rows idx of a matrix: a minibatch of X)
+ *   idx_cols != 0:  A(i, p) = a[i * rsa + idx[p] * csa]   (its transpose: X[idx].T)
+ * The index is read, never checked: every entry must address a valid row (column).
+ * The rows are gathered straight into the packed A blocks, so C is bitwise what
+ * fnn_sgemm gives for the gathered A (same blocking, kernels and thread split).  Returns
+ * 0, or -1 when that product would not pack A (skinny or narrow shapes) or the packing
+ * workspace could not be had: C is then unspecified and the caller gathers A itself.
+ * C is not read (beta 0). */
+int fnn_sgemm_gather(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
+                     const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                     const int64_t *idx, int idx_cols,
+                     const float *b, ptrdiff_t rsb, ptrdiff_t csb,
+                     float *c, ptrdiff_t rsc, const float *bias, int act, float slope);
+
+int fnn_dgemm_gather(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
+                     const double *a, ptrdiff_t rsa, ptrdiff_t csa,
+                     const int64_t *idx, int idx_cols,
+                     const double *b, ptrdiff_t rsb, ptrdiff_t csb,
+                     double *c, ptrdiff_t rsc, const double *bias, int act, double slope);
+
 /* A tile of C that one micro-kernel call computes: `rows` rows by min_cols..max_cols
  * columns. */
 typedef struct {

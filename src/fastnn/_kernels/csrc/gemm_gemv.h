@@ -53,7 +53,7 @@ static void FN(gemv_store)(T *t, ptrdiff_t trs, ptrdiff_t tjs, ptrdiff_t rows, p
 
 /* acc[r * N + j] += x_r[p..p+VL) * v_j[p..p+VL): whole vectors of x, or the lanes of
  * `mask` (the others 0). */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(gemv_dot_step)(VT *acc, const T *const *xr, const T *v, ptrdiff_t vs, ptrdiff_t p, int full,
                   __m256i mask, const int R, const int N)
 {
@@ -74,7 +74,7 @@ FN(gemv_dot_step)(VT *acc, const T *const *xr, const T *v, ptrdiff_t vs, ptrdiff
 
 /* One dot-form block: t[r * N + j] = sum_p x[r * xrs + p] * v[j * vs + p] for the R rows
  * (rows >= nrows read row nrows - 1), p < k; v is zero padded to a multiple of VL. */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(gemv_dot_block)(ptrdiff_t k, const T *x, ptrdiff_t xrs, ptrdiff_t nrows, const T *v,
                    ptrdiff_t vs, T *t, const int R, const int N)
 {
@@ -96,7 +96,7 @@ FN(gemv_dot_block)(ptrdiff_t k, const T *x, ptrdiff_t xrs, ptrdiff_t nrows, cons
 
 /* One axpy-form step: t[j * V * VL + i] = sum_p A(i, p) * B(p, j) for the V * VL rows i
  * of A(i, p) = a[i + p * csa] (rows >= nrows read as 0), B(p, j) = b[p * rsb + j * csb]. */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(gemv_axpy_block)(ptrdiff_t k, const T *a, ptrdiff_t csa, ptrdiff_t nrows, const T *b,
                     ptrdiff_t rsb, ptrdiff_t csb, T *t, const int V, const int N)
 {
@@ -136,7 +136,7 @@ static int FN(gemv_threads)(double fma, ptrdiff_t blocks)
 
 /* Block q of the dot form over rows r < rows of X = x[r * xrs + p], N vectors packed at
  * v (vs apart), into C(r, j) = c[r * ors + j * ojs] with bias(r, j) = bias[r * brs + j * bjs]. */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(gemv_dot_rows)(const FN(args_t) *g, ptrdiff_t q, ptrdiff_t rows, const T *x, ptrdiff_t xrs,
                   const T *v, ptrdiff_t vs, ptrdiff_t ors, ptrdiff_t ojs, ptrdiff_t brs,
                   ptrdiff_t bjs, const int R, const int N)
@@ -149,7 +149,7 @@ FN(gemv_dot_rows)(const FN(args_t) *g, ptrdiff_t q, ptrdiff_t rows, const T *x, 
 }
 
 /* Block q of the axpy form: rows q * V * VL.. of C, A(i, p) = a[i + p * csa]. */
-static inline __attribute__((always_inline)) void FN(gemv_axpy_rows)(const FN(args_t) *g,
+static FNN_FORCE_INLINE void FN(gemv_axpy_rows)(const FN(args_t) *g,
                                                                      ptrdiff_t q, const int V,
                                                                      const int N)
 {
@@ -235,24 +235,36 @@ static FNN_NOINLINE void FN(gemv_axpy)(const FN(args_t) *g)
 #undef GEMV_AXPY
 }
 
+/* The form that runs the product g: 1 dot (X = A), 2 axpy, 3 dot (X = B^T), or 0 when
+ * none fits. */
+static int FN(gemv_form)(const FN(args_t) *g)
+{
+    if (g->k < 1)
+        return 0;
+    if (g->n <= GEMV_N && g->csa == 1)
+        return 1;
+    if (g->n <= GEMV_N && g->rsa == 1)
+        return 2;
+    return g->m <= GEMV_N && g->rsb == 1 ? 3 : 0;
+}
+
 /* Run the product as matrix times vectors when its shape and strides fit one of the
  * forms; 0 when not (or out of memory): the other paths run. */
 static int FN(gemv)(const FN(args_t) *g)
 {
     const ptrdiff_t k = g->k, kp = FNN_ROUND_UP(k, VL);
-    if (k < 1)
-        return 0;
-    if (g->n <= GEMV_N && g->csa == 1) { /* X = A, vectors: the columns of B */
+    const int form = FN(gemv_form)(g);
+    if (form == 2) {
+        FN(gemv_axpy)(g);
+        return 1;
+    }
+    if (form == 1) { /* X = A, vectors: the columns of B */
         const T *v = FN(gemv_pack)(g->b, g->csb, g->rsb, k, g->n, kp);
         if (v)
             FN(gemv_dot)(g, g->m, g->a, g->rsa, v, kp, g->rsc, g->csc, 0, 1, (int)g->n);
         return v != NULL;
     }
-    if (g->n <= GEMV_N && g->rsa == 1) {
-        FN(gemv_axpy)(g);
-        return 1;
-    }
-    if (g->m <= GEMV_N && g->rsb == 1) { /* X = B^T, vectors: the rows of A */
+    if (form == 3) { /* X = B^T, vectors: the rows of A */
         const T *v = FN(gemv_pack)(g->a, g->rsa, g->csa, k, g->m, kp);
         if (v)
             FN(gemv_dot)(g, g->n, g->b, g->csb, v, kp, g->csc, g->rsc, 1, 0, (int)g->m);

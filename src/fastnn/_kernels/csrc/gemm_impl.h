@@ -32,10 +32,12 @@ typedef struct {
     int act;
 } FN(epi_t);
 
-/* The whole problem, as passed to the public entry point. */
+/* The whole problem, as passed to the public entry point; ri (ci) non-NULL: A's rows
+ * (columns) are gathered through that index (FN(gemm_gather)), A is then always packed. */
 typedef struct {
     ptrdiff_t m, n, k;
     const T *a, *b, *bias;
+    const int64_t *ri, *ci;
     T *c;
     ptrdiff_t rsa, csa, rsb, csb, rsc, csc;
     T alpha, beta, slope;
@@ -78,8 +80,10 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
 #include "gemm_skinny.h"
 #if FNN_HAVE_AVX2
 #include "gemm_gemv.h"
+#define GEMV_FORM FN(gemv_form)
 #else
 #define GEMV_N 0 /* no matrix-vector kernels */
+#define GEMV_FORM(g) 0
 #endif
 
 /* Everything the driver's choices depend on, in one place. */
@@ -170,22 +174,26 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
 }
 
 /* Element `at` of a packed A micro-panel: PACK_A_LANES copies of v. */
-static inline __attribute__((always_inline)) void FN(put_a)(T *dst, ptrdiff_t at, T v)
+static FNN_FORCE_INLINE void FN(put_a)(T *dst, ptrdiff_t at, T v)
 {
     for (int l = 0; l < PACK_A_LANES; l++) dst[at * PACK_A_LANES + l] = v;
 }
 
-/* Pack the mc x kc block A(i, p) = a[i * rsa + p * csa] into MR-tall micro-panels
+/* Pack the mc x kc block A(i, p) = a[ROW(i) + COL(p)] into MR-tall micro-panels
  * (element (i, p) of panel q at q*MR*kc + p*MR + i, times PACK_A_LANES copies), zero
- * padding the last one. */
+ * padding the last one.  ROW(i) = i * rsa, or ri[i] * rsa when the rows are gathered
+ * (ri non-NULL); COL(p) = p * csa, or ci[p] * csa: the same packed values as from the
+ * gathered matrix. */
 static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
-                       T *dst)
+                       const int64_t *ri, const int64_t *ci, T *dst)
 {
+#define ROW(i) ((ri ? ri[i] : (i)) * rsa)
+#define COL(p) ((ci ? ci[p] : (p)) * csa)
 #if FNN_HAVE_AVX2
     enum { G = (MR + VL - 1) / VL }; /* vectors per column of a micro-panel */
     /* Columns are stored as G whole vectors, so the lanes beyond MR spill into the next
      * column's slots (or the workspace slack) before those are written. */
-    if (rsa == 1) { /* columns are contiguous (a transposed view): blocks of PB columns,
+    if (rsa == 1 && !ri) { /* columns are contiguous (a transposed view): blocks of PB columns,
                      * each through all panels while it is in L1; G vectors a column,
                      * loads reaching past row mc masked (0 there); a panel's last column
                      * must not spill into the next panel, packed before it */
@@ -202,7 +210,7 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
                 }
                 for (ptrdiff_t p = p0; p < p1; p++)
                     for (int g = 0; g < G; g++) {
-                        const VT x = FN(load_part)(a + p * csa + i0 + g * VL, full[g], mask[g]);
+                        const VT x = FN(load_part)(a + COL(p) + i0 + g * VL, full[g], mask[g]);
                         if (p + 1 < kc || MR - g * VL >= VL)
                             VOP(storeu)(d + p * MR + g * VL, x);
                         else
@@ -215,42 +223,43 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
 #endif
     for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc * PACK_A_LANES) {
         const ptrdiff_t mr = FNN_MIN(MR, mc - i0);
-        const T *src = a + i0 * rsa;
-        if (mr == MR) {
-            ptrdiff_t p = 0;
+        const T *src[MR]; /* the panel's rows (the last one repeated past mr) */
+        for (ptrdiff_t i = 0; i < MR; i++) src[i] = a + ROW(i0 + FNN_MIN(i, mr - 1));
+        ptrdiff_t p = 0;
 #if FNN_HAVE_AVX2
-            /* rows are contiguous: transpose VL x VL blocks (the last row repeated to fill
-             * a block) */
-            if (csa == 1)
-                for (; p + VL <= kc; p += VL) {
-                    VT r[G][VL];
-                    for (int g = 0; g < G; g++) {
-                        for (int q = 0; q < VL; q++)
-                            r[g][q] = VOP(loadu)(src + FNN_MIN(g * VL + q, MR - 1) * rsa + p);
-                        VTRANSPOSE(r[g]);
-                    }
-                    for (int q = 0; q < VL; q++)
-                        for (int g = 0; g < G; g++) VOP(storeu)(dst + (p + q) * MR + g * VL, r[g][q]);
+        /* rows are contiguous: transpose VL x VL blocks (the last row repeated to fill
+         * a block) */
+        if (mr == MR && csa == 1 && !ci)
+            for (; p + VL <= kc; p += VL) {
+                VT r[G][VL];
+                for (int g = 0; g < G; g++) {
+                    for (int q = 0; q < VL; q++) r[g][q] = VOP(loadu)(src[FNN_MIN(g * VL + q, MR - 1)] + p);
+                    VTRANSPOSE(r[g]);
                 }
+                for (int q = 0; q < VL; q++)
+                    for (int g = 0; g < G; g++) VOP(storeu)(dst + (p + q) * MR + g * VL, r[g][q]);
+            }
 #endif
-            for (; p < kc; p++)
-                for (ptrdiff_t i = 0; i < MR; i++) FN(put_a)(dst, p * MR + i, src[i * rsa + p * csa]);
-        } else {
-            for (ptrdiff_t p = 0; p < kc; p++)
-                for (ptrdiff_t i = 0; i < MR; i++)
-                    FN(put_a)(dst, p * MR + i, i < mr ? src[i * rsa + p * csa] : (T)0);
+        for (; p < kc; p++) {
+            const ptrdiff_t col = COL(p);
+            for (ptrdiff_t i = 0; i < MR; i++) FN(put_a)(dst, p * MR + i, i < mr ? src[i][col] : (T)0);
         }
     }
+#undef ROW
+#undef COL
 }
 
 /* C(m0:m1, n0:n1) of the problem g, on the calling thread.  m0 and n0 are multiples of
- * MR and NR, so every element sees the same micro-tile arithmetic whatever the split. */
-static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0, ptrdiff_t n1)
+ * MR and NR, so every element sees the same micro-tile arithmetic whatever the split.
+ * Returns 0, or -1 (C untouched) when A is gathered (g->ri or g->ci) but cannot be
+ * packed. */
+static int FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0, ptrdiff_t n1)
 {
     const ptrdiff_t m = m1 - m0, n = n1 - n0, k = g->k;
     const ptrdiff_t rsa = g->rsa, csa = g->csa, rsb = g->rsb, csb = g->csb;
     const ptrdiff_t rsc = g->rsc, csc = g->csc;
-    const T *a = g->a + m0 * rsa, *b = g->b + n0 * csb;
+    const int64_t *ri = g->ri ? g->ri + m0 : NULL, *ci = g->ci;
+    const T *a = g->a + (ri ? 0 : m0 * rsa), *b = g->b + n0 * csb;
     const T *bias = g->bias ? g->bias + n0 : NULL;
     T *c = g->c + m0 * rsc + n0 * csc;
     FN(epi_t) e = {g->alpha, g->beta, g->slope, bias, g->act};
@@ -264,7 +273,7 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
                 FN(store_tile)(t, FNN_MIN(MR, m - i), FNN_MIN(NR, n - j), c + i * rsc + j * csc,
                                rsc, csc, &e);
             }
-        return;
+        return 0;
     }
 
     /* Packing A pays when each A micro-panel serves more than two B micro-panels.
@@ -283,6 +292,8 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
     const size_t abytes =
         (size_t)(kcap * FNN_ROUND_UP(FNN_MIN(m, MC), MR) * PACK_A_LANES + 64) * sizeof(T);
     T *bufa = pack_a ? (T *)fnn_ws_get(FNN_WS_A, abytes) : NULL; /* + slack for FN(pack_a) */
+    if ((ri || ci) && (!pack_a || !bufb || !bufa))
+        return -1;
     if (!bufb || (pack_a && !bufa)) {
         bufb = bpanel;
         ncap = NR;
@@ -309,9 +320,10 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
             e.act = last ? g->act : FNN_ACT_IDENTITY;
             for (ptrdiff_t ic = 0; ic < m; ic += MC) {
                 const ptrdiff_t mc = FNN_MIN(MC, m - ic);
-                const T *ablk = a + ic * rsa + pc * csa;
+                const T *ablk = a + ic * rsa + pc * csa; /* (unpacked A is never gathered) */
                 if (pack_a)
-                    FN(pack_a)(mc, kc, ablk, rsa, csa, bufa);
+                    FN(pack_a)(mc, kc, a + (ri ? 0 : ic * rsa) + (ci ? 0 : pc * csa), rsa, csa,
+                               ri ? ri + ic : NULL, ci ? ci + pc : NULL, bufa);
                 for (ptrdiff_t jr = 0; jr < nc; jr += nstep) {
                     const ptrdiff_t nr = FNN_MIN(nstep, nc - jr);
                     const int in_place = jr < nfull;
@@ -328,6 +340,7 @@ static void FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n
             }
         }
     }
+    return 0;
 }
 
 /* Tiles of the busiest thread when r x (nt / r) threads split tm x tn tiles; -1 if
@@ -363,28 +376,18 @@ static void FN(split)(ptrdiff_t m, ptrdiff_t n, int nt, int *tm, int *tn)
     }
 }
 
-void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa,
-              ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, T beta, T *c, ptrdiff_t rsc,
-              ptrdiff_t csc, const T *bias, int act, T slope)
+/* C of the problem g on fnn_get_num_threads() threads (tm x tn blocks of the tile grid,
+ * FN(split)); 0, or -1 when some block's FN(run) failed. */
+static int FN(dispatch)(const FN(args_t) *g)
 {
-    if (m <= 0 || n <= 0)
-        return;
-    const FN(args_t) g = {m, n, k < 0 ? 0 : k, a, b, bias, c, rsa, csa, rsb, csb, rsc, csc,
-                          alpha, beta, slope, act};
-#if FNN_HAVE_AVX2
-    if (FN(gemv)(&g))
-        return;
-#endif
-    if (FN(skinny)(&g))
-        return;
+    const ptrdiff_t m = g->m, n = g->n;
     int tm = 1, tn = 1;
     const int nt = fnn_get_num_threads();
-    if (nt > 1 && (double)m * (double)n * (double)g.k >= FNN_GEMM_PAR_MIN_FMA)
+    if (nt > 1 && (double)m * (double)n * (double)g->k >= FNN_GEMM_PAR_MIN_FMA)
         FN(split)(m, n, nt, &tm, &tn);
-    if (tm * tn == 1) {
-        FN(run)(&g, 0, m, 0, n);
-        return;
-    }
+    if (tm * tn == 1)
+        return FN(run)(g, 0, m, 0, n);
+    int failed = 0;
 #if FNN_OPENMP
     /* Up to two tasks per thread, handed out dynamically, so that a thread getting less
      * CPU (on a shared machine) does less; tasks pack their own operands, hence keep at
@@ -394,18 +397,49 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
     else
         while (tn < 2 * nt && n / (2 * tn) >= FNN_GEMM_TASK_MIN) tn *= 2;
     const ptrdiff_t tiles_m = (m + MR - 1) / MR, tiles_n = (n + NR - 1) / NR;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
     for (int task = 0; task < tm * tn; task++) {
         const int ti = task / tn, tj = task % tn;
         const ptrdiff_t m0 = FNN_MIN(m, tiles_m * ti / tm * MR);
         const ptrdiff_t m1 = FNN_MIN(m, tiles_m * (ti + 1) / tm * MR);
         const ptrdiff_t n0 = FNN_MIN(n, tiles_n * tj / tn * NR);
         const ptrdiff_t n1 = FNN_MIN(n, tiles_n * (tj + 1) / tn * NR);
-        FN(run)(&g, m0, m1, n0, n1);
+        failed |= FN(run)(g, m0, m1, n0, n1) != 0;
     }
 #else
-    FN(run)(&g, 0, m, 0, n);
+    failed = FN(run)(g, 0, m, 0, n) != 0;
 #endif
+    return failed ? -1 : 0;
+}
+
+void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa,
+              ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, T beta, T *c, ptrdiff_t rsc,
+              ptrdiff_t csc, const T *bias, int act, T slope)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    const FN(args_t) g = {m, n, k < 0 ? 0 : k, a, b, bias, NULL, NULL, c, rsa, csa, rsb, csb,
+                          rsc, csc, alpha, (T)beta, slope, act};
+#if FNN_HAVE_AVX2
+    if (FN(gemv)(&g))
+        return;
+#endif
+    if (FN(skinny)(&g))
+        return;
+    FN(dispatch)(&g);
+}
+
+int FN(gemm_gather)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa,
+                    ptrdiff_t csa, const int64_t *idx, int idx_cols, const T *b, ptrdiff_t rsb,
+                    ptrdiff_t csb, T *c, ptrdiff_t rsc, const T *bias, int act, T slope)
+{
+    if (m <= 0 || n <= 0 || k <= 0)
+        return -1;
+    const FN(args_t) g = {m, n, k, a, b, bias, idx_cols ? NULL : idx, idx_cols ? idx : NULL,
+                          c, rsa, csa, rsb, csb, rsc, 1, alpha, (T)0, slope, act};
+    if (FN(skinny_applies)(&g) || GEMV_FORM(&g))
+        return -1;
+    return FN(dispatch)(&g);
 }
 
 /* every template parameter, including the path's (#undef of a name never defined is a no-op) */
@@ -441,7 +475,6 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef NARROW_M
 #undef EPI_M
 #undef PAIRS_M
-#undef FNN_NOINLINE
 #undef PATH_N_NARROW
 #undef PATH_NARROW_TILES
 #undef PATH_PAIRS_TILE
@@ -449,5 +482,6 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 #undef SKINNY_MAX_FMA
 #undef SKINNY_NB
 #undef GEMV_N
+#undef GEMV_FORM
 #undef NARROW_PANEL
 #undef VREDUCE

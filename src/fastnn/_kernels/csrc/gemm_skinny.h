@@ -104,21 +104,29 @@ static void FN(skinny_outer)(const FN(args_t) *g)
     }
 }
 
-static int FN(skinny)(const FN(args_t) *g)
+/* The skinny form for the product g: FN(skinny_outer), FN(skinny_axpy) or FN(skinny_dot)
+ * as 1, 2, 3, or 0 when the blocked driver runs it. */
+static int FN(skinny_applies)(const FN(args_t) *g)
 {
     if (g->csc != 1 || g->k < 1 || (double)g->m * (double)g->n * (double)g->k > SKINNY_MAX_FMA)
         return 0;
-    if (g->k == 1 && g->csb == 1) {
-        FN(skinny_outer)(g);
+    if (g->k == 1 && g->csb == 1)
         return 1;
-    }
     if (g->m > SKINNY_M)
         return 0;
-    if (g->csb == 1) {
+    return g->csb == 1 ? 2 : g->rsb == 1 ? 3 : 0;
+}
+
+static int FN(skinny)(const FN(args_t) *g)
+{
+    switch (FN(skinny_applies)(g)) {
+    case 1:
+        FN(skinny_outer)(g);
+        return 1;
+    case 2:
         FN(skinny_rows)(g, FN(skinny_axpy));
         return 1;
-    }
-    if (g->rsb == 1) {
+    case 3:
         FN(skinny_rows)(g, FN(skinny_dot));
         return 1;
     }

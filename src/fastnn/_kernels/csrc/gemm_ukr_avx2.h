@@ -15,8 +15,6 @@
  *
  * Kernels stay out of line: a call per tile is cheap, and each kernel's register
  * allocation then does not depend on the driver it would be inlined into. */
-#define FNN_NOINLINE __attribute__((noinline))
-
 #define NARROW_M 8 /* rows of the narrow tile */
 #define PAIRS_M 24 /* rows of the row-pair tile, FN(ukr_pairs): a multiple of MR */
 #define EPI_M 12 /* most rows FN(finish_rows) takes (12 vectors, in registers) */
@@ -29,7 +27,7 @@
 
 /* p[0..r) = lanes 0..r-1 of x (0 <= r < VL): a half-vector store, then element
  * stores, as masked stores are slow on some CPUs (AMD Zen). */
-static inline __attribute__((always_inline)) void FN(store_part)(T *p, VT x, ptrdiff_t r)
+static FNN_FORCE_INLINE void FN(store_part)(T *p, VT x, ptrdiff_t r)
 {
     _Alignas(32) T tmp[VL];
     VOP(store)(tmp, x);
@@ -44,7 +42,7 @@ static inline __attribute__((always_inline)) void FN(store_part)(T *p, VT x, ptr
 }
 
 /* Start loading the mr rows of a C tile (read by the epilogue). */
-static inline __attribute__((always_inline)) void FN(prefetch_rows)(const T *c, ptrdiff_t rsc,
+static FNN_FORCE_INLINE void FN(prefetch_rows)(const T *c, ptrdiff_t rsc,
                                                                     ptrdiff_t mr)
 {
     for (ptrdiff_t i = 0; i < mr; i++) _mm_prefetch((const char *)(c + i * rsc), _MM_HINT_T0);
@@ -52,7 +50,7 @@ static inline __attribute__((always_inline)) void FN(prefetch_rows)(const T *c, 
 
 /* VL values at p, or only the lanes of `mask` (the others 0) when not `full`.  Masked
  * loads are slow: only a partial vector uses them. */
-static inline __attribute__((always_inline)) VT FN(load_part)(const T *p, int full, __m256i mask)
+static FNN_FORCE_INLINE VT FN(load_part)(const T *p, int full, __m256i mask)
 {
     return full ? VOP(loadu)(p) : VOP(maskload)(p, mask);
 }
@@ -63,7 +61,7 @@ static inline __attribute__((always_inline)) VT FN(load_part)(const T *p, int fu
  * in registers, each step over the whole tile behind one test (alpha == 1 skips the
  * product, which is exact), tanh and sigmoid on the stored rows; other strides go
  * through FN(store_tile).  The x are clobbered. */
-static inline __attribute__((always_inline)) void FN(finish_rows)(VT *x0, VT *x1, int rows,
+static FNN_FORCE_INLINE void FN(finish_rows)(VT *x0, VT *x1, int rows,
                                                                   T *c, ptrdiff_t rsc,
                                                                   ptrdiff_t csc, ptrdiff_t mr,
                                                                   ptrdiff_t nr, const FN(epi_t) *e)
@@ -159,7 +157,7 @@ static inline __attribute__((always_inline)) void FN(finish_rows)(VT *x0, VT *x1
 /* The 6 x 2 VL tile (12 ymm accumulators, 2 B vectors, 1 broadcast): the MR x NR tile of
  * the AVX2 path, a narrow tile of the AVX-512 one (arguments as FN(ukr_body), B(p, j) =
  * b[p * bs + j] for j < 2 VL). */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(ukr_body6)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
              ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
@@ -185,7 +183,7 @@ FN(ukr_body6)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp,
 #ifdef WT
 #include "gemm_ukr_avx512.h"
 #else
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
              ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
@@ -214,7 +212,7 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
  * of the tail columns, FN(pack_b)).
  * Each element is still one FMA chain over p, as in FN(ukr_body), so the tiling does not
  * change any result. */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
                 ptrdiff_t bw, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
                 const FN(epi_t) *e, const int V, const int G)
@@ -406,7 +404,7 @@ static FNN_NOINLINE void FN(ukr_b_direct)(ptrdiff_t kc, const T *a, const T *b,
 /* Run micro-kernel `ukr` (FNN_UKR_*) on the mr x nr tile at c: A is a packed micro-panel
  * (PACKED, B_DIRECT, PAIRS) or read through rsa, csa; B is packed (for NARROW, rsb is
  * the width of its panel) or, for B_DIRECT, NR unit-stride columns rsb apart. */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(ukr_call)(int ukr, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
              ptrdiff_t rsb, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
              const FN(epi_t) *e)

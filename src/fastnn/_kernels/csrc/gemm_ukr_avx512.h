@@ -12,7 +12,7 @@
  * chain over p, as in every other tile of the path. */
 
 /* Opmask of lanes j < r (any r; none when r <= 0). */
-static inline __attribute__((always_inline)) __mmask16 FN(wmask)(ptrdiff_t r)
+static FNN_FORCE_INLINE __mmask16 FN(wmask)(ptrdiff_t r)
 {
     return r >= WL ? (__mmask16)((1u << WL) - 1) : r <= 0 ? 0 : (__mmask16)((1u << r) - 1);
 }
@@ -21,7 +21,7 @@ static inline __attribute__((always_inline)) __mmask16 FN(wmask)(ptrdiff_t r)
  * 0..WL-1), x1[i] (WL..NR-1); unit column stride, else through FN(store_tile).  Each step
  * over the whole tile behind one test (alpha == 1 skips the product, which is exact);
  * tanh and sigmoid on the stored rows. */
-static inline __attribute__((always_inline)) void FN(finish_wide)(WT *x0, WT *x1, T *c,
+static FNN_FORCE_INLINE void FN(finish_wide)(WT *x0, WT *x1, T *c,
                                                                   ptrdiff_t rsc, ptrdiff_t csc,
                                                                   ptrdiff_t mr, ptrdiff_t nr,
                                                                   const FN(epi_t) *e)
@@ -98,7 +98,7 @@ static inline __attribute__((always_inline)) void FN(finish_wide)(WT *x0, WT *x1
 
 /* The mr x nr (<= MR x NR) tile at c from kc steps of A(i, p) = a[i * ars + p * acs]
  * (rows >= mr read row mr - 1 when `clamp`) and B(p, j) = b[p * bs + j]; see gemm_impl.h. */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
              ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {

@@ -14,7 +14,7 @@ typedef T FN(vec) __attribute__((vector_size(VLP * sizeof(T))));
 /* The mr x nr (<= MR x NR) tile at c from kc steps of A(i, p) = a[i * ars + p * acs] (a
  * vector of VLP copies when `splat`; rows >= mr read row mr - 1 when `clamp`) and
  * B(p, j) = b[p * bs + j], finished by the epilogue e (FN(store_tile)). */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, int splat,
              const T *b, ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr,
              ptrdiff_t nr, const FN(epi_t) *e)
@@ -58,7 +58,7 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
 
 /* Run micro-kernel `ukr` (FNN_UKR_PACKED, _B_DIRECT or _A_DIRECT) on the mr x nr tile at c,
  * as the AVX2 path's FN(ukr_call). */
-static inline __attribute__((always_inline)) void
+static FNN_FORCE_INLINE void
 FN(ukr_call)(int ukr, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
              ptrdiff_t rsb, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
              const FN(epi_t) *e)

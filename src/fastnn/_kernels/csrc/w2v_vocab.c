@@ -62,11 +62,14 @@ void fnn_vocab_free(fnn_vocab *v)
     free(v);
 }
 
+#define FNV_PRIME 1099511628211ull
+#define FNV_BASIS 1469598103934665603ull
+
 static uint64_t fnv1a(const char *s, ptrdiff_t n)
 {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = FNV_BASIS;
     for (ptrdiff_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+        h = (h ^ (unsigned char)s[i]) * FNV_PRIME;
     return h;
 }
 
@@ -130,9 +133,10 @@ static int32_t lookup(fnn_vocab *v, const char *s, ptrdiff_t n)
     return id;
 }
 
+/* ' ', '\t', '\n', '\v', '\f', '\r': one comparison for the bytes above ' ' */
 static inline int is_space(unsigned char c)
 {
-    return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+    return c <= ' ' && ((0x100003E00ull >> c) & 1);
 }
 
 ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final)
@@ -174,10 +178,11 @@ static int64_t tokenize_piece(const fnn_vocab *v, const char *buf, ptrdiff_t a, 
             i++;
             continue;
         }
+        uint64_t h = (FNV_BASIS ^ c) * FNV_PRIME; /* fnv1a, hashed while scanning */
         ptrdiff_t j = i + 1;
-        while (j < b && !is_space((unsigned char)buf[j]))
-            j++;
-        const int32_t id = v->slots[probe(v, buf + i, j - i, fnv1a(buf + i, j - i))].id;
+        for (; j < b && !is_space((unsigned char)buf[j]); j++)
+            h = (h ^ (unsigned char)buf[j]) * FNV_PRIME;
+        const int32_t id = v->slots[probe(v, buf + i, j - i, h)].id;
         if (id >= 0) {
             tok[t++] = id;
             if (t - start == FNN_W2V_MAX_SENTENCE)
