@@ -2,8 +2,8 @@
  * compiled path.
  *
  * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC, PACK_A_LANES (the
- * copies of each value in a packed A micro-panel; portable: VLP, its vector lanes,
- * NR == 2 * VLP), and, with AVX2, VT, VOP(op), VBCAST, VBCAST_HALF, VBCAST_QUARTER, VBCAST_PAIR, VDUP_PAIRS,
+ * copies of each value in a packed A micro-panel; portable: VLP, its vector lanes, on
+ * SSE2, else 1; NR a multiple of VLP), and, with AVX2, VT, VOP(op), VBCAST, VBCAST_HALF, VBCAST_QUARTER, VBCAST_PAIR, VDUP_PAIRS,
  * VUNZIP_PAIRS, VJOIN, VSPREAD4, VQUARTER, VSTORE_LO, VMASK, VTRANSPOSE, VL for 256-bit
  * vectors; with AVX-512 also WT, WOP(op), WL, WLESS for 512-bit ones, NR == 2 * WL, else
  * NR == 2 * VL) and includes this file once per type; every parameter is #undef'd at
@@ -173,10 +173,16 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
     }
 }
 
-/* Element `at` of a packed A micro-panel: PACK_A_LANES copies of v. */
+/* Element `at` of a packed A micro-panel: PACK_A_LANES copies of v (then one vector of
+ * the portable path, FN(vec)). */
 static FNN_FORCE_INLINE void FN(put_a)(T *dst, ptrdiff_t at, T v)
 {
-    for (int l = 0; l < PACK_A_LANES; l++) dst[at * PACK_A_LANES + l] = v;
+#if PACK_A_LANES > 1
+    const FN(vec) x = FN(splat)(v);
+    memcpy(dst + at * PACK_A_LANES, &x, sizeof x);
+#else
+    dst[at] = v;
+#endif
 }
 
 /* Pack the mc x kc block A(i, p) = a[ROW(i) + COL(p)] into MR-tall micro-panels
