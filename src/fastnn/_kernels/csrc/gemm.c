@@ -154,6 +154,7 @@ typedef struct {
 #define VUNZIP_PAIRS(x) _mm256_permutevar8x32_ps(x, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7))
 #define VSTORE_LO(p, x) _mm_storeu_ps(p, _mm256_castps256_ps128(x)) /* lanes 0..VL/2-1 */
 #define VTRANSPOSE fnn_transpose_ps
+#define VREDUCE fnn_reduce_ps /* VL vectors to one of their sums */
 #define VMASK fnn_lanes_ps /* lanes j < r set */
 #define VL 8
 #if FNN_HAVE_AVX512 /* the MR x NR tile in 512-bit vectors (gemm_ukr_avx512.h) */
@@ -199,6 +200,7 @@ typedef struct {
 #define VUNZIP_PAIRS(x) _mm256_permute4x64_pd(x, 0xD8)
 #define VSTORE_LO(p, x) _mm_storeu_pd(p, _mm256_castpd256_pd128(x))
 #define VTRANSPOSE fnn_transpose_pd
+#define VREDUCE fnn_reduce_pd
 #define VMASK fnn_lanes_pd
 #define VL 4
 #if FNN_HAVE_AVX512
