@@ -42,7 +42,9 @@ def main(argv=None):
             if isinstance(ours, bench.SelfTimed):  # the CPU time of the whole call instead
                 ours = ours.fn
             peers = {isa: bench.OnPath(isa, ours) for isa in isas}
-            peers["numpy"] = fns.get("numpy") or fns.get("sklearn")
+            numpy_peer = fns.get("numpy") or fns.get("sklearn")
+            if numpy_peer is not None:  # (word2vec's peer is gensim: no column for it here)
+                peers["numpy"] = numpy_peer
             samplers = {name: bench.sampler(fn, 0.0 if row.scale != 1.0 else 0.05, time.thread_time)
                         for name, fn in peers.items()}
             samples = {name: [] for name in peers}
@@ -50,8 +52,10 @@ def main(argv=None):
                 for name, sample in samplers.items():
                     samples[name].append(sample())
             t = {name: statistics.median(s) * row.scale for name, s in samples.items()}
-            cells = [row.name, *(f"{t[isa] * 1e3:.3g}" for isa in isas), f"{t['numpy'] * 1e3:.3g}",
-                     *(f"{t['numpy'] / t[isa]:.2f}" for isa in isas)]
+            base = t.get("numpy")
+            cells = [row.name, *(f"{t[isa] * 1e3:.3g}" for isa in isas),
+                     f"{base * 1e3:.3g}" if base else "-",
+                     *(f"{base / t[isa]:.2f}" if base else "-" for isa in isas)]
             if "avx512" in t and "avx2" in t:
                 cells.append(f"{t['avx2'] / t['avx512']:.2f}")
             print(" | ".join(cells), flush=True)

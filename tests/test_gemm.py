@@ -13,7 +13,7 @@ from fastnn import _dispatch
 from fastnn import reference as ref
 
 ACTS = [None, "identity", "relu", "leaky_relu", "tanh", "sigmoid"]
-BLOCKING_KEYS = {"MR", "NR", "KC", "MC", "NC", "narrow", "pairs", "skinny"}
+BLOCKING_KEYS = {"MR", "NR", "KC", "MC", "NC", "narrow", "pairs", "skinny", "gemv"}
 
 
 def over_blocking(names, derive):
@@ -296,6 +296,8 @@ def test_blocking_table(kmod):
             assert p["rows"] % b["MR"] == 0 and 1 <= p["min_cols"] <= p["max_cols"] < b["NR"]
         assert b["skinny"]["max_rows"] > 0 and b["skinny"]["col_block"] > 0
         assert (kmod.ISA in ("avx2", "avx512")) == (bool(b["narrow"]) and b["pairs"] is not None)
+        if b["gemv"] is not None:
+            assert 1 <= b["gemv"]["max_cols"] < b["NR"]
 
 
 def test_ops_exports_dispatched_functions():

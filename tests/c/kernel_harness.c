@@ -120,7 +120,8 @@ static long double act_ref(int act, long double x, long double slope)
 DEFINE_GEMM_CASE(float, s, 1.2e-7L)
 DEFINE_GEMM_CASE(double, d, 2.3e-16L)
 
-/* Sizes around every edge of a blocking: 0..3, MR, NR and KC and their neighbours. */
+/* Sizes around every edge of a blocking: 0..3, MR, NR and KC and their neighbours, and
+ * each narrow tile's rows and its widest C and one more. */
 static int edge_sizes(const fnn_gemm_blocking *bl, ptrdiff_t *out)
 {
     const ptrdiff_t base[] = {0, 1, 2, 3, 5, 7, 13, 37};
@@ -131,6 +132,11 @@ static int edge_sizes(const fnn_gemm_blocking *bl, ptrdiff_t *out)
         out[n++] = edge[i] - 1;
         out[n++] = edge[i] + 1;
     }
+    for (int t = 0; t < bl->n_narrow; t++) {
+        out[n++] = bl->narrow[t].rows + 1;
+        out[n++] = bl->narrow[t].max_cols;
+        out[n++] = bl->narrow[t].max_cols + 1;
+    }
     return n;
 }
 
@@ -139,7 +145,7 @@ static void test_gemm(void)
     unsigned long long seed = 1;
     for (int dbl = 0; dbl < 2; dbl++) {
         const fnn_gemm_blocking *bl = dbl ? fnn_dgemm_blocking() : fnn_sgemm_blocking();
-        ptrdiff_t sz[16];
+        ptrdiff_t sz[16 + 3 * FNN_GEMM_MAX_NARROW];
         const int ns = edge_sizes(bl, sz);
         for (int i = 0; i < ns; i++)
             for (int j = 0; j < ns; j++) {
@@ -151,8 +157,9 @@ static void test_gemm(void)
                     gemm_case_s(m, n, k, ta, tb, 1, 1.0f, 0.0f, j % 2, act, seed++);
             }
         /* alpha, beta, a strided B, and blocks larger than MC, NC's neighbours and KC */
-        const ptrdiff_t big[][3] = {{bl->mc + 1, 3 * bl->nr + 2, bl->kc + 3}, {260, 70, 300}};
-        for (int t = 0; t < 2; t++)
+        const ptrdiff_t big[][3] = {{bl->mc + 1, 3 * bl->nr + 2, bl->kc + 3}, {260, 70, 300},
+                                    {bl->mc + 5, bl->nr + 2, bl->kc + 7}};
+        for (int t = 0; t < 3; t++)
             for (int v = 0; v < 4; v++) {
                 if (dbl)
                     gemm_case_d(big[t][0], big[t][1], big[t][2], v & 1, 0, 1 + (v >> 1), 1.5, -0.5, 1,

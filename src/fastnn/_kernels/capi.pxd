@@ -64,6 +64,7 @@ cdef extern from "gemm.h" nogil:
         fnn_gemm_tile narrow[FNN_GEMM_MAX_NARROW]
         fnn_gemm_tile pairs
         int skinny_m, skinny_nb
+        int gemv_n
     const fnn_gemm_blocking *fnn_sgemm_blocking()
     const fnn_gemm_blocking *fnn_dgemm_blocking()
 

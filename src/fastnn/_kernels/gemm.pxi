@@ -24,7 +24,8 @@ cdef dict _gemm_blocking(const fnn_gemm_blocking *b):
     return {"MR": b.mr, "NR": b.nr, "KC": b.kc, "MC": b.mc, "NC": b.nc,
             "narrow": [_gemm_tile(b.narrow[i]) for i in range(b.n_narrow)],
             "pairs": _gemm_tile(b.pairs) if b.pairs.rows else None,
-            "skinny": {"max_rows": b.skinny_m, "col_block": b.skinny_nb}}
+            "skinny": {"max_rows": b.skinny_m, "col_block": b.skinny_nb},
+            "gemv": {"max_cols": b.gemv_n} if b.gemv_n else None}
 
 
 #: The GEMM blocking of this compiled path, by dtype name: the numbers the driver runs on
@@ -37,7 +38,9 @@ cdef dict _gemm_blocking(const fnn_gemm_blocking *b):
 #:   "pairs"     the tile ("rows", "min_cols".."max_cols") of a packed partial last
 #:               column panel (C wider than 2 NR), or None;
 #:   "skinny"    products of at most "max_rows" rows run unpacked, "col_block" columns
-#:               at a time.
+#:               at a time;
+#:   "gemv"      products of at most "max_cols" columns (A with a unit stride) or rows
+#:               (B with unit row stride) run as matrix times vectors, or None.
 GEMM_BLOCKING = {"float32": _gemm_blocking(fnn_sgemm_blocking()),
                  "float64": _gemm_blocking(fnn_dgemm_blocking())}
 

@@ -40,6 +40,22 @@ static FNN_FORCE_INLINE void fnn_transpose_pd(__m256d *r)
     r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 
+/* The horizontal sums of x[0..7]: lane q of the result is the sum of x[q]'s lanes (a
+ * fixed order: pairs, then pairs of pairs, then the two halves). */
+static FNN_FORCE_INLINE __m256 fnn_reduce_ps(const __m256 *x)
+{
+    const __m256 s0 = _mm256_hadd_ps(_mm256_hadd_ps(x[0], x[1]), _mm256_hadd_ps(x[2], x[3]));
+    const __m256 s1 = _mm256_hadd_ps(_mm256_hadd_ps(x[4], x[5]), _mm256_hadd_ps(x[6], x[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0, s1, 0x20), _mm256_permute2f128_ps(s0, s1, 0x31));
+}
+
+/* The horizontal sums of x[0..3], lane q for x[q] (pairs, then the two halves). */
+static FNN_FORCE_INLINE __m256d fnn_reduce_pd(const __m256d *x)
+{
+    const __m256d s0 = _mm256_hadd_pd(x[0], x[1]), s1 = _mm256_hadd_pd(x[2], x[3]);
+    return _mm256_add_pd(_mm256_permute2f128_pd(s0, s1, 0x20), _mm256_permute2f128_pd(s0, s1, 0x31));
+}
+
 /* Masks for _mm256_mask{load,store}_p{s,d}: lanes j < r set. */
 static inline __m256i fnn_lanes_ps(ptrdiff_t r)
 {

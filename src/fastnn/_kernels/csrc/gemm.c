@@ -8,11 +8,12 @@
  *            zmm accumulators, 2 B vectors; 8 rows divide the usual batch sizes, where 12
  *            rows measured 5-10% slower on 64-row products);
  *            the path's other tiles are listed in gemm_ukr_avx2.h (narrow and row-pair
- *            tiles, 256-bit in both x86 paths) and gemm_ukr_portable.h (none);
- *            The portable path's 4x8 float / 4x4 double tile is two 16-byte vectors
- *            wide (SSE2, NEON; 8 accumulators: 6 rows would spill with SSE2's 16
- *            registers, as each product needs a copy) and its packed A holds each value VLP times
- *            (PACK_A_LANES), ready to multiply: SSE2 has no broadcast from memory;
+ *            tiles, 256-bit in both x86 paths) and gemm_ukr_portable.h (a narrow tile
+ *            on SSE2).  The portable path's tile is in 16-byte vectors: 6x8 float /
+ *            6x4 double with SSE2 (12 accumulators: two-operand code needs a register
+ *            for each product; packed A holds each value VLP times, PACK_A_LANES, so a
+ *            row broadcast is one load), 8x12 / 6x6 with NEON (32 registers; packed A
+ *            once, multiplied by lane), FNN_PORTABLE(neon, other);
  *   KC       maximum depth of a packed block: a KC x NR B micro-panel (16 KiB) stays
  *            in L1 next to the A micro-panel;
  *   MC       rows of a packed A block: MC x KC (~150 KiB) stays in the 1 MiB L2;
@@ -120,6 +121,14 @@ enum {
     FNN_UKR_PAIRS     /* the row-pair tile (fnn_gemm_blocking.pairs), packed A and B */
 };
 
+/* A number of the portable path on NEON (32 registers, FMA, multiply by a lane) or
+ * elsewhere (SSE2: 16 registers, no FMA), see gemm_ukr_portable.h. */
+#if defined(__aarch64__) || defined(__ARM_NEON)
+#define FNN_PORTABLE(neon, other) neon
+#else
+#define FNN_PORTABLE(neon, other) other
+#endif
+
 /* A micro-kernel and the rows of C one call of it covers. */
 typedef struct {
     int ukr;
@@ -147,6 +156,7 @@ typedef struct {
 #define VUNZIP_PAIRS(x) _mm256_permutevar8x32_ps(x, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7))
 #define VSTORE_LO(p, x) _mm_storeu_ps(p, _mm256_castps256_ps128(x)) /* lanes 0..VL/2-1 */
 #define VTRANSPOSE fnn_transpose_ps
+#define VREDUCE fnn_reduce_ps /* VL vectors to one of their sums */
 #define VMASK fnn_lanes_ps /* lanes j < r set */
 #define VL 8
 #if FNN_HAVE_AVX512 /* the MR x NR tile in 512-bit vectors (gemm_ukr_avx512.h) */
@@ -164,10 +174,10 @@ typedef struct {
 #define PACK_A_LANES 1
 #else /* vector extensions, 16-byte vectors (gemm_ukr_portable.h) */
 #define VLP 4
-#define MR 4
-#define NR 8
+#define MR FNN_PORTABLE(8, 6)
+#define NR FNN_PORTABLE(12, 8)
 #define MC 72
-#define PACK_A_LANES VLP
+#define PACK_A_LANES FNN_PORTABLE(1, VLP)
 #endif
 #define NC 4096
 #include "gemm_impl.h"
@@ -192,6 +202,7 @@ typedef struct {
 #define VUNZIP_PAIRS(x) _mm256_permute4x64_pd(x, 0xD8)
 #define VSTORE_LO(p, x) _mm_storeu_pd(p, _mm256_castpd256_pd128(x))
 #define VTRANSPOSE fnn_transpose_pd
+#define VREDUCE fnn_reduce_pd
 #define VMASK fnn_lanes_pd
 #define VL 4
 #if FNN_HAVE_AVX512
@@ -209,10 +220,10 @@ typedef struct {
 #define PACK_A_LANES 1
 #else
 #define VLP 2
-#define MR 4
-#define NR 4
+#define MR 6
+#define NR FNN_PORTABLE(6, 4)
 #define MC 72
-#define PACK_A_LANES VLP
+#define PACK_A_LANES FNN_PORTABLE(1, VLP)
 #endif
 #define NC 4096
 #include "gemm_impl.h"

@@ -54,7 +54,7 @@ typedef struct {
     int rows, min_cols, max_cols;
 } fnn_gemm_tile;
 
-#define FNN_GEMM_MAX_NARROW 3
+#define FNN_GEMM_MAX_NARROW 4
 
 /* The blocking of one compiled path and element type: the numbers its GEMM driver runs
  * on (gemm.c), exported to Python as GEMM_BLOCKING.
@@ -67,13 +67,16 @@ typedef struct {
  *   pairs     the tile of a packed partial last column panel of min_cols..max_cols
  *             columns (rows == 0: this path has none);
  *   skinny_m  products of at most this many rows run without packing, skinny_nb
- *             columns at a time (gemm_skinny.h). */
+ *             columns at a time (gemm_skinny.h);
+ *   gemv_n    products of at most this many columns (A with a unit stride) or rows (B
+ *             with unit row stride) run as matrix times vectors (gemm_gemv.h; 0: none). */
 typedef struct {
     int mr, nr, kc, mc, nc;
     int n_narrow;
     fnn_gemm_tile narrow[FNN_GEMM_MAX_NARROW];
     fnn_gemm_tile pairs;
     int skinny_m, skinny_nb;
+    int gemv_n;
 } fnn_gemm_blocking;
 
 const fnn_gemm_blocking *fnn_sgemm_blocking(void);

@@ -2,8 +2,8 @@
  * compiled path.
  *
  * A template: gemm.c defines T, FN(name), ACT_FN, MR, NR, KC, MC, NC, PACK_A_LANES (the
- * copies of each value in a packed A micro-panel; portable: VLP, its vector lanes,
- * NR == 2 * VLP), and, with AVX2, VT, VOP(op), VBCAST, VBCAST_HALF, VBCAST_QUARTER, VBCAST_PAIR, VDUP_PAIRS,
+ * copies of each value in a packed A micro-panel; portable: VLP, its vector lanes, on
+ * SSE2, else 1; NR a multiple of VLP), and, with AVX2, VT, VOP(op), VBCAST, VBCAST_HALF, VBCAST_QUARTER, VBCAST_PAIR, VDUP_PAIRS,
  * VUNZIP_PAIRS, VJOIN, VSPREAD4, VQUARTER, VSTORE_LO, VMASK, VTRANSPOSE, VL for 256-bit
  * vectors; with AVX-512 also WT, WOP(op), WL, WLESS for 512-bit ones, NR == 2 * WL, else
  * NR == 2 * VL) and includes this file once per type; every parameter is #undef'd at
@@ -78,10 +78,17 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
 #endif
 
 #include "gemm_skinny.h"
+#if FNN_HAVE_AVX2
+#include "gemm_gemv.h"
+#define GEMV_FORM FN(gemv_form)
+#else
+#define GEMV_N 0 /* no matrix-vector kernels */
+#define GEMV_FORM(g) 0
+#endif
 
 /* Everything the driver's choices depend on, in one place. */
 static const fnn_gemm_blocking FN(blocking) = {
-    MR, NR, KC, MC, NC, PATH_N_NARROW, PATH_NARROW_TILES, PATH_PAIRS_TILE, SKINNY_M, SKINNY_NB,
+    MR, NR, KC, MC, NC, PATH_N_NARROW, PATH_NARROW_TILES, PATH_PAIRS_TILE, SKINNY_M, SKINNY_NB, GEMV_N,
 };
 
 const fnn_gemm_blocking *FN(gemm_blocking)(void) { return &FN(blocking); }
@@ -97,6 +104,14 @@ static inline fnn_gemm_tile FN(narrow_tile)(ptrdiff_t n, int one_panel)
     }
     return (fnn_gemm_tile){0, 0, 0};
 }
+
+/* The width of the packed B panel a narrow tile of at most `cols` columns reads (when
+ * narrower than NR, the whole C is that one partial panel): whole vectors. */
+#ifdef VL
+#define NARROW_PANEL(cols) FNN_ROUND_UP(cols, VL)
+#else
+#define NARROW_PANEL(cols) NR
+#endif
 
 /* The micro-kernel for a panel of nr columns and the rows of C one call covers, from the
  * path's table: B read in place; the row-pair tile on a packed partial panel it serves;
@@ -119,7 +134,8 @@ static inline fnn_ukr_tile FN(panel_tile)(fnn_gemm_tile narrow, int pack_a, int 
 
 /* Pack the kc x nc block B(p, j) = b[p * rsb + j * csb] into NR-wide micro-panels of kc
  * rows each (panel q holds columns q*NR .. q*NR+NR-1), zero padding the last one; a
- * partial last one is w_last wide (NR, or VL: the tail of the V = 2 narrow tile). */
+ * partial last one is w_last wide (NR; VL: the tail of the V = 2 narrow tile; or the
+ * NARROW_PANEL of the narrow tile serving all of C). */
 static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, ptrdiff_t csb,
                        T *dst, ptrdiff_t w_last)
 {
@@ -157,10 +173,16 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
     }
 }
 
-/* Element `at` of a packed A micro-panel: PACK_A_LANES copies of v. */
+/* Element `at` of a packed A micro-panel: PACK_A_LANES copies of v (then one vector of
+ * the portable path, FN(vec)). */
 static FNN_FORCE_INLINE void FN(put_a)(T *dst, ptrdiff_t at, T v)
 {
-    for (int l = 0; l < PACK_A_LANES; l++) dst[at * PACK_A_LANES + l] = v;
+#if PACK_A_LANES > 1
+    const FN(vec) x = FN(splat)(v);
+    memcpy(dst + at * PACK_A_LANES, &x, sizeof x);
+#else
+    dst[at] = v;
+#endif
 }
 
 /* Pack the mc x kc block A(i, p) = a[ROW(i) + COL(p)] into MR-tall micro-panels
@@ -287,7 +309,8 @@ static int FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0
      * the width of a packed partial last B panel */
     const fnn_gemm_tile narrow = FN(narrow_tile)(n, ncap <= NR);
     const int wide = narrow.max_cols > NR;
-    const ptrdiff_t nstep = wide ? narrow.max_cols : NR, tail_w = wide ? narrow.max_cols - NR : NR;
+    const ptrdiff_t nstep = wide ? narrow.max_cols : NR;
+    const ptrdiff_t tail_w = wide ? narrow.max_cols - NR : narrow.rows ? NARROW_PANEL(narrow.max_cols) : NR;
 
     /* k in equal blocks of at most KC (no short last block); a function of k alone */
     const ptrdiff_t kstep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
@@ -316,7 +339,7 @@ static int FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0
                     for (ptrdiff_t ir = 0; ir < mc; ir += tile.rows) {
                         const ptrdiff_t mr = FNN_MIN(tile.rows, mc - ir);
                         const T *ap = pack_a ? bufa + ir * kc * PACK_A_LANES : ablk + ir * rsa;
-                        FN(ukr_call)(tile.ukr, kc, ap, rsa, csa, bp, rsb,
+                        FN(ukr_call)(tile.ukr, kc, ap, rsa, csa, bp, in_place ? rsb : nr < NR ? tail_w : NR,
                                      c + (ic + ir) * rsc + (jc + jr) * csc, rsc, csc, mr, nr, &e);
                     }
                 }
@@ -403,6 +426,10 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
         return;
     const FN(args_t) g = {m, n, k < 0 ? 0 : k, a, b, bias, NULL, NULL, c, rsa, csa, rsb, csb,
                           rsc, csc, alpha, (T)beta, slope, act};
+#if FNN_HAVE_AVX2
+    if (FN(gemv)(&g))
+        return;
+#endif
     if (FN(skinny)(&g))
         return;
     FN(dispatch)(&g);
@@ -416,7 +443,7 @@ int FN(gemm_gather)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, 
         return -1;
     const FN(args_t) g = {m, n, k, a, b, bias, idx_cols ? NULL : idx, idx_cols ? idx : NULL,
                           c, rsa, csa, rsb, csb, rsc, 1, alpha, (T)0, slope, act};
-    if (FN(skinny_applies)(&g))
+    if (FN(skinny_applies)(&g) || GEMV_FORM(&g))
         return -1;
     return FN(dispatch)(&g);
 }
@@ -460,3 +487,7 @@ int FN(gemm_gather)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, 
 #undef SKINNY_M
 #undef SKINNY_MAX_FMA
 #undef SKINNY_NB
+#undef GEMV_N
+#undef GEMV_FORM
+#undef NARROW_PANEL
+#undef VREDUCE

@@ -7,7 +7,8 @@
  * Kernels (each computes one mr x nr tile of C, see FN(ukr_call)):
  *   FN(ukr_packed), FN(ukr_a_direct), FN(ukr_b_direct)  the MR x NR tile, FN(ukr_body);
  *   FN(ukr_narrow)  NARROW_M / V rows for a C of 1..VL or VL+1..VL+VL/2 (V = 1) or
- *                   NR+1..NR+VL (V = 2, AVX2 path only) columns;
+ *                   2VL+1..3VL (V = 2) columns; in the AVX-512 path also the 6 x 2VL
+ *                   tile FN(ukr_body6) for VL+VL/2+1..2VL columns;
  *   FN(ukr_pairs)   PAIRS_M rows of a packed partial last panel of at most VL columns.
  * The table (PATH_NARROW_TILES, PATH_PAIRS_TILE) says which columns each one serves; the
  * driver picks a kernel from it (FN(panel_tile) in gemm_impl.h).
@@ -153,14 +154,14 @@ static FNN_FORCE_INLINE void FN(finish_rows)(VT *x0, VT *x1, int rows,
         for (ptrdiff_t i = 0; i < mr; i++) ACT_FN(act, e->slope, c + i * rsc, c + i * rsc, nr);
 }
 
-#if FNN_HAVE_AVX512
-#include "gemm_ukr_avx512.h"
-#else
+/* The 6 x 2 VL tile (12 ymm accumulators, 2 B vectors, 1 broadcast): the MR x NR tile of
+ * the AVX2 path, a narrow tile of the AVX-512 one (arguments as FN(ukr_body), B(p, j) =
+ * b[p * bs + j] for j < 2 VL). */
 static FNN_FORCE_INLINE void
-FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
+FN(ukr_body6)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
              ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
-    const ptrdiff_t top = clamp ? mr - 1 : MR - 1;
+    const ptrdiff_t top = clamp ? mr - 1 : 5;
     const ptrdiff_t o0 = 0, o1 = FNN_MIN(1, top) * ars, o2 = FNN_MIN(2, top) * ars,
                     o3 = FNN_MIN(3, top) * ars, o4 = FNN_MIN(4, top) * ars,
                     o5 = FNN_MIN(5, top) * ars;
@@ -175,9 +176,18 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
         a += acs;
         b += bs;
     }
-    VT x0[MR] = {acc00, acc10, acc20, acc30, acc40, acc50};
-    VT x1[MR] = {acc01, acc11, acc21, acc31, acc41, acc51};
-    FN(finish_rows)(x0, x1, MR, c, rsc, csc, mr, nr, e);
+    VT x0[6] = {acc00, acc10, acc20, acc30, acc40, acc50};
+    VT x1[6] = {acc01, acc11, acc21, acc31, acc41, acc51};
+    FN(finish_rows)(x0, x1, 6, c, rsc, csc, mr, nr, e);
+}
+#ifdef WT
+#include "gemm_ukr_avx512.h"
+#else
+static FNN_FORCE_INLINE void
+FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, const T *b,
+             ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
+{
+    FN(ukr_body6)(kc, a, ars, acs, clamp, b, bs, c, rsc, csc, mr, nr, e);
 }
 #endif
 
@@ -192,24 +202,29 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
  *                   where the MR x NR tile spends 12 for 6 rows;
  *   V = 1, 8 rows:  VL < n <= VL + VL/2 (9..12 float, 5..6 double columns): 10 FMAs a
  *                   step (G = 4) or 12 (G = 2), where the MR x NR tile spends 12 for 6 rows;
- *   V = 2, 4 rows:  NR < n <= NR + VL (17..24 float, 9..12 double): 9, 10 or 12 FMAs a
- *                   step where two MR x NR tiles spend 24 for 6 rows.
+ *   V = 2, 4 rows:  2 VL < n <= 3 VL (17..24 float, 9..12 double): 9, 10 or 12 FMAs a
+ *                   step where two AVX2 MR x NR tiles spend 24 for 6 rows (and one
+ *                   8 x 4VL AVX-512 tile 16 zmm FMAs, 32 halves on Zen 4, for 8 rows).
  * A step blends the G row broadcasts of a tail vector (VJOIN, VSPREAD4) and multiplies
  * them by the tail columns of B repeated G times.
- * A is read through its strides (rows >= mr read row mr - 1), B is a packed NR-wide
- * micro-panel (V = 2: followed by the VL-wide panel of the tail columns, FN(pack_b)).
+ * A is read through its strides (rows >= mr read row mr - 1), B is a packed micro-panel
+ * bw (a multiple of VL) wide (V = 2 with bw == NR == 2 VL: followed by the VL-wide panel
+ * of the tail columns, FN(pack_b)).
  * Each element is still one FMA chain over p, as in FN(ukr_body), so the tiling does not
  * change any result. */
 static FNN_FORCE_INLINE void
-FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b, T *c,
-                ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e,
-                const int V, const int G)
+FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
+                ptrdiff_t bw, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                const FN(epi_t) *e, const int V, const int G)
 {
     enum { TAILS = NARROW_M / 2 }; /* at most (V = 1, G = 2; V = 2, G = 1) */
     const int R = NARROW_M / V;    /* rows */
     const int NT = G ? R / G : 0;  /* tail vectors */
-    const T *bt = V == 1 ? b + VL : b + NR * kc; /* the tail columns, bs apart */
-    const ptrdiff_t bs = V == 1 ? NR : VL;
+    /* the tail columns, bs apart: in the bw-wide panel, else (V = 2 with bw == 2 VL) in
+     * the VL-wide one after it */
+    const int in_panel = V == 1 || bw >= 3 * VL;
+    const T *bt = in_panel ? b + V * VL : b + bw * kc;
+    const ptrdiff_t bs = in_panel ? bw : VL;
     ptrdiff_t o[NARROW_M];
     VT acc[2][NARROW_M], tail[TAILS];
 #pragma GCC unroll 8
@@ -227,7 +242,7 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++) acc[0][i] = VOP(fmadd)(VBCAST(a + o[i]), b0, acc[0][i]);
             a += csa;
-            b += NR;
+            b += bw;
             continue;
         }
         const VT btail = G == 1 ? VOP(loadu)(bt) : G == 2 ? VBCAST_HALF(bt) : VBCAST_QUARTER(bt);
@@ -245,7 +260,7 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
             tail[t] = VOP(fmadd)(spread, btail, tail[t]);
         }
         a += csa;
-        b += NR;
+        b += bw;
         bt += bs;
     }
     if (G == 0) {
@@ -263,30 +278,35 @@ FN(narrow_body)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T 
         FN(finish_rows)(acc[0], x, R, c, rsc, csc, mr, nr, e);
         return;
     }
-    FN(epi_t) et = *e;
-    et.bias = e->bias ? e->bias + NR : NULL;
-    FN(finish_rows)(acc[0], acc[1], R, c, rsc, csc, mr, NR, e);
-    FN(finish_rows)(x, NULL, R, c + NR * csc, rsc, csc, mr, nr - NR, &et);
+    FN(epi_t) et = *e; /* the tail columns 2 VL.. */
+    et.bias = e->bias ? e->bias + 2 * VL : NULL;
+    FN(finish_rows)(acc[0], acc[1], R, c, rsc, csc, mr, 2 * VL, e);
+    FN(finish_rows)(x, NULL, R, c + 2 * VL * csc, rsc, csc, mr, nr - 2 * VL, &et);
 }
 
-/* The narrow tile for nr columns (VL < nr <= VL + VL / 2 or NR < nr <= NR + VL). */
+/* The narrow tile for nr columns (the path's PATH_NARROW_TILES). */
 static FNN_NOINLINE void FN(ukr_narrow)(ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
-                                        const T *b, T *c, ptrdiff_t rsc, ptrdiff_t csc,
-                                        ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
+                                        const T *b, ptrdiff_t bw, T *c, ptrdiff_t rsc,
+                                        ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                                        const FN(epi_t) *e)
 {
     if (nr <= VL) {
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 0);
-    } else if (nr <= NR) {
+        FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 1, 0);
+    } else if (nr <= VL + VL / 2) {
         if (nr - VL <= VL / 4)
-            FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 4);
+            FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 1, 4);
         else
-            FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 1, 2);
-    } else if (nr - NR <= VL / 4) {
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 4);
-    } else if (nr - NR <= VL / 2) {
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 2);
+            FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 1, 2);
+#ifdef WT
+    } else if (nr <= 2 * VL) {
+        FN(ukr_body6)(kc, a, rsa, csa, 1, b, bw, c, rsc, csc, mr, nr, e);
+#endif
+    } else if (nr - 2 * VL <= VL / 4) {
+        FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 2, 4);
+    } else if (nr - 2 * VL <= VL / 2) {
+        FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 2, 2);
     } else {
-        FN(narrow_body)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e, 2, 1);
+        FN(narrow_body)(kc, a, rsa, csa, b, bw, c, rsc, csc, mr, nr, e, 2, 1);
     }
 }
 
@@ -368,19 +388,22 @@ static FNN_NOINLINE void FN(ukr_b_direct)(ptrdiff_t kc, const T *a, const T *b,
 }
 
 /* This path's tiles beside MR x NR, as fnn_gemm_blocking entries {rows, min_cols, max_cols}. */
-#if FNN_HAVE_AVX512 /* NR is 4 VL: no V = 2 narrow tile */
-#define PATH_N_NARROW 2
-#define PATH_NARROW_TILES {{NARROW_M, 1, VL}, {NARROW_M, VL + 1, VL + VL / 2}, {0, 0, 0}}
+#ifdef WT /* NR is 4 VL: the 256-bit tiles serve C up to 3 VL wide (on Zen 4 a 512-bit
+           * tile would spend twice the FMAs on its idle lanes) */
+#define PATH_N_NARROW 4
+#define PATH_NARROW_TILES                                                             \
+    {{NARROW_M, 1, VL}, {NARROW_M, VL + 1, VL + VL / 2}, {6, VL + VL / 2 + 1, 2 * VL}, \
+     {NARROW_M / 2, 2 * VL + 1, 3 * VL}}
 #else
 #define PATH_N_NARROW 3
 #define PATH_NARROW_TILES \
-    {{NARROW_M, 1, VL}, {NARROW_M, VL + 1, VL + VL / 2}, {NARROW_M / 2, NR + 1, NR + VL}}
+    {{NARROW_M, 1, VL}, {NARROW_M, VL + 1, VL + VL / 2}, {NARROW_M / 2, NR + 1, NR + VL}, {0, 0, 0}}
 #endif
 #define PATH_PAIRS_TILE {PAIRS_M, 1, VL}
 
 /* Run micro-kernel `ukr` (FNN_UKR_*) on the mr x nr tile at c: A is a packed micro-panel
- * (PACKED, B_DIRECT, PAIRS) or read through rsa, csa; B is packed or, for B_DIRECT, NR
- * unit-stride columns rsb apart. */
+ * (PACKED, B_DIRECT, PAIRS) or read through rsa, csa; B is packed (for NARROW, rsb is
+ * the width of its panel) or, for B_DIRECT, NR unit-stride columns rsb apart. */
 static FNN_FORCE_INLINE void
 FN(ukr_call)(int ukr, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, const T *b,
              ptrdiff_t rsb, T *c, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
@@ -398,7 +421,7 @@ FN(ukr_call)(int ukr, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa, co
     else if (ukr == FNN_UKR_PAIRS)
         FN(ukr_pairs)(kc, a, b, c, rsc, csc, mr, nr, e);
     else if (ukr == FNN_UKR_NARROW)
-        FN(ukr_narrow)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e);
+        FN(ukr_narrow)(kc, a, rsa, csa, b, rsb, c, rsc, csc, mr, nr, e);
     else
         FN(ukr_a_direct)(kc, a, rsa, csa, b, c, rsc, csc, mr, nr, e);
 }

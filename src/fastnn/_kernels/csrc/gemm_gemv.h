@@ -1,0 +1,279 @@
+/* Matrix times a few vectors: C with at most GEMV_N columns (or rows), for one element
+ * type of the x86 paths (a template like gemm_impl.h, which includes it: T, FN, ACT_FN,
+ * VT, VOP, VBCAST, VMASK, VREDUCE, VL).  The register tiles of the blocked driver hold
+ * VL columns of C a row, so one to four columns would leave most lanes idle; BLAS
+ * libraries call gemv here.  Two forms, chosen from the strides alone:
+ *
+ *   dot form   rows of A contiguous (csa == 1), n <= GEMV_N; by symmetry (C^T = B^T A^T)
+ *              columns of B contiguous (rsb == 1), m <= GEMV_N.  C(r, j) is the dot
+ *              product of row r of X (A, or B^T) with vector j (a column of B, or a row
+ *              of A, packed contiguous and zero padded).  R rows of X a step, each row's
+ *              VL values read once for all N vectors, VL products a lane by FMA across k,
+ *              the R * N horizontal sums at the end (VREDUCE, a fixed order);
+ *   axpy form  columns of A contiguous (rsa == 1: A given transposed), n <= GEMV_N.
+ *              V vectors of VL rows of C a step: acc(v, j) += A(rows of v, p) * B(p, j),
+ *              B broadcast; one FMA chain over p per element.
+ *
+ * R * N (or V * N) is 6 to 9 accumulators (up to 16 with AVX-512's 32 registers),
+ * enough to keep both FMA pipes busy.  Each
+ * element's arithmetic depends on the shape alone (rows past m repeat a row or are
+ * masked, and are not stored), and threads take whole blocks of rows: the result is
+ * bitwise identical for every thread count.  k is not blocked (one chain, or VL chains
+ * summed at the end, over all of k).
+ */
+#define GEMV_N 4      /* most columns (rows) of C; exported in FN(blocking) */
+#define GEMV_ROWS 8   /* most rows of X a dot-form step */
+#define GEMV_VECS 8   /* most vectors of rows of C an axpy-form step */
+/* Keep a loaded vector in its register: GCC would otherwise fold the load into each FMA
+ * that uses it, reading it again per use (N or R loads where one does). */
+#define FNN_IN_REGISTER(x) __asm__("" : "+x"(x))
+
+/* The rows x cols results t (element (r, j) at t[r * trs + j * tjs], within t[0..len))
+ * into C(r, j) = c[r * ors + j * ojs]: act(alpha * t + beta * C + bias(r, j)), bias(r, j) =
+ * bias[r * brs + j * bjs].  t is clobbered. */
+static void FN(gemv_store)(T *t, ptrdiff_t trs, ptrdiff_t tjs, ptrdiff_t rows, ptrdiff_t cols,
+                           ptrdiff_t len, T *c, ptrdiff_t ors, ptrdiff_t ojs, const T *bias,
+                           ptrdiff_t brs, ptrdiff_t bjs, const FN(args_t) *g)
+{
+    const T alpha = g->alpha, beta = g->beta;
+    for (ptrdiff_t r = 0; r < rows; r++)
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            T x = alpha * t[r * trs + j * tjs];
+            if (beta != (T)0)
+                x += beta * c[r * ors + j * ojs];
+            if (bias)
+                x += bias[r * brs + j * bjs];
+            t[r * trs + j * tjs] = x;
+        }
+    if (g->act != FNN_ACT_IDENTITY) /* elementwise: the layout does not matter */
+        ACT_FN(g->act, g->slope, t, t, len);
+    for (ptrdiff_t r = 0; r < rows; r++)
+        for (ptrdiff_t j = 0; j < cols; j++) c[r * ors + j * ojs] = t[r * trs + j * tjs];
+}
+
+/* acc[r * N + j] += x_r[p..p+VL) * v_j[p..p+VL): whole vectors of x, or the lanes of
+ * `mask` (the others 0). */
+static FNN_FORCE_INLINE void
+FN(gemv_dot_step)(VT *acc, const T *const *xr, const T *v, ptrdiff_t vs, ptrdiff_t p, int full,
+                  __m256i mask, const int R, const int N)
+{
+    VT vj[GEMV_N];
+#pragma GCC unroll 4
+    for (int j = 0; j < N; j++) {
+        vj[j] = VOP(loadu)(v + j * vs + p);
+        FNN_IN_REGISTER(vj[j]);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        VT xv = FN(load_part)(xr[r] + p, full, mask);
+        FNN_IN_REGISTER(xv);
+#pragma GCC unroll 4
+        for (int j = 0; j < N; j++) acc[r * N + j] = VOP(fmadd)(xv, vj[j], acc[r * N + j]);
+    }
+}
+
+/* One dot-form block: t[r * N + j] = sum_p x[r * xrs + p] * v[j * vs + p] for the R rows
+ * (rows >= nrows read row nrows - 1), p < k; v is zero padded to a multiple of VL. */
+static FNN_FORCE_INLINE void
+FN(gemv_dot_block)(ptrdiff_t k, const T *x, ptrdiff_t xrs, ptrdiff_t nrows, const T *v,
+                   ptrdiff_t vs, T *t, const int R, const int N)
+{
+    enum { SUMS = (GEMV_ROWS * GEMV_N + VL - 1) / VL * VL };
+    const T *xr[GEMV_ROWS];
+    VT acc[SUMS];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) xr[r] = x + FNN_MIN(r, nrows - 1) * xrs;
+#pragma GCC unroll 32
+    for (int q = 0; q < SUMS; q++) acc[q] = VOP(setzero)();
+    const __m256i none = _mm256_setzero_si256(); /* unused by whole vectors */
+    ptrdiff_t p = 0;
+    for (; p + VL <= k; p += VL) FN(gemv_dot_step)(acc, xr, v, vs, p, 1, none, R, N);
+    if (p < k)
+        FN(gemv_dot_step)(acc, xr, v, vs, p, 0, VMASK(k - p), R, N);
+#pragma GCC unroll 4
+    for (int q = 0; q < R * N; q += VL) VOP(storeu)(t + q, VREDUCE(acc + q));
+}
+
+/* One axpy-form step: t[j * V * VL + i] = sum_p A(i, p) * B(p, j) for the V * VL rows i
+ * of A(i, p) = a[i + p * csa] (rows >= nrows read as 0), B(p, j) = b[p * rsb + j * csb]. */
+static FNN_FORCE_INLINE void
+FN(gemv_axpy_block)(ptrdiff_t k, const T *a, ptrdiff_t csa, ptrdiff_t nrows, const T *b,
+                    ptrdiff_t rsb, ptrdiff_t csb, T *t, const int V, const int N)
+{
+    VT acc[GEMV_VECS][GEMV_N];
+    int full[GEMV_VECS];
+    __m256i mask[GEMV_VECS];
+#pragma GCC unroll 8
+    for (int q = 0; q < V; q++) {
+        full[q] = (q + 1) * VL <= nrows;
+        mask[q] = VMASK(nrows - q * VL);
+#pragma GCC unroll 4
+        for (int j = 0; j < N; j++) acc[q][j] = VOP(setzero)();
+    }
+    for (ptrdiff_t p = 0; p < k; p++) {
+        VT bj[GEMV_N];
+#pragma GCC unroll 4
+        for (int j = 0; j < N; j++) bj[j] = VBCAST(b + p * rsb + j * csb);
+#pragma GCC unroll 8
+        for (int q = 0; q < V; q++) {
+            const VT av = FN(load_part)(a + p * csa + q * VL, full[q], mask[q]);
+#pragma GCC unroll 4
+            for (int j = 0; j < N; j++) acc[q][j] = VOP(fmadd)(av, bj[j], acc[q][j]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int q = 0; q < V; q++)
+#pragma GCC unroll 4
+        for (int j = 0; j < N; j++) VOP(storeu)(t + j * V * VL + q * VL, acc[q][j]);
+}
+
+/* The threads for `fma` multiply-adds split into `blocks` blocks of rows. */
+static int FN(gemv_threads)(double fma, ptrdiff_t blocks)
+{
+    const int nt = fnn_get_num_threads();
+    return nt > 1 && fma >= FNN_GEMM_PAR_MIN_FMA ? (int)FNN_MIN(nt, blocks) : 1;
+}
+
+/* Block q of the dot form over rows r < rows of X = x[r * xrs + p], N vectors packed at
+ * v (vs apart), into C(r, j) = c[r * ors + j * ojs] with bias(r, j) = bias[r * brs + j * bjs]. */
+static FNN_FORCE_INLINE void
+FN(gemv_dot_rows)(const FN(args_t) *g, ptrdiff_t q, ptrdiff_t rows, const T *x, ptrdiff_t xrs,
+                  const T *v, ptrdiff_t vs, ptrdiff_t ors, ptrdiff_t ojs, ptrdiff_t brs,
+                  ptrdiff_t bjs, const int R, const int N)
+{
+    _Alignas(32) T t[GEMV_ROWS * GEMV_N + VL];
+    const ptrdiff_t r0 = q * R, nr = FNN_MIN(R, rows - r0);
+    FN(gemv_dot_block)(g->k, x + r0 * xrs, xrs, nr, v, vs, t, R, N);
+    FN(gemv_store)(t, N, 1, nr, N, nr * N, g->c + r0 * ors, ors, ojs,
+                   g->bias ? g->bias + r0 * brs : NULL, brs, bjs, g);
+}
+
+/* Block q of the axpy form: rows q * V * VL.. of C, A(i, p) = a[i + p * csa]. */
+static FNN_FORCE_INLINE void FN(gemv_axpy_rows)(const FN(args_t) *g,
+                                                                     ptrdiff_t q, const int V,
+                                                                     const int N)
+{
+    _Alignas(32) T t[GEMV_VECS * VL * GEMV_N];
+    const ptrdiff_t R = V * VL, i0 = q * R, nr = FNN_MIN(R, g->m - i0);
+    FN(gemv_axpy_block)(g->k, g->a + i0, g->csa, nr, g->b, g->rsb, g->csb, t, V, N);
+    FN(gemv_store)(t, 1, R, nr, N, R * N, g->c + i0 * g->rsc, g->rsc, g->csc, g->bias, 0, 1, g);
+}
+
+/* Run `step` (a statement using q) for every block q < blocks: split between the threads
+ * of FN(gemv_threads) in whole blocks, or on the calling thread. */
+#if FNN_OPENMP
+#define GEMV_BLOCKS(fma, blocks, step)                                      \
+    do {                                                                    \
+        const ptrdiff_t nb_ = (blocks);                                     \
+        const int nt_ = FN(gemv_threads)((fma), nb_);                       \
+        if (nt_ > 1) {                                                      \
+            _Pragma("omp parallel for schedule(static) num_threads(nt_)")   \
+            for (ptrdiff_t q = 0; q < nb_; q++) step;                       \
+        } else {                                                            \
+            for (ptrdiff_t q = 0; q < nb_; q++) step;                       \
+        }                                                                   \
+    } while (0)
+#else
+#define GEMV_BLOCKS(fma, blocks, step) \
+    for (ptrdiff_t q = 0; q < (blocks); q++) step
+#endif
+
+/* Pack the N vectors u(j, p) = u[j * us + p * ups] (p < k) contiguous, zero padded to
+ * kp = k rounded up to VL; NULL when out of memory. */
+static const T *FN(gemv_pack)(const T *u, ptrdiff_t us, ptrdiff_t ups, ptrdiff_t k, ptrdiff_t N,
+                              ptrdiff_t kp)
+{
+    T *v = (T *)fnn_ws_get(FNN_WS_B, (size_t)(N * kp) * sizeof(T));
+    if (v)
+        for (ptrdiff_t j = 0; j < N; j++) {
+            for (ptrdiff_t p = 0; p < k; p++) v[j * kp + p] = u[j * us + p * ups];
+            for (ptrdiff_t p = k; p < kp; p++) v[j * kp + p] = 0;
+        }
+    return v;
+}
+
+/* The dot form with N (1..GEMV_N) vectors (arguments as FN(gemv_dot_rows)), the kernels
+ * instantiated per N. */
+static FNN_NOINLINE void FN(gemv_dot)(const FN(args_t) *g, ptrdiff_t rows, const T *x,
+                                      ptrdiff_t xrs, const T *v, ptrdiff_t vs, ptrdiff_t ors,
+                                      ptrdiff_t ojs, ptrdiff_t brs, ptrdiff_t bjs, int N)
+{
+#define GEMV_DOT(R, N)                                                                      \
+    GEMV_BLOCKS((double)rows * N * g->k, (rows + R - 1) / R,                                \
+                FN(gemv_dot_rows)(g, q, rows, x, xrs, v, vs, ors, ojs, brs, bjs, R, N))
+    if (N == 1)
+        GEMV_DOT(8, 1);
+    else if (N == 2)
+        GEMV_DOT(4, 2);
+#ifdef WT /* 32 vector registers: 4 rows of 3 or 4 sums, the vectors and a row */
+    else if (N == 3)
+        GEMV_DOT(4, 3);
+    else
+        GEMV_DOT(4, 4);
+#else
+    else if (N == 3)
+        GEMV_DOT(2, 3);
+    else
+        GEMV_DOT(2, 4);
+#endif
+#undef GEMV_DOT
+}
+
+/* The axpy form over all of C (n <= GEMV_N columns, rsa == 1). */
+static FNN_NOINLINE void FN(gemv_axpy)(const FN(args_t) *g)
+{
+#define GEMV_AXPY(V, N) \
+    GEMV_BLOCKS((double)g->m * N * g->k, (g->m + V * VL - 1) / (V * VL), FN(gemv_axpy_rows)(g, q, V, N))
+    if (g->n == 1)
+        GEMV_AXPY(8, 1);
+    else if (g->n == 2)
+        GEMV_AXPY(4, 2);
+    else if (g->n == 3)
+        GEMV_AXPY(3, 3);
+    else
+        GEMV_AXPY(2, 4);
+#undef GEMV_AXPY
+}
+
+/* The form that runs the product g: 1 dot (X = A), 2 axpy, 3 dot (X = B^T), or 0 when
+ * none fits. */
+static int FN(gemv_form)(const FN(args_t) *g)
+{
+    if (g->k < 1)
+        return 0;
+    if (g->n <= GEMV_N && g->csa == 1)
+        return 1;
+    if (g->n <= GEMV_N && g->rsa == 1)
+        return 2;
+    return g->m <= GEMV_N && g->rsb == 1 ? 3 : 0;
+}
+
+/* Run the product as matrix times vectors when its shape and strides fit one of the
+ * forms; 0 when not (or out of memory): the other paths run. */
+static int FN(gemv)(const FN(args_t) *g)
+{
+    const ptrdiff_t k = g->k, kp = FNN_ROUND_UP(k, VL);
+    const int form = FN(gemv_form)(g);
+    if (form == 2) {
+        FN(gemv_axpy)(g);
+        return 1;
+    }
+    if (form == 1) { /* X = A, vectors: the columns of B */
+        const T *v = FN(gemv_pack)(g->b, g->csb, g->rsb, k, g->n, kp);
+        if (v)
+            FN(gemv_dot)(g, g->m, g->a, g->rsa, v, kp, g->rsc, g->csc, 0, 1, (int)g->n);
+        return v != NULL;
+    }
+    if (form == 3) { /* X = B^T, vectors: the rows of A */
+        const T *v = FN(gemv_pack)(g->a, g->rsa, g->csa, k, g->m, kp);
+        if (v)
+            FN(gemv_dot)(g, g->n, g->b, g->csb, v, kp, g->csc, g->rsc, 1, 0, (int)g->m);
+        return v != NULL;
+    }
+    return 0;
+}
+
+#undef GEMV_ROWS
+#undef GEMV_VECS
+#undef GEMV_BLOCKS
+#undef FNN_IN_REGISTER
