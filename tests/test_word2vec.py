@@ -151,7 +151,8 @@ def test_streamed_in_small_batches(tmp_path, monkeypatch, source):
     from fastnn import word2vec
     monkeypatch.setattr(word2vec, "BLOCK_BYTES", 512)
     monkeypatch.setattr(word2vec, "BATCH_WORDS", 300)
-    corpus = planted_corpus() + [["g1w1", "g1w2"] * 400]  # a 6,400-byte line
+    corpus = planted_corpus() + [["g1w1", "g1w2"] * 400, ["y" * 1200]]  # a 6,400-byte line
+    # and a token longer than a block
     words = sum(map(len, corpus))
     if source == "file":
         args = dict(corpus_file=_write(tmp_path / "c.txt", corpus))

@@ -44,7 +44,7 @@ FORMAT = "fastnn.Word2Vec/1"
 #: random stream (so the random decisions do not depend on the thread count)
 CHUNK_WORDS = 4096
 #: bytes read from a corpus file per block (the training buffers hold one block's ids)
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 1 << 22
 #: words of ``sentences`` turned into ids at a time while training
 BATCH_WORDS = 1 << 18
 _CUM_DOMAIN = 2 ** 31 - 1
@@ -127,32 +127,42 @@ class _Corpus:
             _sentence_batches(self.sentences, wv.key_to_index, train)
 
 
-def _read_text(path: str, take: Callable[[bytes, bool], int]) -> None:
+def _read_text(path: str, take: Callable[[memoryview, bool], int]) -> None:
     """Feed the file (``.gz`` allowed) block by block to ``take(data, final)``, which
-    returns the bytes it consumed: the rest starts the next block."""
+    returns the bytes it consumed: the rest starts the next block.  One buffer of
+    ``BLOCK_BYTES`` is reused (doubled only while a single token fills it)."""
     opener = gzip.open if path.endswith(".gz") else open
+    buf = bytearray(BLOCK_BYTES)
+    kept = 0
     with opener(path, "rb") as fh:
-        pending = b""
         while True:
-            block = fh.read(BLOCK_BYTES)
-            if not block:
-                break
-            data = pending + block if pending else block
-            pending = data[take(data, False):]
-        take(pending, True)
+            if kept == len(buf):
+                buf.extend(bytes(len(buf)))
+            with memoryview(buf) as view:
+                n = kept
+                while n < len(buf):
+                    got = fh.readinto(view[n:])
+                    if not got:
+                        break
+                    n += got
+                if n == kept:
+                    take(view[:kept], True)
+                    return
+                used = take(view[:n], False)
+            buf[:n - used] = buf[used:n]
+            kept = n - used
 
 
 def _file_batches(path: str, wv: KeyedVectors, threads: int,
                   train: Callable[[Batch], None]) -> None:
     table = _dispatch.kernels.VocabCounter()
     table.add([k.encode("utf-8") for k in wv.index_to_key])  # ids = vocabulary indices
-    need = table.room(2 * BLOCK_BYTES)
-    tokens, sent = np.empty(need, np.int32), np.empty(need, np.int64)
+    tokens = sent = np.empty(0, np.int32)
 
-    def take(data: bytes, final: bool) -> int:
+    def take(data: memoryview, final: bool) -> int:
         nonlocal tokens, sent
         need = table.room(len(data))
-        if len(tokens) < need:  # a line longer than a block
+        if len(tokens) < need:  # the first block, or a token longer than a block
             tokens, sent = np.empty(need, np.int32), np.empty(need, np.int64)
         used, ntokens, nsent = table.tokenize(data, final, threads, tokens, sent)
         if nsent:

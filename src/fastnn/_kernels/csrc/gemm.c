@@ -48,6 +48,8 @@ static _Thread_local fnn_gemm_ws *fnn_ws;
 static void fnn_ws_release(void *arg)
 {
     fnn_gemm_ws *ws = (fnn_gemm_ws *)arg;
+    if (fnn_ws == ws)
+        fnn_ws = NULL; /* a GEMM from a later exit callback of this thread starts afresh */
     for (int i = 0; i < 2; i++)
         fnn_aligned_free(ws->ptr[i]);
     free(ws);
