@@ -59,7 +59,7 @@ ISA_ORDER = ("avx512", "avx2", "portable")
 #:   AMD family 0x19 with AVX-512 = Zen 4 (EPYC 9004, Ryzen 7000): False.  On an EPYC
 #:   (2026-12-05, 1 thread, CPU time, load average 15-17) avx512 was 0.99-1.18x avx2 on
 #:   every GEMM row (square, MLP, 256x128 @ 128x10 and float64 128xn, n = 1..4: the
-#:   narrow and matrix-vector shapes run the same 256-bit kernels on both paths) and
+#:   narrow and matrix-vector shapes run 256-bit kernels on both paths) and
 #:   1.15x on the fused linear row, but 0.89x and 0.92x on the batch-16 epoch in two
 #:   runs (the other epochs 0.89-1.05x, noisy).
 AVX512_MERIT = {("AuthenticAMD", 0x19): False}
