@@ -5,21 +5,30 @@ and memory bandwidth).  Medians of interleaved runs (the paths take turns).  The
 ``avx512 / avx2`` back ``fastnn._dispatch.AVX512_MERIT``; for wall-clock times with 2
 threads use ``fastnn bench --isa all --threads 2``.
 
-    PYTHONPATH=src python benchmarks/bench_isa.py [--quick] [--repeats N] [--only TEXT]
+    PYTHONPATH=src python benchmarks/bench_isa.py [--quick] [--narrow] [--repeats N] [--only TEXT]
 """
 import argparse
 import statistics
 import time
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 import fastnn
 from fastnn import _dispatch, bench
 
 
+def narrow_rows():
+    """The products with few columns: 256x128 @ 128xn for n = 1..5, 8, 10, 16, both dtypes,
+    A given as is and transposed (matrix-vector, narrow and register tiles)."""
+    return [bench.gemm_row(256, 128, n, dtype, trans) for dtype in (np.float32, np.float64)
+            for trans in ("", "a") for n in (1, 2, 3, 4, 5, 8, 10, 16)]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--narrow", action="store_true", help="the rows of narrow_rows() instead")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--only", default=None)
     args = p.parse_args(argv)
@@ -32,7 +41,7 @@ def main(argv=None):
           f"{fastnn._dispatch.modules['portable'].cpu_id()}")
     print(" | ".join(head))
     with fastnn.set_num_threads(1), threadpool_limits(1):
-        for row, setup in bench.workloads(args.quick):
+        for row, setup in narrow_rows() if args.narrow else bench.workloads(args.quick):
             if args.only and args.only not in row.name:
                 continue
             fns = setup()

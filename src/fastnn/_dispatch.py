@@ -57,9 +57,11 @@ ISA_ORDER = ("avx512", "avx2", "portable")
 #: Skylake-SP, AMD Zen 5) have full-width units, where the 512-bit tiles double the FMA
 #: peak: ``auto`` uses avx512 there.
 #:   AMD family 0x19 with AVX-512 = Zen 4 (EPYC 9004, Ryzen 7000): False.  On an EPYC
-#:   (2026-12-05, 1 thread) avx512 was 1.01-1.07x avx2 on the square and MLP GEMMs and
-#:   1.04-1.12x on the minibatch epochs, but 0.95x on 256x128 @ 128x10 (the narrow tile,
-#:   the same 256-bit code) and 0.87-1.16x on the batch-1 epoch over three runs.
+#:   (2026-12-05, 1 thread, CPU time, load average 15-17) avx512 was 0.99-1.18x avx2 on
+#:   every GEMM row (square, MLP, 256x128 @ 128x10 and float64 128xn, n = 1..4: the
+#:   narrow and matrix-vector shapes run 256-bit kernels on both paths) and
+#:   1.15x on the fused linear row, but 0.89x and 0.92x on the batch-16 epoch in two
+#:   runs (the other epochs 0.89-1.05x, noisy).
 AVX512_MERIT = {("AuthenticAMD", 0x19): False}
 
 
