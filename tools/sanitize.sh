@@ -30,8 +30,8 @@ libstdcxx="$(readlink -f "$("$cc" -print-file-name=libstdc++.so)")"
 # the sources as they are in the working tree, in a directory of their own
 mkdir -p "$out/tree"
 rm -rf "$out/tree/src" "$out/tree/tests" "$out/tree/tools"
-cp -r "$repo/src" "$repo/tests" "$repo/tools" "$repo/setup.py" "$repo/pyproject.toml" \
-    "$repo/README.md" "$out/tree/"
+cp -r "$repo/src" "$repo/tests" "$repo/tools" "$repo/setup.py" "$repo/pyproject.toml" "$repo/LICENSE" \
+    "$repo/MANIFEST.in" "$repo/README.md" "$out/tree/"
 find "$out/tree/src" \( -name '*.so' -o -name '_avx2.c' -o -name '_portable.c' \) -delete
 start=$(date +%s)
 (cd "$out/tree" && FASTNN_SANITIZE=1 "$python" setup.py -q build_ext --inplace -j 2 \
