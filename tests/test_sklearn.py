@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
+import scipy.sparse as scipy_sparse  # noqa: E402
 from sklearn import neural_network  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
@@ -305,6 +306,31 @@ def test_predictions_follow_the_input_dtype():
     assert est.predict(X).dtype == est.predict(X.astype(np.int64)).dtype == np.float64
     np.testing.assert_allclose(est.predict(X.astype(np.float32)), est.predict(X), rtol=1e-4,
                                atol=1e-5)
+
+
+@no_convergence_warning
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_prediction_dtype_is_sklearns(kind, sparse):
+    """Predictions come in the wider of the input's and the network's dtype, as
+    scikit-learn's (a float64 network predicts float32 input in float64, from the float32
+    values exactly: the same numbers as for that input cast to float64)."""
+    X, y = _data(kind)
+    pairs = []
+    for fit_dtype in (np.float32, np.float64):
+        ours = _pair(kind)[0](max_iter=3, random_state=0).fit(X.astype(fit_dtype), y)
+        theirs = _pair(kind)[1](max_iter=3, random_state=0).fit(X.astype(fit_dtype), y)
+        for pred_dtype in (np.float32, np.float64):
+            Xp = X.astype(pred_dtype)
+            Xp = scipy_sparse.csr_matrix(Xp) if sparse else Xp
+            method = "predict" if kind == "regression" else "predict_proba"
+            got, want = getattr(ours, method)(Xp), getattr(theirs, method)(Xp)
+            pairs.append((got.dtype, want.dtype))
+            if fit_dtype == np.float64 and pred_dtype == np.float32:
+                exact = getattr(ours, method)(Xp.astype(np.float64))
+                np.testing.assert_array_equal(got, exact)
+    assert [a for a, _ in pairs] == [b for _, b in pairs] == [
+        np.float32, np.float64, np.float64, np.float64]
 
 
 def test_early_stopping():

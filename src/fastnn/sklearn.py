@@ -35,8 +35,9 @@ How the scikit-learn objective maps onto fastnn:
   speed of float64, accuracy indistinguishable on these models), ``"float64"`` in
   float64.  The weights are stored in the training dtype; ``warm_start`` and
   ``partial_fit`` go on in the dtype of the fitted network.
-  Predictions follow scikit-learn's convention: computed and returned in float32 for
-  float32 ``X`` and in float64 for anything else.
+  Predictions follow scikit-learn's convention: computed and returned in the wider of the
+  network's dtype and the input's (float32 stays float32, anything else is float64), as
+  its products of ``X`` with the weights promote.
 * L-BFGS. The objective is scikit-learn's (mean loss plus ``alpha / 2 * sum(W**2) / n``)
   with scikit-learn's gradient.  For squared error with several outputs the two do not
   agree in scikit-learn: the value averages the half squared error over the outputs, the
@@ -368,11 +369,14 @@ class _BaseMLP(BaseEstimator):
         return X
 
     def _validate_X(self, X):
-        """``X`` checked for prediction: float32 stays float32, anything else becomes
-        float64, as in scikit-learn (predictions come in that dtype)."""
+        """``X`` checked for prediction, in the dtype predictions come in: float32 stays
+        float32, anything else becomes float64, then the wider of that and the weights'
+        dtype (scikit-learn's products of ``X`` with the weights promote so)."""
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, accept_sparse="csr",
-                             dtype=(np.float64, np.float32), order="C")
+        X = validate_data(self, X, reset=False, accept_sparse="csr",
+                          dtype=(np.float64, np.float32), order="C")
+        dtype = np.result_type(X.dtype, *[c.dtype for c in self.coefs_])
+        return X if X.dtype == dtype else X.astype(dtype)
 
     # ------------------------------------------------------------------ training
     def _fit(self, X, y, sample_weight=None, *, incremental, classes=None):
