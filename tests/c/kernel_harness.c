@@ -398,7 +398,7 @@ static fnn_vocab *read_corpus(const char *path, long *bytes, char **text)
         *bytes += (long)got;
         have += got;
         const int final = got == 0;
-        const ptrdiff_t used = fnn_vocab_feed(v, buf, (ptrdiff_t)have, final);
+        const ptrdiff_t used = fnn_vocab_feed(v, buf, (ptrdiff_t)have, final, 1);
         if (used < 0 || final) {
             ok = 0;
             continue;
