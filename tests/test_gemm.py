@@ -13,7 +13,7 @@ from fastnn import _dispatch
 from fastnn import reference as ref
 
 ACTS = [None, "identity", "relu", "leaky_relu", "tanh", "sigmoid"]
-BLOCKING_KEYS = {"MR", "NR", "KC", "MC", "NC", "narrow", "pairs", "skinny", "gemv"}
+BLOCKING_KEYS = {"MR", "NR", "KC", "MC", "NC", "narrow", "pairs", "cols", "skinny", "gemv"}
 
 
 def over_blocking(names, derive):
@@ -252,10 +252,10 @@ def test_property_random_shapes_and_strides(m, n, k, sa, sb, ta, tb, beta, f64, 
 
 
 def thread_shapes(b):
-    """(m, k, n): the MLP's products, and products on the path's narrow and row-pair tiles
-    (the narrow ones also split by columns, m = MR)."""
+    """(m, k, n): the MLP's products, and products on the path's narrow, column and row-pair
+    tiles (the narrow ones also split by columns, m = MR)."""
     shapes = [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300), (1100, 100, 48)]
-    for t in b["narrow"]:
+    for t in b["narrow"] + ([b["cols"]] if b["cols"] else []):
         shapes += [(1100, 300, t["min_cols"] + 1), (1300, 200, t["max_cols"]),
                    (b["MR"], 20000, t["min_cols"] + 1)]
     if b["pairs"]:
@@ -296,6 +296,10 @@ def test_blocking_table(kmod):
             assert p["rows"] % b["MR"] == 0 and 1 <= p["min_cols"] <= p["max_cols"] < b["NR"]
         assert b["skinny"]["max_rows"] > 0 and b["skinny"]["col_block"] > 0
         assert (kmod.ISA in ("avx2", "avx512")) == (bool(b["narrow"]) and b["pairs"] is not None)
+        if b["cols"] is not None:  # SSE2's column tile: whole vectors of rows, beyond the narrow tiles
+            c = b["cols"]
+            assert kmod.ISA == "portable" and c["rows"] > 1 and 1 <= c["min_cols"] <= c["max_cols"]
+            assert all(hi < c["min_cols"] for _, hi in spans)
         if b["gemv"] is not None:
             assert 1 <= b["gemv"]["max_cols"] < b["NR"]
 

@@ -63,6 +63,7 @@ cdef extern from "gemm.h" nogil:
         int n_narrow
         fnn_gemm_tile narrow[FNN_GEMM_MAX_NARROW]
         fnn_gemm_tile pairs
+        fnn_gemm_tile cols
         int skinny_m, skinny_nb
         int gemv_n
     const fnn_gemm_blocking *fnn_sgemm_blocking()
