@@ -23,7 +23,7 @@
  * widths on loops of its own, FN(run_cols), with A and B packed for it.
  * Skinny products skip packing an operand that would be used too few times: the
  * micro-kernel then reads A through its strides (n <= 2 NR), or unit-stride B in
- * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M).
+ * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M and its variants).
  */
 
 /* What the micro-kernel does with its tile: c = act(alpha * acc + beta * c + bias). */
@@ -306,11 +306,13 @@ static int FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0
 #endif
     /* Packing A pays when each A micro-panel serves more than two B micro-panels.
      * Unit-stride B is read in place for few rows (only a partial last panel is
-     * packed), see FNN_GEMM_DIRECT_B_MAX_M. */
+     * packed), see FNN_GEMM_DIRECT_B_MAX_M and its variants. */
     int pack_a = n > 2 * NR;
+    const ptrdiff_t row_bytes = rsb * (ptrdiff_t)sizeof(T);
     int direct_b = pack_a && csb == 1 &&
-                   m <= ((rsb * (ptrdiff_t)sizeof(T)) % 4096 ? FNN_GEMM_DIRECT_B_MAX_M
-                                                             : FNN_GEMM_DIRECT_B_MAX_M_4K);
+                   m <= (row_bytes % 4096 == 0 ? FNN_GEMM_DIRECT_B_MAX_M_4K
+                         : row_bytes % 64    ? FNN_GEMM_DIRECT_B_MAX_M_SPLIT
+                                             : FNN_GEMM_DIRECT_B_MAX_M);
     /* Out of memory: fall back to one B micro-panel on the stack and unpacked A; the
      * arithmetic (kernel, KC) is unchanged, so is the result. */
     _Alignas(64) T bpanel[KC * NR];
