@@ -45,7 +45,7 @@
 # Uses: capi.pxd (fnn_sgemm, fnn_dgemm, __builtin_prefetch, FNN_ACT_IDENTITY,
 #       FNN_LOSS_*), config.pxi (ACTIVATION_CODES, LOSS_CODES), validate.pxi (checks),
 #       activations.pxi (act_backward), gemm.pxi (gemm_gather), losses.pxi (pointwise_loss), optim.pxi
-#       (sgd_update, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows,
+#       (sgd_update, adam_scalars, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows,
 #       _threads), sparse.pxi (CSROperand, csr_operand, csr_linear, csr_weight_grad,
 #       csr_clear_rows), dropout.pxi (dropout_chunks, check_dropout_seed).
 # Provides: TrainPlan (run_sgd, run_adam, loss_gradient).
@@ -61,6 +61,7 @@ cdef struct Hyper:
     double lr, momentum, beta1, beta2, eps
     bint nesterov, decoupled, adam
     long long step            # Adam's step count for this minibatch, from 1
+    AdamScalars scalars       # Adam's scalars of that step (adam_scalars)
     const double *decay       # weight decay per parameter
     double *sq_norms          # NULL, or per parameter: sum of decay_scale * |param|^2
 
@@ -465,6 +466,7 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
                 p.DSTEP[l] += 1
         if h.adam:
             h.step += 1
+            adam_scalars(&h.scalars, h.step, h.lr, h.beta1, h.beta2, h.eps)
         # the next minibatch's rows of a dense X (scattered in X) start to arrive while the
         # update computes: one row after each `chunk` updated elements
         pf = start + rows
@@ -697,7 +699,7 @@ cdef inline void _update(TrainPlan p, Hyper *h, int i, const floating *grad, Py_
     cdef double decay = h.decay[i] * p.decay_scale
     if h.adam:
         adam_update(<floating *>p.P[i] + offset, grad, s1, <floating *>p.S2[i] + offset, n,
-                    h.step, h.lr, h.beta1, h.beta2, h.eps, decay, h.decoupled)
+                    &h.scalars, decay, h.decoupled)
     else:
         sgd_update(<floating *>p.P[i] + offset, grad, s1, n, <floating>h.lr,
                    <floating>h.momentum, <floating>decay, h.nesterov)
