@@ -47,16 +47,12 @@
 /* The rows x cols results t (element (r, j) at t[r * trs + j * tjs], within t[0..len))
  * into C(r, j) = c[r * ors + j * ojs]: act(alpha * t + beta * C + bias(r, j)), bias(r, j) =
  * bias[r * brs + j * bjs].  t is clobbered. */
-static void FN(gemv_store)(T *t, ptrdiff_t trs, ptrdiff_t tjs, ptrdiff_t rows, ptrdiff_t cols,
-                           ptrdiff_t len, T *c, ptrdiff_t ors, ptrdiff_t ojs, const T *bias,
-                           ptrdiff_t brs, ptrdiff_t bjs, const FN(args_t) *g)
+static FNN_NOINLINE void FN(gemv_finish)(T *t, ptrdiff_t trs, ptrdiff_t tjs, ptrdiff_t rows,
+                                         ptrdiff_t cols, ptrdiff_t len, T *c, ptrdiff_t ors,
+                                         ptrdiff_t ojs, const T *bias, ptrdiff_t brs,
+                                         ptrdiff_t bjs, const FN(args_t) *g)
 {
     const T alpha = g->alpha, beta = g->beta;
-    if (alpha == (T)1 && beta == (T)0 && !bias && g->act == FNN_ACT_IDENTITY) { /* a copy */
-        for (ptrdiff_t r = 0; r < rows; r++)
-            for (ptrdiff_t j = 0; j < cols; j++) c[r * ors + j * ojs] = t[r * trs + j * tjs];
-        return;
-    }
     for (ptrdiff_t r = 0; r < rows; r++)
         for (ptrdiff_t j = 0; j < cols; j++) {
             T x = alpha * t[r * trs + j * tjs];
@@ -70,6 +66,21 @@ static void FN(gemv_store)(T *t, ptrdiff_t trs, ptrdiff_t tjs, ptrdiff_t rows, p
         ACT_FN(g->act, g->slope, t, t, len);
     for (ptrdiff_t r = 0; r < rows; r++)
         for (ptrdiff_t j = 0; j < cols; j++) c[r * ors + j * ojs] = t[r * trs + j * tjs];
+}
+
+/* FN(gemv_finish), inline as a plain copy in the plain product's case (alpha 1, beta 0,
+ * no bias, identity): a block's few sums cost about as much as a call. */
+static FNN_FORCE_INLINE void FN(gemv_store)(T *t, ptrdiff_t trs, ptrdiff_t tjs, ptrdiff_t rows,
+                                            ptrdiff_t cols, ptrdiff_t len, T *c, ptrdiff_t ors,
+                                            ptrdiff_t ojs, const T *bias, ptrdiff_t brs,
+                                            ptrdiff_t bjs, const FN(args_t) *g)
+{
+    if (g->alpha == (T)1 && g->beta == (T)0 && !bias && g->act == FNN_ACT_IDENTITY) {
+        for (ptrdiff_t r = 0; r < rows; r++)
+            for (ptrdiff_t j = 0; j < cols; j++) c[r * ors + j * ojs] = t[r * trs + j * tjs];
+        return;
+    }
+    FN(gemv_finish)(t, trs, tjs, rows, cols, len, c, ors, ojs, bias, brs, bjs, g);
 }
 
 /* acc[r * N + j] += x_r[p..p+VL) * v_j[p..p+VL): whole vectors of x, or the lanes of
