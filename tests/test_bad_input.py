@@ -348,6 +348,14 @@ def test_train_plan_bad_runs(kmod):
     with pytest.raises(ValueError, match=r"order must hold row indices of X in \[0, 20\); "
                                          r"received -3 at index 9, outside that range"):
         plan.run_sgd(np.where(order == 9, -3, order), 0, 3, 0.1, 0.0, False, np.zeros(4))
+    for sq_norms, received in [(np.zeros(3), "length 3"), (np.zeros(4, np.float32), "float32"),
+                               (np.zeros(4)[None], "shape"), ([0.0] * 4, "numpy.ndarray")]:
+        with pytest.raises((TypeError, ValueError), match=f"sq_norms must be .*{received}"):
+            plan.run_sgd(order, 0, 3, 0.1, 0.0, False, np.ones(4), sq_norms)
+    read_only = np.zeros(4)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="sq_norms must be a writeable, .*read-only"):
+        plan.run_sgd(order, 0, 3, 0.1, 0.0, False, np.ones(4), read_only)
     assert all((p == 0).all() for p in args["params"])  # nothing ran
 
 

@@ -1,6 +1,10 @@
 """Dropout: ops.dropout/dropout_backward against the NumPy reference (the mask bit for
 bit), the Dropout layer, and the compiled epoch with dropout against a NumPy epoch, the
-manual loop and itself on other thread counts."""
+manual loop and itself on other thread counts; the layer's mask key and step through save
+and load."""
+import json
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -275,6 +279,81 @@ def test_fit_continues_the_layers_mask_stream():
         runs.append([p.value.copy() for p in model.parameters()])
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+def _round_trip(how, model, tmp_path):
+    if how == "save":
+        model.save(tmp_path / "mid.npz")
+        return fastnn.load(tmp_path / "mid.npz")
+    return pickle.loads(pickle.dumps(model))
+
+
+@pytest.mark.parametrize("how", ["save", "pickle"])
+@pytest.mark.parametrize("seed", [None, 11])
+@pytest.mark.parametrize("batch_size", [1, 7])
+def test_save_and_load_mid_training_continue_the_masks(how, seed, batch_size, dtype, tmp_path):
+    """Saved and loaded (or pickled) between two fits, a network with dropout (a random or
+    a given seed) trains on bitwise as if it had never left memory: the layer's mask key
+    and step travel with the file."""
+    X, y = class_data(n=30, d=5, c=3, dtype=dtype)
+    runs = []
+    for interrupted in (False, True):
+        model = fastnn.Sequential([fastnn.Dense(5, 8, dtype=dtype, seed=0), fastnn.ReLU(),
+                                   fastnn.Dropout(0.4, seed=seed),
+                                   fastnn.Dense(8, 3, dtype=dtype, seed=1)])
+        if runs:  # the first run's key (a random one for seed=None)
+            model.layers[2].load_training_state({"key": runs[0][2]})
+        for part in range(2):
+            model.fit(X, y, loss="cross_entropy",
+                      optimizer=fastnn.SGD(model.parameters(), lr=0.1), epochs=2,
+                      batch_size=batch_size, seed=part, verbose=False)
+            if interrupted and part == 0:
+                model = _round_trip(how, model, tmp_path)
+        runs.append(([p.value.copy() for p in model.parameters()], model.layers[2].step,
+                     model.layers[2].key))
+    for a, b in zip(runs[0][0], runs[1][0]):
+        np.testing.assert_array_equal(a, b)
+    assert runs[0][1] == runs[1][1] == 4 * -(-30 // batch_size)
+
+
+def test_dropout_training_state_round_trips_and_is_checked(tmp_path):
+    drop = fastnn.Dropout(0.3)
+    drop.forward(np.ones((2, 3)))
+    state = drop.training_state()
+    assert state == {"key": drop.key, "step": 1}
+    twin = fastnn.Dropout(0.3, seed=5)
+    twin.load_training_state(state)
+    assert (twin.key, twin.step) == (drop.key, 1)
+    for bad, match in [({"step": -1}, "step must be an integer in"),
+                       ({"key": 2 ** 64}, "key must be an integer in"),
+                       ({"step": 1.0}, "step must be an integer in"),
+                       ({"key": True}, "key must be an integer in"),
+                       ({"mask": 3}, "Dropout keeps its key and step")]:
+        with pytest.raises(ValueError, match=match):
+            twin.load_training_state(bad)
+        assert (twin.key, twin.step) == (drop.key, 1)
+    x = np.ones((4, 6))
+    np.testing.assert_array_equal(twin.forward(x), drop.forward(x))
+    with pytest.raises(ValueError, match="ReLU keeps no training state"):
+        fastnn.ReLU().load_training_state({"step": 1})
+    fastnn.ReLU().load_training_state({})
+
+
+@pytest.mark.parametrize("state", [{"step": -3}, {"key": "x"}, [1, 2], {"other": 1}])
+def test_load_refuses_a_bad_dropout_state(state, tmp_path):
+    model = fastnn.Sequential([fastnn.Dense(3, 4, seed=0), fastnn.Dropout(0.5, seed=1),
+                               fastnn.Dense(4, 2, seed=2)])
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    header = json.loads(str(arrays["__fastnn__"]))
+    assert header["layers"][1]["state"] == {"key": 1, "step": 0}
+    header["layers"][1]["state"] = state
+    arrays["__fastnn__"] = np.array(json.dumps(header))
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="is not a valid fastnn model file .layer 1"):
+        fastnn.load(path)
 
 
 def test_fit_follows_a_dropout_schedule_set_by_a_callback():

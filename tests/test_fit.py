@@ -47,6 +47,48 @@ def test_fit_equals_manual_loop(opt_name, loss_name, act, dtype, batch_size, on_
                                   epochs=epochs, batch_size=batch_size, seed=seed)
 
 
+@pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("batch_size", [1, 13])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fit_logs_the_l2_term_of_each_minibatchs_weights(opt_name, batch_size, sparse, dtype,
+                                                         on_each_isa):
+    """With coupled weight decay, logs["l2"] is the mean over the epoch of
+    sum(W**2) / 2 over the decayed parameters as each minibatch starts: the compiled epoch
+    gives the numbers of the Python loop (NumPy's dot product) and of a direct sum over
+    the weights the manual loop sees; decoupled decay (AdamW) or none logs no l2."""
+    scipy_sparse = pytest.importorskip("scipy.sparse") if sparse else None
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((41, 6)).astype(dtype)
+    X[rng.random(X.shape) < 0.5] = 0.0
+    y = rng.integers(0, 3, len(X))
+    data = scipy_sparse.csr_matrix(X) if sparse else X
+    hists = []
+    for layers in ([], [PythonLoop()]):
+        model = mlp([6, 8, 3], dtype=dtype)
+        model = fastnn.Sequential(model.layers[:2] + layers + model.layers[2:])
+        hists.append(model.fit(data, y, loss="cross_entropy",
+                               optimizer=OPTIMIZERS[opt_name](model.parameters()), epochs=3,
+                               batch_size=batch_size, seed=2, verbose=False))
+    decayed = opt_name in ("momentum", "adam")
+    assert ("l2" in hists[0].history) == ("l2" in hists[1].history) == decayed
+    if not decayed:
+        return
+    model = mlp([6, 8, 3], dtype=dtype)
+    optimizer = OPTIMIZERS[opt_name](model.parameters())
+    expected, order_rng = [], np.random.default_rng(2)
+    for _ in range(3):
+        order, total = order_rng.permutation(len(X)), 0.0
+        for start in range(0, len(X), batch_size):
+            total += sum(0.5 * float(np.sum(p.value.astype(np.float64) ** 2))
+                         for p in model.parameters())
+            idx = order[start:start + batch_size]
+            model.train_batch(X[idx], y[idx], fastnn.SoftmaxCrossEntropy(), optimizer)
+        expected.append(total / len(X))
+    assert_close(hists[0].history["l2"], hists[1].history["l2"], dtype, scale=0,
+                 tol=TRAINING_TOL)
+    assert_close(hists[0].history["l2"], expected, dtype, scale=0, tol=TRAINING_TOL)
+
+
 def test_fit_learns_digits_and_predicts():
     X, y = fastnn.load_digits()
     assert X.shape == (1797, 64) and y.shape == (1797,) and X.max() == 1.0

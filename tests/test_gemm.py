@@ -13,7 +13,7 @@ from fastnn import _dispatch
 from fastnn import reference as ref
 
 ACTS = [None, "identity", "relu", "leaky_relu", "tanh", "sigmoid"]
-BLOCKING_KEYS = {"MR", "NR", "KC", "MC", "NC", "narrow", "pairs", "skinny", "gemv"}
+BLOCKING_KEYS = {"MR", "NR", "KC", "MC", "NC", "narrow", "pairs", "cols", "skinny", "gemv"}
 
 
 def over_blocking(names, derive):
@@ -252,10 +252,10 @@ def test_property_random_shapes_and_strides(m, n, k, sa, sb, ta, tb, beta, f64, 
 
 
 def thread_shapes(b):
-    """(m, k, n): the MLP's products, and products on the path's narrow and row-pair tiles
-    (the narrow ones also split by columns, m = MR)."""
+    """(m, k, n): the MLP's products, and products on the path's narrow, column and row-pair
+    tiles (the narrow ones also split by columns, m = MR)."""
     shapes = [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300), (1100, 100, 48)]
-    for t in b["narrow"]:
+    for t in b["narrow"] + ([b["cols"]] if b["cols"] else []):
         shapes += [(1100, 300, t["min_cols"] + 1), (1300, 200, t["max_cols"]),
                    (b["MR"], 20000, t["min_cols"] + 1)]
     if b["pairs"]:
@@ -278,6 +278,42 @@ def test_threads_bitwise_identical(kmod, dtype, m, k, n):
             np.testing.assert_array_equal(r0, r1)
 
 
+
+def in_place_b_limits(b):
+    """(rows of C, B's row length in elements, for float32 and float64 alike) on both
+    sides of each limit of C's rows up to which the driver reads unit-stride B in place
+    (csrc/gemm.c): 256 rows when B's rows are a multiple of 64 bytes apart, 128 when they
+    are not (row loads span two cache lines), 64 when a multiple of 4 KiB."""
+    cases = []
+    for limit, fits in ((256, lambda nbytes: nbytes % 64 == 0 and nbytes % 4096),
+                        (128, lambda nbytes: nbytes % 64 != 0),
+                        (64, lambda nbytes: nbytes % 4096 == 0)):
+        width = 3 * b["NR"] + 3
+        while not all(fits(width * itemsize) for itemsize in (4, 8)):
+            width += 1
+        cases.append((limit, width))
+    return cases
+
+
+@over_blocking("limit, width", in_place_b_limits)
+def test_b_in_place_or_packed_same_bits(kmod, dtype, limit, width):
+    """Rows of C computed with B read in place (limit rows) and with B packed (limit + 1
+    rows) are the same bits, and match NumPy: C wider than 2 NR (A packed) with a partial
+    last column panel, several depth blocks, B a view into wider rows."""
+    blocking = kmod.GEMM_BLOCKING[np.dtype(dtype).name]
+    n, k = 3 * blocking["NR"] + 3, 2 * blocking["KC"] + 11
+    rng = np.random.default_rng(limit + width)
+    a = rand(rng, (limit + 1, k), dtype)
+    b = rand(rng, (k, width), dtype)[:, :n]
+    bias = rand(rng, n, dtype)
+    with fastnn.set_num_threads(1):
+        in_place = kmod.linear(a[:limit], b, bias, "relu")
+        packed = kmod.linear(a, b, bias, "relu")
+    np.testing.assert_array_equal(in_place, packed[:limit])
+    want = ref.linear(a.astype(np.float64), b.astype(np.float64), bias.astype(np.float64),
+                      "relu")
+    assert_close(packed, want, k, a, b)
+
 def test_blocking_table(kmod):
     """GEMM_BLOCKING: every key, block sizes that hold whole tiles, tiles that fit the
     panels they serve; the x86 paths have their narrow and row-pair tiles."""
@@ -296,6 +332,10 @@ def test_blocking_table(kmod):
             assert p["rows"] % b["MR"] == 0 and 1 <= p["min_cols"] <= p["max_cols"] < b["NR"]
         assert b["skinny"]["max_rows"] > 0 and b["skinny"]["col_block"] > 0
         assert (kmod.ISA in ("avx2", "avx512")) == (bool(b["narrow"]) and b["pairs"] is not None)
+        if b["cols"] is not None:  # SSE2's column tile: whole vectors of rows, beyond the narrow tiles
+            c = b["cols"]
+            assert kmod.ISA == "portable" and c["rows"] > 1 and 1 <= c["min_cols"] <= c["max_cols"]
+            assert all(hi < c["min_cols"] for _, hi in spans)
         if b["gemv"] is not None:
             assert 1 <= b["gemv"]["max_cols"] < b["NR"]
 

@@ -1,8 +1,8 @@
-"""The narrow-C micro-kernels (``GEMM_BLOCKING[...]["narrow"]``), on every path that has
-them, and their neighbours.  On the AVX2 path: one vector and a tail a row (9..12 float32
+"""The narrow-C micro-kernels (``GEMM_BLOCKING[...]["narrow"]`` and ``["cols"]``), on every
+path that has them, and their neighbours.  On the AVX2 path: one vector and a tail a row (9..12 float32
 / 5..6 float64 columns, e.g. a classifier's output layer and its weight gradient) and two
-vectors and a tail (17..24 float32 / 9..12 float64 columns).  Shapes are derived from
-each path's blocking."""
+vectors and a tail (17..24 float32 / 9..12 float64 columns); on SSE2 the column tile
+(9..10 float64 columns, rows as vectors).  Shapes are derived from each path's blocking."""
 import itertools
 
 import numpy as np
@@ -13,15 +13,20 @@ from test_gemm import (ACTS, assert_close, check_beta_zero_never_reads_out, chec
                        over_blocking, rand)
 
 
+def tiles(b):
+    """The narrow tiles and the column tile of a blocking."""
+    return b["narrow"] + ([b["cols"]] if b["cols"] else [])
+
+
 def widths(b):
     """Every width each narrow tile serves, and one on either side."""
-    return sorted({n for t in b["narrow"] for n in range(t["min_cols"] - 1, t["max_cols"] + 2)})
+    return sorted({n for t in tiles(b) for n in range(t["min_cols"] - 1, t["max_cols"] + 2)})
 
 
 def rows(b):
     """Around each tile's rows and twice them, above the skinny products' rows."""
     skinny = b["skinny"]["max_rows"]
-    near = {q * t["rows"] + d for t in b["narrow"] for q in (1, 2) for d in (-1, 0, 1)}
+    near = {q * t["rows"] + d for t in tiles(b) for q in (1, 2) for d in (-1, 0, 1)}
     return sorted(m for m in near | {skinny + 1, 50} if m > skinny)
 
 
@@ -32,7 +37,7 @@ def depths(b):
 
 def tile_ends(b):
     """Each tile's first, second and last width."""
-    return sorted({n for t in b["narrow"] for n in (t["min_cols"], t["min_cols"] + 1, t["max_cols"])})
+    return sorted({n for t in tiles(b) for n in (t["min_cols"], t["min_cols"] + 1, t["max_cols"])})
 
 
 @over_blocking("m, n", lambda b: itertools.product(rows(b), widths(b)))
@@ -48,7 +53,7 @@ def test_beta_zero_never_reads_out(kmod, dtype, n, k):
 
 
 @over_blocking("n, act, fortran_out",
-               lambda b: [(n, act, f) for t in b["narrow"]
+               lambda b: [(n, act, f) for t in tiles(b)
                           for n in range(t["min_cols"], t["max_cols"] + 1)
                           for act in ACTS for f in (False, True)])
 def test_linear_bias_activations(kmod, dtype, n, act, fortran_out):
@@ -62,7 +67,7 @@ def test_linear_bias_activations(kmod, dtype, n, act, fortran_out):
                                                           None, act), 128, x, w)
 
 
-@over_blocking("n", lambda b: [(n,) for t in b["narrow"] for n in (t["min_cols"], t["max_cols"])])
+@over_blocking("n", lambda b: [(n,) for t in tiles(b) for n in (t["min_cols"], t["max_cols"])])
 def test_strided_and_reversed_operands(kmod, dtype, n):
     rng = np.random.default_rng(7)
     a0, b0 = rand(rng, (40, 90), dtype), rand(rng, (60, 2 * n + 2), dtype)

@@ -11,6 +11,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
+import scipy.sparse as scipy_sparse  # noqa: E402
 from sklearn import neural_network  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
@@ -72,7 +73,7 @@ def test_sgd_matches_sklearn_exactly(kind, activation, momentum):
     theirs = theirs_cls(**params).fit(X, y)
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
-    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=2e-4)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
     assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
 
 
@@ -89,7 +90,7 @@ def test_adam_matches_sklearn(kind):
     theirs = theirs_cls(**params).fit(X, y)
     for a, b in zip(ours.coefs_, theirs.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
-    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=2e-4)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
 
 
 @no_convergence_warning
@@ -119,6 +120,73 @@ def test_partial_fit_matches_sklearn(kind):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
     assert ours.n_iter_ == theirs.n_iter_ == 1 and len(ours.loss_curve_) == 3
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-6)
+
+
+def _sklearn_epoch_losses(batches, n, alpha, regression):
+    """scikit-learn's loss curve, by its arithmetic in NumPy (float64), from the minibatches
+    ``(x, targets, sample weights or None, weights, intercepts)`` of each epoch as they
+    start: per minibatch the (weighted) mean loss plus ``alpha / 2 * sum(W**2) / s_b``
+    (``s_b`` the sum of its weights, else its rows), averaged over the epoch by rows."""
+    curve = []
+    for epoch in batches:
+        total = 0.0
+        for x, t, w, coefs, intercepts in epoch:
+            a = x.astype(np.float64)
+            for i, (W, b) in enumerate(zip(coefs, intercepts)):
+                a = a @ W.astype(np.float64) + b
+                if i < len(coefs) - 1:
+                    a = np.maximum(a, 0.0)
+            if regression:
+                loss = 0.5 * np.average((t - a) ** 2, weights=w, axis=0).mean()
+            else:
+                a = a - a.max(axis=1, keepdims=True)
+                log_p = a - np.log(np.exp(a).sum(axis=1, keepdims=True))
+                loss = -np.average(log_p[np.arange(len(t)), t], weights=w)
+            s_b = len(x) if w is None else w.sum(dtype=np.float64)
+            sq = sum(np.dot(W.ravel().astype(np.float64), W.ravel().astype(np.float64))
+                     for W in coefs)
+            total += (loss + 0.5 * alpha * sq / s_b) * len(x)
+        curve.append(total / n)
+    return curve
+
+
+@no_convergence_warning
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_loss_curve_l2_term_uses_the_weights_of_each_minibatch(solver, weighted, kind, dtype,
+                                                                monkeypatch):
+    """The compiled epochs' loss_curve_ is scikit-learn's arithmetic to rounding: each
+    minibatch's L2 term from the weights as that minibatch starts (a strong alpha, so an
+    interpolation over the epoch would be off by about 1e-3).  The reference reads the
+    weights of each minibatch from the Python loop (the same training, step by step)."""
+    X, y = _data(kind, n=100)
+    X = X.astype(dtype)
+    w = np.random.RandomState(5).uniform(0.2, 2.0, len(X)) if weighted else None
+    params = dict(hidden_layer_sizes=(9, 5), solver=solver, alpha=2.0, batch_size=16,
+                  max_iter=4, random_state=2, learning_rate_init=0.05 if solver == "sgd"
+                  else 0.02)
+    cls = MLPRegressor if kind == "regression" else MLPClassifier
+    compiled = cls(**params).fit(X, y, sample_weight=w)
+
+    epochs = []
+
+    def record(model, xb, yb, loss, optimizer, sw=None):
+        dense = [layer for layer in model.layers if isinstance(layer, fastnn.Dense)]
+        if len(epochs) == 0 or sum(len(b[0]) for b in epochs[-1]) == len(X):
+            epochs.append([])
+        epochs[-1].append((xb, yb, None if sw is None else sw.astype(np.float64),
+                           [d.weight.copy() for d in dense], [d.bias.copy() for d in dense]))
+        return train_batch(model, xb, yb, loss, optimizer, sw)
+
+    train_batch = fastnn.Sequential.train_batch
+    monkeypatch.setattr(fastnn._training, "compiled_runner", lambda *args: None)
+    monkeypatch.setattr(fastnn.Sequential, "train_batch", record)
+    python = cls(**params).fit(X, y, sample_weight=w)
+    expected = _sklearn_epoch_losses(epochs, len(X), params["alpha"], kind == "regression")
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(python.loss_curve_, expected, rtol=rtol)
+    np.testing.assert_allclose(compiled.loss_curve_, expected, rtol=rtol)
 
 
 @pytest.mark.parametrize("learning_rate", ["invscaling", "adaptive"])
@@ -240,6 +308,31 @@ def test_predictions_follow_the_input_dtype():
                                atol=1e-5)
 
 
+@no_convergence_warning
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_prediction_dtype_is_sklearns(kind, sparse):
+    """Predictions come in the wider of the input's and the network's dtype, as
+    scikit-learn's (a float64 network predicts float32 input in float64, from the float32
+    values exactly: the same numbers as for that input cast to float64)."""
+    X, y = _data(kind)
+    pairs = []
+    for fit_dtype in (np.float32, np.float64):
+        ours = _pair(kind)[0](max_iter=3, random_state=0).fit(X.astype(fit_dtype), y)
+        theirs = _pair(kind)[1](max_iter=3, random_state=0).fit(X.astype(fit_dtype), y)
+        for pred_dtype in (np.float32, np.float64):
+            Xp = X.astype(pred_dtype)
+            Xp = scipy_sparse.csr_matrix(Xp) if sparse else Xp
+            method = "predict" if kind == "regression" else "predict_proba"
+            got, want = getattr(ours, method)(Xp), getattr(theirs, method)(Xp)
+            pairs.append((got.dtype, want.dtype))
+            if fit_dtype == np.float64 and pred_dtype == np.float32:
+                exact = getattr(ours, method)(Xp.astype(np.float64))
+                np.testing.assert_array_equal(got, exact)
+    assert [a for a, _ in pairs] == [b for _, b in pairs] == [
+        np.float32, np.float64, np.float64, np.float64]
+
+
 def test_early_stopping():
     X, y = fastnn.load_digits()
     est = MLPClassifier(early_stopping=True, n_iter_no_change=3, max_iter=200,
@@ -308,7 +401,7 @@ def test_partial_fit_checks():
     est.partial_fit(X[y == 0], y[y == 0], classes=[0, 1, 2])
     assert list(est.classes_) == [0, 1, 2] and est.n_iter_ == 1
     est.partial_fit(X, y)
-    with pytest.raises(ValueError, match="not in classes_"):
+    with pytest.raises(ValueError, match="has classes not in `self.classes_`"):
         est.partial_fit(X, y + 1)
     with pytest.raises(ValueError, match="early_stopping"):
         MLPRegressor(early_stopping=True).partial_fit(X, y)
@@ -406,6 +499,65 @@ def test_invalid_parameters(params, match):
     X, y = _data("binary")
     with pytest.raises(ValueError, match=match):
         MLPClassifier(**params).fit(X, y)
+
+
+def _outcome(call):
+    """``(exception type name, message)`` of ``call()``, or its warnings' messages."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call()
+        except Exception as exc:
+            return type(exc).__name__, str(exc)
+    return [str(w.message) for w in caught if not issubclass(w.category, ConvergenceWarning)]
+
+
+def _partial_fit_then(classes, y_next=None, classes_next=None):
+    def run(cls, X, y):
+        est = cls(random_state=0)
+        if classes is not None:
+            est.partial_fit(X, y, classes=classes)
+        est.partial_fit(X, y if y_next is None else y_next(y), classes=classes_next)
+    return run
+
+
+@pytest.mark.parametrize("case", [
+    *({name: value} for name, value in [
+        ("alpha", -1), ("alpha", "x"), ("hidden_layer_sizes", (5, 0)), ("hidden_layer_sizes", 0),
+        ("solver", "x"), ("batch_size", 0), ("batch_size", "x"), ("max_iter", 0),
+        ("momentum", 2), ("learning_rate", "x"), ("validation_fraction", 1.0),
+        ("n_iter_no_change", 0), ("n_iter_no_change", -np.inf), ("tol", -1), ("beta_1", 1),
+        ("beta_2", -0.5), ("epsilon", 0), ("max_fun", 0), ("power_t", -1), ("shuffle", "x"),
+        ("early_stopping", 3), ("warm_start", None), ("nesterovs_momentum", 1.0),
+        ("activation", "x"), ("learning_rate_init", 0), ("random_state", "x"),
+        ("verbose", "x")]),
+    {"batch_size": 500},  # a warning
+    _partial_fit_then(None), _partial_fit_then([0, 1, 2], classes_next=[0, 1, 2, 3]),
+    _partial_fit_then([0, 1, 2], y_next=lambda y: y + 1),
+    _partial_fit_then([0, 1], y_next=lambda y: y),
+], ids=lambda case: repr(case) if isinstance(case, dict) else None)
+def test_errors_and_warnings_are_sklearns(case):
+    """Bad parameters (scikit-learn's own constraint checks: its InvalidParameterError,
+    also a TypeError, and its message), partial_fit's class checks and the clipped
+    batch_size warning read as scikit-learn's, word for word."""
+    X, y = _data("multiclass")
+    if isinstance(case, dict):
+        params = {"max_iter": 2, **case}
+        ours = _outcome(lambda: MLPClassifier(**params).fit(X, y))
+        theirs = _outcome(lambda: neural_network.MLPClassifier(**params).fit(X, y))
+    else:
+        ours = _outcome(lambda: case(MLPClassifier, X, y))
+        theirs = _outcome(lambda: case(neural_network.MLPClassifier, X, y))
+    assert ours == theirs and ours
+
+
+def test_regressor_loss_is_checked_as_sklearn_does():
+    X, y = _data("regression")
+    ours = _outcome(lambda: MLPRegressor(loss="huber").fit(X, y))
+    assert ours == _outcome(lambda: neural_network.MLPRegressor(loss="huber").fit(X, y))
+    assert _outcome(lambda: MLPClassifier(class_weight="x").fit(*_data("binary"))) == (
+        "InvalidParameterError", "The 'class_weight' parameter of MLPClassifier must be an "
+        "instance of 'dict', a str among {'balanced'} or None. Got 'x' instead.")
 
 
 def test_bad_data():

@@ -1,6 +1,8 @@
 """MLPClassifier/MLPRegressor(dropout=...): checked parameters, the compiled epochs against
 a NumPy epoch with the same masks, dropout off wherever the estimator predicts or scores,
-dropout=0 bitwise the estimator without it, and the regularisation it is for."""
+dropout=0 bitwise the estimator without it, masks that go on across partial_fit, warm_start
+and pickling, and the regularisation it is for."""
+import pickle
 import warnings
 
 import numpy as np
@@ -169,6 +171,60 @@ def test_partial_fit_and_warm_start_with_dropout(python_loop_forbidden):
     est.set_params(warm_start=True, max_iter=2, dropout=0.0).fit(X, y)
     est.set_params(dropout=0.6).fit(X, y)
     assert len(est.loss_curve_) == 7
+
+
+def _same_fit(a, b):
+    assert a.loss_curve_ == b.loss_curve_
+    for x, y in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_array_equal(x, y)
+    assert [(d.key, d.step) for d in a._dropouts] == [(d.key, d.step) for d in b._dropouts]
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_partial_fit_and_warm_start_go_on_with_the_masks_of_one_fit(solver,
+                                                                    python_loop_forbidden):
+    """Three partial_fit calls (and, for SGD without momentum, three warm-started fits of
+    one epoch) train bitwise as one fit of three epochs: each call's masks go on from the
+    previous call's step instead of drawing the first call's masks again."""
+    X, y = estimator_data("multiclass", n=60)
+    params = dict(hidden_layer_sizes=(8, 6), dropout=(0.3, 0.2), solver=solver, momentum=0.0,
+                  batch_size=16, shuffle=False, random_state=0, learning_rate_init=0.05)
+    whole = MLPClassifier(max_iter=3, **params).fit(X, y)
+    assert [d.step for d in whole._dropouts] == [3 * 4, 3 * 4]
+    parts = MLPClassifier(**params)
+    for _ in range(3):
+        parts.partial_fit(X, y, classes=[0, 1, 2])
+    _same_fit(parts, whole)
+    if solver == "sgd":  # (a warm start builds a new optimizer: Adam's moments start again)
+        warm = MLPClassifier(max_iter=1, warm_start=True, **params)
+        for _ in range(3):
+            warm.fit(X, y)
+        _same_fit(warm, whole)
+
+
+@pytest.mark.parametrize("path", ["partial_fit", "warm_start"])
+@pytest.mark.parametrize("random_state", [0, "generator"])
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_pickled_estimator_with_dropout_trains_on_bitwise(path, random_state, kind,
+                                                          python_loop_forbidden):
+    """Pickled and unpickled between two calls of partial_fit or of a warm-started fit,
+    an estimator with dropout trains on bitwise as the one that stayed in memory."""
+    X, y = estimator_data(kind, n=70)
+    runs = []
+    for pickled in (False, True):
+        state = np.random.RandomState(4) if random_state == "generator" else random_state
+        est = _cls(kind)(hidden_layer_sizes=(9, 5), dropout=[0.2, 0.5], max_iter=2,
+                         batch_size=20, random_state=state, warm_start=path == "warm_start")
+        extra = {"classes": [0, 1, 2]} if kind == "multiclass" and path == "partial_fit" else {}
+        for call in range(3):
+            if pickled and call == 1:
+                est = pickle.loads(pickle.dumps(est))
+            if path == "partial_fit":
+                est.partial_fit(X, y, **extra)
+            else:
+                est.fit(X, y)
+        runs.append(est)
+    _same_fit(*runs)
 
 
 # ------------------------------------------------------------ off when predicting

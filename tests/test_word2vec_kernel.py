@@ -340,6 +340,44 @@ def test_tokenize_drops_unknown_words_in_parallel_pieces(kmod, threads):
     assert np.diff(sent).tolist() == [len(s) for s in sentences]
 
 
+@pytest.mark.parametrize("threads", [2, 3, 32])
+def test_counter_in_parallel_pieces_as_one_thread(kmod, threads):
+    """Blocks large enough to be counted in pieces by several threads, cut mid-token and
+    mid-line, separated by every kind of whitespace and with words first seen in the
+    later pieces: the same keys in the same order and the same counts as one thread."""
+    rng = np.random.default_rng(5)
+    words = np.array([b"w%d" % i for i in range(6000)] + [b"\xc3\xa9t\xc3\xa9"], dtype=object)
+    seps = np.array([b" ", b"\n", b"\t", b"\r\n", b"  ", b"\x0b", b"\x0c"], dtype=object)
+    # later words are more frequent in later parts, so each piece brings new keys
+    n = 120_000
+    picks = np.minimum(rng.integers(0, 6001, n), np.arange(n) * 6001 // n + 50)
+    text = b"".join(w + sep for w, sep in zip(words[picks], seps[rng.integers(0, 7, n)]))
+    data = b" \n" + text + b"tail"
+    assert len(data) > 8 * 65536
+    cuts = [300_001, 700_003]
+
+    def count(t):
+        counter = kmod.VocabCounter()
+        pending, start = b"", 0
+        for cut in cuts + [len(data)]:
+            block = pending + data[start:cut]
+            pending = block[counter.feed(block, False, t):]
+            start = cut
+        assert counter.feed(pending, True, t) == len(pending)
+        return counter.vocabulary()
+
+    want_keys, want_counts = count(1)
+    keys, counts = count(threads)
+    assert keys == want_keys == list(dict.fromkeys(data.split()))
+    assert counts.tolist() == want_counts.tolist()
+    assert counts.sum() == len(data.split())
+
+
+def test_counter_rejects_bad_threads(kmod):
+    with pytest.raises(ValueError, match="threads must be >= 1; received 0"):
+        kmod.VocabCounter().feed(b"a b", True, 0)
+
+
 def test_tokenize_takes_complete_lines_of_a_block(kmod):
     table = kmod.VocabCounter()
     table.add([b"a", b"b", b"c"])

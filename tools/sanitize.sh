@@ -27,12 +27,19 @@ fi
 # when a C++ extension (matplotlib's) throws, or it aborts the test process
 libstdcxx="$(readlink -f "$("$cc" -print-file-name=libstdc++.so)")"
 
-# the sources as they are in the working tree, in a directory of their own
+# the project as it is in the working tree (every tracked file, as edited, plus new
+# untracked ones; without git: everything but build products), in a directory of its own
+rm -rf "$out/tree"
 mkdir -p "$out/tree"
-rm -rf "$out/tree/src" "$out/tree/tests" "$out/tree/tools"
-cp -r "$repo/src" "$repo/tests" "$repo/tools" "$repo/setup.py" "$repo/pyproject.toml" "$repo/LICENSE" \
-    "$repo/MANIFEST.in" "$repo/README.md" "$out/tree/"
-find "$out/tree/src" \( -name '*.so' -o -name '_avx2.c' -o -name '_portable.c' \) -delete
+if git -C "$repo" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+    (cd "$repo" && git ls-files -z --cached --others --exclude-standard \
+        | while IFS= read -r -d '' f; do [ ! -e "$f" ] || printf '%s\0' "$f"; done \
+        | tar --null -cf - -T -) | tar -xf - -C "$out/tree"
+else
+    (cd "$repo" && tar -cf - --exclude=./build --exclude=./.git --exclude='*.so' \
+        --exclude='*.egg-info' --exclude=__pycache__ .) | tar -xf - -C "$out/tree"
+fi
+find "$out/tree/src" \( -name '*.so' -o -name '_avx512.c' -o -name '_avx2.c' -o -name '_portable.c' \) -delete
 start=$(date +%s)
 (cd "$out/tree" && FASTNN_SANITIZE=1 "$python" setup.py -q build_ext --inplace -j 2 \
     --build-temp "$out/temp" > "$out/build.log" 2>&1) || { cat "$out/build.log" >&2; exit 1; }

@@ -1,7 +1,11 @@
 """Epoch runners for ``Sequential.fit``.
 
-``make_epoch_runner`` returns ``run(order, progress) -> sum of per-sample losses`` for
-one epoch over the rows of ``X`` in ``order``.  A network whose steps
+``make_epoch_runner`` returns ``run(order, progress, sq_norms) -> sum of per-sample
+losses`` for one epoch over the rows of ``X`` in ``order``; ``sq_norms`` (None, or
+float64, one entry per optimizer parameter) gets, for each minibatch and each parameter
+with weight decay, ``sum(param**2)`` as the minibatch starts times ``rows / sum(w)`` of
+its sample weights (1 without them): what an L2 term ``decay / 2 * |param|**2 / sum(w)``
+per minibatch, scikit-learn's ``alpha``, adds up to.  A network whose steps
 (:func:`~fastnn.layers.fused_steps`) are all ``Dense`` layers, each optionally with the
 activation ``ops.linear`` fuses and each but the last optionally followed by a
 ``Dropout``, trained with a loss the compiled epoch runs
@@ -28,8 +32,9 @@ from .layers import Dense, Dropout, fused_steps
 from .losses import Loss
 from .optim import SGD, Adam, AdamW, Optimizer
 
-#: ``run(order, progress)``: ``progress(batches_done)`` is called during the epoch unless None
-Runner = Callable[[np.ndarray, Optional[Callable[[int], None]]], float]
+#: ``run(order, progress, sq_norms)``: ``progress(batches_done)`` is called during the epoch
+#: unless None
+Runner = Callable[[np.ndarray, Optional[Callable[[int], None]], Optional[np.ndarray]], float]
 
 #: progress callbacks fire about this many times per epoch
 PROGRESS_STEPS = 20
@@ -41,9 +46,10 @@ def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.
                   batch_size: int, sample_weight: Optional[np.ndarray] = None) -> Runner:
     """Minibatch loop in Python: gather, forward, loss, backward, step (with sample
     weights, the weight decay scaled by ``rows / sum(w)`` of each minibatch)."""
-    decays = list(optimizer.weight_decays)
 
-    def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:
+    def run(order: np.ndarray, progress: Optional[Callable[[int], None]],
+            sq_norms: Optional[np.ndarray] = None) -> float:
+        decays = list(optimizer.weight_decays)  # as a callback may have left them
         n_batches = -(-len(order) // batch_size)
         every = max(1, n_batches // PROGRESS_STEPS)
         total = 0.0
@@ -51,10 +57,15 @@ def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 w = None if sample_weight is None else sample_weight[idx]
+                scale = 1.0
                 if w is not None:
                     wsum = float(np.sum(w, dtype=np.float64))
                     scale = len(idx) / wsum if wsum > 0 else 0.0
                     optimizer.weight_decays = [d * scale for d in decays]
+                if sq_norms is not None:
+                    for i, (p, d) in enumerate(zip(optimizer.params, decays)):
+                        if d > 0:
+                            sq_norms[i] += scale * float(np.vdot(p.value, p.value))
                 total += model.train_batch(X[idx], y[idx], loss, optimizer, w) * len(idx)
                 if progress is not None and (b + 1) % every == 0:
                     progress(b + 1)
@@ -132,7 +143,8 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
     plan, drops = new_plan(), _active_dropout(layers)
     rates = [drop.p for *_, drop in layers if drop is not None]
 
-    def run(order: np.ndarray, progress: Optional[Callable[[int], None]]) -> float:
+    def run(order: np.ndarray, progress: Optional[Callable[[int], None]],
+            sq_norms: Optional[np.ndarray] = None) -> float:
         nonlocal plan, drops, rates
         now = [drop.p for *_, drop in layers if drop is not None]
         if now != rates:  # a callback changed a rate (a dropout schedule): a plan takes them once
@@ -150,11 +162,11 @@ def compiled_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: n
             if adam:
                 total += plan.run_adam(order, first, count, optimizer.t, optimizer.lr,
                                        optimizer.betas[0], optimizer.betas[1], optimizer.eps,
-                                       decays, optimizer.decoupled)
+                                       decays, optimizer.decoupled, sq_norms)
                 optimizer.t += count
             else:
                 total += plan.run_sgd(order, first, count, optimizer.lr, optimizer.momentum,
-                                      optimizer.nesterov, decays)
+                                      optimizer.nesterov, decays, sq_norms)
             for l, drop in drops:
                 drop.step = int(plan.dropout_steps[l])
             if progress is not None:

@@ -80,6 +80,17 @@ class Layer:
         """The arrays ``save`` writes and ``load`` fills, by name: the parameters' values."""
         return {p.name: p.value for p in self.parameters()}
 
+    def training_state(self) -> dict:
+        """What else training has changed and ``save`` keeps beside the configuration and the
+        arrays, as JSON values (a ``Dropout``'s mask key and step); empty by default."""
+        return {}
+
+    def load_training_state(self, state: dict) -> None:
+        """Restore :meth:`training_state` (``load`` calls it); a ValueError for anything
+        this layer does not keep."""
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no training state; received {state!r}")
+
     @classmethod
     def state_shapes(cls, **config) -> Dict[str, Tuple[int, ...]]:
         """The shape of each array of :meth:`state_arrays` of a layer built from ``config``,
@@ -345,6 +356,21 @@ class Dropout(Layer):
 
     def config(self) -> dict:
         return {"p": self.p, "seed": self.seed}
+
+    def training_state(self) -> dict:
+        """The mask key (drawn at random for ``seed=None``) and the step of the next mask:
+        a saved and loaded layer draws the masks this one would draw next."""
+        return {"key": self.key, "step": self.step}
+
+    def load_training_state(self, state: dict) -> None:
+        if set(state) - {"key", "step"}:
+            raise ValueError(f"Dropout keeps its key and step; received {state!r}")
+        key, step = state.get("key", self.key), state.get("step", self.step)
+        for name, value, high in (("key", key, 2 ** 64), ("step", step, 2 ** 63)):
+            if type(value) is not int or not 0 <= value < high:
+                raise ValueError(f"Dropout's {name} must be an integer in [0, {high}); "
+                                 f"received: {name}={value!r}")
+        self.key, self.step = key, step
 
 
 class Embedding(Layer):

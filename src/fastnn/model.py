@@ -188,6 +188,10 @@ class Sequential(Layer):
         weighted mean ``sum(w * loss) / sum(w)`` and scales the optimizer's weight decay
         by ``rows / sum(w)`` (an L2 term ``decay / sum(w)`` per minibatch, as
         scikit-learn's ``alpha``).  Every argument is checked before any weight changes.
+        With (coupled) weight decay, each epoch's logs also hold ``l2``: the mean over the
+        epoch's samples of ``sum(W**2) / 2 / s_b`` (``W`` the parameters with weight decay as
+        the sample's minibatch ``b`` starts, ``s_b`` its sum of sample weights, else its
+        rows): ``alpha * l2`` is the L2 term of scikit-learn's loss.
         """
         loss = get_loss(loss)
         X = self._check_x(X)
@@ -213,6 +217,11 @@ class Sequential(Layer):
             if not hasattr(cb, "on_epoch_end"):
                 raise TypeError(f"callbacks must have on_epoch_end; received: {cb!r}")
         logged = ["loss", "time"]
+        # the parameters' squared norms, per parameter, for the L2 term (see above)
+        sq_norms = (np.zeros(len(optimizer.params)) if any(optimizer.weight_decays)
+                    and not getattr(optimizer, "decoupled", False) else None)
+        if sq_norms is not None:
+            logged.append("l2")
         if val is not None:
             logged.append("val_loss")
             if loss.accuracy(np.zeros((1, self.out_features), self.dtype), val[1][:1]) is not None:
@@ -233,9 +242,13 @@ class Sequential(Layer):
         for epoch in range(epochs):
             order = epoch_order(rng, n, shuffle)
             t0 = time.perf_counter()
+            if sq_norms is not None:
+                sq_norms[:] = 0.0
             total = runner(order, (lambda done, e=epoch: progress.update(e, done))
-                           if progress.live else None)
+                           if progress.live else None, sq_norms)
             logs = {"loss": total / n, "time": time.perf_counter() - t0}
+            if sq_norms is not None:
+                logs["l2"] = 0.5 * float(sq_norms.sum()) / n
             if val is not None:
                 logs.update(self._scores(val[0], val[1], loss, prefix="val_"))
             history.append(epoch, logs)

@@ -63,10 +63,10 @@ def plot_history(logs: Mapping[str, Sequence[float]], *, epochs: Optional[Sequen
     """Draw per-epoch curves and return the axes.
 
     ``logs`` maps names to one value per epoch (``History.history``); ``metrics`` picks
-    some of them (default: all but ``time``). Names ending in ``loss`` go against the left
-    axis, the others (accuracy, scores) against a twin axis on the right; ``val_`` names
-    are labelled "validation ...". ``epochs`` are the x values (default 1, 2, ...)."""
-    names = [k for k in logs if k != "time"] if metrics is None else list(metrics)
+    some of them (default: all but ``time`` and ``l2``). Names ending in ``loss`` go against
+    the left axis, the others (accuracy, scores) against a twin axis on the right; ``val_``
+    names are labelled "validation ...". ``epochs`` are the x values (default 1, 2, ...)."""
+    names = [k for k in logs if k not in ("time", "l2")] if metrics is None else list(metrics)
     missing = [k for k in names if k not in logs]
     if missing:
         raise ValueError(f"metrics {missing} are not in the logs; available: {sorted(logs)}")

@@ -5,7 +5,11 @@ A file is an ``.npz`` archive without pickle: ``__fastnn__`` holds a JSON header
 "loss": {"type": ..., "config": {...}} or null}`` and ``layer<i>.<name>`` holds each
 array of layer ``i`` (``Layer.state_arrays``: ``layer0.weight``, ``layer0.bias``, ...).
 Layers and losses are rebuilt from their class name and ``config()``, so only fastnn's
-own layer and loss classes, with JSON-representable configurations, can be saved.
+own layer and loss classes, with JSON-representable configurations, can be saved.  A
+layer entry may also hold ``"state"`` (``Layer.training_state``: a ``Dropout``'s mask key
+and step), restored after the layer is built, so that training goes on after ``load`` as
+it would have without the round trip; readers of the first layout ignore it, and a file
+without it loads as a fresh layer.
 
 ``save`` to a path writes a temporary file in the same directory, flushes it to disk,
 then renames it over the target: a failed save (disk full, an error mid-way) leaves an
@@ -53,7 +57,11 @@ def _entry(obj, types: dict, kind: str) -> dict:
         except TypeError:
             raise ValueError(f"cannot save the {kind} {obj!r}: its {key}={value!r} has no "
                              f"file form (build it with an integer {key} or None)") from None
-    return {"type": name, "config": config}
+    entry = {"type": name, "config": config}
+    state = obj.training_state() if kind == "layer" else {}
+    if state:
+        entry["state"] = state
+    return entry
 
 
 def _file_name(path):
@@ -180,6 +188,15 @@ def _read(path, name: str) -> Sequential:
         raise ValueError(f"{name} is not a readable fastnn model file ({exc})") from exc
     try:
         layers = [_LAYER_TYPES[entry["type"]](**entry["config"]) for entry in spec["layers"]]
+        for i, (layer, entry) in enumerate(zip(layers, spec["layers"])):
+            state = entry.get("state", {})
+            try:
+                if not isinstance(state, dict):
+                    raise ValueError(f"a state must be a JSON object; received {state!r}")
+                layer.load_training_state(state)
+            except ValueError as exc:
+                raise ValueError(f"{name} is not a valid fastnn model file (layer {i}: "
+                                 f"{exc})") from exc
         model = Sequential(layers)
         for i, layer in enumerate(layers):
             for key, value in layer.state_arrays().items():

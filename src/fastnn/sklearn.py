@@ -12,9 +12,10 @@ How the scikit-learn objective maps onto fastnn:
   log-loss (cross-entropy, summed over outputs for binary/multi-label targets), half
   the mean squared error or, for ``loss="poisson"`` (fastnn's ``PoissonNLL`` on a log
   link, plus the targets' own terms), the half Poisson deviance; plus
-  ``alpha / 2 * sum(W**2) / batch_size`` per minibatch.  With sample weights the
-  targets' own terms are averaged, and the L2 term divided by the weights' sum, per
-  minibatch as scikit-learn does (over the minibatches of each epoch's order).
+  ``alpha / 2 * sum(W**2) / batch_size`` per minibatch, ``W`` as the minibatch starts
+  (the compiled epoch sums them).  With sample weights the targets' own terms are
+  averaged, and the L2 term divided by the weights' sum, per minibatch as scikit-learn
+  does (over the minibatches of each epoch's order).
 * Gradients. scikit-learn's gradient of one minibatch is ``(output - target) / batch_size``
   summed over outputs.  fastnn's losses average over every output element and
   ``MSE`` doubles, so their gradient is ``c`` times scikit-learn's, with ``c = 1``
@@ -34,8 +35,9 @@ How the scikit-learn objective maps onto fastnn:
   speed of float64, accuracy indistinguishable on these models), ``"float64"`` in
   float64.  The weights are stored in the training dtype; ``warm_start`` and
   ``partial_fit`` go on in the dtype of the fitted network.
-  Predictions follow scikit-learn's convention: computed and returned in float32 for
-  float32 ``X`` and in float64 for anything else.
+  Predictions follow scikit-learn's convention: computed and returned in the wider of the
+  network's dtype and the input's (float32 stays float32, anything else is float64), as
+  its products of ``X`` with the weights promote.
 * L-BFGS. The objective is scikit-learn's (mean loss plus ``alpha / 2 * sum(W**2) / n``)
   with scikit-learn's gradient.  For squared error with several outputs the two do not
   agree in scikit-learn: the value averages the half squared error over the outputs, the
@@ -53,8 +55,10 @@ How the scikit-learn objective maps onto fastnn:
 ``dropout`` (beyond scikit-learn; default 0.0): a rate in [0, 1), or one per hidden
 layer, of inverted dropout on each hidden layer's activations while ``sgd``/``adam`` train
 (``fastnn.Dropout`` in the compiled epochs; never on the input or the output layer);
-predictions, ``score`` and early stopping's validation score run without it.  Each ``fit``
-or ``partial_fit`` draws the layers' mask seeds from ``random_state``.  ``lbfgs`` refuses a
+predictions, ``score`` and early stopping's validation score run without it.  A ``fit``
+from scratch draws the layers' mask seeds from ``random_state``; ``partial_fit`` and
+``warm_start`` go on with the same layers (their seeds and mask steps), also after pickling,
+so their masks do not repeat from one call to the next.  ``lbfgs`` refuses a
 rate > 0: a random objective breaks its line search.
 
 ``sample_weight`` (``fit``, ``partial_fit``) has scikit-learn >= 1.7's meaning: each
@@ -78,6 +82,8 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state
+    from sklearn import neural_network
+    from sklearn.utils._param_validation import StrOptions
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import type_of_target, unique_labels
     from sklearn.utils.class_weight import compute_class_weight
@@ -108,27 +114,12 @@ _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: target types a classifier accepts (scikit-learn's check_classification_targets)
 _CLASSIFICATION_TARGETS = ("binary", "multiclass", "multiclass-multioutput",
                            "multilabel-indicator", "multilabel-sequences")
+#: the parameters beyond scikit-learn's, checked by ``_check_params``; the others are
+#: checked by scikit-learn's validation against its own MLP's constraints (its
+#: InvalidParameterError and message, word for word)
+_FASTNN_PARAMETERS = {"dtype": "no_validation", "dropout": "no_validation"}
 #: smallest learning rate the "adaptive" schedule divides by 5 before it stops
 _MIN_ADAPTIVE_LR = 1e-6
-
-
-def _check_number(est, name, low=None, high=None, *, integer=False, low_open=False,
-                  high_open=False):
-    """Raise a ValueError naming ``name`` unless ``getattr(est, name)`` is in range."""
-    value = getattr(est, name)
-    kinds = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kinds) and not isinstance(value, bool) and np.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        left = "(" if low_open else "["
-        right = ")" if high_open or high is None else "]"
-        upper = "inf" if high is None else high
-        kind = "an integer" if integer else "a real number"
-        raise ValueError(f"{name} must be {kind} in {left}{low}, {upper}{right}; "
-                         f"received: {name}={value!r}")
 
 
 def _stochastic_solver(est) -> bool:
@@ -192,32 +183,11 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self):
-        """Validate the constructor parameters (scikit-learn checks them in ``fit``)."""
-        for name, allowed in (("solver", ("lbfgs", "sgd", "adam")), ("activation", tuple(_ACTIVATIONS)),
-                              ("learning_rate", ("constant", "invscaling", "adaptive"))):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}; received: "
-                                 f"{name}={getattr(self, name)!r}")
+        """Validate the constructor parameters (scikit-learn checks them in ``fit``): its
+        constraints with its errors, then what they leave to ``fit`` and fastnn's own."""
+        self._validate_params()
         self._hidden_sizes()
         self._dtype(np.dtype(np.float64))
-        if is_regressor(self) and self.loss not in ("squared_error", "poisson"):
-            raise ValueError("loss must be one of ('squared_error', 'poisson'); received: "
-                             f"loss={self.loss!r}")
-        if self.batch_size != "auto":
-            _check_number(self, "batch_size", 1, integer=True)
-        _check_number(self, "alpha", 0.0)
-        _check_number(self, "learning_rate_init", 0.0, low_open=True)
-        _check_number(self, "power_t", 0.0)
-        _check_number(self, "max_iter", 1, integer=True)
-        _check_number(self, "tol", 0.0)
-        _check_number(self, "momentum", 0.0, 1.0)
-        _check_number(self, "validation_fraction", 0.0, 1.0, low_open=True, high_open=True)
-        _check_number(self, "beta_1", 0.0, 1.0, high_open=True)
-        _check_number(self, "beta_2", 0.0, 1.0, high_open=True)
-        _check_number(self, "epsilon", 0.0, low_open=True)
-        if self.n_iter_no_change != np.inf:
-            _check_number(self, "n_iter_no_change", 1, integer=True)
-        _check_number(self, "max_fun", 1, integer=True)
         if any(self._dropout_rates()) and self.solver == "lbfgs":
             raise ValueError(f"dropout is not supported by solver='lbfgs' (received: "
                              f"dropout={self.dropout!r}): dropout makes the objective random, "
@@ -226,10 +196,11 @@ class _BaseMLP(BaseEstimator):
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
-        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
-                   for s in sizes):
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sizes):
             raise ValueError("hidden_layer_sizes must be a positive integer or a sequence of "
                              f"them; received: {self.hidden_layer_sizes!r}")
+        if any(s <= 0 for s in sizes):  # (scikit-learn's message)
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(s) for s in sizes]
 
     def _dropout_rates(self):
@@ -254,16 +225,27 @@ class _BaseMLP(BaseEstimator):
 
     def _training_network(self, rng):
         """The network ``fit`` trains: the fitted one, or with ``dropout`` the same layers
-        with a ``Dropout`` after each hidden activation whose rate is > 0, its mask seed
-        drawn from ``rng``."""
+        with a ``Dropout`` after each hidden activation whose rate is > 0.  A new ``Dropout``
+        draws its mask seed from ``rng``; ``partial_fit`` and ``warm_start`` go on with the
+        hidden layer's previous one (its key and step, the new rate), so that their masks go
+        on as in one uninterrupted run instead of repeating the first call's."""
         rates = self._dropout_rates()
         if not any(rates):
+            self._dropouts = [None] * len(rates)
             return self._model
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(rates))
+        previous = getattr(self, "_dropouts", None) or [None] * len(rates)
+        self._dropouts = []
+        for rate, seed, drop in zip(rates, seeds, previous):
+            if rate > 0 and drop is None:
+                drop = Dropout(rate, seed=int(seed))
+            elif rate > 0:
+                drop.p = rate
+            self._dropouts.append(drop if rate > 0 else None)
         layers = list(self._model.layers)
         for i in range(len(rates) - 1, -1, -1):  # hidden layer i's activation: layers[2i + 1]
-            if rates[i] > 0:
-                layers.insert(2 * i + 2, Dropout(rates[i], seed=int(seeds[i])))
+            if self._dropouts[i] is not None:
+                layers.insert(2 * i + 2, self._dropouts[i])
         return Sequential(layers)
 
     def _dtype(self, input_dtype):
@@ -299,6 +281,7 @@ class _BaseMLP(BaseEstimator):
         self._model = Sequential(layers)
         self._loss = _LOSSES[out_activation]()
         self._optimizer = None
+        self._dropouts = None  # one Dropout (or None) per hidden layer once trained
         self.coefs_ = [d.weight for d in self._dense()]
         self.intercepts_ = [d.bias for d in self._dense()]
         self.n_layers_ = len(sizes)
@@ -386,11 +369,14 @@ class _BaseMLP(BaseEstimator):
         return X
 
     def _validate_X(self, X):
-        """``X`` checked for prediction: float32 stays float32, anything else becomes
-        float64, as in scikit-learn (predictions come in that dtype)."""
+        """``X`` checked for prediction, in the dtype predictions come in: float32 stays
+        float32, anything else becomes float64, then the wider of that and the weights'
+        dtype (scikit-learn's products of ``X`` with the weights promote so)."""
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, accept_sparse="csr",
-                             dtype=(np.float64, np.float32), order="C")
+        X = validate_data(self, X, reset=False, accept_sparse="csr",
+                          dtype=(np.float64, np.float32), order="C")
+        dtype = np.result_type(X.dtype, *[c.dtype for c in self.coefs_])
+        return X if X.dtype == dtype else X.astype(dtype)
 
     # ------------------------------------------------------------------ training
     def _fit(self, X, y, sample_weight=None, *, incremental, classes=None):
@@ -511,8 +497,8 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else self.batch_size
         if batch_size > n:
-            warnings.warn("Got `batch_size` larger than the sample size; it is clipped to "
-                          f"{n}", UserWarning)
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                          "going to be clipped", UserWarning)  # (scikit-learn's words)
             batch_size = n
         if self._optimizer is None or not incremental:
             self._optimizer = self._make_optimizer()
@@ -632,45 +618,37 @@ class _EpochEnd(Callback):
     scikit-learn's value, and stops the fit when the estimator says so.
 
     scikit-learn's loss of an epoch is the mean over its minibatches ``b`` (weighted by
-    their rows ``r_b``) of each one's loss, plus ``alpha / 2 * |W|**2 / s_b`` (``s_b``: the
-    rows, or the sum of the sample weights, of ``b``) and, for Poisson, the (weighted) mean
-    of the targets' own terms over ``b``.  With sample weights those depend on which rows
-    each minibatch holds: they are computed over the minibatches of the epoch's order,
-    drawn as ``Sequential.fit`` draws it (:func:`~fastnn.model.epoch_order`, same seed)."""
+    their rows ``r_b``) of each one's loss, plus ``alpha / 2 * |W|**2 / s_b`` (``W`` as
+    ``b`` starts, ``s_b`` the rows, or the sum of the sample weights, of ``b``: ``alpha``
+    times the ``l2`` that ``fit`` logs) and, for Poisson, the (weighted) mean of the
+    targets' own terms over ``b``.  With sample weights those depend on which rows each
+    minibatch holds: they are computed over the minibatches of the epoch's order, drawn
+    as ``Sequential.fit`` draws it (:func:`~fastnn.model.epoch_order`, same seed)."""
 
     def __init__(self, estimator, n_samples, batch_size, validation, sample_weight,
                  target_terms, seed, shuffle):
         self.estimator, self.validation = estimator, validation
-        self.n_samples, self.n_batches = n_samples, -(-n_samples // batch_size)
-        self.batch_size, self.weights, self.terms = batch_size, sample_weight, target_terms
+        self.n_samples, self.batch_size = n_samples, batch_size
+        self.weights, self.terms = sample_weight, target_terms
         self.orders, self.shuffle = np.random.default_rng(seed), shuffle
-        self.sq_norm = estimator._squared_norm()
 
-    def _minibatch_terms(self):
-        """``(sum_b r_b / (n * s_b), sum_b r_b / n * weighted mean of the target terms
-        over b)`` for this epoch."""
+    def _target_offset(self):
+        """``sum_b r_b / n * (weighted) mean of the target terms over b`` for this epoch."""
         n = self.n_samples
-        if self.weights is None:
-            return self.n_batches / n, self.estimator._offset
+        if self.weights is None or self.terms is None:
+            return self.estimator._offset
         order = epoch_order(self.orders, n, self.shuffle)
         starts = np.arange(0, n, self.batch_size)
         rows = np.diff(np.append(starts, n)) / n
         w = self.weights[order].astype(np.float64)
         wsum = np.add.reduceat(w, starts)
         share = np.divide(rows, wsum, out=np.zeros(len(rows)), where=wsum > 0)
-        offset = (0.0 if self.terms is None
-                  else float(share @ np.add.reduceat(w * self.terms[order], starts)))
-        return float(share.sum()), offset
+        return float(share @ np.add.reduceat(w * self.terms[order], starts))
 
     def on_epoch_end(self, epoch, logs, model):
         est = self.estimator
-        factor, offset = self._minibatch_terms()
-        # scikit-learn's L2 term uses W as before each minibatch's step: interpolate
-        # |W|^2 linearly over the epoch
-        start, self.sq_norm = self.sq_norm, est._squared_norm()
-        mean_sq = start + (self.sq_norm - start) * (self.n_batches - 1) / (2 * self.n_batches)
-        penalty = 0.5 * est.alpha * mean_sq * factor
-        loss = logs["loss"] * est._loss_scale() + offset + penalty
+        penalty = est.alpha * logs.get("l2", 0.0)
+        loss = logs["loss"] * est._loss_scale() + self._target_offset() + penalty
         if est._end_epoch(loss, self.n_samples, self.validation):
             model.stop_training = True
 
@@ -691,6 +669,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     __init__.__signature__ = _signature_with(_BaseMLP.__init__,
                                              trailing=[("class_weight", None)])
+    _parameter_constraints: dict = {**neural_network.MLPClassifier._parameter_constraints,
+                                    **_FASTNN_PARAMETERS,
+                                    "class_weight": [dict, StrOptions({"balanced"}), None]}
 
     def _sample_weights(self, sample_weight, X, y, incremental):
         """``sample_weight`` times the weight of each sample's class under
@@ -716,7 +697,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``; the first call needs ``classes`` (every label)."""
         if not hasattr(self, "coefs_") and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit")
+            raise ValueError("classes must be passed on the first call to partial_fit.")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _targets(self, y, reset, incremental, classes, dtype):
@@ -733,15 +714,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                               y_type if classes_from_y else None)
         elif incremental:
             if classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
-                raise ValueError(f"classes={classes!r} differs from the classes of the first "
-                                 f"call to partial_fit {self.classes_!r}")
+                raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
+                                 f"partial_fit, was: {self.classes_!r}")
         elif not np.array_equal(unique_labels(y), self.classes_):
             raise ValueError("warm_start can only be used where `y` has the same classes as "
                              f"in the previous call to fit. Previously got {self.classes_}, "
                              f"`y` has {unique_labels(y)}")
         if not multilabel and not classes_from_y and not np.isin(y, self.classes_).all():
-            raise ValueError(f"y has labels {np.setdiff1d(y, self.classes_)!r} that are not "
-                             f"in classes_ {self.classes_!r}")
+            raise ValueError("`y` has classes not in `self.classes_`. `self.classes_` has "
+                             f"{self.classes_}. 'y' has {unique_labels(y)}.")
         if self._label_binarizer is None:  # multi-class: class indices, no one-hot
             return np.searchsorted(self.classes_, y), "softmax", y
         return self._label_binarizer.transform(y).astype(dtype), "logistic", y
@@ -817,6 +798,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     __init__.__signature__ = _signature_with(_BaseMLP.__init__,
                                              leading=[("loss", "squared_error")])
+    _parameter_constraints: dict = {**neural_network.MLPRegressor._parameter_constraints,
+                                    **_FASTNN_PARAMETERS}
 
     @available_if(_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):

@@ -4,7 +4,7 @@ defaults, trained by the compiled kernel (``word2vec_train`` in the kernel layer
 The pipeline:
 
 1. *Count* the corpus once: ``corpus_file`` is read in blocks of bytes and tokenised and
-   counted in C (never held as Python objects); ``sentences`` go through a
+   counted in C by all threads (never held as Python objects); ``sentences`` go through a
    ``collections.Counter`` (counted in C, no Python loop per token).  Either gives the
    distinct tokens in order of first appearance and their counts; the corpus itself is
    not kept.
@@ -80,16 +80,18 @@ class _Corpus:
     def where(self) -> str:
         return f"corpus_file {self.path!r}" if self.path is not None else "sentences"
 
-    def count(self) -> Tuple[List[str], np.ndarray]:
-        """The distinct tokens in order of first appearance and their counts."""
-        keys, counts = self._count_file() if self.path is not None else self._count_sentences()
+    def count(self, threads: int) -> Tuple[List[str], np.ndarray]:
+        """The distinct tokens in order of first appearance and their counts (a file
+        counted on ``threads`` threads)."""
+        keys, counts = (self._count_file(threads) if self.path is not None
+                        else self._count_sentences())
         if counts.sum() == 0:
             raise ValueError(f"the corpus is empty: {self.where()} holds no token")
         return keys, counts
 
-    def _count_file(self) -> Tuple[List[str], np.ndarray]:
+    def _count_file(self, threads: int) -> Tuple[List[str], np.ndarray]:
         counter = _dispatch.kernels.VocabCounter()
-        _read_text(self.path, counter.feed)
+        _read_text(self.path, lambda data, final: counter.feed(data, final, threads))
         raw_keys, counts = counter.vocabulary()
         try:
             keys = [k.decode("utf-8") for k in raw_keys]
@@ -330,7 +332,7 @@ class Word2Vec:
         self._epochs_trained = 0
         if sentences is not None or corpus_file is not None:
             corpus = _Corpus(sentences, corpus_file)
-            self._build_vocab(*corpus.count())
+            self._build_vocab(*corpus.count(self.workers))
             self._train(corpus, self.epochs, self.alpha, self.min_alpha,
                         self.corpus_total_words)
 
@@ -346,7 +348,7 @@ class Word2Vec:
         """Count the corpus, keep the words of ``min_count`` / ``max_final_vocab``, and
         initialise the vectors (``wv.vectors`` uniform in ``+-0.5 / vector_size``,
         ``syn1neg`` zero)."""
-        self._build_vocab(*_Corpus(corpus_iterable, corpus_file).count())
+        self._build_vocab(*_Corpus(corpus_iterable, corpus_file).count(self.workers))
 
     def _build_vocab(self, all_keys: List[str], counts: np.ndarray) -> None:
         min_count = self.min_count
@@ -438,8 +440,12 @@ class Word2Vec:
             nsent = len(sent) - 1
             if nsent == 0:
                 return
+            # chunk boundaries: the first sentence starting at or after each multiple of
+            # CHUNK_WORDS, repeats dropped (np.unique would import numpy.ma,
+            # tens of ms on the first call)
             starts = np.searchsorted(sent[:-1], np.arange(0, len(tokens), CHUNK_WORDS))
-            chunks = np.unique(np.concatenate([starts, [0, nsent]])).astype(np.int64)
+            chunks = np.concatenate([starts, [nsent]]).astype(np.int64)
+            chunks = chunks[np.concatenate([[True], chunks[1:] != chunks[:-1]])]
             nchunks = len(chunks) - 1
             # each batch of each epoch its own seed; its chunk c the stream (seed, c)
             seed = (self.seed * 0x9E3779B97F4A7C15 + self._epochs_trained + 1

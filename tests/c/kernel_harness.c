@@ -121,7 +121,8 @@ DEFINE_GEMM_CASE(float, s, 1.2e-7L)
 DEFINE_GEMM_CASE(double, d, 2.3e-16L)
 
 /* Sizes around every edge of a blocking: 0..3, MR, NR and KC and their neighbours, and
- * each narrow tile's rows and its widest C and one more. */
+ * each narrow tile's (and the column tile's) rows and its narrowest and widest C and one
+ * more. */
 static int edge_sizes(const fnn_gemm_blocking *bl, ptrdiff_t *out)
 {
     const ptrdiff_t base[] = {0, 1, 2, 3, 5, 7, 13, 37};
@@ -137,6 +138,12 @@ static int edge_sizes(const fnn_gemm_blocking *bl, ptrdiff_t *out)
         out[n++] = bl->narrow[t].max_cols;
         out[n++] = bl->narrow[t].max_cols + 1;
     }
+    if (bl->cols.rows) {
+        out[n++] = bl->cols.rows + 1;
+        out[n++] = bl->cols.min_cols;
+        out[n++] = bl->cols.max_cols;
+        out[n++] = bl->cols.max_cols + 1;
+    }
     return n;
 }
 
@@ -145,7 +152,7 @@ static void test_gemm(void)
     unsigned long long seed = 1;
     for (int dbl = 0; dbl < 2; dbl++) {
         const fnn_gemm_blocking *bl = dbl ? fnn_dgemm_blocking() : fnn_sgemm_blocking();
-        ptrdiff_t sz[16 + 3 * FNN_GEMM_MAX_NARROW];
+        ptrdiff_t sz[20 + 3 * FNN_GEMM_MAX_NARROW];
         const int ns = edge_sizes(bl, sz);
         for (int i = 0; i < ns; i++)
             for (int j = 0; j < ns; j++) {
@@ -398,7 +405,7 @@ static fnn_vocab *read_corpus(const char *path, long *bytes, char **text)
         *bytes += (long)got;
         have += got;
         const int final = got == 0;
-        const ptrdiff_t used = fnn_vocab_feed(v, buf, (ptrdiff_t)have, final);
+        const ptrdiff_t used = fnn_vocab_feed(v, buf, (ptrdiff_t)have, final, 1);
         if (used < 0 || final) {
             ok = 0;
             continue;

@@ -63,6 +63,7 @@ cdef extern from "gemm.h" nogil:
         int n_narrow
         fnn_gemm_tile narrow[FNN_GEMM_MAX_NARROW]
         fnn_gemm_tile pairs
+        fnn_gemm_tile cols
         int skinny_m, skinny_nb
         int gemv_n
     const fnn_gemm_blocking *fnn_sgemm_blocking()
@@ -161,7 +162,8 @@ cdef extern from "fnn_w2v.h" nogil:
         FNN_W2V_MAX_PIECES
     fnn_vocab *fnn_vocab_new()
     void fnn_vocab_free(fnn_vocab *v)
-    ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final)
+    ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final,
+                             int threads)
     int32_t fnn_vocab_add(fnn_vocab *v, const char *key, ptrdiff_t n)
     ptrdiff_t fnn_vocab_size(const fnn_vocab *v)
     const char *fnn_vocab_key(const fnn_vocab *v, ptrdiff_t id, ptrdiff_t *len, int64_t *count)

@@ -24,6 +24,7 @@ cdef dict _gemm_blocking(const fnn_gemm_blocking *b):
     return {"MR": b.mr, "NR": b.nr, "KC": b.kc, "MC": b.mc, "NC": b.nc,
             "narrow": [_gemm_tile(b.narrow[i]) for i in range(b.n_narrow)],
             "pairs": _gemm_tile(b.pairs) if b.pairs.rows else None,
+            "cols": _gemm_tile(b.cols) if b.cols.rows else None,
             "skinny": {"max_rows": b.skinny_m, "col_block": b.skinny_nb},
             "gemv": {"max_cols": b.gemv_n} if b.gemv_n else None}
 
@@ -37,6 +38,8 @@ cdef dict _gemm_blocking(const fnn_gemm_blocking *b):
 #:               columns with "rows" rows a call; [] when the path has none;
 #:   "pairs"     the tile ("rows", "min_cols".."max_cols") of a packed partial last
 #:               column panel (C wider than 2 NR), or None;
+#:   "cols"      the tile ("rows", "min_cols".."max_cols") serving a whole C (a thread's
+#:               share) of that many columns with its rows as vectors, or None;
 #:   "skinny"    products of at most "max_rows" rows run unpacked, "col_block" columns
 #:               at a time;
 #:   "gemv"      products of at most "max_cols" columns (A with a unit stride) or rows

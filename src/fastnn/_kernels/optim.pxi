@@ -3,13 +3,15 @@
 # Uses: validate.pxi (checks, c_array, flat_together, _data), parallel.pxi (_threads,
 #       _sgd_chunks, _adam_chunks, EW_PAR_*).
 # Provides, for other .pxi files (contiguous buffers, serial, nogil, fused over
-# float/double; `n` counts elements):
+# float/double; `n` counts elements), with the struct AdamScalars:
 #   sgd_update(floating *param, const floating *grad, floating *velocity, Py_ssize_t n,
 #              floating lr, floating momentum, floating weight_decay, bint nesterov)
 #       velocity is only touched when momentum != 0.
+#   adam_scalars(AdamScalars *s, long long step, double lr, double beta1, double beta2,
+#                double eps): the per-step scalars of adam_update, computed once per step
+#                (two pow calls), not once per chunk of elements;
 #   adam_update(floating *param, const floating *grad, floating *m, floating *v,
-#               Py_ssize_t n, long long step, double lr, double beta1, double beta2,
-#               double eps, double weight_decay, bint decoupled)
+#               Py_ssize_t n, const AdamScalars *s, double weight_decay, bint decoupled)
 #   check_sgd(lr, momentum, nesterov, weight_decay), check_adam(lr, beta1, beta2, eps,
 #       weight_decay): the hyperparameter checks of sgd_step/adam_step (TrainPlan's too).
 # and the ops: sgd_step, adam_step.
@@ -41,20 +43,32 @@ cdef inline floating _sqrt(floating x) noexcept nogil:
         return sqrt(x)
 
 
+cdef struct AdamScalars:
+    # Adam's scalars for one step, in double: adam_update rounds each to the buffers' dtype
+    double lr, b1, c1, b2, c2, inv_root2, step_size, eps
+
+
+cdef inline void adam_scalars(AdamScalars *s, long long step, double lr, double beta1,
+                              double beta2, double eps) noexcept nogil:
+    """The scalars of Adam's step `step` (>= 1) into s."""
+    s.lr, s.b1, s.c1, s.b2, s.c2, s.eps = lr, beta1, 1 - beta1, beta2, 1 - beta2, eps
+    # 1 / sqrt(1 - beta2**step): a multiply per element instead of a second division
+    s.inv_root2 = 1 / sqrt(1 - pow(beta2, <double>step))
+    s.step_size = lr / (1 - pow(beta1, <double>step))
+
+
 cdef inline void adam_update(floating *param, const floating *grad, floating *m, floating *v,
-                             Py_ssize_t n, long long step, double lr, double beta1,
-                             double beta2, double eps, double weight_decay,
+                             Py_ssize_t n, const AdamScalars *s, double weight_decay,
                              bint decoupled) noexcept nogil:
-    """Adam (AdamW when `decoupled`) with bias correction for step >= 1."""
+    """Adam (AdamW when `decoupled`) with bias correction, the step's scalars in `s`."""
     cdef Py_ssize_t i
     cdef floating p, g, mi, vi
-    cdef floating b1 = <floating>beta1, c1 = <floating>(1 - beta1)
-    cdef floating b2 = <floating>beta2, c2 = <floating>(1 - beta2)
-    # 1 / sqrt(1 - beta2**step): a multiply per element instead of a second division
-    cdef floating inv_root2 = <floating>(1 / sqrt(1 - pow(beta2, <double>step)))
-    cdef floating step_size = <floating>(lr / (1 - pow(beta1, <double>step)))
-    cdef floating e = <floating>eps
-    cdef floating decay = <floating>(1 - lr * weight_decay)
+    cdef floating b1 = <floating>s.b1, c1 = <floating>s.c1
+    cdef floating b2 = <floating>s.b2, c2 = <floating>s.c2
+    cdef floating inv_root2 = <floating>s.inv_root2
+    cdef floating step_size = <floating>s.step_size
+    cdef floating e = <floating>s.eps
+    cdef floating decay = <floating>(1 - s.lr * weight_decay)
     cdef floating wd = 0 if decoupled else <floating>weight_decay
     for i in range(n):
         p = param[i] * decay if decoupled else param[i]

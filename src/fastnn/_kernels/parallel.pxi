@@ -148,24 +148,22 @@ cdef void _sgd_chunks(floating *param, const floating *grad, floating *velocity,
 
 
 cdef inline void _adam_chunk(Py_ssize_t k, floating *param, const floating *grad, floating *m,
-                             floating *v, Py_ssize_t n, long long step, double lr, double beta1,
-                             double beta2, double eps, double weight_decay,
-                             bint decoupled) noexcept nogil:
+                             floating *v, Py_ssize_t n, const AdamScalars *s,
+                             double weight_decay, bint decoupled) noexcept nogil:
     cdef Py_ssize_t start = k * EW_CHUNK
     adam_update(param + start, grad + start, m + start, v + start,
-                min(<Py_ssize_t>EW_CHUNK, n - start), step, lr, beta1, beta2, eps,
-                weight_decay, decoupled)
+                min(<Py_ssize_t>EW_CHUNK, n - start), s, weight_decay, decoupled)
 
 
 cdef void _adam_chunks(floating *param, const floating *grad, floating *m, floating *v,
                        Py_ssize_t n, long long step, double lr, double beta1, double beta2,
                        double eps, double weight_decay, bint decoupled, int nt) noexcept nogil:
     cdef Py_ssize_t k, nck = (n + EW_CHUNK - 1) // EW_CHUNK
+    cdef AdamScalars s
+    adam_scalars(&s, step, lr, beta1, beta2, eps)
     if nt > 1:
         for k in prange(nck, schedule='static', num_threads=nt):
-            _adam_chunk(k, param, grad, m, v, n, step, lr, beta1, beta2, eps, weight_decay,
-                        decoupled)
+            _adam_chunk(k, param, grad, m, v, n, &s, weight_decay, decoupled)
     else:
         for k in range(nck):
-            _adam_chunk(k, param, grad, m, v, n, step, lr, beta1, beta2, eps, weight_decay,
-                        decoupled)
+            _adam_chunk(k, param, grad, m, v, n, &s, weight_decay, decoupled)

@@ -13,6 +13,9 @@
 #             G[l-1] = dz @ W.T
 #   update    one fused SGD or Adam kernel per parameter, in chunks, after each of which
 #             one of the next minibatch's rows of a dense X starts to arrive (prefetch)
+#   (with `sq_norms`: sq_norms[i] += decay_scale * sum(params[i]**2) for each parameter
+#   with weight decay, the weights each minibatch's L2 term sees, read chunk by chunk
+#   just before the update of the chunk, or all at once before a row-by-row update)
 # loss_gradient runs the same forward, loss and backward once over all of X, read in
 # place, and stops before the update: the full-batch objective of L-BFGS.
 # A dense X is not copied: the first layer's GEMMs (forward and dW = X[batch].T @ dz)
@@ -42,7 +45,7 @@
 # Uses: capi.pxd (fnn_sgemm, fnn_dgemm, __builtin_prefetch, FNN_ACT_IDENTITY,
 #       FNN_LOSS_*), config.pxi (ACTIVATION_CODES, LOSS_CODES), validate.pxi (checks),
 #       activations.pxi (act_backward), gemm.pxi (gemm_gather), losses.pxi (pointwise_loss), optim.pxi
-#       (sgd_update, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows,
+#       (sgd_update, adam_scalars, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows,
 #       _threads), sparse.pxi (CSROperand, csr_operand, csr_linear, csr_weight_grad,
 #       csr_clear_rows), dropout.pxi (dropout_chunks, check_dropout_seed).
 # Provides: TrainPlan (run_sgd, run_adam, loss_gradient).
@@ -58,7 +61,9 @@ cdef struct Hyper:
     double lr, momentum, beta1, beta2, eps
     bint nesterov, decoupled, adam
     long long step            # Adam's step count for this minibatch, from 1
+    AdamScalars scalars       # Adam's scalars of that step (adam_scalars)
     const double *decay       # weight decay per parameter
+    double *sq_norms          # NULL, or per parameter: sum of decay_scale * |param|^2
 
 
 cdef inline void _train_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
@@ -338,9 +343,12 @@ cdef class TrainPlan:
         return own
 
     def run_sgd(self, order, Py_ssize_t first, Py_ssize_t count, double lr, double momentum,
-                bint nesterov, decay) -> float:
+                bint nesterov, decay, sq_norms=None) -> float:
         """Train minibatches ``first .. first + count`` with SGD; returns the sum of the
-        per-sample losses."""
+        per-sample losses.  ``sq_norms`` (None, or float64 with one entry per parameter):
+        each minibatch adds ``rows / sum(sample weights)`` (1 without them) times
+        ``sum(params[i]**2)``, before its update, to ``sq_norms[i]`` of each parameter
+        with ``decay[i] > 0``."""
         self._check_ready()
         check_sgd(lr, momentum, nesterov, 0.0)
         cdef Hyper h
@@ -352,11 +360,13 @@ cdef class TrainPlan:
                 if self.S1[i] == NULL:
                     raise ValueError(f"state1[{i}] (the velocity of params[{i}]) is required "
                                      f"when momentum != 0 (momentum={momentum}); received None")
-        return self._run(order, first, count, &h, decay)
+        return self._run(order, first, count, &h, decay, sq_norms)
 
     def run_adam(self, order, Py_ssize_t first, Py_ssize_t count, long long step, double lr,
-                 double beta1, double beta2, double eps, decay, bint decoupled) -> float:
-        """Train minibatches with Adam; ``step`` is the count of steps already taken."""
+                 double beta1, double beta2, double eps, decay, bint decoupled,
+                 sq_norms=None) -> float:
+        """Train minibatches with Adam; ``step`` is the count of steps already taken
+        (``sq_norms``: as :meth:`run_sgd`)."""
         self._check_ready()
         check_adam(lr, beta1, beta2, eps, 0.0)
         if step < 0:
@@ -368,7 +378,7 @@ cdef class TrainPlan:
             if self.S1[i] == NULL or self.S2[i] == NULL:
                 raise ValueError(f"state1[{i}] and state2[{i}] (Adam's m and v of params[{i}]) "
                                  "are required; received None")
-        return self._run(order, first, count, &h, decay)
+        return self._run(order, first, count, &h, decay, sq_norms)
 
     def loss_gradient(self) -> float:
         """Full-batch loss and gradient at the current parameters, without an update (for
@@ -398,7 +408,7 @@ cdef class TrainPlan:
         return total
 
     cdef double _run(self, order, Py_ssize_t first, Py_ssize_t count, Hyper *h,
-                     decay) except? -1.0:
+                     decay, sq_norms) except? -1.0:
         cdef cnp.ndarray own_order = self._order(order, first, count)
         cdef const int64_t *rows = <const int64_t *>cnp.PyArray_DATA(own_order)
         cdef cnp.ndarray dec = np.ascontiguousarray(decay, dtype=np.float64)
@@ -406,6 +416,11 @@ cdef class TrainPlan:
         if not (np.isfinite(dec).all() and (dec >= 0).all()):
             raise ValueError(f"decay must hold finite weight decays >= 0; received {dec}")
         h.decay = <const double *>cnp.PyArray_DATA(dec)
+        cdef cnp.npy_intp n_params = self.n_params
+        h.sq_norms = NULL
+        if sq_norms is not None:
+            check_buffer(sq_norms, cnp.NPY_FLOAT64, 1, &n_params, True, "sq_norms")
+            h.sq_norms = <double *>cnp.PyArray_DATA(<cnp.ndarray>sq_norms)
         cdef double total
         with nogil:
             if self.is_double:
@@ -451,6 +466,7 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
                 p.DSTEP[l] += 1
         if h.adam:
             h.step += 1
+            adam_scalars(&h.scalars, h.step, h.lr, h.beta1, h.beta2, h.eps)
         # the next minibatch's rows of a dense X (scattered in X) start to arrive while the
         # update computes: one row after each `chunk` updated elements
         pf = start + rows
@@ -466,11 +482,34 @@ cdef double _train_batches(floating *tag, TrainPlan p, const int64_t *order,
             if not h.adam and h.momentum == 0.0 and h.decay[i] == 0.0:
                 _rank1_sgd(<floating *>p.P[i], x, g, p.width[l], p.width[l + 1], <floating>h.lr)
                 continue
+            _track_norm(p, h, i, <const floating *>p.P[i], p.size[i])
             for r in range(p.width[l]):  # row r of dW is x[r] * dz
                 for j in range(p.width[l + 1]):
                     tmp[j] = x[r] * g[j]
                 _update(p, h, i, tmp, r * p.width[l + 1], p.width[l + 1])
         _prefetch_rows(X, order, pf, pf_stop, d)  # the rows the update did not reach
+    return total
+
+
+cdef inline double _sum_squares(const floating *x, Py_ssize_t n) noexcept nogil:
+    """sum(x**2): 16 interleaved partial sums in the dtype of x (independent chains the
+    compiler keeps in vector registers) over blocks of 1024 elements, each block's added
+    in double (so float32 rounding grows with the block, not with n)."""
+    cdef floating acc[16]
+    cdef Py_ssize_t i, j, start, stop, body
+    cdef double total = 0.0
+    for start in range(0, n, 1024):
+        stop = min(start + 1024, n)
+        body = stop - (stop - start) % 16
+        for j in range(16):
+            acc[j] = 0
+        for i in range(start, body, 16):
+            for j in range(16):
+                acc[j] += x[i + j] * x[i + j]
+        for i in range(body, stop):
+            total += <double>x[i] * <double>x[i]
+        for j in range(16):
+            total += acc[j]
     return total
 
 
@@ -483,9 +522,11 @@ cdef inline void _update_fetching(TrainPlan p, Hyper *h, int i, const floating *
     cdef Py_ssize_t o = 0, n = p.size[i]
     cdef const floating *grad = <const floating *>p.GP[i]
     if pf[0] >= pf_stop:
+        _track_norm(p, h, i, <const floating *>p.P[i], n)
         _update(p, h, i, grad, 0, n)
         return
-    while o < n:
+    while o < n:  # (each chunk's squares read just before its update, while in cache)
+        _track_norm(p, h, i, <const floating *>p.P[i] + o, min(chunk, n - o))
         _update(p, h, i, grad + o, o, min(chunk, n - o))
         o += chunk
         if pf[0] < pf_stop:
@@ -643,6 +684,14 @@ cdef inline void _rank1_sgd(floating *w, const floating *x, const floating *dz, 
             row[j] = row[j] - lr * (xr * dz[j])
 
 
+cdef inline void _track_norm(TrainPlan p, Hyper *h, int i, const floating *x,
+                             Py_ssize_t n) noexcept nogil:
+    """Add the squares of the n elements x of parameter i, times decay_scale, to
+    h.sq_norms[i] when that is asked for and parameter i has weight decay."""
+    if h.sq_norms != NULL and h.decay[i] > 0.0:
+        h.sq_norms[i] += p.decay_scale * _sum_squares(x, n)
+
+
 cdef inline void _update(TrainPlan p, Hyper *h, int i, const floating *grad, Py_ssize_t offset,
                          Py_ssize_t n) noexcept nogil:
     """Update elements offset..offset+n of parameter i from `grad` (n values)."""
@@ -650,7 +699,7 @@ cdef inline void _update(TrainPlan p, Hyper *h, int i, const floating *grad, Py_
     cdef double decay = h.decay[i] * p.decay_scale
     if h.adam:
         adam_update(<floating *>p.P[i] + offset, grad, s1, <floating *>p.S2[i] + offset, n,
-                    h.step, h.lr, h.beta1, h.beta2, h.eps, decay, h.decoupled)
+                    &h.scalars, decay, h.decoupled)
     else:
         sgd_update(<floating *>p.P[i] + offset, grad, s1, n, <floating>h.lr,
                    <floating>h.momentum, <floating>decay, h.nesterov)

@@ -21,10 +21,11 @@ W2V_MAX_SENTENCE = FNN_W2V_MAX_SENTENCE
 
 cdef class VocabCounter:
     """Whitespace-separated tokens of raw bytes: ``feed`` counts the tokens of blocks fed
-    one after the other (ids in order of first appearance) and returns how many bytes it
-    consumed (a token running to the end of a block that is not ``final`` waits for the
-    next block); ``add`` registers keys; ``tokenize`` turns text into the ids of the
-    known tokens.  The table only grows: ids never change."""
+    one after the other (ids in order of first appearance, whatever the number of
+    threads counting a block) and returns how many bytes it consumed (a token running to
+    the end of a block that is not ``final`` waits for the next block); ``add``
+    registers keys; ``tokenize`` turns text into the ids of the known tokens.  The table
+    only grows: ids never change."""
     cdef fnn_vocab *v
 
     def __cinit__(self):
@@ -35,13 +36,15 @@ cdef class VocabCounter:
     def __dealloc__(self):
         fnn_vocab_free(self.v)
 
-    def feed(self, const unsigned char[::1] block, bint final=False) -> int:
+    def feed(self, const unsigned char[::1] block, bint final=False, int threads=1) -> int:
         cdef ptrdiff_t r, n = block.shape[0]
         cdef const char *p = NULL
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1; received {threads}")
         if n > 0:
             p = <const char *>&block[0]
         with nogil:
-            r = fnn_vocab_feed(self.v, p, n, final)
+            r = fnn_vocab_feed(self.v, p, n, final, threads)
         if r < 0:
             raise MemoryError("VocabCounter: out of memory")
         return r

@@ -80,8 +80,10 @@ enum {
 fnn_vocab *fnn_vocab_new(void);
 void fnn_vocab_free(fnn_vocab *v);
 /* Counts the complete tokens of buf[0..n-1]; unless `final`, a token running to the end
- * of buf is left for the next call.  Returns the bytes consumed, or -1 out of memory. */
-ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final);
+ * of buf is left for the next call.  `threads` threads count pieces of the block into
+ * tables of their own, merged in order: the result does not depend on their number.
+ * Returns the bytes consumed, or -1 out of memory. */
+ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final, int threads);
 /* The id of `key` (added with count 0 if new), or -1 out of memory. */
 int32_t fnn_vocab_add(fnn_vocab *v, const char *key, ptrdiff_t n);
 ptrdiff_t fnn_vocab_size(const fnn_vocab *v);

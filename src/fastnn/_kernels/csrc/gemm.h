@@ -66,6 +66,8 @@ typedef struct {
  *             one of max_cols - nr;
  *   pairs     the tile of a packed partial last column panel of min_cols..max_cols
  *             columns (rows == 0: this path has none);
+ *   cols      the column tile serving a whole C (a thread's share) of min_cols..max_cols
+ *             columns, rows of C as vectors, A and B packed for it (rows == 0: none);
  *   skinny_m  products of at most this many rows run without packing, skinny_nb
  *             columns at a time (gemm_skinny.h);
  *   gemv_n    products of at most this many columns (A with a unit stride) or rows (B
@@ -75,6 +77,7 @@ typedef struct {
     int n_narrow;
     fnn_gemm_tile narrow[FNN_GEMM_MAX_NARROW];
     fnn_gemm_tile pairs;
+    fnn_gemm_tile cols;
     int skinny_m, skinny_nb;
     int gemv_n;
 } fnn_gemm_blocking;

@@ -19,10 +19,11 @@
  *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
  * The path's table may give a panel another tile (FN(panel_tile)): a narrow tile when
  * all of C is a little wider than a vector or a panel, a row-pair tile on a packed
- * partial last panel.
+ * partial last panel; a path's column tile (COLS_W: SSE2, double) runs a C of its
+ * widths on loops of its own, FN(run_cols), with A and B packed for it.
  * Skinny products skip packing an operand that would be used too few times: the
  * micro-kernel then reads A through its strides (n <= 2 NR), or unit-stride B in
- * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M).
+ * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M and its variants).
  */
 
 /* What the micro-kernel does with its tile: c = act(alpha * acc + beta * c + bias). */
@@ -44,14 +45,14 @@ typedef struct {
     int act;
 } FN(args_t);
 
-/* Finish an mr x nr tile whose alpha-less products are in t (row stride NR):
+/* Finish an mr x nr tile whose alpha-less products are in t (row stride ts):
  * c = act(alpha * t + beta * c + bias), the activation applied to each row of t
  * while it is in L1.  Any strides, any tile size; t is clobbered. */
-static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc, ptrdiff_t csc,
-                           const FN(epi_t) *e)
+static void FN(store_tile)(T *t, ptrdiff_t ts, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc,
+                           ptrdiff_t csc, const FN(epi_t) *e)
 {
     for (ptrdiff_t i = 0; i < mr; i++) {
-        T *row = t + i * NR, *ci = c + i * rsc;
+        T *row = t + i * ts, *ci = c + i * rsc;
         for (ptrdiff_t j = 0; j < nr; j++) row[j] *= e->alpha;
         if (e->beta != (T)0)
             for (ptrdiff_t j = 0; j < nr; j++) row[j] += e->beta * ci[j * csc];
@@ -60,6 +61,13 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
         ACT_FN(e->act, e->slope, row, row, nr);
         for (ptrdiff_t j = 0; j < nr; j++) ci[j * csc] = row[j];
     }
+}
+
+/* The depth of the k blocks: k in equal blocks of at most KC (no short last block); a
+ * function of k alone. */
+static inline ptrdiff_t FN(k_step)(ptrdiff_t k)
+{
+    return (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
 }
 
 /* The path's micro-kernels, all built on its general one:
@@ -88,7 +96,8 @@ static void FN(store_tile)(T *t, ptrdiff_t mr, ptrdiff_t nr, T *c, ptrdiff_t rsc
 
 /* Everything the driver's choices depend on, in one place. */
 static const fnn_gemm_blocking FN(blocking) = {
-    MR, NR, KC, MC, NC, PATH_N_NARROW, PATH_NARROW_TILES, PATH_PAIRS_TILE, SKINNY_M, SKINNY_NB, GEMV_N,
+    MR, NR, KC, MC, NC, PATH_N_NARROW, PATH_NARROW_TILES, PATH_PAIRS_TILE, PATH_COLS_TILE,
+    SKINNY_M, SKINNY_NB, GEMV_N,
 };
 
 const fnn_gemm_blocking *FN(gemm_blocking)(void) { return &FN(blocking); }
@@ -245,6 +254,15 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
                 for (int q = 0; q < VL; q++)
                     for (int g = 0; g < G; g++) VOP(storeu)(dst + (p + q) * MR + g * VL, r[g][q]);
             }
+#elif PACK_A_LANES > 1
+        /* rows are contiguous: a vector of each row, its lanes splat one by one */
+        if (mr == MR && csa == 1 && !ci)
+            for (; p + VLP <= kc; p += VLP)
+                for (ptrdiff_t i = 0; i < MR; i++) {
+                    FN(vec) x;
+                    memcpy(&x, src[i] + p, sizeof x);
+                    for (int l = 0; l < VLP; l++) FN(put_a)(dst, (p + l) * MR + i, x[l]);
+                }
 #endif
         for (; p < kc; p++) {
             const ptrdiff_t col = COL(p);
@@ -276,19 +294,25 @@ static int FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0
             for (ptrdiff_t i = 0; i < m; i += MR) {
                 memset(t, 0, sizeof t);
                 e.bias = bias ? bias + j : NULL;
-                FN(store_tile)(t, FNN_MIN(MR, m - i), FNN_MIN(NR, n - j), c + i * rsc + j * csc,
+                FN(store_tile)(t, NR, FNN_MIN(MR, m - i), FNN_MIN(NR, n - j), c + i * rsc + j * csc,
                                rsc, csc, &e);
             }
         return 0;
     }
 
+#ifdef COLS_W
+    if (FN(run_cols)(g, m0, m1, n0, n1))
+        return 0;
+#endif
     /* Packing A pays when each A micro-panel serves more than two B micro-panels.
      * Unit-stride B is read in place for few rows (only a partial last panel is
-     * packed), see FNN_GEMM_DIRECT_B_MAX_M. */
+     * packed), see FNN_GEMM_DIRECT_B_MAX_M and its variants. */
     int pack_a = n > 2 * NR;
+    const ptrdiff_t row_bytes = rsb * (ptrdiff_t)sizeof(T);
     int direct_b = pack_a && csb == 1 &&
-                   m <= ((rsb * (ptrdiff_t)sizeof(T)) % 4096 ? FNN_GEMM_DIRECT_B_MAX_M
-                                                             : FNN_GEMM_DIRECT_B_MAX_M_4K);
+                   m <= (row_bytes % 4096 == 0 ? FNN_GEMM_DIRECT_B_MAX_M_4K
+                         : row_bytes % 64    ? FNN_GEMM_DIRECT_B_MAX_M_SPLIT
+                                             : FNN_GEMM_DIRECT_B_MAX_M);
     /* Out of memory: fall back to one B micro-panel on the stack and unpacked A; the
      * arithmetic (kernel, KC) is unchanged, so is the result. */
     _Alignas(64) T bpanel[KC * NR];
@@ -312,8 +336,7 @@ static int FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0
     const ptrdiff_t nstep = wide ? narrow.max_cols : NR;
     const ptrdiff_t tail_w = wide ? narrow.max_cols - NR : narrow.rows ? NARROW_PANEL(narrow.max_cols) : NR;
 
-    /* k in equal blocks of at most KC (no short last block); a function of k alone */
-    const ptrdiff_t kstep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+    const ptrdiff_t kstep = FN(k_step)(k);
     for (ptrdiff_t jc = 0; jc < n; jc += ncap) {
         const ptrdiff_t nc = FNN_MIN(ncap, n - jc);
         const ptrdiff_t nfull = direct_b ? nc / NR * NR : 0; /* columns read in place */
@@ -484,6 +507,10 @@ int FN(gemm_gather)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, 
 #undef PATH_N_NARROW
 #undef PATH_NARROW_TILES
 #undef PATH_PAIRS_TILE
+#undef PATH_COLS_TILE
+#undef COLS_M
+#undef COLS_W
+#undef COLS_MIN
 #undef SKINNY_M
 #undef SKINNY_MAX_FMA
 #undef SKINNY_NB

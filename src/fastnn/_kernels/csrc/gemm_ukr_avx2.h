@@ -77,7 +77,7 @@ static FNN_FORCE_INLINE void FN(finish_rows)(VT *x0, VT *x1, int rows,
             if (x1)
                 VOP(store)(t + i * NR + VL, x1[i]);
         }
-        FN(store_tile)(t, mr, nr, c, rsc, csc, e);
+        FN(store_tile)(t, NR, mr, nr, c, rsc, csc, e);
         return;
     }
     const int act = e->act, full0 = nr >= VL, full1 = nr >= 2 * VL;
@@ -401,6 +401,7 @@ static FNN_NOINLINE void FN(ukr_b_direct)(ptrdiff_t kc, const T *a, const T *b,
     {{NARROW_M, 1, VL}, {NARROW_M, VL + 1, VL + VL / 2}, {NARROW_M / 2, NR + 1, NR + VL}, {0, 0, 0}}
 #endif
 #define PATH_PAIRS_TILE {PAIRS_M, 1, VL}
+#define PATH_COLS_TILE {0, 0, 0} /* no column tile (see gemm_ukr_portable.h) */
 
 /* Run micro-kernel `ukr` (FNN_UKR_*) on the mr x nr tile at c: A is a packed micro-panel
  * (PACKED, B_DIRECT, PAIRS) or read through rsa, csa; B is packed (for NARROW, rsb is

@@ -33,7 +33,7 @@ static FNN_FORCE_INLINE void FN(finish_wide)(WT *x0, WT *x1, T *c,
             WOP(store)(t + i * NR, x0[i]);
             WOP(store)(t + i * NR + WL, x1[i]);
         }
-        FN(store_tile)(t, mr, nr, c, rsc, csc, e);
+        FN(store_tile)(t, NR, mr, nr, c, rsc, csc, e);
         return;
     }
     const __mmask16 m0 = FN(wmask)(nr), m1 = FN(wmask)(nr - WL);

@@ -12,14 +12,17 @@
  *     the loop as the only overhead (4x12 and 4x6 spill an accumulator under GCC).
  *     Packed A holds each value VLP times (PACK_A_LANES == VLP): a row broadcast is one
  *     load.  A narrow tile of 3 rows and 3 vectors serves a C of NR + 1 .. NR + VLP
- *     columns (a 10-output layer) in one pass with A read in place, where two MR x NR
- *     panels would spend 4 vectors a row.
+ *     columns (a 10-output float layer) in one pass with A read in place, where two
+ *     MR x NR panels would spend 4 vectors a row.  A column tile serves 9..10 double
+ *     columns (FN(run_cols)): rows of C as two vectors, 5 columns a tile, A packed once
+ *     (m-major) and B splat, where 3 panels of 4 would pack all of A twice and compute 12.
  *   NEON (32 registers, FMA): 8x12 float / 6x6 double (24 and 18 accumulators); packed
  *     A holds each value once (PACK_A_LANES == 1) and a step multiplies by its lanes
  *     (`fmla v, v, v.s[l]`).  Three vectors wide, a 10-output layer is one panel.
  * A read through its strides (A_DIRECT and narrow kernels) is broadcast from a scalar.
  * Each element of C is one multiply-add chain over p in every kernel, so the tiling
- * never changes a result.  The kernels are inlined into the driver; k is unrolled by 4. */
+ * never changes a result.  The kernels are inlined into the driver; k is unrolled by 8
+ * (the loop's own instructions share the dispatch slots on SSE2: 2% faster than by 4). */
 
 typedef T FN(vec) __attribute__((vector_size(VLP * sizeof(T))));
 
@@ -45,9 +48,12 @@ FN(finish)(const FN(vec) *acc, const int R, const int V, const int S, T *c, ptrd
         for (int i = 0; i < R; i++)
 #pragma GCC unroll 4
             for (int q = 0; q < V; q++) memcpy(t + i * NR + q * VLP, &acc[i * S + q], sizeof *acc);
-        FN(store_tile)(t, mr, nr, c, rsc, csc, e);
+        FN(store_tile)(t, NR, mr, nr, c, rsc, csc, e);
         return;
     }
+    /* in locals: the stores to c could alias *e, which would be reread after each */
+    const T alpha = e->alpha, beta = e->beta, *bias = e->bias;
+    const int act = e->act;
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++) {
         if (i >= mr)
@@ -56,20 +62,20 @@ FN(finish)(const FN(vec) *acc, const int R, const int V, const int S, T *c, ptrd
 #pragma GCC unroll 4
         for (int q = 0; q < V; q++) {
             FN(vec) x = acc[i * S + q], y;
-            if (e->alpha != (T)1)
-                x *= e->alpha;
-            if (e->beta != (T)0) {
+            if (alpha != (T)1)
+                x *= alpha;
+            if (beta != (T)0) {
                 memcpy(&y, ci + q * VLP, sizeof y);
-                x += e->beta * y;
+                x += beta * y;
             }
-            if (e->bias) {
-                memcpy(&y, e->bias + q * VLP, sizeof y);
+            if (bias) {
+                memcpy(&y, bias + q * VLP, sizeof y);
                 x += y;
             }
             memcpy(ci + q * VLP, &x, sizeof x);
         }
-        if (e->act != FNN_ACT_IDENTITY)
-            ACT_FN(e->act, e->slope, ci, ci, nr);
+        if (act != FNN_ACT_IDENTITY)
+            ACT_FN(act, e->slope, ci, ci, nr);
     }
 }
 
@@ -93,7 +99,7 @@ FN(tile_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int packed
     }
     if (packed)
         acs = MR * PACK_A_LANES;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (ptrdiff_t p = 0; p < kc; p++, a += acs, b += bs, bt += bts) {
         FN(vec) bv[NV + 1];
 #pragma GCC unroll 4
@@ -131,6 +137,124 @@ FN(tile_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int packed
     FN(finish)(acc, R, NV, V, c, rsc, csc, mr, NR, e);
     FN(finish)(acc + NV, R, V - NV, V, c + NR * csc, rsc, csc, mr, nr - NR, &et);
 }
+
+#ifdef COLS_W
+/* The column tile (SSE2, double): C(i, j) for i < mr <= COLS_M, j < nr <= COLS_W, held as
+ * two vectors along m a column, from kc steps of an m-major packed A (step p: COLS_M
+ * values at a + p * COLS_M) and a splat-packed B (B(p, j) VLP times at b + p * bs + j *
+ * VLP, COLS_W columns, zero padded).  A vector of A serves COLS_W columns, a load of B
+ * two vectors, so neither is packed VLP times the whole A (which NR-wide panels need). */
+static FNN_FORCE_INLINE void FN(cols_body)(ptrdiff_t kc, const T *a, const T *b, ptrdiff_t bs, T *c,
+                                           ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
+                                           const FN(epi_t) *e)
+{
+    FN(vec) acc[2][COLS_W];
+#pragma GCC unroll 8
+    for (int j = 0; j < COLS_W; j++) acc[0][j] = acc[1][j] = (FN(vec)){0};
+#pragma GCC unroll 4
+    for (ptrdiff_t p = 0; p < kc; p++, a += COLS_M, b += bs) {
+        FN(vec) a0, a1;
+        memcpy(&a0, a, sizeof a0);
+        memcpy(&a1, a + VLP, sizeof a1);
+#pragma GCC unroll 8
+        for (int j = 0; j < COLS_W; j++) {
+            FN(vec) bj;
+            memcpy(&bj, b + j * VLP, sizeof bj);
+            acc[0][j] += a0 * bj;
+            acc[1][j] += a1 * bj;
+        }
+    }
+    _Alignas(64) T t[COLS_M * COLS_W];
+    for (int i = 0; i < COLS_M; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < COLS_W; j++) t[i * COLS_W + j] = acc[i / VLP][j][i % VLP];
+    FN(store_tile)(t, COLS_W, mr, nr, c, rsc, csc, e);
+}
+
+/* Pack the mc x kc block A(i, p) = a[i * rsa + p * csa] m-major in COLS_M-tall panels
+ * (element (i, p) of panel q at q * COLS_M * kc + p * COLS_M + i), zero padded; full
+ * panels of contiguous rows by VLP x VLP transposes. */
+static void FN(pack_a_cols)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
+                            T *dst)
+{
+    for (ptrdiff_t i0 = 0; i0 < mc; i0 += COLS_M, dst += COLS_M * kc) {
+        const ptrdiff_t mr = FNN_MIN(COLS_M, mc - i0);
+        const T *src = a + i0 * rsa;
+        ptrdiff_t p = 0;
+        if (mr == COLS_M && csa == 1)
+            for (; p + VLP <= kc; p += VLP) {
+                FN(vec) r[COLS_M], x;
+                for (int i = 0; i < COLS_M; i++) memcpy(&r[i], src + i * rsa + p, sizeof r[i]);
+                for (int l = 0; l < VLP; l++)
+                    for (int g = 0; g < COLS_M; g += VLP) {
+                        for (int q = 0; q < VLP; q++) x[q] = r[g + q][l];
+                        memcpy(dst + (p + l) * COLS_M + g, &x, sizeof x);
+                    }
+            }
+        for (; p < kc; p++)
+            for (ptrdiff_t i = 0; i < COLS_M; i++)
+                dst[p * COLS_M + i] = i < mr ? src[i * rsa + p * csa] : (T)0;
+    }
+}
+
+/* Pack the kc x n block B(p, j) = b[p * rsb + j * csb] splat: B(p, j) VLP times at
+ * (p * 2 * COLS_W + j) * VLP, zero past column n. */
+static void FN(pack_b_cols)(ptrdiff_t kc, ptrdiff_t n, const T *b, ptrdiff_t rsb, ptrdiff_t csb,
+                            T *dst)
+{
+    for (ptrdiff_t p = 0; p < kc; p++)
+        for (ptrdiff_t j = 0; j < 2 * COLS_W; j++) {
+            const FN(vec) x = FN(splat)(j < n ? b[p * rsb + j * csb] : (T)0);
+            memcpy(dst + (p * 2 * COLS_W + j) * VLP, &x, sizeof x);
+        }
+}
+
+/* C(m0:m1, n0:n1) of g through the column tile when it serves that many columns
+ * (COLS_MIN..2 COLS_W: two tiles a row panel), A not gathered and the workspace had;
+ * returns 1 when done, 0 when FN(run)'s general loops must run.  The same k blocks and
+ * epilogue steps as FN(run), one multiply-add chain an element: the same results. */
+static int FN(run_cols)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0, ptrdiff_t n1)
+{
+    const ptrdiff_t m = m1 - m0, n = n1 - n0, k = g->k;
+    if (n < COLS_MIN || n > 2 * COLS_W || g->ri || g->ci)
+        return 0;
+    const ptrdiff_t kcap = FNN_MIN(k, KC), bs = 2 * COLS_W * VLP;
+    T *bufb = (T *)fnn_ws_get(FNN_WS_B, (size_t)(kcap * bs) * sizeof(T));
+    T *bufa = (T *)fnn_ws_get(FNN_WS_A, (size_t)(kcap * FNN_ROUND_UP(FNN_MIN(m, MC), COLS_M)) * sizeof(T));
+    if (!bufa || !bufb)
+        return 0;
+    const T *a = g->a + m0 * g->rsa, *b = g->b + n0 * g->csb, *bias = g->bias ? g->bias + n0 : NULL;
+    T *c = g->c + m0 * g->rsc + n0 * g->csc;
+    FN(epi_t) e = {g->alpha, g->beta, g->slope, NULL, g->act}, e1;
+    const ptrdiff_t kstep = FN(k_step)(k);
+    for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
+        const ptrdiff_t kc = FNN_MIN(kstep, k - pc);
+        const int last = pc + kc == k;
+        FN(pack_b_cols)(kc, n, b + pc * g->rsb, g->rsb, g->csb, bufb);
+        e.beta = pc == 0 ? g->beta : (T)1;
+        e.act = last ? g->act : FNN_ACT_IDENTITY;
+        e.bias = last ? bias : NULL;
+        e1 = e;
+        e1.bias = e.bias ? e.bias + COLS_W : NULL;
+        for (ptrdiff_t ic = 0; ic < m; ic += MC) {
+            const ptrdiff_t mc = FNN_MIN(MC, m - ic);
+            FN(pack_a_cols)(mc, kc, a + ic * g->rsa + pc * g->csa, g->rsa, g->csa, bufa);
+            for (ptrdiff_t ir = 0; ir < mc; ir += COLS_M) {
+                const ptrdiff_t mr = FNN_MIN(COLS_M, mc - ir);
+                const T *ap = bufa + ir * kc;
+                T *cp = c + (ic + ir) * g->rsc;
+                FN(cols_body)(kc, ap, bufb, bs, cp, g->rsc, g->csc, mr, COLS_W, &e);
+                FN(cols_body)(kc, ap, bufb + COLS_W * VLP, bs, cp + COLS_W * g->csc, g->rsc, g->csc, mr,
+                              n - COLS_W, &e1);
+            }
+        }
+    }
+    return 1;
+}
+#define PATH_COLS_TILE {COLS_M, COLS_MIN, 2 * COLS_W}
+#else
+#define PATH_COLS_TILE {0, 0, 0}
+#endif
 
 /* This path's tiles beside MR x NR, as fnn_gemm_blocking entries {rows, min_cols,
  * max_cols}: SSE2's narrow tile (NARROW_M rows, NV + 1 vectors); none on NEON. */

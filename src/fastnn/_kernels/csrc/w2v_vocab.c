@@ -108,10 +108,9 @@ static ptrdiff_t probe(const fnn_vocab *v, const char *s, ptrdiff_t n, uint64_t 
     }
 }
 
-/* The id of token s[0..n-1], added with count 0 if new; -1 out of memory. */
-static int32_t lookup(fnn_vocab *v, const char *s, ptrdiff_t n)
+/* The id of token s[0..n-1] (hash h), added with count 0 if new; -1 out of memory. */
+static int32_t lookup(fnn_vocab *v, const char *s, ptrdiff_t n, uint64_t h)
 {
-    const uint64_t h = fnv1a(s, n);
     const ptrdiff_t k = probe(v, s, n, h);
     if (v->slots[k].id >= 0)
         return v->slots[k].id;
@@ -139,29 +138,125 @@ static inline int is_space(unsigned char c)
     return c <= ' ' && ((0x100003E00ull >> c) & 1);
 }
 
-ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final)
+/* The end of the token starting at buf[i] (not a space) within buf[..b-1], and its
+ * hash (fnv1a, computed while scanning) in *h. */
+static inline ptrdiff_t scan_token(const char *buf, ptrdiff_t i, ptrdiff_t b, uint64_t *h)
 {
-    ptrdiff_t i = 0, consumed = 0;
-    while (i < n) {
-        if (is_space((unsigned char)buf[i])) {
-            consumed = ++i;
-            continue;
-        }
-        ptrdiff_t j = i + 1;
-        while (j < n && !is_space((unsigned char)buf[j]))
-            j++;
-        if (j == n && !final)
-            break;
-        const int32_t id = lookup(v, buf + i, j - i);
-        if (id < 0)
-            return -1;
-        v->counts[id]++;
-        consumed = i = j;
-    }
-    return consumed;
+    uint64_t x = (FNV_BASIS ^ (unsigned char)buf[i]) * FNV_PRIME;
+    ptrdiff_t j = i + 1;
+    for (; j < b && !is_space((unsigned char)buf[j]); j++)
+        x = (x ^ (unsigned char)buf[j]) * FNV_PRIME;
+    *h = x;
+    return j;
 }
 
-int32_t fnn_vocab_add(fnn_vocab *v, const char *key, ptrdiff_t n) { return lookup(v, key, n); }
+/* Cuts buf[0..end-1] into pieces for up to `threads` threads (at least PIECE_MIN bytes
+ * each), piece p being buf[at[p] .. at[p+1]-1], each cut made after a newline (`lines`)
+ * or any whitespace byte.  Returns the number of pieces. */
+static int split_pieces(const char *buf, ptrdiff_t end, int threads, int lines, ptrdiff_t *at)
+{
+    enum { PIECE_MIN = 1 << 16 };
+    int pieces = threads < FNN_W2V_MAX_PIECES ? threads : FNN_W2V_MAX_PIECES;
+    if (pieces > end / PIECE_MIN)
+        pieces = end / PIECE_MIN > 1 ? (int)(end / PIECE_MIN) : 1;
+    at[0] = 0;
+    for (int p = 1; p < pieces; p++) {
+        ptrdiff_t i = end * p / pieces;
+        i = i < at[p - 1] ? at[p - 1] : i;
+        while (i < end && (lines ? buf[i] != '\n' : !is_space((unsigned char)buf[i])))
+            i++;
+        at[p] = i < end ? i + 1 : end;
+    }
+    at[pieces] = end;
+    return pieces;
+}
+
+/* Counts the tokens of buf[a..b-1], the last one ending at b, into `own`; with `known`
+ * (a table read only, shared by other threads), the tokens it holds are counted in
+ * counts[id] instead.  0, or -1 out of memory. */
+static int count_piece(const fnn_vocab *known, int64_t *counts, fnn_vocab *own,
+                       const char *buf, ptrdiff_t a, ptrdiff_t b)
+{
+    ptrdiff_t i = a;
+    while (i < b) {
+        if (is_space((unsigned char)buf[i])) {
+            i++;
+            continue;
+        }
+        uint64_t h;
+        const ptrdiff_t j = scan_token(buf, i, b, &h);
+        const int32_t seen = known ? known->slots[probe(known, buf + i, j - i, h)].id : -1;
+        if (seen >= 0) {
+            counts[seen]++;
+        } else {
+            const int32_t id = lookup(own, buf + i, j - i, h);
+            if (id < 0)
+                return -1;
+            own->counts[id]++;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+/* Adds the keys and counts of `from` to v, keys new to v in the order of their ids in
+ * `from`.  0, or -1 out of memory. */
+static int merge_into(fnn_vocab *v, const fnn_vocab *from)
+{
+    for (int64_t id = 0; id < from->nkeys; id++) {
+        const char *key = from->arena + from->key_off[id];
+        const ptrdiff_t n = from->key_off[id + 1] - from->key_off[id];
+        const int32_t to = lookup(v, key, n, fnv1a(key, n));
+        if (to < 0)
+            return -1;
+        v->counts[to] += from->counts[id];
+    }
+    return 0;
+}
+
+ptrdiff_t fnn_vocab_feed(fnn_vocab *v, const char *buf, ptrdiff_t n, int final, int threads)
+{
+    /* the complete tokens: all of buf when final, else up to its last whitespace */
+    ptrdiff_t end = n;
+    if (!final)
+        while (end > 0 && !is_space((unsigned char)buf[end - 1]))
+            end--;
+    ptrdiff_t at[FNN_W2V_MAX_PIECES + 1];
+    const int pieces = split_pieces(buf, end, threads, 0, at);
+    if (pieces == 1)
+        return count_piece(NULL, NULL, v, buf, 0, end) ? -1 : end;
+    /* each piece counts the tokens v knows (v read only) in counts of its own, and the
+     * others in a table of its own; then those tables are merged into v in order, so
+     * the ids stay in order of first appearance, and the counts added */
+    const int64_t nkeys = v->nkeys;
+    int64_t *counts = calloc((size_t)(pieces * nkeys) + 1, sizeof(int64_t));
+    fnn_vocab *own[FNN_W2V_MAX_PIECES] = {NULL};
+    int failed = counts == NULL;
+    for (int p = 0; p < pieces; p++) {
+        own[p] = fnn_vocab_new();
+        failed |= own[p] == NULL;
+    }
+    if (!failed) {
+#if FNN_OPENMP
+#pragma omp parallel for num_threads(pieces) schedule(static, 1) reduction(| : failed)
+#endif
+        for (int p = 0; p < pieces; p++)
+            failed |= count_piece(v, counts + p * nkeys, own[p], buf, at[p], at[p + 1]);
+    }
+    for (int p = 0; p < pieces; p++) {
+        failed = failed || merge_into(v, own[p]);
+        for (int64_t id = 0; !failed && id < nkeys; id++)
+            v->counts[id] += counts[p * nkeys + id];
+        fnn_vocab_free(own[p]);
+    }
+    free(counts);
+    return failed ? -1 : end;
+}
+
+int32_t fnn_vocab_add(fnn_vocab *v, const char *key, ptrdiff_t n)
+{
+    return lookup(v, key, n, fnv1a(key, n));
+}
 
 /* Tokenises buf[a..b-1]: the ids of the known tokens to tok, and the end of each
  * non-empty sentence (a count of tokens) to ends; returns the number of tokens. */
@@ -178,10 +273,8 @@ static int64_t tokenize_piece(const fnn_vocab *v, const char *buf, ptrdiff_t a, 
             i++;
             continue;
         }
-        uint64_t h = (FNV_BASIS ^ c) * FNV_PRIME; /* fnv1a, hashed while scanning */
-        ptrdiff_t j = i + 1;
-        for (; j < b && !is_space((unsigned char)buf[j]); j++)
-            h = (h ^ (unsigned char)buf[j]) * FNV_PRIME;
+        uint64_t h;
+        const ptrdiff_t j = scan_token(buf, i, b, &h);
         const int32_t id = v->slots[probe(v, buf + i, j - i, h)].id;
         if (id >= 0) {
             tok[t++] = id;
@@ -214,25 +307,13 @@ ptrdiff_t fnn_vocab_tokenize(const fnn_vocab *v, const char *buf, ptrdiff_t n, i
                              int threads, int32_t *tokens, int64_t *sent, int64_t *ntokens,
                              int64_t *nsent)
 {
-    enum { PIECE_MIN = 1 << 16 };
     const ptrdiff_t end = text_end(buf, n, final);
-    int pieces = threads < FNN_W2V_MAX_PIECES ? threads : FNN_W2V_MAX_PIECES;
-    if (pieces > end / PIECE_MIN)
-        pieces = end / PIECE_MIN > 1 ? (int)(end / PIECE_MIN) : 1;
-    /* piece p: buf[at[p] .. at[p+1]-1], cut after a newline; its tokens go to
-     * tokens[base[p]..] and its sentence ends to sent[1 + base[p]..] (room for
-     * (bytes + 1) / 2 tokens each), then all is moved down into place */
+    /* piece p: buf[at[p] .. at[p+1]-1]; its tokens go to tokens[base[p]..] and its
+     * sentence ends to sent[1 + base[p]..] (room for (bytes + 1) / 2 tokens each), then
+     * all is moved down into place */
     ptrdiff_t at[FNN_W2V_MAX_PIECES + 1];
+    const int pieces = split_pieces(buf, end, threads, 1, at);
     int64_t base[FNN_W2V_MAX_PIECES], count[FNN_W2V_MAX_PIECES], ends[FNN_W2V_MAX_PIECES];
-    at[0] = 0;
-    for (int p = 1; p < pieces; p++) {
-        ptrdiff_t i = end * p / pieces;
-        i = i < at[p - 1] ? at[p - 1] : i;
-        while (i < end && buf[i] != '\n')
-            i++;
-        at[p] = i < end ? i + 1 : end;
-    }
-    at[pieces] = end;
     base[0] = 0;
     for (int p = 1; p < pieces; p++)
         base[p] = base[p - 1] + (at[p] - at[p - 1] + 1) / 2;
