@@ -61,7 +61,10 @@ ISA_ORDER = ("avx512", "avx2", "portable")
 #:   every GEMM row (square, MLP, 256x128 @ 128x10 and float64 128xn, n = 1..4: the
 #:   narrow and matrix-vector shapes run 256-bit kernels on both paths) and
 #:   1.15x on the fused linear row, but 0.89x and 0.92x on the batch-16 epoch in two
-#:   runs (the other epochs 0.89-1.05x, noisy).
+#:   runs (the other epochs 0.89-1.05x, noisy).  A later run (11 interleaved runs, load
+#:   7-9) measured the 784-128-10 epochs at 1.14x (batch 16), 1.06x (64), 1.04x (256)
+#:   and 0.99x (batch 1: the same compiled code on both paths, its rank-1 updates and
+#:   skinny products), the GEMM rows at 0.97-1.22x: still no clear margin on every row.
 AVX512_MERIT = {("AuthenticAMD", 0x19): False}
 
 

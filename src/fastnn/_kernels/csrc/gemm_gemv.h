@@ -14,15 +14,31 @@
  *              V vectors of VL rows of C a step: acc(v, j) += A(rows of v, p) * B(p, j),
  *              B broadcast; one FMA chain over p per element.
  *
- * R * N (or V * N) is 6 to 9 accumulators (up to 16 with AVX-512's 32 registers),
- * enough to keep both FMA pipes busy.  Each
+ * R * N (or V * N) is 6 to 10 accumulators (up to 24 with AVX-512's 32 registers),
+ * enough to keep both FMA pipes busy.  float32 also takes 5 and 6 columns, where the
+ * narrow tile (gemm_ukr_avx2.h) would leave 3 or 2 of its 8 lanes idle (measured 1.3x
+ * faster here; with 7 or 8 columns the narrow tile was faster, and float64's narrow
+ * tiles for 5..8 columns waste no lane).  Each
  * element's arithmetic depends on the shape alone (rows past m repeat a row or are
  * masked, and are not stored), and threads take whole blocks of rows: the result is
  * bitwise identical for every thread count.  k is not blocked (one chain, or VL chains
  * summed at the end, over all of k).
  */
-#define GEMV_N 4      /* most columns (rows) of C; exported in FN(blocking) */
+/* most columns (rows) of C; exported in FN(blocking) */
+#if VL == 8
+#define GEMV_N 6
+#else
+#define GEMV_N 4
+#endif
 #define GEMV_ROWS 8   /* most rows of X a dot-form step */
+#define GEMV_SUMS 24  /* most accumulators of a block (R * N rounded up to VL, or V * N) */
+/* R * N sums, N operands and one more fit in the path's vector registers */
+#define GEMV_FITS(R, N) ((R) * (N) + (N) + 1 <= GEMV_REGS)
+#ifdef WT
+#define GEMV_REGS 32
+#else
+#define GEMV_REGS 16
+#endif
 #define GEMV_VECS 8   /* most vectors of rows of C an axpy-form step */
 /* Keep a loaded vector in its register: GCC would otherwise fold the load into each FMA
  * that uses it, reading it again per use (N or R loads where one does). */
@@ -31,9 +47,10 @@
 /* The rows x cols results t (element (r, j) at t[r * trs + j * tjs], within t[0..len))
  * into C(r, j) = c[r * ors + j * ojs]: act(alpha * t + beta * C + bias(r, j)), bias(r, j) =
  * bias[r * brs + j * bjs].  t is clobbered. */
-static void FN(gemv_store)(T *t, ptrdiff_t trs, ptrdiff_t tjs, ptrdiff_t rows, ptrdiff_t cols,
-                           ptrdiff_t len, T *c, ptrdiff_t ors, ptrdiff_t ojs, const T *bias,
-                           ptrdiff_t brs, ptrdiff_t bjs, const FN(args_t) *g)
+static FNN_NOINLINE void FN(gemv_finish)(T *t, ptrdiff_t trs, ptrdiff_t tjs, ptrdiff_t rows,
+                                         ptrdiff_t cols, ptrdiff_t len, T *c, ptrdiff_t ors,
+                                         ptrdiff_t ojs, const T *bias, ptrdiff_t brs,
+                                         ptrdiff_t bjs, const FN(args_t) *g)
 {
     const T alpha = g->alpha, beta = g->beta;
     for (ptrdiff_t r = 0; r < rows; r++)
@@ -51,24 +68,58 @@ static void FN(gemv_store)(T *t, ptrdiff_t trs, ptrdiff_t tjs, ptrdiff_t rows, p
         for (ptrdiff_t j = 0; j < cols; j++) c[r * ors + j * ojs] = t[r * trs + j * tjs];
 }
 
+/* FN(gemv_finish), inline as a plain copy in the plain product's case (alpha 1, beta 0,
+ * no bias, identity): a block's few sums cost about as much as a call. */
+static FNN_FORCE_INLINE void FN(gemv_store)(T *t, ptrdiff_t trs, ptrdiff_t tjs, ptrdiff_t rows,
+                                            ptrdiff_t cols, ptrdiff_t len, T *c, ptrdiff_t ors,
+                                            ptrdiff_t ojs, const T *bias, ptrdiff_t brs,
+                                            ptrdiff_t bjs, const FN(args_t) *g)
+{
+    if (g->alpha == (T)1 && g->beta == (T)0 && !bias && g->act == FNN_ACT_IDENTITY) {
+        for (ptrdiff_t r = 0; r < rows; r++)
+            for (ptrdiff_t j = 0; j < cols; j++) c[r * ors + j * ojs] = t[r * trs + j * tjs];
+        return;
+    }
+    FN(gemv_finish)(t, trs, tjs, rows, cols, len, c, ors, ojs, bias, brs, bjs, g);
+}
+
 /* acc[r * N + j] += x_r[p..p+VL) * v_j[p..p+VL): whole vectors of x, or the lanes of
- * `mask` (the others 0). */
+ * `mask` (the others 0).  The N vectors stay in registers while the rows are read one
+ * at a time when the R * N sums leave room for them (GEMV_FITS), else the R rows while
+ * the vectors are (the same products either way). */
 static FNN_FORCE_INLINE void
 FN(gemv_dot_step)(VT *acc, const T *const *xr, const T *v, ptrdiff_t vs, ptrdiff_t p, int full,
                   __m256i mask, const int R, const int N)
 {
-    VT vj[GEMV_N];
-#pragma GCC unroll 4
-    for (int j = 0; j < N; j++) {
-        vj[j] = VOP(loadu)(v + j * vs + p);
-        FNN_IN_REGISTER(vj[j]);
+    if (GEMV_FITS(R, N)) {
+        VT vj[GEMV_N];
+#pragma GCC unroll 8
+        for (int j = 0; j < N; j++) {
+            vj[j] = VOP(loadu)(v + j * vs + p);
+            FNN_IN_REGISTER(vj[j]);
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            VT xv = FN(load_part)(xr[r] + p, full, mask);
+            FNN_IN_REGISTER(xv);
+#pragma GCC unroll 8
+            for (int j = 0; j < N; j++) acc[r * N + j] = VOP(fmadd)(xv, vj[j], acc[r * N + j]);
+        }
+        return;
     }
+    VT xv[GEMV_ROWS];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
-        VT xv = FN(load_part)(xr[r] + p, full, mask);
-        FNN_IN_REGISTER(xv);
-#pragma GCC unroll 4
-        for (int j = 0; j < N; j++) acc[r * N + j] = VOP(fmadd)(xv, vj[j], acc[r * N + j]);
+        xv[r] = FN(load_part)(xr[r] + p, full, mask);
+        FNN_IN_REGISTER(xv[r]);
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < N; j++) {
+        VT vj = VOP(loadu)(v + j * vs + p);
+        if (R > 1)
+            FNN_IN_REGISTER(vj);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) acc[r * N + j] = VOP(fmadd)(xv[r], vj, acc[r * N + j]);
     }
 }
 
@@ -78,12 +129,12 @@ static FNN_FORCE_INLINE void
 FN(gemv_dot_block)(ptrdiff_t k, const T *x, ptrdiff_t xrs, ptrdiff_t nrows, const T *v,
                    ptrdiff_t vs, T *t, const int R, const int N)
 {
-    enum { SUMS = (GEMV_ROWS * GEMV_N + VL - 1) / VL * VL };
+    const int SUMS = (R * N + VL - 1) / VL * VL;
     const T *xr[GEMV_ROWS];
-    VT acc[SUMS];
+    VT acc[GEMV_SUMS];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) xr[r] = x + FNN_MIN(r, nrows - 1) * xrs;
-#pragma GCC unroll 32
+#pragma GCC unroll 24
     for (int q = 0; q < SUMS; q++) acc[q] = VOP(setzero)();
     const __m256i none = _mm256_setzero_si256(); /* unused by whole vectors */
     ptrdiff_t p = 0;
@@ -95,36 +146,54 @@ FN(gemv_dot_block)(ptrdiff_t k, const T *x, ptrdiff_t xrs, ptrdiff_t nrows, cons
 }
 
 /* One axpy-form step: t[j * V * VL + i] = sum_p A(i, p) * B(p, j) for the V * VL rows i
- * of A(i, p) = a[i + p * csa] (rows >= nrows read as 0), B(p, j) = b[p * rsb + j * csb]. */
+ * of A(i, p) = a[i + p * csa] (rows >= nrows read as 0), B(p, j) = b[p * rsb + j * csb].
+ * As in FN(gemv_dot_step), the N values of B stay in registers while the V vectors of A
+ * are read one at a time when they fit (GEMV_FITS), else the V vectors while the values are. */
 static FNN_FORCE_INLINE void
 FN(gemv_axpy_block)(ptrdiff_t k, const T *a, ptrdiff_t csa, ptrdiff_t nrows, const T *b,
                     ptrdiff_t rsb, ptrdiff_t csb, T *t, const int V, const int N)
 {
-    VT acc[GEMV_VECS][GEMV_N];
+    VT acc[GEMV_SUMS]; /* acc[q * N + j]: rows q * VL.., column j */
     int full[GEMV_VECS];
     __m256i mask[GEMV_VECS];
 #pragma GCC unroll 8
     for (int q = 0; q < V; q++) {
         full[q] = (q + 1) * VL <= nrows;
         mask[q] = VMASK(nrows - q * VL);
-#pragma GCC unroll 4
-        for (int j = 0; j < N; j++) acc[q][j] = VOP(setzero)();
+#pragma GCC unroll 8
+        for (int j = 0; j < N; j++) acc[q * N + j] = VOP(setzero)();
     }
     for (ptrdiff_t p = 0; p < k; p++) {
-        VT bj[GEMV_N];
-#pragma GCC unroll 4
-        for (int j = 0; j < N; j++) bj[j] = VBCAST(b + p * rsb + j * csb);
+        const T *bp = b + p * rsb, *ap = a + p * csa;
+        if (GEMV_FITS(V, N)) {
+            VT bj[GEMV_N];
+#pragma GCC unroll 8
+            for (int j = 0; j < N; j++) bj[j] = VBCAST(bp + j * csb);
+#pragma GCC unroll 8
+            for (int q = 0; q < V; q++) {
+                const VT av = FN(load_part)(ap + q * VL, full[q], mask[q]);
+#pragma GCC unroll 8
+                for (int j = 0; j < N; j++) acc[q * N + j] = VOP(fmadd)(av, bj[j], acc[q * N + j]);
+            }
+            continue;
+        }
+        VT av[GEMV_VECS];
 #pragma GCC unroll 8
         for (int q = 0; q < V; q++) {
-            const VT av = FN(load_part)(a + p * csa + q * VL, full[q], mask[q]);
-#pragma GCC unroll 4
-            for (int j = 0; j < N; j++) acc[q][j] = VOP(fmadd)(av, bj[j], acc[q][j]);
+            av[q] = FN(load_part)(ap + q * VL, full[q], mask[q]);
+            FNN_IN_REGISTER(av[q]);
+        }
+#pragma GCC unroll 8
+        for (int j = 0; j < N; j++) {
+            const VT bj = VBCAST(bp + j * csb);
+#pragma GCC unroll 8
+            for (int q = 0; q < V; q++) acc[q * N + j] = VOP(fmadd)(av[q], bj, acc[q * N + j]);
         }
     }
 #pragma GCC unroll 8
     for (int q = 0; q < V; q++)
-#pragma GCC unroll 4
-        for (int j = 0; j < N; j++) VOP(storeu)(t + j * V * VL + q * VL, acc[q][j]);
+#pragma GCC unroll 8
+        for (int j = 0; j < N; j++) VOP(storeu)(t + j * V * VL + q * VL, acc[q * N + j]);
 }
 
 /* The threads for `fma` multiply-adds split into `blocks` blocks of rows. */
@@ -141,7 +210,7 @@ FN(gemv_dot_rows)(const FN(args_t) *g, ptrdiff_t q, ptrdiff_t rows, const T *x, 
                   const T *v, ptrdiff_t vs, ptrdiff_t ors, ptrdiff_t ojs, ptrdiff_t brs,
                   ptrdiff_t bjs, const int R, const int N)
 {
-    _Alignas(32) T t[GEMV_ROWS * GEMV_N + VL];
+    _Alignas(32) T t[GEMV_SUMS];
     const ptrdiff_t r0 = q * R, nr = FNN_MIN(R, rows - r0);
     FN(gemv_dot_block)(g->k, x + r0 * xrs, xrs, nr, v, vs, t, R, N);
     FN(gemv_store)(t, N, 1, nr, N, nr * N, g->c + r0 * ors, ors, ojs,
@@ -153,7 +222,7 @@ static FNN_FORCE_INLINE void FN(gemv_axpy_rows)(const FN(args_t) *g,
                                                                      ptrdiff_t q, const int V,
                                                                      const int N)
 {
-    _Alignas(32) T t[GEMV_VECS * VL * GEMV_N];
+    _Alignas(32) T t[GEMV_SUMS * VL];
     const ptrdiff_t R = V * VL, i0 = q * R, nr = FNN_MIN(R, g->m - i0);
     FN(gemv_axpy_block)(g->k, g->a + i0, g->csa, nr, g->b, g->rsb, g->csb, t, V, N);
     FN(gemv_store)(t, 1, R, nr, N, R * N, g->c + i0 * g->rsc, g->rsc, g->csc, g->bias, 0, 1, g);
@@ -199,39 +268,63 @@ static FNN_NOINLINE void FN(gemv_dot)(const FN(args_t) *g, ptrdiff_t rows, const
                                       ptrdiff_t ojs, ptrdiff_t brs, ptrdiff_t bjs, int N)
 {
 #define GEMV_DOT(R, N)                                                                      \
-    GEMV_BLOCKS((double)rows * N * g->k, (rows + R - 1) / R,                                \
-                FN(gemv_dot_rows)(g, q, rows, x, xrs, v, vs, ors, ojs, brs, bjs, R, N))
-    if (N == 1)
-        GEMV_DOT(8, 1);
-    else if (N == 2)
-        GEMV_DOT(4, 2);
-#ifdef WT /* 32 vector registers: 4 rows of 3 or 4 sums, the vectors and a row */
-    else if (N == 3)
-        GEMV_DOT(4, 3);
-    else
-        GEMV_DOT(4, 4);
-#else
-    else if (N == 3)
-        GEMV_DOT(2, 3);
-    else
-        GEMV_DOT(2, 4);
+    do {                                                                                    \
+        _Static_assert(R <= GEMV_ROWS && (R * N + VL - 1) / VL * VL <= GEMV_SUMS,           \
+                       "a dot-form block's rows and sums fit its arrays");                  \
+        GEMV_BLOCKS((double)rows * N * g->k, (rows + R - 1) / R,                            \
+                    FN(gemv_dot_rows)(g, q, rows, x, xrs, v, vs, ors, ojs, brs, bjs, R, N)); \
+    } while (0)
+    /* R rows: R * N sums and min(R, N) + 1 operands in registers (AVX2: 16, AVX-512: 32) */
+    switch (N) {
+    case 1: GEMV_DOT(8, 1); break;
+    case 2: GEMV_DOT(4, 2); break;
+#ifdef WT
+    case 3: GEMV_DOT(4, 3); break;
+    case 4: GEMV_DOT(4, 4); break;
+#if GEMV_N > 4
+    case 5: GEMV_DOT(4, 5); break;
+    case 6: GEMV_DOT(4, 6); break;
 #endif
+#else
+    case 3: GEMV_DOT(2, 3); break;
+    case 4: GEMV_DOT(3, 4); break;
+#if GEMV_N > 4
+    case 5: GEMV_DOT(2, 5); break;
+    case 6: GEMV_DOT(2, 6); break;
+#endif
+#endif
+    }
 #undef GEMV_DOT
 }
 
 /* The axpy form over all of C (n <= GEMV_N columns, rsa == 1). */
 static FNN_NOINLINE void FN(gemv_axpy)(const FN(args_t) *g)
 {
-#define GEMV_AXPY(V, N) \
-    GEMV_BLOCKS((double)g->m * N * g->k, (g->m + V * VL - 1) / (V * VL), FN(gemv_axpy_rows)(g, q, V, N))
-    if (g->n == 1)
-        GEMV_AXPY(8, 1);
-    else if (g->n == 2)
-        GEMV_AXPY(4, 2);
-    else if (g->n == 3)
-        GEMV_AXPY(3, 3);
-    else
-        GEMV_AXPY(2, 4);
+#define GEMV_AXPY(V, N)                                                                     \
+    do {                                                                                    \
+        _Static_assert(V <= GEMV_VECS && V * N <= GEMV_SUMS,                                \
+                       "an axpy-form block's vectors and sums fit its arrays");             \
+        GEMV_BLOCKS((double)g->m * N * g->k, (g->m + V * VL - 1) / (V * VL),                \
+                    FN(gemv_axpy_rows)(g, q, V, N));                                        \
+    } while (0)
+    /* V vectors of rows: V * N sums and min(V, N) + 1 operands in registers */
+    switch (g->n) {
+    case 1: GEMV_AXPY(8, 1); break;
+    case 2: GEMV_AXPY(4, 2); break;
+    case 3: GEMV_AXPY(3, 3); break;
+#ifdef WT
+    case 4: GEMV_AXPY(4, 4); break;
+#else
+    case 4: GEMV_AXPY(3, 4); break;
+#endif
+#if GEMV_N > 4 && defined(WT)
+    case 5: GEMV_AXPY(4, 5); break;
+    case 6: GEMV_AXPY(4, 6); break;
+#elif GEMV_N > 4
+    case 5: GEMV_AXPY(2, 5); break;
+    case 6: GEMV_AXPY(2, 6); break;
+#endif
+    }
 #undef GEMV_AXPY
 }
 
@@ -275,5 +368,8 @@ static int FN(gemv)(const FN(args_t) *g)
 
 #undef GEMV_ROWS
 #undef GEMV_VECS
+#undef GEMV_SUMS
+#undef GEMV_FITS
+#undef GEMV_REGS
 #undef GEMV_BLOCKS
 #undef FNN_IN_REGISTER

@@ -199,7 +199,8 @@ FN(ukr_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int clamp, 
  * 0..V*VL-1, and the columns V*VL.. of G rows in one tail vector, row r of the G in its
  * r-th group of VL/G lanes (VL/4 columns left: G = 4, VL/2: G = 2, VL: G = 1; none: G = 0).
  *   V = 1, 8 rows, G = 0:  n <= VL (1..8 float, 1..4 double columns): 8 FMAs a step,
- *                   where the MR x NR tile spends 12 for 6 rows;
+ *                   where the MR x NR tile spends 12 for 6 rows (up to GEMV_N columns
+ *                   only for A without a unit stride: gemm_gemv.h runs the others);
  *   V = 1, 8 rows:  VL < n <= VL + VL/2 (9..12 float, 5..6 double columns): 10 FMAs a
  *                   step (G = 4) or 12 (G = 2), where the MR x NR tile spends 12 for 6 rows;
  *   V = 2, 4 rows:  2 VL < n <= 3 VL (17..24 float, 9..12 double): 9, 10 or 12 FMAs a
