@@ -247,25 +247,38 @@ static double update(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_out, f
     return m->sg ? update_sg(m, s, n_ctx, n_out, alpha) : update_cbow(m, s, n_ctx, n_out, alpha);
 }
 
+/* bytes rounded up to whole cache lines */
+static size_t whole_lines(size_t bytes)
+{
+    return (bytes + 63) / 64 * 64;
+}
+
+/* One block per thread that starts and ends on a cache-line boundary: scratch written for
+ * every word must not share a line with another thread's (false sharing made 2-thread
+ * CBOW cost 1.5-2.9x the CPU per word of one thread, depending on where malloc put it). */
 static int scratch_alloc(const fnn_w2v_model *m, scratch *s)
 {
     const size_t nc = 2 * (size_t)m->window, no = (size_t)m->negative + 1, d = (size_t)m->dim;
     const size_t nt = no > 2 ? no : 2;
-    s->crow = malloc(sizeof(float *) * (nc + no));
-    s->orow = s->crow ? s->crow + nc : NULL;
-    s->f = malloc(sizeof(float) * (nc * no + nt * d));
-    s->tmp = s->f ? s->f + nc * no : NULL;
-    s->kept = malloc(sizeof(int32_t) * (FNN_W2V_MAX_SENTENCE + nc + no));
-    s->ctx = s->kept ? s->kept + FNN_W2V_MAX_SENTENCE : NULL;
-    s->outs = s->kept ? s->ctx + nc : NULL;
-    return s->crow && s->f && s->kept ? 0 : -1;
+    const size_t rows = whole_lines(sizeof(float *) * (nc + no));
+    const size_t floats = whole_lines(sizeof(float) * (nc * no + nt * d));
+    const size_t ints = whole_lines(sizeof(int32_t) * (FNN_W2V_MAX_SENTENCE + nc + no));
+    char *block = fnn_aligned_alloc(64, rows + floats + ints);
+    s->crow = (float **)block;
+    if (!block)
+        return -1;
+    s->orow = s->crow + nc;
+    s->f = (float *)(block + rows);
+    s->tmp = s->f + nc * no;
+    s->kept = (int32_t *)(block + rows + floats);
+    s->ctx = s->kept + FNN_W2V_MAX_SENTENCE;
+    s->outs = s->ctx + nc;
+    return 0;
 }
 
 static void scratch_free(scratch *s)
 {
-    free(s->crow);
-    free(s->f);
-    free(s->kept);
+    fnn_aligned_free(s->crow);
 }
 
 double fnn_w2v_update(const fnn_w2v_model *m, const int32_t *ctx, int n_ctx,
@@ -335,15 +348,21 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
     int64_t next = c0, done = 0, effective = 0;
     double loss = 0;
     int failed = 0;
-    const double span = sched->alpha - sched->min_alpha;
-    const double total = sched->total_words > 0 ? (double)sched->total_words : 1.0;
     (void)threads;
 #if FNN_OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : loss, effective)
 #endif
     {
+        /* each thread reads its own copies of the settings: the caller's structs lie on
+         * the calling thread's stack, where a cache line can hold that thread's busiest
+         * locals too (that false sharing cost 2-thread CBOW up to 2x the CPU per word) */
+        const fnn_w2v_model model = *m;
+        const fnn_w2v_corpus text = *corpus;
+        const fnn_w2v_schedule plan = *sched;
+        const double span = plan.alpha - plan.min_alpha;
+        const double total = plan.total_words > 0 ? (double)plan.total_words : 1.0;
         scratch s;
-        int ok = scratch_alloc(m, &s) == 0;
+        int ok = scratch_alloc(&model, &s) == 0;
         if (!ok) {
 #if FNN_OPENMP
 #pragma omp atomic write
@@ -366,7 +385,7 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
             c = next++;
             if (c >= c1)
                 break;
-            uint64_t rng = splitmix64(sched->seed ^ splitmix64((uint64_t)c)) | 1u;
+            uint64_t rng = splitmix64(plan.seed ^ splitmix64((uint64_t)c)) | 1u;
             /* the words done by all threads when the chunk starts, plus this chunk's so
              * far: exact with one thread; the shared count is touched once a chunk */
             int64_t seen, mine = 0;
@@ -374,13 +393,14 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 #pragma omp atomic read
 #endif
             seen = done;
-            for (int64_t t = corpus->chunk_start[c]; t < corpus->chunk_start[c + 1]; t++) {
-                const int64_t a = corpus->sent_start[t], n = corpus->sent_start[t + 1] - a;
-                double alpha = sched->alpha -
-                               span * (double)(sched->words_before + seen + mine) / total;
-                if (alpha < sched->min_alpha)
-                    alpha = sched->min_alpha;
-                loss += train_sentence(m, &s, corpus->tokens + a, n, (float)alpha, &rng, &effective);
+            for (int64_t t = text.chunk_start[c]; t < text.chunk_start[c + 1]; t++) {
+                const int64_t a = text.sent_start[t], n = text.sent_start[t + 1] - a;
+                double alpha = plan.alpha -
+                               span * (double)(plan.words_before + seen + mine) / total;
+                if (alpha < plan.min_alpha)
+                    alpha = plan.min_alpha;
+                loss += train_sentence(&model, &s, text.tokens + a, n, (float)alpha, &rng,
+                                       &effective);
                 mine += n;
             }
 #if FNN_OPENMP
