@@ -266,6 +266,83 @@ def test_fitted_attributes(kind, n_outputs, out_activation):
         np.testing.assert_allclose(est.predict_log_proba(X), np.log(proba), rtol=1e-6)
 
 
+def _visible(value):
+    """What a user sees of a fitted attribute: its type, with dtype and shape for arrays
+    and, for lists, their length and what their items are."""
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype, value.shape)
+    if isinstance(value, list):
+        return ("list", len(value), sorted({repr(_visible(v)) for v in value}))
+    return (type(value).__name__,)
+
+
+def _fit_like(cls, kind, mode, X, y, **params):
+    """Fit ``cls`` as ``mode`` says; its public fitted attributes (``vars`` ending in
+    ``_``) as :func:`_visible` and the classes of the warnings raised."""
+    est = cls(hidden_layer_sizes=(5,), random_state=0, max_iter=4,
+              early_stopping=mode == "early_stopping", **params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if mode == "partial_fit":
+            classes = {} if kind in ("regression", "multioutput", "poisson") else {
+                "classes": np.arange(y.shape[1]) if y.ndim == 2 else np.unique(y)}
+            est.partial_fit(X, y, **classes)
+            est.partial_fit(X, y)
+        else:
+            est.set_params(warm_start=mode == "warm_start").fit(X, y)
+            if mode == "warm_start":
+                est.fit(X, y)
+    state = {k: _visible(v) for k, v in vars(est).items()
+             if k.endswith("_") and not k.startswith("_")}
+    return state, sorted({w.category.__name__ for w in caught})
+
+
+@pytest.mark.parametrize("input_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver, mode", [
+    (solver, mode) for solver in ("sgd", "adam", "lbfgs")
+    for mode in ("fit", "early_stopping", "warm_start", "partial_fit")
+    if solver != "lbfgs" or mode in ("fit", "warm_start")])  # (lbfgs has no others)
+@pytest.mark.parametrize("kind", KINDS + ["poisson"])
+def test_fitted_attributes_are_sklearns(kind, solver, mode, input_dtype):
+    """The same public fitted attributes as scikit-learn's estimator (names; types, e.g.
+    NumPy floats for loss_ and loss_curve_; dtypes and shapes of arrays; lengths of
+    lists; none of the stochastic solvers' for lbfgs) and the same warnings."""
+    X, y = _data("regression" if kind == "poisson" else kind, n=60)
+    params = {"solver": solver}
+    if kind == "poisson":
+        y, params["loss"] = np.random.RandomState(0).poisson(np.exp(X[:, 0] / 2)), "poisson"
+    ours_cls, theirs_cls = ((MLPRegressor, neural_network.MLPRegressor)
+                            if kind == "poisson" else _pair(kind))
+    X = X.astype(input_dtype)
+    ours = _fit_like(ours_cls, kind, mode, X, y, **params)
+    theirs = _fit_like(theirs_cls, kind, mode, X, y, **params)
+    assert ours == theirs
+
+
+def test_multilabel_partial_fit_classes_are_label_columns():
+    """scikit-learn reads partial_fit's ``classes`` for a multi-label y as the indices of
+    its columns: the same error when they do not cover them, none when they do."""
+    X, y = _data("multilabel")
+    for classes in ([0, 1], list(range(y.shape[1]))):
+        ours = _outcome(lambda: MLPClassifier(max_iter=2).partial_fit(X, y, classes=classes))
+        theirs = _outcome(lambda: neural_network.MLPClassifier(max_iter=2).partial_fit(
+            X, y, classes=classes))
+        assert ours == theirs
+    assert ours == [] and "not in `self.classes_`" in _outcome(
+        lambda: MLPClassifier().partial_fit(X, y, classes=[0, 1]))[1]
+
+
+@pytest.mark.parametrize("params", [{}, {"solver": "lbfgs"}, {"early_stopping": True}])
+def test_tags_are_sklearns(params):
+    """Every field of __sklearn_tags__ (MLPRegressor's multi_output too: False in
+    scikit-learn although it fits several outputs)."""
+    for ours, theirs in ((MLPClassifier, neural_network.MLPClassifier),
+                         (MLPRegressor, neural_network.MLPRegressor)):
+        assert ours(**params).__sklearn_tags__() == theirs(**params).__sklearn_tags__()
+    assert MLPRegressor(loss="poisson").__sklearn_tags__() == (
+        neural_network.MLPRegressor(loss="poisson").__sklearn_tags__())
+
+
 @no_convergence_warning
 @pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
 @pytest.mark.parametrize("input_dtype, dtype, trained", [
@@ -274,7 +351,10 @@ def test_fitted_attributes(kind, n_outputs, out_activation):
     (np.float32, "float64", np.float64)])
 def test_training_dtype(solver, input_dtype, dtype, trained):
     """dtype=None trains in the input's dtype (float32 stays float32, anything else
-    float64, as scikit-learn); a dtype given trains in it; warm starts keep it."""
+    float64, as scikit-learn; lbfgs always float64, as scikit-learn's); a dtype given
+    trains in it; warm starts keep it."""
+    if solver == "lbfgs" and dtype is None:
+        trained = np.float64
     X, y = _data("multiclass")
     X = (X * 10).astype(input_dtype)
     est = MLPClassifier(max_iter=3, solver=solver, dtype=dtype, warm_start=True,

@@ -65,7 +65,9 @@ def test_dropout_zero_is_bitwise_the_estimator_without_it(dropout, solver):
                   class_weight="balanced")
     plain = MLPClassifier(**params).fit(X, y, sample_weight=w)
     dropped = MLPClassifier(dropout=dropout, **params).fit(X, y, sample_weight=w)
-    assert dropped.loss_curve_ == plain.loss_curve_
+    assert dropped.loss_ == plain.loss_
+    if solver != "lbfgs":  # (lbfgs keeps no loss_curve_, as scikit-learn's)
+        assert dropped.loss_curve_ == plain.loss_curve_
     for a, b in zip(dropped.coefs_ + dropped.intercepts_, plain.coefs_ + plain.intercepts_):
         np.testing.assert_array_equal(a, b)
 

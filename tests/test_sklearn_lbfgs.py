@@ -153,8 +153,12 @@ def test_lbfgs_attributes_and_warning():
     clf = MLPClassifier(solver="lbfgs", max_iter=5, random_state=0)
     with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge after 5"):
         clf.fit(X, y)
-    assert clf.n_iter_ == 5 and len(clf.loss_curve_) == 5
-    assert clf.loss_curve_[-1] == pytest.approx(clf.loss_)
+    assert clf.n_iter_ == 5 and type(clf.loss_) is np.float64
+    with pytest.warns(ConvergenceWarning):
+        theirs = neural_network.MLPClassifier(solver="lbfgs", max_iter=5).fit(X, y)
+    # scikit-learn's lbfgs keeps no stochastic bookkeeping
+    for name in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
+        assert not hasattr(clf, name) and not hasattr(theirs, name)
     assert not hasattr(clf, "partial_fit")
     with pytest.warns(ConvergenceWarning):
         MLPClassifier(solver="lbfgs", max_fun=3, random_state=0).fit(X, y)
@@ -167,14 +171,63 @@ def test_lbfgs_attributes_and_warning():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_lbfgs_trains_in_the_input_dtype(dtype):
+def test_lbfgs_trains_in_float64_or_the_dtype_given(dtype):
+    """dtype=None: float64 weights whatever the input, as scikit-learn's L-BFGS (which
+    unpacks its float64 parameter vector); dtype= trains in the dtype given."""
     X, y = _data("multiclass")
-    clf = MLPClassifier(solver="lbfgs", max_iter=50, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X.astype(dtype), y)
-    assert all(c.dtype == dtype for c in clf.coefs_ + clf.intercepts_)
-    assert clf.score(X.astype(dtype), y) > 0.8
+        default = MLPClassifier(solver="lbfgs", max_iter=50, random_state=0).fit(
+            X.astype(dtype), y)
+        given = MLPClassifier(solver="lbfgs", max_iter=50, random_state=0,
+                              dtype=np.dtype(dtype).name).fit(X, y)
+    assert all(c.dtype == np.float64 for c in default.coefs_ + default.intercepts_)
+    assert all(c.dtype == dtype for c in given.coefs_ + given.intercepts_)
+    assert default.predict_proba(X.astype(dtype)).dtype == np.float64
+    assert default.score(X.astype(dtype), y) > 0.8 and given.score(X, y) > 0.8
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_lbfgs_on_float32_input_follows_sklearn(kind):
+    """float32 X: scikit-learn's L-BFGS steps in float64 from float32-rounded initial
+    weights; fastnn's the same, to rounding."""
+    X, y = _data(kind)
+    X = X.astype(np.float32)
+    ours_cls, theirs_cls = ((MLPRegressor, neural_network.MLPRegressor) if kind == "regression"
+                            else (MLPClassifier, neural_network.MLPClassifier))
+    params = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=8, random_state=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = ours_cls(**params).fit(X, y), theirs_cls(**params).fit(X, y)
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-7)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        assert a.dtype == b.dtype == np.float64
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_lbfgs_verbose_prints_the_objective(capsys):
+    X, y = _data("multiclass")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(solver="lbfgs", max_iter=3, verbose=True, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Iteration 3, loss = " in out and f"{clf.loss_:.8f}" in out
+
+
+def test_solver_switch_keeps_the_bookkeeping_consistent():
+    """A fresh fit resets the stochastic bookkeeping (lbfgs after adam has none); a warm
+    start of sgd after lbfgs starts it (scikit-learn's fails there on the missing
+    loss_curve_)."""
+    X, y = _data("multiclass")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(max_iter=3, random_state=0).fit(X, y)
+        assert len(est.loss_curve_) == 3
+        est.set_params(solver="lbfgs").fit(X, y)
+        assert not hasattr(est, "loss_curve_") and not hasattr(est, "best_loss_")
+        est.set_params(solver="sgd", warm_start=True).fit(X, y)
+    assert len(est.loss_curve_) == 3 and est.best_loss_ == min(est.loss_curve_)
+    assert est.validation_scores_ is None
 
 
 def test_lbfgs_warm_start_continues():

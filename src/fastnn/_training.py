@@ -28,7 +28,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 from . import _dispatch
-from .layers import Dense, Dropout, fused_steps
+from .layers import Dense, Dropout, RowGradient, fused_steps
 from .losses import Loss
 from .optim import SGD, Adam, AdamW, Optimizer
 
@@ -42,10 +42,35 @@ PROGRESS_STEPS = 20
 _ACT_CODES = _dispatch.kernels.ACTIVATION_CODES
 
 
+class _SignedDecayStep:
+    """``optimizer``'s step with weight decays ``decays`` that may be negative (a
+    minibatch whose sample weights have a negative sum; the optimizers' kernels take
+    decays >= 0): the step runs without decay after the L2 term is applied here as the
+    kernels apply it, added to the gradient (``grad + decay * param``) or, decoupled
+    (AdamW), the parameters scaled by ``1 - lr * decay``."""
+
+    def __init__(self, optimizer: Optimizer, decays: List[float]):
+        self.optimizer, self.decays = optimizer, decays
+
+    def step(self) -> None:
+        opt = self.optimizer
+        for p, decay in zip(opt.params, self.decays):
+            if decay == 0:
+                continue
+            if getattr(opt, "decoupled", False):
+                p.value[...] *= p.value.dtype.type(1 - opt.lr * decay)
+            elif isinstance(p.grad, RowGradient):
+                p.grad.values[...] += p.value.dtype.type(decay) * p.value[p.grad.rows]
+            else:
+                p.grad[...] += p.value.dtype.type(decay) * p.value
+        opt.step()
+
+
 def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
                   batch_size: int, sample_weight: Optional[np.ndarray] = None) -> Runner:
     """Minibatch loop in Python: gather, forward, loss, backward, step (with sample
-    weights, the weight decay scaled by ``rows / sum(w)`` of each minibatch)."""
+    weights, the weight decay scaled by ``rows / sum(w)`` of each minibatch, negative
+    when that sum is)."""
 
     def run(order: np.ndarray, progress: Optional[Callable[[int], None]],
             sq_norms: Optional[np.ndarray] = None) -> float:
@@ -57,16 +82,20 @@ def python_runner(model, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 w = None if sample_weight is None else sample_weight[idx]
-                scale = 1.0
+                scale, stepper = 1.0, optimizer
                 if w is not None:
                     wsum = float(np.sum(w, dtype=np.float64))
-                    scale = len(idx) / wsum if wsum > 0 else 0.0
-                    optimizer.weight_decays = [d * scale for d in decays]
+                    scale = len(idx) / wsum if wsum != 0 else 0.0
+                    scaled = [d * scale for d in decays]
+                    if scale < 0:
+                        stepper = _SignedDecayStep(optimizer, scaled)
+                        scaled = [0.0] * len(decays)
+                    optimizer.weight_decays = scaled
                 if sq_norms is not None:
                     for i, (p, d) in enumerate(zip(optimizer.params, decays)):
                         if d > 0:
                             sq_norms[i] += scale * float(np.vdot(p.value, p.value))
-                total += model.train_batch(X[idx], y[idx], loss, optimizer, w) * len(idx)
+                total += model.train_batch(X[idx], y[idx], loss, stepper, w) * len(idx)
                 if progress is not None and (b + 1) % every == 0:
                     progress(b + 1)
         finally:

@@ -37,9 +37,10 @@ class Loss:
 
     def forward(self, outputs: np.ndarray, targets: np.ndarray,
                 sample_weight: Optional[np.ndarray] = None) -> float:
-        """The mean loss over the rows; with ``sample_weight`` (one weight >= 0 per row)
-        the weighted mean ``sum(w * row_loss) / sum(w)``, and the gradient of each row
-        scaled by ``w * n / sum(w)`` (all 0 when the weights sum to 0)."""
+        """The mean loss over the rows; with ``sample_weight`` (one finite weight per row,
+        negative ones allowed) the weighted mean ``sum(w * row_loss) / sum(w)``, and the
+        gradient of each row scaled by ``w * n / sum(w)`` (all 0 when the weights sum to
+        0)."""
         kernel = getattr(ops, self.kernel)
         if sample_weight is None:
             loss, self._grad = kernel(outputs, targets, **self._kwargs())
@@ -49,7 +50,7 @@ class Loss:
         per_row = per_item.reshape(n, -1).mean(axis=1)
         items = per_item.size // n  # losses per row: 1 (row losses) or the outputs
         wsum = float(np.sum(sample_weight, dtype=np.float64))
-        factor = sample_weight * (n / wsum) if wsum > 0 else np.zeros(n)
+        factor = sample_weight * (n / wsum) if wsum != 0 else np.zeros(n)
         self._grad = grad * (factor / (n * items)).astype(grad.dtype)[:, None]
         return float(np.dot(factor, per_row)) / n
 

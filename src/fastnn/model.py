@@ -153,7 +153,7 @@ class Sequential(Layer):
         return loss.check_targets(y, self.out_features, self.dtype, name)
 
     def _check_sample_weight(self, sample_weight, n: int) -> Optional[np.ndarray]:
-        """``None``, or a copy of ``n`` finite weights >= 0 in the model's dtype."""
+        """``None``, or a copy of ``n`` finite weights in the model's dtype."""
         if sample_weight is None:
             return None
         w = np.asarray(sample_weight)
@@ -161,8 +161,8 @@ class Sequential(Layer):
             raise ValueError(f"sample_weight must hold one number per sample ({n},); "
                              f"received shape {w.shape}, dtype {w.dtype}")
         w = np.array(w, dtype=self.dtype, order="C")
-        if not np.isfinite(w).all() or (w < 0).any():
-            raise ValueError("sample_weight must be finite and >= 0")
+        if not np.isfinite(w).all():
+            raise ValueError("sample_weight must be finite")
         return w
 
     def _check_optimizer(self, optimizer: Optimizer) -> None:
@@ -184,10 +184,12 @@ class Sequential(Layer):
         """Train for ``epochs`` passes over ``(X, y)`` in minibatches of ``batch_size``.
 
         ``batch_size=1`` is plain SGD, ``batch_size=len(X)`` full-batch gradient descent.
-        ``sample_weight`` (one weight >= 0 per row) makes each minibatch's loss the
+        ``sample_weight`` (one finite weight per row) makes each minibatch's loss the
         weighted mean ``sum(w * loss) / sum(w)`` and scales the optimizer's weight decay
         by ``rows / sum(w)`` (an L2 term ``decay / sum(w)`` per minibatch, as
-        scikit-learn's ``alpha``).  Every argument is checked before any weight changes.
+        scikit-learn's ``alpha``).  Negative weights are scikit-learn's too: the same
+        formulas (a minibatch with a negative sum gets a negative weight decay); a
+        minibatch whose weights sum to 0 contributes no loss, gradient or decay.  Every argument is checked before any weight changes.
         With (coupled) weight decay, each epoch's logs also hold ``l2``: the mean over the
         epoch's samples of ``sum(W**2) / 2 / s_b`` (``W`` the parameters with weight decay as
         the sample's minibatch ``b`` starts, ``s_b`` its sum of sample weights, else its

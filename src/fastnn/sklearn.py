@@ -31,7 +31,9 @@ How the scikit-learn objective maps onto fastnn:
   The last, smaller minibatch of an epoch uses the full ``batch_size`` here.
 * ``dtype``. With ``dtype=None`` (the default) training follows the input as in
   scikit-learn: float32 ``X`` trains in float32, anything else (float64, integers) in
-  float64.  ``dtype="float32"`` trains in float32 whatever the input (about twice the
+  float64, except that ``solver="lbfgs"`` trains in float64 whatever the input (from
+  initial weights rounded to the input's dtype), as scikit-learn's, whose L-BFGS unpacks
+  its float64 parameter vector into float64 weights.  ``dtype="float32"`` trains in float32 whatever the input (about twice the
   speed of float64, accuracy indistinguishable on these models), ``"float64"`` in
   float64.  The weights are stored in the training dtype; ``warm_start`` and
   ``partial_fit`` go on in the dtype of the fitted network.
@@ -42,8 +44,9 @@ How the scikit-learn objective maps onto fastnn:
   with scikit-learn's gradient.  For squared error with several outputs the two do not
   agree in scikit-learn: the value averages the half squared error over the outputs, the
   gradient is the one of their sum; fastnn hands L-BFGS-B the same pair, so it takes
-  scikit-learn's steps and reports its ``loss_``.  ``loss_curve_`` holds the objective
-  after each L-BFGS iteration (the value as in ``loss_``).
+  scikit-learn's steps and reports its ``loss_``.  As in scikit-learn, ``lbfgs`` sets no
+  ``loss_curve_``, ``best_loss_``, ``validation_scores_`` or ``best_validation_score_``
+  (``verbose`` prints the objective after each iteration).
 * Learning-rate schedules (``learning_rate="invscaling"``/``"adaptive"``, SGD only) change
   the rate once per epoch like scikit-learn; fastnn's momentum buffer does not include
   the learning rate, so with a changing rate momentum differs slightly from scikit-learn.
@@ -64,7 +67,18 @@ rate > 0: a random objective breaks its line search.
 ``sample_weight`` (``fit``, ``partial_fit``) has scikit-learn >= 1.7's meaning: each
 minibatch's (L-BFGS: the data's) loss is the weighted mean, the L2 term is divided by the
 sum of the weights instead of the number of samples, and early stopping's validation split
-keeps each sample's weight and scores with it.
+keeps each sample's weight and scores with it.  Negative weights are accepted as in
+scikit-learn, with the same formulas (a sample of weight -1 counts against the loss; a
+minibatch whose weights have a negative sum also flips the sign of its L2 term).  One
+difference: a minibatch of ``sgd``/``adam`` whose weights sum to exactly 0 (all zero, or
+cancelling) contributes nothing to the epoch (no loss, no step), where scikit-learn's
+weighted mean raises ``ZeroDivisionError`` in the middle of ``fit``; ``lbfgs`` raises
+scikit-learn's ``ZeroDivisionError`` when all the weights sum to 0, before any step.
+Negative weights can make the objective unbounded below (predictions pushed to certainty
+against the negatively weighted samples).  Near there the two cannot agree: scikit-learn's
+log-loss value clips the probabilities at machine epsilon (at most about 36 per sample),
+fastnn's losses are computed from the logits without clipping, so ``lbfgs`` may go on
+falling where scikit-learn's line search stops.
 """
 from __future__ import annotations
 
@@ -263,18 +277,19 @@ class _BaseMLP(BaseEstimator):
                          f"dtype={self.dtype!r}")
 
     # ------------------------------------------------------------------ the network
-    def _initialize(self, n_features, n_outputs, out_activation, rng, dtype):
-        """Build the network with scikit-learn's initialization (Glorot uniform, bound
-        ``sqrt(6 / (fan_in + fan_out))``, ``sqrt(2 / ...)`` for logistic, on weights and
-        intercepts alike) and reset every fitted attribute."""
+    def _initialize(self, n_features, n_outputs, out_activation, rng, dtype, init_dtype):
+        """Build the network of ``dtype`` with scikit-learn's initialization (Glorot
+        uniform, bound ``sqrt(6 / (fan_in + fan_out))``, ``sqrt(2 / ...)`` for logistic, on
+        weights and intercepts alike, drawn in float64 and rounded to ``init_dtype``, the
+        input's) and reset every fitted attribute."""
         sizes = [n_features, *self._hidden_sizes(), n_outputs]
         factor = 2.0 if self.activation == "logistic" else 6.0
         layers = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             dense = Dense(fan_in, fan_out, dtype=dtype, seed=0)
             bound = np.sqrt(factor / (fan_in + fan_out))
-            dense.weight = rng.uniform(-bound, bound, (fan_in, fan_out))
-            dense.bias = rng.uniform(-bound, bound, fan_out)
+            dense.weight = rng.uniform(-bound, bound, (fan_in, fan_out)).astype(init_dtype)
+            dense.bias = rng.uniform(-bound, bound, fan_out).astype(init_dtype)
             layers.append(dense)
             if i < len(sizes) - 2:
                 layers.append(_ACTIVATIONS[self.activation]())
@@ -289,6 +304,16 @@ class _BaseMLP(BaseEstimator):
         self.out_activation_ = out_activation
         self._activation = self.activation
         self.t_ = 0
+        for name in ("loss_curve_", "best_loss_", "validation_scores_",
+                     "best_validation_score_"):
+            self.__dict__.pop(name, None)
+        if self.solver != "lbfgs":
+            self._start_stopping_rule()
+
+    def _start_stopping_rule(self):
+        """The stochastic solvers' bookkeeping, as scikit-learn sets it (``lbfgs`` has
+        none: no ``loss_curve_``, ``best_loss_``, ``validation_scores_`` or
+        ``best_validation_score_``)."""
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping:
@@ -354,9 +379,12 @@ class _BaseMLP(BaseEstimator):
         return None
 
     def _loss_offset(self, Y, sample_weight):
-        """The (weighted) mean of :meth:`_target_terms` over ``Y``."""
+        """The (weighted) mean of :meth:`_target_terms` over ``Y`` (0 when the weights sum
+        to 0: only weighted minibatches, each with its own offset, use it then)."""
         terms = self._target_terms(Y)
-        return 0.0 if terms is None else float(np.average(terms, weights=sample_weight))
+        if terms is None or (sample_weight is not None and sample_weight.sum() == 0):
+            return 0.0
+        return float(np.average(terms, weights=sample_weight))
 
     def _forward(self, X):
         """Network outputs before the output activation, computed in the dtype of ``X``."""
@@ -390,6 +418,11 @@ class _BaseMLP(BaseEstimator):
             dtype = self._model.dtype
         X, y = validate_data(self, X, y, reset=reset, accept_sparse="csr", dtype=dtype,
                              order="C", multi_output=True, y_numeric=is_regressor(self))
+        input_dtype = X.dtype
+        if reset and self.solver == "lbfgs" and self.dtype is None:
+            # scikit-learn's L-BFGS unpacks its float64 parameter vector into the weights:
+            # float32 input trains (and the network predicts) in float64 there
+            X = X.astype(np.float64, copy=False)
         if not reset:
             self._check_same_network()
         Y, out_activation, y_val_source = self._targets(y, reset, incremental, classes,
@@ -397,7 +430,7 @@ class _BaseMLP(BaseEstimator):
         n_outputs = len(self.classes_) if out_activation == "softmax" else Y.shape[1]
         rng = check_random_state(self.random_state)
         if reset:
-            self._initialize(X.shape[1], n_outputs, out_activation, rng, X.dtype)
+            self._initialize(X.shape[1], n_outputs, out_activation, rng, X.dtype, input_dtype)
         elif n_outputs != self.n_outputs_:
             raise ValueError(f"y has {n_outputs} outputs but the model was fitted with "
                              f"{self.n_outputs_}")
@@ -417,8 +450,7 @@ class _BaseMLP(BaseEstimator):
         """Checked ``sample_weight`` (None when not given), times the class weights of a
         classifier's ``class_weight``."""
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
-                                                 ensure_non_negative=True)
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         return sample_weight
 
     def _fit_lbfgs(self, X, Y, sample_weight):
@@ -434,7 +466,10 @@ class _BaseMLP(BaseEstimator):
         bounds = np.cumsum([0] + [p.size for p in params])
         evaluate = full_batch_gradient(self._model, self._loss, X, Y, sample_weight)
         n, scale, n_weights = X.shape[0], self._grad_scale(), len(self.coefs_)
-        decay = self.alpha / (n if sample_weight is None else float(sample_weight.sum()))
+        wsum = n if sample_weight is None else float(sample_weight.sum(dtype=np.float64))
+        if wsum == 0:  # (NumPy's words, which scikit-learn's weighted mean raises)
+            raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+        decay = self.alpha / wsum
 
         def unpack(theta):
             for p, start, stop in zip(params, bounds[:-1], bounds[1:]):
@@ -451,10 +486,12 @@ class _BaseMLP(BaseEstimator):
                     grad[start:stop] += decay * params[i].ravel()
             return value, grad
 
+        iterations = 0
+
         def iteration_end(intermediate_result):
-            self.loss_curve_.append(float(intermediate_result.fun))
-            if self.verbose:
-                print(f"Iteration {len(self.loss_curve_)}, loss = {self.loss_curve_[-1]:.8f}")
+            nonlocal iterations
+            iterations += 1
+            print(f"Iteration {iterations}, loss = {intermediate_result.fun:.8f}")
 
         theta = np.concatenate([p.ravel() for p in params]).astype(np.float64)
         # L-BFGS-B's own updates are small memory-bound vector operations: on one BLAS
@@ -462,12 +499,12 @@ class _BaseMLP(BaseEstimator):
         # fastnn's threads
         with threadpool_limits(limits=1, user_api="blas"):
             result = minimize(objective, theta, method="L-BFGS-B", jac=True,
-                              callback=iteration_end,
+                              callback=iteration_end if self.verbose else None,
                               options={"maxfun": self.max_fun, "maxiter": self.max_iter,
                                        "gtol": self.tol})
         unpack(result.x)
         self.n_iter_ = min(int(result.nit), self.max_iter)
-        self.loss_ = float(result.fun)
+        self.loss_ = np.float64(result.fun)  # (a NumPy float, as scikit-learn's)
         if result.status != 0:
             warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
                           f"(status={result.status}):\n{result.message}\n\nIncrease the "
@@ -500,6 +537,8 @@ class _BaseMLP(BaseEstimator):
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
                           "going to be clipped", UserWarning)  # (scikit-learn's words)
             batch_size = n
+        if not hasattr(self, "loss_curve_"):  # warm_start after lbfgs (scikit-learn fails)
+            self._start_stopping_rule()
         if self._optimizer is None or not incremental:
             self._optimizer = self._make_optimizer()
         self._set_weight_decay(batch_size)
@@ -642,14 +681,15 @@ class _EpochEnd(Callback):
         rows = np.diff(np.append(starts, n)) / n
         w = self.weights[order].astype(np.float64)
         wsum = np.add.reduceat(w, starts)
-        share = np.divide(rows, wsum, out=np.zeros(len(rows)), where=wsum > 0)
+        share = np.divide(rows, wsum, out=np.zeros(len(rows)), where=wsum != 0)
         return float(share @ np.add.reduceat(w * self.terms[order], starts))
 
     def on_epoch_end(self, epoch, logs, model):
         est = self.estimator
         penalty = est.alpha * logs.get("l2", 0.0)
         loss = logs["loss"] * est._loss_scale() + self._target_offset() + penalty
-        if est._end_epoch(loss, self.n_samples, self.validation):
+        # (a NumPy float, as scikit-learn's loss_ and loss_curve_)
+        if est._end_epoch(np.float64(loss), self.n_samples, self.validation):
             model.stop_training = True
 
 
@@ -712,6 +752,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if reset:
             self._fit_classes(y if classes_from_y else classes,
                               y_type if classes_from_y else None)
+            if multilabel and incremental:  # scikit-learn's classes: the label columns
+                self._check_known_labels(y, unique_labels(classes))
         elif incremental:
             if classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
                 raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
@@ -721,11 +763,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              f"in the previous call to fit. Previously got {self.classes_}, "
                              f"`y` has {unique_labels(y)}")
         if not multilabel and not classes_from_y and not np.isin(y, self.classes_).all():
-            raise ValueError("`y` has classes not in `self.classes_`. `self.classes_` has "
-                             f"{self.classes_}. 'y' has {unique_labels(y)}.")
+            self._check_known_labels(y, self.classes_)
         if self._label_binarizer is None:  # multi-class: class indices, no one-hot
             return np.searchsorted(self.classes_, y), "softmax", y
         return self._label_binarizer.transform(y).astype(dtype), "logistic", y
+
+    @staticmethod
+    def _check_known_labels(y, known):
+        """scikit-learn's error when ``y`` has labels beyond ``known`` (for a multi-label
+        ``y``: column indices)."""
+        present = unique_labels(y)
+        if len(np.setdiff1d(present, known)):
+            raise ValueError("`y` has classes not in `self.classes_`. `self.classes_` has "
+                             f"{known}. 'y' has {present}.")
 
     def _fit_classes(self, labels, label_type=None):
         """``classes_`` from ``labels``; binary and multi-label targets also get the
@@ -807,6 +857,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _targets(self, y, reset, incremental, classes, dtype):
+        if y.ndim == 2 and y.shape[1] == 1:  # (scikit-learn's DataConversionWarning)
+            y = column_or_1d(y, warn=True)
         Y = y.reshape(len(y), -1).astype(dtype)
         if self.loss == "poisson":
             if (Y < 0).any():
@@ -834,8 +886,3 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Predicted targets: shape (n_samples,) for one output, else (n_samples, n_outputs)."""
         out = self._values(self._validate_X(X))
         return out.ravel() if self.n_outputs_ == 1 else out
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags

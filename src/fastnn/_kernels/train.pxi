@@ -126,6 +126,7 @@ cdef class TrainPlan:
     cdef char *TMP               # one row of a weight gradient (rank-1 updates)
     # sample weights (NULL: none): SW per row of X, WB gathered per minibatch, LB the
     # minibatch's per-row (xent) or per-element losses; decay_scale = rows / sum(WB)
+    # (0 when the minibatch's weights sum to 0: it then contributes nothing)
     cdef char *SW
     cdef char *WB
     cdef char *LB
@@ -268,15 +269,15 @@ cdef class TrainPlan:
         return 0
 
     cdef int _sample_weights(self, sample_weight, dtype) except -1:
-        """Check the per-row weights (finite, >= 0, of X's dtype) and allocate the
-        minibatch buffers that use them."""
+        """Check the per-row weights (finite, of X's dtype; negative ones count against
+        the loss, as in scikit-learn) and allocate the minibatch buffers that use them."""
         self.SW = self.WB = self.LB = NULL
         if sample_weight is None:
             return 0
         cdef cnp.npy_intp n = self.n
         check_buffer(sample_weight, np.dtype(dtype).num, 1, &n, False, "sample_weight")
-        if not np.isfinite(sample_weight).all() or (sample_weight < 0).any():
-            raise ValueError("sample_weight must be finite and >= 0")
+        if not np.isfinite(sample_weight).all():
+            raise ValueError("sample_weight must be finite")
         wb = np.empty(self.batch, dtype)
         lb = np.empty(self.batch * self.width[self.n_layers], dtype)
         self.keep += [sample_weight, wb, lb]
@@ -709,7 +710,9 @@ cdef inline double _loss_and_grad(floating *tag, TrainPlan p, Py_ssize_t rows) n
     """Mean loss of the batch in A[L] against YB, times `rows`; dLoss/dA[L] into G[L-1].
     With sample weights, the weighted mean ``sum(w[r] * loss[r]) / sum(w)`` (times `rows`)
     and each gradient row scaled by ``w[r] * rows / sum(w)``; the weight decay of the
-    update by ``rows / sum(w)`` (scikit-learn's ``alpha * W / sum(w)``)."""
+    update by ``rows / sum(w)`` (scikit-learn's ``alpha * W / sum(w)``; a negative sum
+    flips their signs, as there).  A minibatch whose weights sum to 0 contributes no
+    loss, gradient or weight decay."""
     cdef int L = p.n_layers
     cdef Py_ssize_t r, j, c = p.width[L]
     cdef const floating *out = <const floating *>p.A[L]
@@ -730,7 +733,7 @@ cdef inline double _loss_and_grad(floating *tag, TrainPlan p, Py_ssize_t rows) n
         return total
     for r in range(rows):
         wsum += w[r]
-    p.decay_scale = rows / wsum if wsum > 0.0 else 0.0
+    p.decay_scale = rows / wsum if wsum != 0.0 else 0.0
     total = 0.0
     for r in range(rows):
         f = <floating>(w[r] * p.decay_scale)
