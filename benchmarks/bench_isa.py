@@ -19,10 +19,10 @@ from fastnn import _dispatch, bench
 
 
 def narrow_rows():
-    """The products with few columns: 256x128 @ 128xn for n = 1..5, 8, 10, 16, both dtypes,
+    """The products with few columns: 256x128 @ 128xn for n = 1..8, 10, 16, both dtypes,
     A given as is and transposed (matrix-vector, narrow and register tiles)."""
     return [bench.gemm_row(256, 128, n, dtype, trans) for dtype in (np.float32, np.float64)
-            for trans in ("", "a") for n in (1, 2, 3, 4, 5, 8, 10, 16)]
+            for trans in ("", "a") for n in (1, 2, 3, 4, 5, 6, 7, 8, 10, 16)]
 
 
 def main(argv=None):

@@ -36,7 +36,7 @@ def test_few_columns_and_few_rows(kmod, dtype, n, m):
         check_transposes(kmod, rng, n, k, m, dtype)
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 9, 15, 16, 17])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17])
 def test_classifier_widths_on_a_batch(kmod, dtype, n):
     """256 x 128 @ 128 x n, the sizes of an output layer, on every path."""
     rng = np.random.default_rng(n)
@@ -54,6 +54,31 @@ def test_strided_and_reversed_operands(kmod, dtype, n):
             want = a.astype(np.float64) @ b
             assert_close(kmod.matmul(a, b), want, 30, a, b)
             assert_close(kmod.matmul(b.T, a.T), want.T, 30, a, b)  # few rows
+
+
+@over_blocking("n", lambda b: [(n,) for n in range(1, 5)] if b["gemv"] else [])
+def test_transposed_a_at_every_alignment(kmod, dtype, n):
+    """A given transposed (the axpy form) starting at every element of a cache line: the
+    rows before its first line boundary run as a block of their own, which must change
+    no bit of C, on one thread or two.  Columns 64 (every column at the same offset), 36
+    (float64: half of them half a line off) and 8 (float32: less than a line) long."""
+    per_line = 64 // np.dtype(dtype).itemsize
+    rng = np.random.default_rng(n)
+    for m, k, threads in ((64, 97, (1,)), (36, 13, (1,)), (8, 5, (1,)), (4096, 300, (1, 2))):
+        at0, b = rand(rng, (k, m), dtype), rand(rng, (k, n), dtype)
+        want = at0.T.astype(np.float64) @ b
+        buf = np.empty(k * m + per_line, dtype)
+        first = None
+        for off in range(per_line):
+            at = buf[off:off + k * m].reshape(k, m)
+            at[...] = at0
+            for nt in threads:
+                with fastnn.set_num_threads(nt):
+                    got = kmod.matmul(at.T, b)
+                if first is None:
+                    first = got
+                    assert_close(got, want, k, at0, b)
+                np.testing.assert_array_equal(got, first, err_msg=f"m={m} offset {off} threads {nt}")
 
 
 @over_blocking("n, act", lambda b: [(n, act) for n in few(b) for act in ACTS])
@@ -102,7 +127,7 @@ def test_threads_bitwise_identical(kmod, dtype, m, k, n):
 
 @pytest.mark.parametrize("isa", sorted(_dispatch.modules))
 @settings(max_examples=60, deadline=None)
-@given(m=st.integers(1, 40), n=st.integers(1, 6), k=st.integers(0, 70),
+@given(m=st.integers(1, 40), n=st.integers(1, 9), k=st.integers(0, 70),
        ta=st.booleans(), tb=st.booleans(), few_rows=st.booleans(),
        alpha=st.sampled_from([1.0, -0.5, 2.0]), beta=st.sampled_from([0.0, 1.0, -1.5]),
        dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))

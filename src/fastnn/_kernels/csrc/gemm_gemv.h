@@ -15,18 +15,21 @@
  *              B broadcast; one FMA chain over p per element.
  *
  * R * N (or V * N) is 6 to 10 accumulators (up to 24 with AVX-512's 32 registers),
- * enough to keep both FMA pipes busy.  float32 also takes 5 and 6 columns, where the
- * narrow tile (gemm_ukr_avx2.h) would leave 3 or 2 of its 8 lanes idle (measured 1.3x
- * faster here; with 7 or 8 columns the narrow tile was faster, and float64's narrow
- * tiles for 5..8 columns waste no lane).  Each
+ * enough to keep both FMA pipes busy.  float32 also takes 5 to 7 columns (8 with
+ * AVX-512's registers), where the narrow tile (gemm_ukr_avx2.h) would leave lanes idle
+ * or spend a broadcast per FMA (256x128 @ 128xn, CPU time: n = 5, 6 1.3x faster here;
+ * n = 7 1.0-1.3x, n = 8 on AVX-512 1.0-1.2x; on AVX2 8 columns stay on the narrow tile,
+ * faster there, and float64's narrow tiles for 5..8 columns waste no lane).  Each
  * element's arithmetic depends on the shape alone (rows past m repeat a row or are
  * masked, and are not stored), and threads take whole blocks of rows: the result is
  * bitwise identical for every thread count.  k is not blocked (one chain, or VL chains
  * summed at the end, over all of k).
  */
 /* most columns (rows) of C; exported in FN(blocking) */
-#if VL == 8
-#define GEMV_N 6
+#if VL == 8 && defined(WT)
+#define GEMV_N 8
+#elif VL == 8
+#define GEMV_N 7
 #else
 #define GEMV_N 4
 #endif
@@ -217,15 +220,31 @@ FN(gemv_dot_rows)(const FN(args_t) *g, ptrdiff_t q, ptrdiff_t rows, const T *x, 
                    g->bias ? g->bias + r0 * brs : NULL, brs, bjs, g);
 }
 
-/* Block q of the axpy form: rows q * V * VL.. of C, A(i, p) = a[i + p * csa]. */
-static FNN_FORCE_INLINE void FN(gemv_axpy_rows)(const FN(args_t) *g,
-                                                                     ptrdiff_t q, const int V,
-                                                                     const int N)
+/* The nr (<= V * VL) rows i0.. of C in the axpy form, A(i, p) = a[i + p * csa]. */
+static FNN_FORCE_INLINE void FN(gemv_axpy_rows)(const FN(args_t) *g, ptrdiff_t i0, ptrdiff_t nr,
+                                                const int V, const int N)
 {
     _Alignas(32) T t[GEMV_SUMS * VL];
-    const ptrdiff_t R = V * VL, i0 = q * R, nr = FNN_MIN(R, g->m - i0);
+    const ptrdiff_t R = V * VL;
     FN(gemv_axpy_block)(g->k, g->a + i0, g->csa, nr, g->b, g->rsb, g->csb, t, V, N);
     FN(gemv_store)(t, 1, R, nr, N, R * N, g->c + i0 * g->rsc, g->rsc, g->csc, g->bias, 0, 1, g);
+}
+
+/* The rows of C before the first 64-byte boundary in A's columns, when every column
+ * starts at the same offset in a cache line (csa a multiple of 64 bytes, or 32: then
+ * half of them at the boundary, the others half way): the axpy form runs them as a block
+ * of their own (GEMV_LEAD_VECS vectors) so that the other blocks read whole lines, never
+ * a vector split between two (NumPy aligns arrays to 16 bytes only; a misaligned A was
+ * up to 35% slower).  Every element of C is the same FMA chain in any block, so where
+ * the blocks start changes no result. */
+#define GEMV_LEAD_VECS (64 / (int)sizeof(T) / VL)
+static ptrdiff_t FN(gemv_lead)(const FN(args_t) *g)
+{
+    const uintptr_t at = (uintptr_t)g->a, off = at % 64;
+    if (g->n > 3 || off == 0 || at % sizeof(T) || (g->csa * (ptrdiff_t)sizeof(T)) % 32 ||
+        (g->n == 3 && off % 32 == 0))
+        return 0;
+    return FNN_MIN(g->m, (ptrdiff_t)((64 - off) / sizeof(T)));
 }
 
 /* Run `step` (a statement using q) for every block q < blocks: split between the threads
@@ -284,6 +303,8 @@ static FNN_NOINLINE void FN(gemv_dot)(const FN(args_t) *g, ptrdiff_t rows, const
 #if GEMV_N > 4
     case 5: GEMV_DOT(4, 5); break;
     case 6: GEMV_DOT(4, 6); break;
+    case 7: GEMV_DOT(3, 7); break;
+    case 8: GEMV_DOT(3, 8); break;
 #endif
 #else
     case 3: GEMV_DOT(2, 3); break;
@@ -291,21 +312,27 @@ static FNN_NOINLINE void FN(gemv_dot)(const FN(args_t) *g, ptrdiff_t rows, const
 #if GEMV_N > 4
     case 5: GEMV_DOT(2, 5); break;
     case 6: GEMV_DOT(2, 6); break;
+    case 7: GEMV_DOT(1, 7); break;
 #endif
 #endif
     }
 #undef GEMV_DOT
 }
 
-/* The axpy form over all of C (n <= GEMV_N columns, rsa == 1). */
+/* The axpy form over all of C (n <= GEMV_N columns, rsa == 1): the rows before A's
+ * first line boundary (FN(gemv_lead)), then blocks of V vectors. */
 static FNN_NOINLINE void FN(gemv_axpy)(const FN(args_t) *g)
 {
+    const ptrdiff_t lead = FN(gemv_lead)(g), rest = g->m - lead;
 #define GEMV_AXPY(V, N)                                                                     \
     do {                                                                                    \
-        _Static_assert(V <= GEMV_VECS && V * N <= GEMV_SUMS,                                \
+        _Static_assert(V <= GEMV_VECS && V * N <= GEMV_SUMS && GEMV_LEAD_VECS * N <= GEMV_SUMS, \
                        "an axpy-form block's vectors and sums fit its arrays");             \
-        GEMV_BLOCKS((double)g->m * N * g->k, (g->m + V * VL - 1) / (V * VL),                \
-                    FN(gemv_axpy_rows)(g, q, V, N));                                        \
+        if (lead)                                                                           \
+            FN(gemv_axpy_rows)(g, 0, lead, GEMV_LEAD_VECS, N);                              \
+        GEMV_BLOCKS((double)rest * N * g->k, (rest + V * VL - 1) / (V * VL),                \
+                    FN(gemv_axpy_rows)(g, lead + q * V * VL,                                \
+                                       FNN_MIN(V * VL, rest - q * V * VL), V, N));          \
     } while (0)
     /* V vectors of rows: V * N sums and min(V, N) + 1 operands in registers */
     switch (g->n) {
@@ -320,9 +347,12 @@ static FNN_NOINLINE void FN(gemv_axpy)(const FN(args_t) *g)
 #if GEMV_N > 4 && defined(WT)
     case 5: GEMV_AXPY(4, 5); break;
     case 6: GEMV_AXPY(4, 6); break;
+    case 7: GEMV_AXPY(3, 7); break;
+    case 8: GEMV_AXPY(3, 8); break;
 #elif GEMV_N > 4
     case 5: GEMV_AXPY(2, 5); break;
     case 6: GEMV_AXPY(2, 6); break;
+    case 7: GEMV_AXPY(1, 7); break;
 #endif
     }
 #undef GEMV_AXPY
@@ -368,6 +398,7 @@ static int FN(gemv)(const FN(args_t) *g)
 
 #undef GEMV_ROWS
 #undef GEMV_VECS
+#undef GEMV_LEAD_VECS
 #undef GEMV_SUMS
 #undef GEMV_FITS
 #undef GEMV_REGS
