@@ -9,7 +9,7 @@
  *            rows measured 5-10% slower on 64-row products);
  *            the path's other tiles are listed in gemm_ukr_avx2.h (narrow and row-pair
  *            tiles, 256-bit in both x86 paths) and gemm_ukr_portable.h (a narrow tile
- *            and, for double, a column tile, COLS_*, on SSE2).  The portable path's tile is in 16-byte vectors: 6x8 float /
+ *            and a column tile, COLS_*, on SSE2).  The portable path's tile is in 16-byte vectors: 6x8 float /
  *            6x4 double with SSE2 (12 accumulators: two-operand code needs a register
  *            for each product; packed A holds each value VLP times, PACK_A_LANES, so a
  *            row broadcast is one load), 8x12 / 6x6 with NEON (32 registers; packed A
@@ -194,6 +194,11 @@ typedef struct {
 #define NR FNN_PORTABLE(12, 8)
 #define MC 72
 #define PACK_A_LANES FNN_PORTABLE(1, VLP)
+#if PACK_A_LANES > 1 /* SSE2: the column tile, 8 rows by 6 columns, for 9..12 columns */
+#define COLS_M (2 * VLP)
+#define COLS_W 6
+#define COLS_MIN 9
+#endif
 #endif
 #define NC 4096
 #include "gemm_impl.h"

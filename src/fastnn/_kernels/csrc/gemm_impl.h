@@ -19,7 +19,7 @@
  *   ir: MR rows       micro-kernel: MR x NR tile of C += A panel @ B panel
  * The path's table may give a panel another tile (FN(panel_tile)): a narrow tile when
  * all of C is a little wider than a vector or a panel, a row-pair tile on a packed
- * partial last panel; a path's column tile (COLS_W: SSE2, double) runs a C of its
+ * partial last panel; a path's column tile (COLS_W: SSE2) runs a C of its
  * widths on loops of its own, FN(run_cols), with A and B packed for it.
  * Skinny products skip packing an operand that would be used too few times: the
  * micro-kernel then reads A through its strides (n <= 2 NR), or unit-stride B in

@@ -11,11 +11,14 @@
  *     dispatch slots a cycle whatever the tile, so 12 accumulators leave the loads and
  *     the loop as the only overhead (4x12 and 4x6 spill an accumulator under GCC).
  *     Packed A holds each value VLP times (PACK_A_LANES == VLP): a row broadcast is one
- *     load.  A narrow tile of 3 rows and 3 vectors serves a C of NR + 1 .. NR + VLP
- *     columns (a 10-output float layer) in one pass with A read in place, where two
- *     MR x NR panels would spend 4 vectors a row.  A column tile serves 9..10 double
- *     columns (FN(run_cols)): rows of C as two vectors, 5 columns a tile, A packed once
- *     (m-major) and B splat, where 3 panels of 4 would pack all of A twice and compute 12.
+ *     load.  A column tile serves 9..12 float / 9..10 double columns (a 10-output
+ *     layer; FN(run_cols)): rows of C as two vectors, 6 / 5 columns a tile, two tiles a
+ *     row panel, A m-major (packed once by transposes, or its contiguous columns read in
+ *     place) and B splat, where NR-wide panels would pack all of A VLP times and compute
+ *     16 / 12 columns (float, 256x128 @ 128x10: 1.05x the 3-row narrow tile, 1.25x
+ *     with A given transposed).  A narrow tile of 3 rows and 3 vectors serves 5..6
+ *     double columns in one pass with A read in place, where two MR x NR panels would
+ *     spend 4 vectors a row.
  *   NEON (32 registers, FMA): 8x12 float / 6x6 double (24 and 18 accumulators); packed
  *     A holds each value once (PACK_A_LANES == 1) and a step multiplies by its lanes
  *     (`fmla v, v, v.s[l]`).  Three vectors wide, a 10-output layer is one panel.
@@ -139,20 +142,21 @@ FN(tile_body)(ptrdiff_t kc, const T *a, ptrdiff_t ars, ptrdiff_t acs, int packed
 }
 
 #ifdef COLS_W
-/* The column tile (SSE2, double): C(i, j) for i < mr <= COLS_M, j < nr <= COLS_W, held as
- * two vectors along m a column, from kc steps of an m-major packed A (step p: COLS_M
- * values at a + p * COLS_M) and a splat-packed B (B(p, j) VLP times at b + p * bs + j *
- * VLP, COLS_W columns, zero padded).  A vector of A serves COLS_W columns, a load of B
- * two vectors, so neither is packed VLP times the whole A (which NR-wide panels need). */
-static FNN_FORCE_INLINE void FN(cols_body)(ptrdiff_t kc, const T *a, const T *b, ptrdiff_t bs, T *c,
-                                           ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t mr, ptrdiff_t nr,
-                                           const FN(epi_t) *e)
+/* The column tile (SSE2): C(i, j) for i < mr <= COLS_M, j < nr <= COLS_W, held as two
+ * vectors along m a column, from kc steps of an m-major A (step p: COLS_M values at a + p
+ * * as: packed, or contiguous columns read in place) and a splat-packed B (B(p, j) VLP
+ * times at b + p * bs + j * VLP, COLS_W columns, zero padded).  A vector of A serves
+ * COLS_W columns, a load of B two vectors, so neither is packed VLP times the whole A
+ * (which NR-wide panels need). */
+static FNN_FORCE_INLINE void FN(cols_body)(ptrdiff_t kc, const T *a, ptrdiff_t as, const T *b,
+                                           ptrdiff_t bs, T *c, ptrdiff_t rsc, ptrdiff_t csc,
+                                           ptrdiff_t mr, ptrdiff_t nr, const FN(epi_t) *e)
 {
     FN(vec) acc[2][COLS_W];
 #pragma GCC unroll 8
     for (int j = 0; j < COLS_W; j++) acc[0][j] = acc[1][j] = (FN(vec)){0};
 #pragma GCC unroll 4
-    for (ptrdiff_t p = 0; p < kc; p++, a += COLS_M, b += bs) {
+    for (ptrdiff_t p = 0; p < kc; p++, a += as, b += bs) {
         FN(vec) a0, a1;
         memcpy(&a0, a, sizeof a0);
         memcpy(&a1, a + VLP, sizeof a1);
@@ -171,29 +175,53 @@ static FNN_FORCE_INLINE void FN(cols_body)(ptrdiff_t kc, const T *a, const T *b,
     FN(store_tile)(t, COLS_W, mr, nr, c, rsc, csc, e);
 }
 
+/* r[q] (row q of a VLP x VLP block) becomes column q: unpacks where the compiler has
+ * __builtin_shufflevector (GCC 12, Clang), else lane by lane. */
+static FNN_FORCE_INLINE void FN(transpose)(FN(vec) *r)
+{
+#if (defined(__clang__) || __GNUC__ >= 12) && VLP == 4
+    const FN(vec) t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
+    const FN(vec) t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
+    const FN(vec) t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
+    const FN(vec) t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
+    r[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+    r[1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    r[2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+    r[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+#elif (defined(__clang__) || __GNUC__ >= 12) && VLP == 2
+    const FN(vec) t0 = __builtin_shufflevector(r[0], r[1], 0, 2);
+    r[1] = __builtin_shufflevector(r[0], r[1], 1, 3);
+    r[0] = t0;
+#else
+    FN(vec) x[VLP];
+    for (int l = 0; l < VLP; l++)
+        for (int q = 0; q < VLP; q++) x[l][q] = r[q][l];
+    memcpy(r, x, sizeof x);
+#endif
+}
+
 /* Pack the mc x kc block A(i, p) = a[i * rsa + p * csa] m-major in COLS_M-tall panels
  * (element (i, p) of panel q at q * COLS_M * kc + p * COLS_M + i), zero padded; full
  * panels of contiguous rows by VLP x VLP transposes. */
 static void FN(pack_a_cols)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, ptrdiff_t csa,
                             T *dst)
 {
-    for (ptrdiff_t i0 = 0; i0 < mc; i0 += COLS_M, dst += COLS_M * kc) {
+    for (ptrdiff_t i0 = 0; i0 < mc; i0 += COLS_M) {
         const ptrdiff_t mr = FNN_MIN(COLS_M, mc - i0);
         const T *src = a + i0 * rsa;
+        T *d = dst + i0 * kc;
         ptrdiff_t p = 0;
         if (mr == COLS_M && csa == 1)
-            for (; p + VLP <= kc; p += VLP) {
-                FN(vec) r[COLS_M], x;
-                for (int i = 0; i < COLS_M; i++) memcpy(&r[i], src + i * rsa + p, sizeof r[i]);
-                for (int l = 0; l < VLP; l++)
-                    for (int g = 0; g < COLS_M; g += VLP) {
-                        for (int q = 0; q < VLP; q++) x[q] = r[g + q][l];
-                        memcpy(dst + (p + l) * COLS_M + g, &x, sizeof x);
-                    }
-            }
+            for (; p + VLP <= kc; p += VLP)
+                for (int g = 0; g < COLS_M; g += VLP) {
+                    FN(vec) r[VLP];
+                    for (int q = 0; q < VLP; q++) memcpy(&r[q], src + (g + q) * rsa + p, sizeof r[q]);
+                    FN(transpose)(r);
+                    for (int l = 0; l < VLP; l++) memcpy(d + (p + l) * COLS_M + g, &r[l], sizeof r[l]);
+                }
         for (; p < kc; p++)
             for (ptrdiff_t i = 0; i < COLS_M; i++)
-                dst[p * COLS_M + i] = i < mr ? src[i * rsa + p * csa] : (T)0;
+                d[p * COLS_M + i] = i < mr ? src[i * rsa + p * csa] : (T)0;
     }
 }
 
@@ -226,6 +254,7 @@ static int FN(run_cols)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff
     const T *a = g->a + m0 * g->rsa, *b = g->b + n0 * g->csb, *bias = g->bias ? g->bias + n0 : NULL;
     T *c = g->c + m0 * g->rsc + n0 * g->csc;
     FN(epi_t) e = {g->alpha, g->beta, g->slope, NULL, g->act}, e1;
+    const int a_in_place = g->rsa == 1; /* columns of A contiguous: full panels read in place */
     const ptrdiff_t kstep = FN(k_step)(k);
     for (ptrdiff_t pc = 0; pc < k; pc += kstep) {
         const ptrdiff_t kc = FNN_MIN(kstep, k - pc);
@@ -238,14 +267,24 @@ static int FN(run_cols)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff
         e1.bias = e.bias ? e.bias + COLS_W : NULL;
         for (ptrdiff_t ic = 0; ic < m; ic += MC) {
             const ptrdiff_t mc = FNN_MIN(MC, m - ic);
-            FN(pack_a_cols)(mc, kc, a + ic * g->rsa + pc * g->csa, g->rsa, g->csa, bufa);
+            const T *ablk = a + ic * g->rsa + pc * g->csa;
+            if (!a_in_place)
+                FN(pack_a_cols)(mc, kc, ablk, g->rsa, g->csa, bufa);
             for (ptrdiff_t ir = 0; ir < mc; ir += COLS_M) {
                 const ptrdiff_t mr = FNN_MIN(COLS_M, mc - ir);
                 const T *ap = bufa + ir * kc;
+                ptrdiff_t as = COLS_M;
+                if (a_in_place && mr == COLS_M) {
+                    ap = ablk + ir;
+                    as = g->csa;
+                } else if (a_in_place) { /* the partial last panel: packed, zero padded */
+                    FN(pack_a_cols)(mr, kc, ablk + ir, 1, g->csa, bufa);
+                    ap = bufa;
+                }
                 T *cp = c + (ic + ir) * g->rsc;
-                FN(cols_body)(kc, ap, bufb, bs, cp, g->rsc, g->csc, mr, COLS_W, &e);
-                FN(cols_body)(kc, ap, bufb + COLS_W * VLP, bs, cp + COLS_W * g->csc, g->rsc, g->csc, mr,
-                              n - COLS_W, &e1);
+                FN(cols_body)(kc, ap, as, bufb, bs, cp, g->rsc, g->csc, mr, COLS_W, &e);
+                FN(cols_body)(kc, ap, as, bufb + COLS_W * VLP, bs, cp + COLS_W * g->csc, g->rsc,
+                              g->csc, mr, n - COLS_W, &e1);
             }
         }
     }
@@ -257,8 +296,9 @@ static int FN(run_cols)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff
 #endif
 
 /* This path's tiles beside MR x NR, as fnn_gemm_blocking entries {rows, min_cols,
- * max_cols}: SSE2's narrow tile (NARROW_M rows, NV + 1 vectors); none on NEON. */
-#if PACK_A_LANES == 1
+ * max_cols}: SSE2's narrow tile (NARROW_M rows, NV + 1 vectors) where the column tile
+ * does not serve its widths (double); none on NEON. */
+#if PACK_A_LANES == 1 || (defined(COLS_MIN) && COLS_MIN <= NR + 1) /* (or the column tile's) */
 #define PATH_N_NARROW 0
 #define PATH_NARROW_TILES {{0, 0, 0}}
 #else
