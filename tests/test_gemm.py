@@ -314,6 +314,31 @@ def test_b_in_place_or_packed_same_bits(kmod, dtype, limit, width):
                       "relu")
     assert_close(packed, want, k, a, b)
 
+def direct_a_shapes(b):
+    """(rows, columns, depth) of C on both sides of the limits of the driver's rule that
+    reads row-major A in place (csrc/gemm.c, FNN_GEMM_DIRECT_A_*: at least 96 rows, whole
+    NR-wide panels, at most 16 of them, on the AVX2 path): rows 95 and 96, a partial last
+    panel, 16 and 17 panels, one and several depth blocks."""
+    nr, kc = b["NR"], b["KC"]
+    return [(95, 3 * nr, kc + 5), (96, 3 * nr, 37), (101, 6 * nr, 2 * kc + 3),
+            (150, 3 * nr + 1, 40), (200, 16 * nr, 61), (97, 17 * nr, 29)]
+
+
+@over_blocking("m, n, k", direct_a_shapes)
+def test_a_in_place_or_packed_same_bits(kmod, dtype, m, n, k):
+    """Row-major A (read in place where the rule says so) and the same A as a column-major
+    view (always packed) give the same bits, with bias and activation, and match NumPy."""
+    rng = np.random.default_rng(m + n + k)
+    a, b, bias = rand(rng, (m, k), dtype), rand(rng, (k, n), dtype), rand(rng, n, dtype)
+    with fastnn.set_num_threads(1):
+        row_major = kmod.linear(a, b, bias, "relu")
+        column_major = kmod.linear(np.asfortranarray(a), b, bias, "relu")
+    np.testing.assert_array_equal(row_major, column_major)
+    want = ref.linear(a.astype(np.float64), b.astype(np.float64), bias.astype(np.float64),
+                      "relu")
+    assert_close(row_major, want, k, a, b)
+
+
 def test_blocking_table(kmod):
     """GEMM_BLOCKING: every key, block sizes that hold whole tiles, tiles that fit the
     panels they serve; the x86 paths have their narrow and row-pair tiles."""

@@ -23,7 +23,8 @@
  * widths on loops of its own, FN(run_cols), with A and B packed for it.
  * Skinny products skip packing an operand that would be used too few times: the
  * micro-kernel then reads A through its strides (n <= 2 NR), or unit-stride B in
- * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M and its variants).
+ * place when C has few rows (see FNN_GEMM_DIRECT_B_MAX_M and its variants); so does
+ * row-major A on C of whole panels where that measured faster (FNN_GEMM_DIRECT_A_MIN_M).
  */
 
 /* What the micro-kernel does with its tile: c = act(alpha * acc + beta * c + bias). */
@@ -304,10 +305,13 @@ static int FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0
     if (FN(run_cols)(g, m0, m1, n0, n1))
         return 0;
 #endif
-    /* Packing A pays when each A micro-panel serves more than two B micro-panels.
+    /* Packing A pays when each A micro-panel serves more than two B micro-panels, unless
+     * row-major A is read in place on whole panels (FNN_GEMM_DIRECT_A_MIN_M, gemm.c).
      * Unit-stride B is read in place for few rows (only a partial last panel is
      * packed), see FNN_GEMM_DIRECT_B_MAX_M and its variants. */
-    int pack_a = n > 2 * NR;
+    const int direct_a = FNN_GEMM_DIRECT_A_MIN_M && csa == 1 && !ri && !ci && n % NR == 0 &&
+                         n <= FNN_GEMM_DIRECT_A_MAX_PANELS * NR && m >= FNN_GEMM_DIRECT_A_MIN_M;
+    int pack_a = n > 2 * NR && !direct_a;
     const ptrdiff_t row_bytes = rsb * (ptrdiff_t)sizeof(T);
     int direct_b = pack_a && csb == 1 &&
                    m <= (row_bytes % 4096 == 0 ? FNN_GEMM_DIRECT_B_MAX_M_4K
