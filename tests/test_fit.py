@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import _dispatch, _training
+from fastnn import _checks, _dispatch, _training
 from fastnn import reference as R
 
 from _helpers import (LOSSES, NUMPY_TRAINING_TOL, OPTIMIZERS, TRAINING_TOL, assert_close,
@@ -147,11 +147,42 @@ def _bad_fit_cases():
         "negative label": (X, np.where(y == 0, -1, y), ValueError, "outside"),
         "float labels": (X, y.astype(float), TypeError, "integer"),
         "nan": (Xnan, y, ValueError, "NaN"),
+        "inf": (np.where(Xnan != Xnan, np.inf, X), y, ValueError, "NaN or infinity"),
+        "-inf and inf": (np.where(Xnan != Xnan, -np.inf, np.where(X == X.max(), np.inf, X)), y,
+                         ValueError, "NaN or infinity"),
         "empty": (X[:0], y[:0], ValueError, "empty"),
         "list": (X.tolist(), y, TypeError, "ndarray"),
         "1-D X": (X[:, 0], y, ValueError, "2-D"),
         "strings": (X.astype(str), y, TypeError, "numbers"),
     }
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_equals_isfinite(dtype):
+    """The finite check of X (a sum first, element by element only when the sum is not
+    finite) against np.isfinite(x).all(): NaN, infinities of either sign (alone and
+    cancelling into a NaN sum), finite values whose sum overflows, empty arrays."""
+    big = np.finfo(dtype).max
+    rng = np.random.default_rng(0)
+    cases = [np.zeros((0, 3), dtype), np.ones((4, 5), dtype), rng.standard_normal((7, 13)).astype(dtype),
+             np.full((3, 4), big, dtype), np.array([[big, -big, big, big]], dtype)]
+    for special in [np.nan, np.inf, -np.inf]:
+        x = rng.standard_normal((9, 11)).astype(dtype)
+        x[5, 7] = special
+        cases += [x, np.full((2, 3), big, dtype)]
+        cases[-1][1, 2] = special
+    cancelling = np.ones((3, 3), dtype)
+    cancelling[0, 0], cancelling[2, 1] = np.inf, -np.inf
+    cases.append(cancelling)
+    for x in cases:
+        assert _checks.all_finite(x) == bool(np.isfinite(x).all()), x
+
+
+def test_check_x_accepts_finite_values_whose_sum_overflows():
+    X = np.full((20, 5), np.finfo(np.float32).max / 4, np.float32)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.add.reduce(X, axis=None))
+    np.testing.assert_array_equal(mlp([5, 8, 3])._check_x(X), X)
 
 
 @pytest.mark.parametrize("case", sorted(_bad_fit_cases()))

@@ -351,7 +351,7 @@ def test_tags_are_sklearns(params):
     (np.float32, "float64", np.float64)])
 def test_training_dtype(solver, input_dtype, dtype, trained):
     """dtype=None trains in the input's dtype (float32 stays float32, anything else
-    float64, as scikit-learn; lbfgs always float64, as scikit-learn's); a dtype given
+    float64, as scikit-learn; lbfgs ends in float64, as scikit-learn's); a dtype given
     trains in it; warm starts keep it."""
     if solver == "lbfgs" and dtype is None:
         trained = np.float64

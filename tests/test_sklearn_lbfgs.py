@@ -171,9 +171,10 @@ def test_lbfgs_attributes_and_warning():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_lbfgs_trains_in_float64_or_the_dtype_given(dtype):
-    """dtype=None: float64 weights whatever the input, as scikit-learn's L-BFGS (which
-    unpacks its float64 parameter vector); dtype= trains in the dtype given."""
+def test_lbfgs_ends_in_float64_or_the_dtype_given(dtype):
+    """dtype=None: float64 weights whatever the input, as scikit-learn's L-BFGS (SciPy
+    returns a float64 vector), predictions then in float64; dtype= keeps the dtype
+    given."""
     X, y = _data("multiclass")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -189,8 +190,9 @@ def test_lbfgs_trains_in_float64_or_the_dtype_given(dtype):
 
 @pytest.mark.parametrize("kind", ["multiclass", "regression"])
 def test_lbfgs_on_float32_input_follows_sklearn(kind):
-    """float32 X: scikit-learn's L-BFGS steps in float64 from float32-rounded initial
-    weights; fastnn's the same, to rounding."""
+    """float32 X: SciPy hands scikit-learn's objective float32 weights (the dtype of
+    its starting point) and returns float64 ones; fastnn's the same, so both take the
+    steps (to float32 rounding) and end with float64 weights."""
     X, y = _data(kind)
     X = X.astype(np.float32)
     ours_cls, theirs_cls = ((MLPRegressor, neural_network.MLPRegressor) if kind == "regression"
@@ -199,10 +201,10 @@ def test_lbfgs_on_float32_input_follows_sklearn(kind):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours, theirs = ours_cls(**params).fit(X, y), theirs_cls(**params).fit(X, y)
-    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-7)
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=1e-5)
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         assert a.dtype == b.dtype == np.float64
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
 def test_lbfgs_verbose_prints_the_objective(capsys):

@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 
+from ._checks import all_finite
+
 __all__ = ["is_sparse", "is_csr", "as_csr"]
 
 #: the sparse formats the model layer accepts (CSC is converted to CSR)
@@ -39,6 +41,6 @@ def as_csr(x, dtype: np.dtype, name: str = "X"):
     x = x.tocsr()
     if x.dtype != dtype:
         x = x.astype(dtype)
-    if not np.isfinite(x.data).all():
+    if not all_finite(x.data):
         raise ValueError(f"{name} contains NaN or infinity")
     return x

@@ -282,9 +282,8 @@ def training_row(sizes: List[int], batch: int, n: int, lr: float = 0.01) -> tupl
 
 def sklearn_fit_row(data: str, n: int, solver: str = "adam", dropout: float = 0.0) -> tuple:
     """``MLPClassifier(hidden_layer_sizes=(100,))`` fit, fastnn.sklearn against
-    scikit-learn on the same float32 input (both then compute in float32, but L-BFGS in
-    float64 in both, as scikit-learn's does): adam with batch 200 for 20 epochs, or
-    L-BFGS for 200 iterations (``tol=0``).  With ``dropout``
+    scikit-learn on the same float32 input (both then compute in float32): adam with
+    batch 200 for 20 epochs, or L-BFGS for 200 iterations (``tol=0``).  With ``dropout``
     (adam only) fastnn alone: scikit-learn has no dropout."""
     full = {"digits": 1797, "synthetic": EPOCH_SAMPLES, "dense": LBFGS_SAMPLES}[data]
     width = {"digits": 64, "synthetic": 784, "dense": 100}[data]

@@ -21,6 +21,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._checks import all_finite
 from ._sparse import as_csr, is_sparse
 from ._training import make_epoch_runner
 from .callbacks import History, ProgressBar
@@ -128,7 +129,7 @@ class Sequential(Layer):
             raise ValueError(f"{name} has {X.shape[1]} features but the model expects "
                              f"{self.in_features}; received shape {X.shape}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not np.isfinite(X).all():
+        if not all_finite(X):
             raise ValueError(f"{name} contains NaN or infinity")
         return X
 

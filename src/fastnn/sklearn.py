@@ -31,9 +31,10 @@ How the scikit-learn objective maps onto fastnn:
   The last, smaller minibatch of an epoch uses the full ``batch_size`` here.
 * ``dtype``. With ``dtype=None`` (the default) training follows the input as in
   scikit-learn: float32 ``X`` trains in float32, anything else (float64, integers) in
-  float64, except that ``solver="lbfgs"`` trains in float64 whatever the input (from
-  initial weights rounded to the input's dtype), as scikit-learn's, whose L-BFGS unpacks
-  its float64 parameter vector into float64 weights.  ``dtype="float32"`` trains in float32 whatever the input (about twice the
+  float64.  ``solver="lbfgs"`` then ends, as scikit-learn's, with float64 weights
+  whatever the input: SciPy's L-BFGS-B evaluates the objective in the dtype of the
+  starting point (float32 weights: float32), and its result, float64, becomes the
+  weights (a later ``warm_start`` goes on in float64).  ``dtype="float32"`` trains in float32 whatever the input (about twice the
   speed of float64, accuracy indistinguishable on these models), ``"float64"`` in
   float64.  The weights are stored in the training dtype; ``warm_start`` and
   ``partial_fit`` go on in the dtype of the fitted network.
@@ -277,19 +278,18 @@ class _BaseMLP(BaseEstimator):
                          f"dtype={self.dtype!r}")
 
     # ------------------------------------------------------------------ the network
-    def _initialize(self, n_features, n_outputs, out_activation, rng, dtype, init_dtype):
-        """Build the network of ``dtype`` with scikit-learn's initialization (Glorot
-        uniform, bound ``sqrt(6 / (fan_in + fan_out))``, ``sqrt(2 / ...)`` for logistic, on
-        weights and intercepts alike, drawn in float64 and rounded to ``init_dtype``, the
-        input's) and reset every fitted attribute."""
+    def _initialize(self, n_features, n_outputs, out_activation, rng, dtype):
+        """Build the network with scikit-learn's initialization (Glorot uniform, bound
+        ``sqrt(6 / (fan_in + fan_out))``, ``sqrt(2 / ...)`` for logistic, on weights and
+        intercepts alike) and reset every fitted attribute."""
         sizes = [n_features, *self._hidden_sizes(), n_outputs]
         factor = 2.0 if self.activation == "logistic" else 6.0
         layers = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             dense = Dense(fan_in, fan_out, dtype=dtype, seed=0)
             bound = np.sqrt(factor / (fan_in + fan_out))
-            dense.weight = rng.uniform(-bound, bound, (fan_in, fan_out)).astype(init_dtype)
-            dense.bias = rng.uniform(-bound, bound, fan_out).astype(init_dtype)
+            dense.weight = rng.uniform(-bound, bound, (fan_in, fan_out))
+            dense.bias = rng.uniform(-bound, bound, fan_out)
             layers.append(dense)
             if i < len(sizes) - 2:
                 layers.append(_ACTIVATIONS[self.activation]())
@@ -418,11 +418,6 @@ class _BaseMLP(BaseEstimator):
             dtype = self._model.dtype
         X, y = validate_data(self, X, y, reset=reset, accept_sparse="csr", dtype=dtype,
                              order="C", multi_output=True, y_numeric=is_regressor(self))
-        input_dtype = X.dtype
-        if reset and self.solver == "lbfgs" and self.dtype is None:
-            # scikit-learn's L-BFGS unpacks its float64 parameter vector into the weights:
-            # float32 input trains (and the network predicts) in float64 there
-            X = X.astype(np.float64, copy=False)
         if not reset:
             self._check_same_network()
         Y, out_activation, y_val_source = self._targets(y, reset, incremental, classes,
@@ -430,7 +425,7 @@ class _BaseMLP(BaseEstimator):
         n_outputs = len(self.classes_) if out_activation == "softmax" else Y.shape[1]
         rng = check_random_state(self.random_state)
         if reset:
-            self._initialize(X.shape[1], n_outputs, out_activation, rng, X.dtype, input_dtype)
+            self._initialize(X.shape[1], n_outputs, out_activation, rng, X.dtype)
         elif n_outputs != self.n_outputs_:
             raise ValueError(f"y has {n_outputs} outputs but the model was fitted with "
                              f"{self.n_outputs_}")
@@ -502,6 +497,9 @@ class _BaseMLP(BaseEstimator):
                               callback=iteration_end if self.verbose else None,
                               options={"maxfun": self.max_fun, "maxiter": self.max_iter,
                                        "gtol": self.tol})
+        if self.dtype is None and self._model.dtype != np.float64:
+            self._widen_network()
+            params = self.coefs_ + self.intercepts_  # (what unpack writes)
         unpack(result.x)
         self.n_iter_ = min(int(result.nit), self.max_iter)
         self.loss_ = np.float64(result.fun)  # (a NumPy float, as scikit-learn's)
@@ -511,6 +509,20 @@ class _BaseMLP(BaseEstimator):
                           f"number of iterations (max_iter={self.max_iter}) or of loss "
                           f"evaluations (max_fun={self.max_fun}), or scale the data.",
                           ConvergenceWarning)
+
+    def _widen_network(self):
+        """The fitted network in float64, its weights converted (L-BFGS-B's result is then
+        stored unrounded, as scikit-learn stores it)."""
+        layers = []
+        for layer in self._model.layers:
+            if isinstance(layer, Dense):
+                wide = Dense(layer.in_features, layer.out_features, dtype=np.float64, seed=0)
+                wide.weight, wide.bias = layer.weight, layer.bias
+                layer = wide
+            layers.append(layer)
+        self._model = Sequential(layers)
+        self.coefs_ = [d.weight for d in self._dense()]
+        self.intercepts_ = [d.bias for d in self._dense()]
 
     def _fit_stochastic(self, X, Y, y_val_source, sample_weight, rng, incremental):
         """Epochs of minibatch SGD or Adam in fastnn's compiled epochs, with scikit-learn's

@@ -42,8 +42,9 @@ cdef dict _gemm_blocking(const fnn_gemm_blocking *b):
 #:               share) of that many columns with its rows as vectors, or None;
 #:   "skinny"    products of at most "max_rows" rows run unpacked, "col_block" columns
 #:               at a time;
-#:   "gemv"      products of at most "max_cols" columns (A with a unit stride) or rows
-#:               (B with unit row stride) run as matrix times vectors, or None.
+#:   "gemv"      products of at most "max_cols" columns (A with a unit stride; the most
+#:               when A is given transposed) or rows (B with unit row stride) run as
+#:               matrix times vectors, or None.
 GEMM_BLOCKING = {"float32": _gemm_blocking(fnn_sgemm_blocking()),
                  "float64": _gemm_blocking(fnn_dgemm_blocking())}
 

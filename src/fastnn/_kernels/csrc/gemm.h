@@ -70,8 +70,9 @@ typedef struct {
  *             columns, rows of C as vectors, A and B packed for it (rows == 0: none);
  *   skinny_m  products of at most this many rows run without packing, skinny_nb
  *             columns at a time (gemm_skinny.h);
- *   gemv_n    products of at most this many columns (A with a unit stride) or rows (B
- *             with unit row stride) run as matrix times vectors (gemm_gemv.h; 0: none). */
+ *   gemv_n    products of at most this many columns (A with a unit stride; the most
+ *             when A is given transposed) or rows (B with unit row stride) run as matrix
+ *             times vectors (gemm_gemv.h: GEMV_N, GEMV_DOT_N; 0: none). */
 typedef struct {
     int mr, nr, kc, mc, nc;
     int n_narrow;

@@ -1,37 +1,41 @@
-/* Matrix times a few vectors: C with at most GEMV_N columns (or rows), for one element
- * type of the x86 paths (a template like gemm_impl.h, which includes it: T, FN, ACT_FN,
- * VT, VOP, VBCAST, VMASK, VREDUCE, VL).  The register tiles of the blocked driver hold
- * VL columns of C a row, so one to four columns would leave most lanes idle; BLAS
- * libraries call gemv here.  Two forms, chosen from the strides alone:
+/* Matrix times a few vectors: C with at most GEMV_N columns (GEMV_DOT_N, or rows, in the
+ * dot form), for one element type of the x86 paths (a template like gemm_impl.h, which
+ * includes it: T, FN, ACT_FN, VT, VOP, VBCAST, VMASK, VREDUCE, VL).  The register tiles
+ * of the blocked driver hold VL columns of C a row, so one to four columns would leave
+ * most lanes idle; BLAS libraries call gemv here.  Two forms, chosen from the strides
+ * alone:
  *
- *   dot form   rows of A contiguous (csa == 1), n <= GEMV_N; by symmetry (C^T = B^T A^T)
- *              columns of B contiguous (rsb == 1), m <= GEMV_N.  C(r, j) is the dot
- *              product of row r of X (A, or B^T) with vector j (a column of B, or a row
- *              of A, packed contiguous and zero padded).  R rows of X a step, each row's
- *              VL values read once for all N vectors, VL products a lane by FMA across k,
- *              the R * N horizontal sums at the end (VREDUCE, a fixed order);
+ *   dot form   rows of A contiguous (csa == 1), n <= GEMV_DOT_N; by symmetry (C^T = B^T
+ *              A^T) columns of B contiguous (rsb == 1), m <= GEMV_DOT_N.  C(r, j) is the
+ *              dot product of row r of X (A, or B^T) with vector j (a column of B, or a
+ *              row of A, packed contiguous and zero padded).  R rows of X a step, each
+ *              row's VL values read once for all N vectors, VL products a lane by FMA
+ *              across k, the R * N horizontal sums at the end (VREDUCE, a fixed order);
  *   axpy form  columns of A contiguous (rsa == 1: A given transposed), n <= GEMV_N.
  *              V vectors of VL rows of C a step: acc(v, j) += A(rows of v, p) * B(p, j),
  *              B broadcast; one FMA chain over p per element.
  *
- * R * N (or V * N) is 6 to 10 accumulators (up to 24 with AVX-512's 32 registers),
- * enough to keep both FMA pipes busy.  float32 also takes 5 to 7 columns (8 with
- * AVX-512's registers), where the narrow tile (gemm_ukr_avx2.h) would leave lanes idle
- * or spend a broadcast per FMA (256x128 @ 128xn, CPU time: n = 5, 6 1.3x faster here;
- * n = 7 1.0-1.3x, n = 8 on AVX-512 1.0-1.2x; on AVX2 8 columns stay on the narrow tile,
- * faster there, and float64's narrow tiles for 5..8 columns waste no lane).  Each
+ * R * N (or V * N) is 6 to 12 accumulators (up to 24 with AVX-512's 32 registers),
+ * enough to keep both FMA pipes busy.  Beyond 4 columns the forms compete with the
+ * narrow tiles (gemm_ukr_avx2.h), which leave lanes idle or spend a broadcast per FMA;
+ * measured (256x128 @ 128xn, CPU time, against them): float32 5-6 columns 1.3x faster
+ * in both forms, 7 columns 1.0-1.2x (dot) and 1.3-1.4x (axpy), 8 columns on AVX-512
+ * 1.0x (dot) and 1.2x (axpy), on AVX2 1.05x (axpy; its dot form 0.9x: the narrow tile
+ * keeps them); float64 axpy 5-6 columns 1.15-1.4x, 7 on AVX-512 1.15x, while its dot
+ * form lost to the narrow tiles from 5 columns on (AVX-512: 0.86-0.96x).  Each
  * element's arithmetic depends on the shape alone (rows past m repeat a row or are
  * masked, and are not stored), and threads take whole blocks of rows: the result is
  * bitwise identical for every thread count.  k is not blocked (one chain, or VL chains
  * summed at the end, over all of k).
  */
-/* most columns (rows) of C; exported in FN(blocking) */
-#if VL == 8 && defined(WT)
-#define GEMV_N 8
-#elif VL == 8
-#define GEMV_N 7
+/* most columns of C in the axpy form (exported in FN(blocking)), and most columns (rows)
+ * in the dot form */
+#if defined(WT)
+#define GEMV_N (VL == 8 ? 8 : 7)
+#define GEMV_DOT_N (VL == 8 ? 8 : 4)
 #else
-#define GEMV_N 4
+#define GEMV_N (VL == 8 ? 8 : 6)
+#define GEMV_DOT_N (VL == 8 ? 7 : 4)
 #endif
 #define GEMV_ROWS 8   /* most rows of X a dot-form step */
 #define GEMV_SUMS 24  /* most accumulators of a block (R * N rounded up to VL, or V * N) */
@@ -300,7 +304,7 @@ static FNN_NOINLINE void FN(gemv_dot)(const FN(args_t) *g, ptrdiff_t rows, const
 #ifdef WT
     case 3: GEMV_DOT(4, 3); break;
     case 4: GEMV_DOT(4, 4); break;
-#if GEMV_N > 4
+#if GEMV_DOT_N > 4
     case 5: GEMV_DOT(4, 5); break;
     case 6: GEMV_DOT(4, 6); break;
     case 7: GEMV_DOT(3, 7); break;
@@ -309,7 +313,7 @@ static FNN_NOINLINE void FN(gemv_dot)(const FN(args_t) *g, ptrdiff_t rows, const
 #else
     case 3: GEMV_DOT(2, 3); break;
     case 4: GEMV_DOT(3, 4); break;
-#if GEMV_N > 4
+#if GEMV_DOT_N > 4
     case 5: GEMV_DOT(2, 5); break;
     case 6: GEMV_DOT(2, 6); break;
     case 7: GEMV_DOT(1, 7); break;
@@ -344,15 +348,20 @@ static FNN_NOINLINE void FN(gemv_axpy)(const FN(args_t) *g)
 #else
     case 4: GEMV_AXPY(3, 4); break;
 #endif
-#if GEMV_N > 4 && defined(WT)
+#if defined(WT)
     case 5: GEMV_AXPY(4, 5); break;
     case 6: GEMV_AXPY(4, 6); break;
     case 7: GEMV_AXPY(3, 7); break;
+#if GEMV_N > 7
     case 8: GEMV_AXPY(3, 8); break;
-#elif GEMV_N > 4
+#endif
+#else
     case 5: GEMV_AXPY(2, 5); break;
     case 6: GEMV_AXPY(2, 6); break;
+#if GEMV_N > 6
     case 7: GEMV_AXPY(1, 7); break;
+    case 8: GEMV_AXPY(1, 8); break;
+#endif
 #endif
     }
 #undef GEMV_AXPY
@@ -364,11 +373,11 @@ static int FN(gemv_form)(const FN(args_t) *g)
 {
     if (g->k < 1)
         return 0;
-    if (g->n <= GEMV_N && g->csa == 1)
+    if (g->n <= GEMV_DOT_N && g->csa == 1)
         return 1;
     if (g->n <= GEMV_N && g->rsa == 1)
         return 2;
-    return g->m <= GEMV_N && g->rsb == 1 ? 3 : 0;
+    return g->m <= GEMV_DOT_N && g->rsb == 1 ? 3 : 0;
 }
 
 /* Run the product as matrix times vectors when its shape and strides fit one of the
@@ -398,6 +407,7 @@ static int FN(gemv)(const FN(args_t) *g)
 
 #undef GEMV_ROWS
 #undef GEMV_VECS
+#undef GEMV_DOT_N
 #undef GEMV_LEAD_VECS
 #undef GEMV_SUMS
 #undef GEMV_FITS
