@@ -168,6 +168,14 @@ static FNN_FORCE_INLINE void FN(cols_body)(ptrdiff_t kc, const T *a, ptrdiff_t a
             acc[1][j] += a1 * bj;
         }
     }
+    if (mr == COLS_M && nr == COLS_W && csc == 1 && e->alpha == (T)1 && e->beta == (T)0 &&
+        !e->bias && e->act == FNN_ACT_IDENTITY) { /* the plain product: lanes stored to C */
+#pragma GCC unroll 8
+        for (int i = 0; i < COLS_M; i++)
+#pragma GCC unroll 8
+            for (int j = 0; j < COLS_W; j++) c[i * rsc + j] = acc[i / VLP][j][i % VLP];
+        return;
+    }
     _Alignas(64) T t[COLS_M * COLS_W];
     for (int i = 0; i < COLS_M; i++)
 #pragma GCC unroll 8
