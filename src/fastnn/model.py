@@ -162,7 +162,7 @@ class Sequential(Layer):
             raise ValueError(f"sample_weight must hold one number per sample ({n},); "
                              f"received shape {w.shape}, dtype {w.dtype}")
         w = np.array(w, dtype=self.dtype, order="C")
-        if not np.isfinite(w).all():
+        if not all_finite(w):
             raise ValueError("sample_weight must be finite")
         return w
 

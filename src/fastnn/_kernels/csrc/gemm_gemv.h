@@ -345,10 +345,6 @@ static FNN_NOINLINE void FN(gemv_axpy)(const FN(args_t) *g)
     case 3: GEMV_AXPY(3, 3); break;
 #ifdef WT
     case 4: GEMV_AXPY(4, 4); break;
-#else
-    case 4: GEMV_AXPY(3, 4); break;
-#endif
-#if defined(WT)
     case 5: GEMV_AXPY(4, 5); break;
     case 6: GEMV_AXPY(4, 6); break;
     case 7: GEMV_AXPY(3, 7); break;
@@ -356,6 +352,7 @@ static FNN_NOINLINE void FN(gemv_axpy)(const FN(args_t) *g)
     case 8: GEMV_AXPY(3, 8); break;
 #endif
 #else
+    case 4: GEMV_AXPY(3, 4); break;
     case 5: GEMV_AXPY(2, 5); break;
     case 6: GEMV_AXPY(2, 6); break;
 #if GEMV_N > 6
