@@ -85,7 +85,10 @@ def test_epoch_loss_is_exact_at_zero_learning_rate():
 def test_epoch_loss_decreases_and_is_off_by_default():
     model = _model(planted_corpus(), sg=1, compute_loss=True)
     losses = model.epoch_losses
-    assert len(losses) == 5 and all(a > b for a, b in zip(losses, losses[1:]))
+    # falls, then plateaus: the loss sums over random negatives, so a plateau's epochs
+    # differ by noise (skip-gram's negatives drawn per pair: +0.09% from epoch 3 to 4)
+    assert len(losses) == 5 and losses[0] > 1.2 * losses[1] and losses[-1] < losses[1]
+    assert all(b < 1.005 * a for a, b in zip(losses, losses[1:]))
     assert _model(planted_corpus(100)).get_latest_training_loss() == 0.0
 
 

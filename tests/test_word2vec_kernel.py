@@ -46,7 +46,8 @@ def test_update_matches_reference(kmod, sg, cbow_mean, dim):
 
 def test_update_repeated_words(kmod):
     """Context words and negatives that repeat (also the centre among the contexts'
-    rows of the other matrix) add up their updates, as np.add.at does."""
+    rows of the other matrix) add up their updates, as np.add.at does (skip-gram: pair
+    after pair)."""
     rng = np.random.default_rng(1)
     for sg in (0, 1):
         syn0, syn1 = _vectors(rng, 4, 9)
@@ -150,6 +151,32 @@ def test_train_reproducible_and_seeded(kmod):
         results.append((syn0, syn1, loss))
     assert np.array_equal(results[0][0], results[1][0]) and results[0][2] == results[1][2]
     assert not np.array_equal(results[0][0], results[2][0])
+
+
+@pytest.mark.parametrize("sg,cbow_mean", [(1, 1), (0, 1), (0, 0)], ids=["sg", "cbow-mean", "cbow-sum"])
+def test_train_matches_reference_draw_for_draw(kmod, sg, cbow_mean):
+    """The trainer on one thread against the NumPy reference of its arithmetic and random
+    stream: subsampling, window shrink, learning-rate decay, and the negatives (drawn
+    per (context, centre) pair in skip-gram: shared ones would change every row)."""
+    rng = np.random.default_rng(8)
+    vocab, dim = 11, 7
+    cum, sample = _tables(rng.integers(1, 60, vocab))
+    sample[[0, 3]] = [2 ** 31, 2 ** 30]  # words 0 and 3 kept half and a quarter the time
+    tokens = rng.integers(0, vocab, 90).astype(np.int32)
+    sent = np.array([0, 1, 13, 30, 31, 52, 90], dtype=np.int64)
+    chunks = np.array([0, 2, 3, 6], dtype=np.int64)
+    syn0, syn1 = _vectors(rng, vocab, dim)
+    k0, k1, r0, r1 = syn0.copy(), syn1.copy(), syn0.copy(), syn1.copy()
+    args = dict(sg=sg, cbow_mean=cbow_mean, window=3, negative=4, alpha=0.2, min_alpha=0.01,
+                words_before=40, total_words=200, seed=11)
+    got = kmod.word2vec_train(k0, k1, cum, sample, tokens, sent, chunks, 0, 3,
+                              compute_loss=True, threads=1, **args)
+    want = reference.word2vec_train(r0, r1, cum, sample, tokens, sent, chunks, 0, 3, **args)
+    assert got[1:] == want[1:] and want[2] < want[1]
+    assert got[0] == pytest.approx(want[0], rel=1e-5)
+    np.testing.assert_allclose(k0, r0, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(k1, r1, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(k0, syn0, atol=1e-3) and not np.allclose(k1, syn1, atol=1e-3)
 
 
 def test_train_threads_cover_the_corpus(kmod):

@@ -281,8 +281,8 @@ class Word2Vec:
     the unigram^``ns_exponent`` distribution, SGD descends
     ``-log sigmoid(u_w . v) - sum_n log sigmoid(-u_n . v)`` where ``v`` is the input
     vector of a context word (skip-gram) or the mean (sum with ``cbow_mean=0``) of
-    the context (CBOW), and ``u`` are the output vectors (``syn1neg``).  The negatives
-    are shared by the whole window of a centre word (Ji et al. 2016).
+    the context (CBOW), and ``u`` are the output vectors (``syn1neg``).  Skip-gram draws
+    the negatives for each (context, centre) pair, CBOW once per centre word.
 
     ``sentences`` (a re-iterable of token lists) or ``corpus_file`` (a text file, one
     sentence a line, tokens separated by ASCII whitespace, ``.gz`` allowed) start

@@ -4,13 +4,14 @@
  * Training follows word2vec.c and gensim: per sentence, frequent words are dropped with
  * probability 1 - sample_int[w] / 2^32; per kept centre word the window shrinks to a
  * random half-width in 1..window; negatives are drawn from the unigram^ns_exponent
- * distribution (cumulative table + binary search).  The negatives are shared by the
- * whole window of a centre word (Ji et al. 2016): skip-gram then updates
- *     F = C O^T      (C: the context rows of syn0, O: centre + negative rows of syn1)
- *     G = alpha (labels - sigmoid(F))
- *     syn1[outs] += G^T C,   syn0[ctx] += G O
- * as small matrix products; CBOW updates from h = sum or mean of C.  All products of
- * one update read the rows as they were before it (scatter-adds afterwards).
+ * distribution (cumulative table + binary search).  Skip-gram trains each (context,
+ * centre) pair with negatives of its own, as word2vec.c and gensim: the context row c of
+ * syn0 predicts the centre and negative rows O of syn1,
+ *     g = alpha (labels - sigmoid(O c)),   syn1[outs] += g c^T,   c += g O
+ * in one pass over the rows (sharing the negatives across the window, as Ji et al. 2016,
+ * was faster but lost Spearman on WordSim-353 after 5 epochs).  CBOW draws
+ * one set of negatives for the window's h = sum or mean of the context rows C.  The
+ * products of one update read the rows as they were before it (scatter-adds after).
  * Threads take chunks of sentences from a shared counter and update syn0/syn1 without
  * locks (Hogwild, as word2vec.c and gensim).  The random stream of chunk c is seeded
  * from (seed, c), so with one thread a run is reproducible. */
