@@ -44,6 +44,15 @@ def test_planted_groups(on_each_isa, sg, workers):
     assert_groups_found(model.wv)
 
 
+@pytest.mark.parametrize("sg", [1, 0], ids=["sg", "cbow"])
+def test_planted_groups_some_private_rows(monkeypatch, sg):
+    """Two workers training the 10 most frequent words' output rows in private copies
+    and the other 26 in place."""
+    monkeypatch.setattr(fastnn.word2vec, "HOT_ROW_BYTES", 8 * 16 * 10)
+    model = _model(planted_corpus(), sg=sg, workers=2)
+    assert_groups_found(model.wv)
+
+
 def test_planted_groups_cbow_sum_and_subsampling():
     model = _model(planted_corpus(), sg=0, cbow_mean=0, sample=1e-2, alpha=0.01)
     assert_groups_found(model.wv)

@@ -162,18 +162,27 @@ typedef struct {
     int32_t *outs;         /* centre + negatives: one row of negative + 1 per context word */
     int *n_out;            /* the words of each row of outs (a negative equal to the centre
                             * is dropped) */
+    float *own, *snap;     /* the thread's private rows 0..hot-1 of syn1, and the shared
+                            * rows as they were at its last sync */
+    ptrdiff_t hot;         /* 0: every row shared (one thread) */
 } scratch;
 
+/* Row w of syn1: the thread's private copy when w is one of its hot words. */
+static inline float *out_row(const fnn_w2v_model *m, const scratch *s, int32_t w)
+{
+    return (w < s->hot ? s->own : m->syn1) + (ptrdiff_t)w * m->dim;
+}
+
 /* Fetches the n_out output rows and the context row of a skip-gram pair into the cache. */
-static inline void prefetch_pair(const fnn_w2v_model *m, int32_t ctx, const int32_t *outs,
-                                 int n_out)
+static inline void prefetch_pair(const fnn_w2v_model *m, const scratch *s, int32_t ctx,
+                                 const int32_t *outs, int n_out)
 {
     const size_t bytes = sizeof(float) * (size_t)m->dim;
     const char *c = (const char *)(m->syn0 + (ptrdiff_t)ctx * m->dim);
     for (size_t k = 0; k < bytes; k += 64)
         __builtin_prefetch(c + k, 1);
     for (int b = 0; b < n_out; b++) {
-        const char *o = (const char *)(m->syn1 + (ptrdiff_t)outs[b] * m->dim);
+        const char *o = (const char *)out_row(m, s, outs[b]);
         for (size_t k = 0; k < bytes; k += 64)
             __builtin_prefetch(o + k, 1);
     }
@@ -230,9 +239,9 @@ static double update_sg(const fnn_w2v_model *m, scratch *s, int n_ctx, float alp
     for (int a = 0; a < n_ctx; a++) {
         const int32_t *outs = s->outs + a * stride;
         if (a + 1 < n_ctx)
-            prefetch_pair(m, s->ctx[a + 1], outs + stride, s->n_out[a + 1]);
+            prefetch_pair(m, s, s->ctx[a + 1], outs + stride, s->n_out[a + 1]);
         for (int b = 0; b < s->n_out[a]; b++)
-            s->orow[b] = m->syn1 + (ptrdiff_t)outs[b] * m->dim;
+            s->orow[b] = out_row(m, s, outs[b]);
         loss += update_pair(m, m->syn0 + (ptrdiff_t)s->ctx[a] * m->dim, s->orow, s->n_out[a],
                             alpha, s->f);
     }
@@ -250,7 +259,7 @@ static double update_cbow(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_o
     for (int a = 0; a < n_ctx; a++)
         s->crow[a] = m->syn0 + (ptrdiff_t)s->ctx[a] * d;
     for (int b = 0; b < n_out; b++)
-        s->orow[b] = m->syn1 + (ptrdiff_t)s->outs[b] * d;
+        s->orow[b] = out_row(m, s, s->outs[b]);
     memset(h, 0, sizeof(float) * (size_t)(2 * d));
     for (int a = 0; a < n_ctx; a++)
         for (ptrdiff_t j = 0; j < d; j++)
@@ -315,6 +324,8 @@ static int scratch_alloc(const fnn_w2v_model *m, scratch *s)
     s->ctx = s->kept + FNN_W2V_MAX_SENTENCE;
     s->outs = s->ctx + nc;
     s->n_out = (int *)(s->outs + nc * no);
+    s->own = s->snap = NULL;
+    s->hot = 0;
     return 0;
 }
 
@@ -350,6 +361,25 @@ void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, in
     uint64_t rng = splitmix64(seed) | 1u;
     for (int64_t i = 0; i < n; i++)
         out[i] = draw_negative(m, &rng);
+}
+
+/* ---------------------------------------------------------------- private hot rows */
+/* shared += own - snap, then own = snap = shared, one thread at a time: the thread's
+ * updates since its last sync reach the shared rows and the other threads' synced ones
+ * reach its copy (at the start own == snap: the shared rows are copied in). */
+static void sync_hot(const fnn_w2v_model *m, scratch *s)
+{
+    float *shared = m->syn1, *own = s->own, *snap = s->snap;
+    const size_t n = (size_t)(s->hot * m->dim);
+#if FNN_OPENMP
+#pragma omp critical(fnn_w2v_sync_hot)
+#endif
+    for (size_t i = 0; i < n; i++) {
+        const float v = shared[i] + (own[i] - snap[i]);
+        shared[i] = v;
+        own[i] = v;
+        snap[i] = v;
+    }
 }
 
 /* ---------------------------------------------------------------- one sentence */
@@ -406,7 +436,8 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
     int64_t next = c0, done = 0, effective = 0;
     double loss = 0;
     int failed = 0;
-    (void)threads;
+    const ptrdiff_t hot = threads < 2 || !m->hot ? 0
+                          : m->hot_rows < m->vocab ? m->hot_rows : m->vocab;
 #if FNN_OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : loss, effective)
 #endif
@@ -420,7 +451,20 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
         const double span = plan.alpha - plan.min_alpha;
         const double total = plan.total_words > 0 ? (double)plan.total_words : 1.0;
         scratch s;
-        int ok = scratch_alloc(&model, &s) == 0;
+        int ok = scratch_alloc(&model, &s) == 0, unsynced = 0;
+        if (ok && hot > 0) {
+#if FNN_OPENMP
+            const size_t t = (size_t)omp_get_thread_num();
+#else
+            const size_t t = 0;
+#endif
+            s.hot = hot;
+            s.own = model.hot + t * 2 * (size_t)(model.hot_rows * model.dim);
+            s.snap = s.own + (size_t)(model.hot_rows * model.dim);
+            memset(s.own, 0, sizeof(float) * (size_t)(hot * model.dim));
+            memset(s.snap, 0, sizeof(float) * (size_t)(hot * model.dim));
+            sync_hot(&model, &s);
+        }
         if (!ok) {
 #if FNN_OPENMP
 #pragma omp atomic write
@@ -465,7 +509,13 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 #pragma omp atomic update
 #endif
             done += mine;
+            if (hot > 0 && ++unsynced == FNN_W2V_SYNC_CHUNKS) {
+                sync_hot(&model, &s);
+                unsynced = 0;
+            }
         }
+        if (ok && hot > 0)
+            sync_hot(&model, &s);
         scratch_free(&s);
     }
     result->loss = loss;
