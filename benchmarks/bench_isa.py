@@ -3,7 +3,9 @@ calling thread: 1 thread for fastnn and NumPy's BLAS, so the work runs on this t
 other processes sharing the machine do not inflate the times (they still share caches
 and memory bandwidth).  With ``--threads N`` (N > 1) the times are wall-clock instead
 (the workers' time counts too): run it under the benchmark lock or on an idle machine.
-Medians of interleaved runs (the paths take turns).  The rows of ``avx512 / avx2`` back
+Medians of interleaved runs (the paths take turns); the ``avx2 / avx512 time`` column is
+the median of the ratios within a round (both paths measured back to back, under much
+the same load), with their range.  Its rows back
 ``fastnn._dispatch.AVX512_MERIT``.
 
     PYTHONPATH=src python benchmarks/bench_isa.py [--quick] [--narrow] [--repeats N] [--only TEXT]
@@ -74,7 +76,8 @@ def main(argv=None):
                      f"{base * 1e3:.3g}" if base else "-",
                      *(f"{base / t[isa]:.2f}" if base else "-" for isa in isas)]
             if "avx512" in t and "avx2" in t:
-                cells.append(f"{t['avx2'] / t['avx512']:.2f}")
+                ratios = [x / y for x, y in zip(samples["avx2"], samples["avx512"])]
+                cells.append(f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
             print(" | ".join(cells), flush=True)
 
 
