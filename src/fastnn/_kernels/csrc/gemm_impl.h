@@ -256,13 +256,14 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
                     for (int g = 0; g < G; g++) VOP(storeu)(dst + (p + q) * MR + g * VL, r[g][q]);
             }
 #elif PACK_A_LANES > 1
-        /* rows are contiguous: a vector of each row, its lanes splat one by one */
+        /* rows are contiguous: a vector of each row, its lanes splat by shuffles */
         if (mr == MR && csa == 1 && !ci)
             for (; p + VLP <= kc; p += VLP)
                 for (ptrdiff_t i = 0; i < MR; i++) {
-                    FN(vec) x;
+                    FN(vec) x, s[VLP];
                     memcpy(&x, src[i] + p, sizeof x);
-                    for (int l = 0; l < VLP; l++) FN(put_a)(dst, (p + l) * MR + i, x[l]);
+                    FN(splat_lanes)(x, s);
+                    for (int l = 0; l < VLP; l++) memcpy(dst + ((p + l) * MR + i) * VLP, &s[l], sizeof s[l]);
                 }
 #endif
         for (; p < kc; p++) {
