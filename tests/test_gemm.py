@@ -252,9 +252,11 @@ def test_property_random_shapes_and_strides(m, n, k, sa, sb, ta, tb, beta, f64, 
 
 
 def thread_shapes(b):
-    """(m, k, n): the MLP's products, and products on the path's narrow, column and row-pair
-    tiles (the narrow ones also split by columns, m = MR)."""
-    shapes = [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (1000, 10, 300), (1100, 100, 48)]
+    """(m, k, n): the MLP's products (64 x 128 @ 128 x 784: B wider than A is tall, split by
+    columns when B is given transposed), and products on the path's narrow, column and
+    row-pair tiles (the narrow ones also split by columns, m = MR)."""
+    shapes = [(300, 1030, 270), (64, 784, 128), (784, 64, 128), (64, 128, 784), (1000, 10, 300),
+              (1100, 100, 48)]
     for t in b["narrow"] + ([b["cols"]] if b["cols"] else []):
         shapes += [(1100, 300, t["min_cols"] + 1), (1300, 200, t["max_cols"]),
                    (b["MR"], 20000, t["min_cols"] + 1)]
@@ -272,7 +274,8 @@ def test_threads_bitwise_identical(kmod, dtype, m, k, n):
     for nt in (1, 2, 3):
         with fastnn.set_num_threads(nt):
             results.append((kmod.matmul(x, w), kmod.linear(x, w, bias, "tanh"),
-                            kmod.gemm(x.T.copy(), w, trans_a=True)))
+                            kmod.gemm(x.T.copy(), w, trans_a=True),
+                            kmod.gemm(x, w.T.copy(), trans_b=True)))
     for other in results[1:]:
         for r0, r1 in zip(results[0], other):
             np.testing.assert_array_equal(r0, r1)

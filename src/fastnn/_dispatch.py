@@ -65,6 +65,12 @@ ISA_ORDER = ("avx512", "avx2", "portable")
 #:   7-9) measured the 784-128-10 epochs at 1.14x (batch 16), 1.06x (64), 1.04x (256)
 #:   and 0.99x (batch 1: the same compiled code on both paths, its rank-1 updates and
 #:   skinny products), the GEMM rows at 0.97-1.22x: still no clear margin on every row.
+#:   2026-12-05, later (bench_isa.py, median of 9 per-round ratios, load 3-11): 1 thread,
+#:   CPU time: every GEMM row 1.00-1.25x, linear 1.07x, every epoch 1.02-1.16x.
+#:   2 threads, wall time: the 64x128 @ 128x784 (B transposed) row was 0.81-0.89x (the
+#:   8 x 32 tiles split its rows, so each thread packed all of B; the split now goes by
+#:   columns there, 0.94-1.00x); the batch-16 epoch measured 0.93-1.09x over 9 runs
+#:   (median 0.96-0.97), the others 0.95-1.24x: not shown to tie, so still False.
 AVX512_MERIT = {("AuthenticAMD", 0x19): False}
 
 

@@ -256,13 +256,14 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
                     for (int g = 0; g < G; g++) VOP(storeu)(dst + (p + q) * MR + g * VL, r[g][q]);
             }
 #elif PACK_A_LANES > 1
-        /* rows are contiguous: a vector of each row, its lanes splat one by one */
+        /* rows are contiguous: a vector of each row, its lanes splat by shuffles */
         if (mr == MR && csa == 1 && !ci)
             for (; p + VLP <= kc; p += VLP)
                 for (ptrdiff_t i = 0; i < MR; i++) {
-                    FN(vec) x;
+                    FN(vec) x, s[VLP];
                     memcpy(&x, src[i] + p, sizeof x);
-                    for (int l = 0; l < VLP; l++) FN(put_a)(dst, (p + l) * MR + i, x[l]);
+                    FN(splat_lanes)(x, s);
+                    for (int l = 0; l < VLP; l++) memcpy(dst + ((p + l) * MR + i) * VLP, &s[l], sizeof s[l]);
                 }
 #endif
         for (; p < kc; p++) {
@@ -386,13 +387,18 @@ static ptrdiff_t FN(split_load)(ptrdiff_t tiles_m, ptrdiff_t tiles_n, int nt, in
     return ((tiles_m + r - 1) / r) * ((tiles_n + s - 1) / s);
 }
 
-/* Split the MR x NR tile grid of C into tm x tn rectangles (tm * tn == nt): the most
- * row blocks whose busiest thread has at most 5% more tiles than in the best split (a
- * thread packs A for its rows and B for its columns; splitting rows shares B, the
- * operand that is read in place or cheaper to pack). */
-static void FN(split)(ptrdiff_t m, ptrdiff_t n, int nt, int *tm, int *tn)
+/* Split the MR x NR tile grid of C into tm x tn rectangles (tm * tn == nt): among the
+ * splits whose busiest thread has at most 5% more tiles than in the best one, the most
+ * row blocks (a thread packs A for its rows and B for its columns; splitting rows shares
+ * B, the operand that is read in place or cheaper to pack), unless B must be packed
+ * (`pack_b`: its columns are not contiguous) and is wider than A is tall: then each row
+ * block would pack all of B, so the most column blocks.  (AVX-512, 2 threads, 64x128 @
+ * 128x784 with B transposed: two row blocks each packing the 784 x 128 B ran 0.8-0.9x
+ * the AVX2 path, whose 6 x 16 tiles had split the columns.) */
+static void FN(split)(ptrdiff_t m, ptrdiff_t n, int nt, int pack_b, int *tm, int *tn)
 {
     const ptrdiff_t tiles_m = (m + MR - 1) / MR, tiles_n = (n + NR - 1) / NR;
+    const int by_cols = pack_b && n > m;
     ptrdiff_t best = -1;
     for (int r = 1; r <= nt; r++) {
         const ptrdiff_t load = FN(split_load)(tiles_m, tiles_n, nt, r);
@@ -401,10 +407,11 @@ static void FN(split)(ptrdiff_t m, ptrdiff_t n, int nt, int *tm, int *tn)
     }
     *tm = *tn = 1;
     for (int r = 1; r <= nt && best >= 0; r++) {
-        const ptrdiff_t load = FN(split_load)(tiles_m, tiles_n, nt, r);
+        const int q = by_cols ? nt + 1 - r : r; /* row blocks, in the order of preference */
+        const ptrdiff_t load = FN(split_load)(tiles_m, tiles_n, nt, q);
         if (load >= 0 && load * 20 <= best * 21) {
-            *tm = r;
-            *tn = nt / r;
+            *tm = q;
+            *tn = nt / q;
         }
     }
 }
@@ -417,7 +424,7 @@ static int FN(dispatch)(const FN(args_t) *g)
     int tm = 1, tn = 1;
     const int nt = fnn_get_num_threads();
     if (nt > 1 && (double)m * (double)n * (double)g->k >= FNN_GEMM_PAR_MIN_FMA)
-        FN(split)(m, n, nt, &tm, &tn);
+        FN(split)(m, n, nt, g->csb != 1, &tm, &tn);
     if (tm * tn == 1)
         return FN(run)(g, 0, m, 0, n);
     int failed = 0;

@@ -37,6 +37,23 @@ static FNN_FORCE_INLINE FN(vec) FN(splat)(T x)
     return x - (FN(vec)){0};
 }
 
+/* out[l] = lane l of x in every lane: a shuffle each where the compiler has
+ * __builtin_shufflevector (GCC 12, Clang), else through a scalar. */
+static FNN_FORCE_INLINE void FN(splat_lanes)(FN(vec) x, FN(vec) *out)
+{
+#if (defined(__clang__) || __GNUC__ >= 12) && VLP == 4
+    out[0] = __builtin_shufflevector(x, x, 0, 0, 0, 0);
+    out[1] = __builtin_shufflevector(x, x, 1, 1, 1, 1);
+    out[2] = __builtin_shufflevector(x, x, 2, 2, 2, 2);
+    out[3] = __builtin_shufflevector(x, x, 3, 3, 3, 3);
+#elif (defined(__clang__) || __GNUC__ >= 12) && VLP == 2
+    out[0] = __builtin_shufflevector(x, x, 0, 0);
+    out[1] = __builtin_shufflevector(x, x, 1, 1);
+#else
+    for (int l = 0; l < VLP; l++) out[l] = FN(splat)(x[l]);
+#endif
+}
+
 /* Finish the mr x nr tile of R rows and V vectors in acc (row i at acc + i * S): c =
  * act(alpha * acc + beta * c + bias).  Whole rows of unit column stride in vectors
  * (alpha == 1 skips the product, which is exact), the activation on the stored rows;
