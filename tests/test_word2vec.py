@@ -44,6 +44,14 @@ def test_planted_groups(on_each_isa, sg, workers):
     assert_groups_found(model.wv)
 
 
+def test_planted_groups_some_private_rows(monkeypatch):
+    """Two skip-gram workers training the 10 most frequent words' output rows in private
+    copies and the other 26 in place."""
+    monkeypatch.setattr(fastnn.word2vec, "HOT_ROW_BYTES", 8 * 16 * 10)
+    model = _model(planted_corpus(), sg=1, workers=2)
+    assert_groups_found(model.wv)
+
+
 def test_planted_groups_cbow_sum_and_subsampling():
     model = _model(planted_corpus(), sg=0, cbow_mean=0, sample=1e-2, alpha=0.01)
     assert_groups_found(model.wv)
@@ -85,7 +93,10 @@ def test_epoch_loss_is_exact_at_zero_learning_rate():
 def test_epoch_loss_decreases_and_is_off_by_default():
     model = _model(planted_corpus(), sg=1, compute_loss=True)
     losses = model.epoch_losses
-    assert len(losses) == 5 and all(a > b for a, b in zip(losses, losses[1:]))
+    # falls, then plateaus: the loss sums over random negatives, so a plateau's epochs
+    # differ by noise (skip-gram's negatives drawn per pair: +0.09% from epoch 3 to 4)
+    assert len(losses) == 5 and losses[0] > 1.2 * losses[1] and losses[-1] < losses[1]
+    assert all(b < 1.005 * a for a, b in zip(losses, losses[1:]))
     assert _model(planted_corpus(100)).get_latest_training_loss() == 0.0
 
 

@@ -19,7 +19,7 @@ __all__ = [
     "identity_backward", "dropout_mask", "dropout", "dropout_backward",
     "softmax", "log_softmax", "softmax_cross_entropy", "mse", "bce_with_logits",
     "column_sum", "sgd_step", "adam_step", "embedding_bag", "embedding_bag_backward",
-    "mlp_train_epoch", "word2vec_update", "ACTIVATIONS",
+    "mlp_train_epoch", "word2vec_update", "word2vec_train", "ACTIVATIONS",
 ]
 
 Loss = Union[float, np.ndarray]
@@ -444,36 +444,122 @@ def word2vec_update(syn0: np.ndarray, syn1: np.ndarray, ctx: np.ndarray, outs: n
                     sg: bool, cbow_mean: bool, alpha: float) -> float:
     """One negative-sampling update of word2vec, as the compiled trainer makes it for a
     centre word ``outs[0]`` (label 1), its negatives ``outs[1:]`` (label 0) and its
-    context words ``ctx``.  Every product reads the vectors as they were before the
-    update; repeated words get the sum of their updates.  Returns the loss
-    ``-log sigmoid(score of the centre) - sum log sigmoid(-score of a negative)``.
+    context words ``ctx``.  Returns the loss ``-log sigmoid(score of the centre) -
+    sum log sigmoid(-score of a negative)`` (summed over the pairs for skip-gram).
 
-    Skip-gram: each context row ``c`` of ``syn0`` scores every output row ``o`` of
-    ``syn1``: ``F = C O^T``, ``G = alpha (labels - sigmoid(F))``, then
-    ``syn1[outs] += G^T C`` and ``syn0[ctx] += G O``.
+    Skip-gram: the pairs ``(c, outs)`` for each context word ``c`` in turn, each reading
+    the vectors as the previous pair left them: ``f = O syn0[c]``,
+    ``g = alpha (labels - sigmoid(f))``, then ``syn1[outs] += g syn0[c]^T`` and
+    ``syn0[c] += g O``, both from the rows before the pair (the trainer draws negatives
+    of their own for each pair).
     CBOW: ``h`` is the mean (sum unless ``cbow_mean``) of the context rows,
     ``g = alpha (labels - sigmoid(O h))``, ``syn1[outs] += g h^T`` and every context row
-    gets ``e = g O`` (divided by the context size for a sum, as gensim does).
+    gets ``e = g O`` (divided by the context size for a sum, as gensim does), all from the
+    rows before the update; repeated words get the sum of their updates.
     """
     dt = syn0.dtype.type
     labels = np.zeros(len(outs), dtype=syn0.dtype)
     labels[0] = 1
-    C, O = syn0[ctx], syn1[outs]
     if sg:
-        F = C @ O.T
-        G = dt(alpha) * (labels - sigmoid(F))
-        np.add.at(syn1, outs, G.T @ C)
-        np.add.at(syn0, ctx, G @ O)
-    else:
-        h = C.sum(axis=0)
-        if cbow_mean:
-            h /= dt(len(ctx))
-        F = O @ h
-        g = dt(alpha) * (labels - sigmoid(F))
-        e = g @ O
-        if not cbow_mean:
-            e /= dt(len(ctx))
-        np.add.at(syn1, outs, np.outer(g, h))
-        np.add.at(syn0, ctx, np.broadcast_to(e, C.shape))
+        return sum(_word2vec_pair(syn0, syn1, c, outs, labels, dt(alpha)) for c in ctx)
+    C, O = syn0[ctx], syn1[outs]
+    h = C.sum(axis=0)
+    if cbow_mean:
+        h /= dt(len(ctx))
+    F = O @ h
+    g = dt(alpha) * (labels - sigmoid(F))
+    e = g @ O
+    if not cbow_mean:
+        e /= dt(len(ctx))
+    np.add.at(syn1, outs, np.outer(g, h))
+    np.add.at(syn0, ctx, np.broadcast_to(e, C.shape))
+    return _word2vec_loss(F, labels)
+
+
+def _word2vec_pair(syn0: np.ndarray, syn1: np.ndarray, c: int, outs: np.ndarray,
+                   labels: np.ndarray, alpha) -> float:
+    """One skip-gram pair: syn0[c] predicts outs (see word2vec_update)."""
+    row, O = syn0[c].copy(), syn1[outs]
+    F = O @ row
+    g = alpha * (labels - sigmoid(F))
+    syn0[c] += g @ O
+    np.add.at(syn1, outs, np.outer(g, row))
+    return _word2vec_loss(F, labels)
+
+
+def _word2vec_loss(F: np.ndarray, labels: np.ndarray) -> float:
     signed = np.where(labels == 1, F, -F).astype(np.float64)
     return float(np.logaddexp(0.0, -signed).sum())
+
+
+_M64 = 2 ** 64 - 1
+
+
+def _splitmix64(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+class _Xorshift64Star:
+    """The trainer's random stream: xorshift64*, 32-bit draws from the high half."""
+
+    def __init__(self, state: int):
+        self.state = state
+
+    def u32(self) -> int:
+        x = self.state
+        x ^= x >> 12
+        x ^= (x << 25) & _M64
+        x ^= x >> 27
+        self.state = x
+        return ((x * 0x2545F4914F6CDD1D) & _M64) >> 32
+
+    def below(self, n: int) -> int:
+        return (self.u32() * n) >> 32
+
+
+def word2vec_train(syn0: np.ndarray, syn1: np.ndarray, cum_table: np.ndarray,
+                   sample_int: np.ndarray, tokens: np.ndarray, sent_start: np.ndarray,
+                   chunk_start: np.ndarray, c0: int, c1: int, *, sg: bool, cbow_mean: bool,
+                   window: int, negative: int, alpha: float, min_alpha: float,
+                   words_before: int, total_words: int, seed: int) -> Tuple[float, int, int]:
+    """The compiled trainer on one thread, draw for draw: chunks ``c0 .. c1-1``, chunk
+    ``c``'s random stream seeded from ``(seed, c)``; per sentence the learning rate
+    (linear from ``alpha`` at word 0 to ``min_alpha`` at ``total_words``), the
+    subsampling (word ``w`` kept when a 32-bit draw is at most ``sample_int[w]``), then
+    per kept centre word a window half-width in ``1..window`` and ``negative`` draws
+    from ``cum_table`` (those equal to the centre dropped): for skip-gram per
+    (context, centre) pair, for CBOW once.  Returns ``(loss, words, effective_words)``."""
+    loss, words, effective = 0.0, 0, 0
+    total = float(total_words) if total_words > 0 else 1.0
+
+    def draw_outs(centre: int, rng: _Xorshift64Star) -> np.ndarray:
+        negs = [int(np.searchsorted(cum_table, rng.below(int(cum_table[-1])), side="right"))
+                for _ in range(negative)]
+        return np.array([centre] + [w for w in negs if w != centre], dtype=np.int64)
+
+    for c in range(c0, c1):
+        rng = _Xorshift64Star(_splitmix64((seed ^ _splitmix64(c)) & _M64) | 1)
+        for t in range(chunk_start[c], chunk_start[c + 1]):
+            sentence = tokens[sent_start[t]:sent_start[t + 1]]
+            rate = max(alpha - (alpha - min_alpha) * (words_before + words) / total, min_alpha)
+            rate = np.float32(rate)
+            kept = [int(w) for w in sentence
+                    if sample_int[w] == 2 ** 32 - 1 or sample_int[w] >= rng.u32()]
+            effective += len(kept)
+            words += len(sentence)
+            for i, centre in enumerate(kept):
+                half = window - rng.below(window)
+                ctx = kept[max(i - half, 0):i] + kept[i + 1:i + half + 1]
+                if not ctx:
+                    continue
+                if sg:
+                    for a in ctx:
+                        loss += word2vec_update(syn0, syn1, [a], draw_outs(centre, rng),
+                                                sg=True, cbow_mean=cbow_mean, alpha=rate)
+                else:
+                    loss += word2vec_update(syn0, syn1, ctx, draw_outs(centre, rng), sg=False,
+                                            cbow_mean=cbow_mean, alpha=rate)
+    return loss, words, effective

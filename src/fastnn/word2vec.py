@@ -17,8 +17,12 @@ The pipeline:
    over a table of the vocabulary) or ``BATCH_WORDS`` words of ``sentences`` mapped to
    vocabulary indices, dropped words removed, into a bounded int32 buffer grouped in
    chunks of about ``CHUNK_WORDS`` words.  Threads take chunks and update the vectors
-   without locks (Hogwild); the learning rate falls linearly from ``alpha`` to
-   ``min_alpha`` over all words of all epochs (their number known from the count).
+   without locks (Hogwild), except, for skip-gram, the output rows of the most frequent
+   words: with ``workers > 1`` each thread trains up to ``HOT_ROW_BYTES`` of them in a
+   private copy synced every few chunks (written by all threads on every pair, they made
+   2 threads slower than one; CBOW writes them once a window and scales better without
+   the syncs); the learning rate falls linearly from ``alpha`` to ``min_alpha`` over all words
+   of all epochs (their number known from the count).
 """
 from __future__ import annotations
 
@@ -45,6 +49,10 @@ FORMAT = "fastnn.Word2Vec/1"
 CHUNK_WORDS = 4096
 #: bytes read from a corpus file per block (the training buffers hold one block's ids)
 BLOCK_BYTES = 1 << 22
+#: bytes per thread (workers > 1) for the private copies of syn1's most frequent rows:
+#: the thread's rows and the shared ones at its last sync, 8 bytes a value (16 MiB: all
+#: of a 20,000-word vocabulary at vector_size 100)
+HOT_ROW_BYTES = 16 << 20
 #: words of ``sentences`` turned into ids at a time while training
 BATCH_WORDS = 1 << 18
 _CUM_DOMAIN = 2 ** 31 - 1
@@ -281,8 +289,8 @@ class Word2Vec:
     the unigram^``ns_exponent`` distribution, SGD descends
     ``-log sigmoid(u_w . v) - sum_n log sigmoid(-u_n . v)`` where ``v`` is the input
     vector of a context word (skip-gram) or the mean (sum with ``cbow_mean=0``) of
-    the context (CBOW), and ``u`` are the output vectors (``syn1neg``).  The negatives
-    are shared by the whole window of a centre word (Ji et al. 2016).
+    the context (CBOW), and ``u`` are the output vectors (``syn1neg``).  Skip-gram draws
+    the negatives for each (context, centre) pair, CBOW once per centre word.
 
     ``sentences`` (a re-iterable of token lists) or ``corpus_file`` (a text file, one
     sentence a line, tokens separated by ASCII whitespace, ``.gz`` allowed) start
@@ -429,6 +437,9 @@ class Word2Vec:
         step = max(16 * self.workers, per_epoch // CHUNK_WORDS // 20) if self.progress else 2 ** 62
         bar = _Progress(self.progress, total)
         kernels = _dispatch.kernels
+        hot_rows = min(len(self.wv.index_to_key), HOT_ROW_BYTES // (8 * self.vector_size))
+        hot = (np.empty((self.workers, 2, hot_rows, self.vector_size), np.float32)
+               if self.workers > 1 and self.sg else None)
         done = effective = 0
         epoch_loss = 0.0
         epoch = batch_index = 0
@@ -458,7 +469,7 @@ class Word2Vec:
                     sg=self.sg, cbow_mean=self.cbow_mean, window=self.window,
                     negative=self.negative, alpha=start_alpha, min_alpha=end_alpha,
                     words_before=done, total_words=total, seed=seed,
-                    compute_loss=self.compute_loss, threads=self.workers)
+                    compute_loss=self.compute_loss, threads=self.workers, hot=hot)
                 done += words
                 effective += eff
                 epoch_loss += loss

@@ -4,16 +4,25 @@
  * Training follows word2vec.c and gensim: per sentence, frequent words are dropped with
  * probability 1 - sample_int[w] / 2^32; per kept centre word the window shrinks to a
  * random half-width in 1..window; negatives are drawn from the unigram^ns_exponent
- * distribution (cumulative table + binary search).  The negatives are shared by the
- * whole window of a centre word (Ji et al. 2016): skip-gram then updates
- *     F = C O^T      (C: the context rows of syn0, O: centre + negative rows of syn1)
- *     G = alpha (labels - sigmoid(F))
- *     syn1[outs] += G^T C,   syn0[ctx] += G O
- * as small matrix products; CBOW updates from h = sum or mean of C.  All products of
- * one update read the rows as they were before it (scatter-adds afterwards).
+ * distribution (cumulative table + binary search).  Skip-gram trains each (context,
+ * centre) pair with negatives of its own, as word2vec.c and gensim: the context row c of
+ * syn0 predicts the centre and negative rows O of syn1,
+ *     g = alpha (labels - sigmoid(O c)),   syn1[outs] += g c^T,   c += g O
+ * in one pass over the rows (sharing the negatives across the window, as Ji et al. 2016,
+ * was faster but lost Spearman on WordSim-353 after 5 epochs).  CBOW draws
+ * one set of negatives for the window's h = sum or mean of the context rows C.  The
+ * products of one update read the rows as they were before it (scatter-adds after).
  * Threads take chunks of sentences from a shared counter and update syn0/syn1 without
- * locks (Hogwild, as word2vec.c and gensim).  The random stream of chunk c is seeded
- * from (seed, c), so with one thread a run is reproducible. */
+ * locks (Hogwild, as word2vec.c and gensim), except the hot_rows most frequent words'
+ * rows of syn1 (the vocabulary is sorted by count: ids below hot_rows): with more than
+ * one thread, each trains those in a private copy and syncs it every
+ * FNN_W2V_SYNC_CHUNKS chunks and at its end, under a lock, as
+ *     shared += own - snap,   own = snap = shared
+ * (snap: the shared rows at its last sync), so every thread's updates add up and reach
+ * the others a few milliseconds late.  Skip-gram writes about 36 syn1 rows per centre
+ * word; written by both threads, their cache lines moved between the cores on nearly
+ * every write and 2 threads trained slower than one.  The random stream of chunk c is
+ * seeded from (seed, c), so with one thread (no private rows) a run is reproducible. */
 #ifndef FNN_W2V_H
 #define FNN_W2V_H
 
@@ -22,7 +31,8 @@
 #include "fnn.h"
 
 enum {
-    FNN_W2V_MAX_SENTENCE = 10000 /* longer sentences are split (gensim's limit) */
+    FNN_W2V_MAX_SENTENCE = 10000, /* longer sentences are split (gensim's limit) */
+    FNN_W2V_SYNC_CHUNKS = 4       /* chunks a thread trains between syncs of its hot rows */
 };
 
 typedef struct {
@@ -31,6 +41,9 @@ typedef struct {
     const uint32_t *cum_table;    /* (vocab,) cumulative unigram^ns_exponent, last > 0 */
     const uint32_t *sample_int;   /* (vocab,) keep probability * 2^32 (UINT32_MAX: keep) */
     int sg, cbow_mean, window, negative, compute_loss;
+    ptrdiff_t hot_rows;           /* syn1 rows 0..hot_rows-1 private per thread (threads > 1), */
+    float *hot;                   /* in (threads, 2, hot_rows, dim) floats: a thread's rows and
+                                   * the shared ones at its last sync */
 } fnn_w2v_model;
 
 typedef struct {

@@ -117,16 +117,15 @@ static void dots(const float *x, float *const *rows, int n, ptrdiff_t d, float *
 #endif
 }
 
-/* y += sum_b g[b * gs] * rows[b] for b < n (g strided by gs) */
-static void combine(const float *g, ptrdiff_t gs, float *const *rows, int n, ptrdiff_t d,
-                    float *y)
+/* y += sum_b g[b] * rows[b] for b < n */
+static void combine(const float *g, float *const *rows, int n, ptrdiff_t d, float *y)
 {
     ptrdiff_t j = 0;
 #if FNN_HAVE_AVX2
     for (; j + 16 <= d; j += 16) {
         __m256 y0 = _mm256_loadu_ps(y + j), y1 = _mm256_loadu_ps(y + j + 8);
         for (int b = 0; b < n; b++) {
-            const __m256 c = _mm256_set1_ps(g[b * gs]);
+            const __m256 c = _mm256_set1_ps(g[b]);
             y0 = _mm256_fmadd_ps(c, _mm256_loadu_ps(rows[b] + j), y0);
             y1 = _mm256_fmadd_ps(c, _mm256_loadu_ps(rows[b] + j + 8), y1);
         }
@@ -136,14 +135,14 @@ static void combine(const float *g, ptrdiff_t gs, float *const *rows, int n, ptr
     for (; j + 8 <= d; j += 8) {
         __m256 y0 = _mm256_loadu_ps(y + j);
         for (int b = 0; b < n; b++)
-            y0 = _mm256_fmadd_ps(_mm256_set1_ps(g[b * gs]), _mm256_loadu_ps(rows[b] + j), y0);
+            y0 = _mm256_fmadd_ps(_mm256_set1_ps(g[b]), _mm256_loadu_ps(rows[b] + j), y0);
         _mm256_storeu_ps(y + j, y0);
     }
 #endif
     for (; j < d; j++) {
         float t = y[j];
         for (int b = 0; b < n; b++)
-            t += g[b * gs] * rows[b][j];
+            t += g[b] * rows[b][j];
         y[j] = t;
     }
 }
@@ -157,38 +156,94 @@ static inline double softplus_neg(float z)
 /* ---------------------------------------------------------------- one update */
 typedef struct {
     float **crow, **orow;  /* row pointers of the context (syn0) and output (syn1) words */
-    float *f;              /* n_ctx x n_out scores, then gradients */
-    float *tmp;            /* n_out x dim (skip-gram) or 2 x dim (CBOW) */
-    int32_t *kept, *ctx, *outs;
+    float *f;              /* scores, then gradients */
+    float *tmp;            /* 2 x dim (CBOW) */
+    int32_t *kept, *ctx;
+    int32_t *outs;         /* centre + negatives: one row of negative + 1 per context word */
+    int *n_out;            /* the words of each row of outs (a negative equal to the centre
+                            * is dropped) */
+    float *own, *snap;     /* the thread's private rows 0..hot-1 of syn1, and the shared
+                            * rows as they were at its last sync */
+    ptrdiff_t hot;         /* 0: every row shared (one thread) */
 } scratch;
 
-/* Skip-gram: every context row predicts the centre word and the shared negatives. */
-static double update_sg(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_out, float alpha)
+/* Row w of syn1: the thread's private copy when w is one of its hot words. */
+static inline float *out_row(const fnn_w2v_model *m, const scratch *s, int32_t w)
+{
+    return (w < s->hot ? s->own : m->syn1) + (ptrdiff_t)w * m->dim;
+}
+
+/* Fetches the n_out output rows and the context row of a skip-gram pair into the cache. */
+static inline void prefetch_pair(const fnn_w2v_model *m, const scratch *s, int32_t ctx,
+                                 const int32_t *outs, int n_out)
+{
+    const size_t bytes = sizeof(float) * (size_t)m->dim;
+    const char *c = (const char *)(m->syn0 + (ptrdiff_t)ctx * m->dim);
+    for (size_t k = 0; k < bytes; k += 64)
+        __builtin_prefetch(c + k, 1);
+    for (int b = 0; b < n_out; b++) {
+        const char *o = (const char *)out_row(m, s, outs[b]);
+        for (size_t k = 0; k < bytes; k += 64)
+            __builtin_prefetch(o + k, 1);
+    }
+}
+
+/* Skip-gram, one (context, centre) pair: the context row c predicts the centre word o[0]
+ * and its negatives o[1..n_out-1].  g: n_out floats of scratch.  One pass over the rows
+ * after the scores: c += sum_b g_b o_b and o_b += g_b c, both from the rows as they were
+ * (a repeated negative gets both of its updates). */
+static double update_pair(const fnn_w2v_model *m, float *c, float *const *o, int n_out,
+                          float alpha, float *g)
 {
     const ptrdiff_t d = m->dim;
     double loss = 0;
-    for (int a = 0; a < n_ctx; a++)
-        dots(s->crow[a], s->orow, n_out, d, s->f + a * n_out);
-    for (int a = 0; a < n_ctx; a++)
-        for (int b = 0; b < n_out; b++) {
-            float *f = s->f + a * n_out + b;
-            const float z = b == 0 ? *f : -*f; /* label 1 for the centre word */
-            if (m->compute_loss)
-                loss += softplus_neg(z);
-            const float g = alpha / (1.0f + expf(z)); /* alpha * (1 - sigmoid(z)) */
-            *f = b == 0 ? g : -g;
-        }
-    /* syn1 gradient from the old context rows, then syn0 from the old output rows */
-    memset(s->tmp, 0, sizeof(float) * (size_t)(n_out * d));
-    for (int b = 0; b < n_out; b++)
-        combine(s->f + b, n_out, s->crow, n_ctx, d, s->tmp + b * d);
-    for (int a = 0; a < n_ctx; a++)
-        combine(s->f + a * n_out, 1, s->orow, n_out, d, s->crow[a]);
+    dots(c, o, n_out, d, g);
     for (int b = 0; b < n_out; b++) {
-        float *o = s->orow[b];
-        const float *t = s->tmp + b * d;
-        for (ptrdiff_t j = 0; j < d; j++)
-            o[j] += t[j];
+        const float z = b == 0 ? g[b] : -g[b]; /* label 1 for the centre word */
+        if (m->compute_loss)
+            loss += softplus_neg(z);
+        const float t = alpha / (1.0f + expf(z)); /* alpha * (1 - sigmoid(z)) */
+        g[b] = b == 0 ? t : -t;
+    }
+    ptrdiff_t j = 0;
+#if FNN_HAVE_AVX2
+    for (; j + 8 <= d; j += 8) {
+        const __m256 cj = _mm256_loadu_ps(c + j);
+        __m256 w = _mm256_setzero_ps();
+        for (int b = 0; b < n_out; b++)
+            w = _mm256_fmadd_ps(_mm256_set1_ps(g[b]), _mm256_loadu_ps(o[b] + j), w);
+        for (int b = 0; b < n_out; b++)
+            _mm256_storeu_ps(o[b] + j, _mm256_fmadd_ps(_mm256_set1_ps(g[b]), cj,
+                                                        _mm256_loadu_ps(o[b] + j)));
+        _mm256_storeu_ps(c + j, _mm256_add_ps(cj, w));
+    }
+#endif
+    for (; j < d; j++) {
+        const float cj = c[j];
+        float w = 0;
+        for (int b = 0; b < n_out; b++)
+            w += g[b] * o[b][j];
+        for (int b = 0; b < n_out; b++)
+            o[b][j] += g[b] * cj;
+        c[j] = cj + w;
+    }
+    return loss;
+}
+
+/* Skip-gram: the pairs (ctx[a], row a of outs) one after the other, the next pair's rows
+ * fetched while one is trained. */
+static double update_sg(const fnn_w2v_model *m, scratch *s, int n_ctx, float alpha)
+{
+    const int stride = m->negative + 1;
+    double loss = 0;
+    for (int a = 0; a < n_ctx; a++) {
+        const int32_t *outs = s->outs + a * stride;
+        if (a + 1 < n_ctx)
+            prefetch_pair(m, s, s->ctx[a + 1], outs + stride, s->n_out[a + 1]);
+        for (int b = 0; b < s->n_out[a]; b++)
+            s->orow[b] = out_row(m, s, outs[b]);
+        loss += update_pair(m, m->syn0 + (ptrdiff_t)s->ctx[a] * m->dim, s->orow, s->n_out[a],
+                            alpha, s->f);
     }
     return loss;
 }
@@ -201,6 +256,10 @@ static double update_cbow(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_o
     const ptrdiff_t d = m->dim;
     float *h = s->tmp, *e = s->tmp + d;
     double loss = 0;
+    for (int a = 0; a < n_ctx; a++)
+        s->crow[a] = m->syn0 + (ptrdiff_t)s->ctx[a] * d;
+    for (int b = 0; b < n_out; b++)
+        s->orow[b] = out_row(m, s, s->outs[b]);
     memset(h, 0, sizeof(float) * (size_t)(2 * d));
     for (int a = 0; a < n_ctx; a++)
         for (ptrdiff_t j = 0; j < d; j++)
@@ -218,7 +277,7 @@ static double update_cbow(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_o
         const float g = alpha / (1.0f + expf(z));
         s->f[b] = b == 0 ? g : -g;
     }
-    combine(s->f, 1, s->orow, n_out, d, e);
+    combine(s->f, s->orow, n_out, d, e);
     for (int b = 0; b < n_out; b++) {
         float *o = s->orow[b];
         const float g = s->f[b];
@@ -238,15 +297,6 @@ static double update_cbow(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_o
     return loss;
 }
 
-static double update(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_out, float alpha)
-{
-    for (int a = 0; a < n_ctx; a++)
-        s->crow[a] = m->syn0 + (ptrdiff_t)s->ctx[a] * m->dim;
-    for (int b = 0; b < n_out; b++)
-        s->orow[b] = m->syn1 + (ptrdiff_t)s->outs[b] * m->dim;
-    return m->sg ? update_sg(m, s, n_ctx, n_out, alpha) : update_cbow(m, s, n_ctx, n_out, alpha);
-}
-
 /* bytes rounded up to whole cache lines */
 static size_t whole_lines(size_t bytes)
 {
@@ -259,20 +309,23 @@ static size_t whole_lines(size_t bytes)
 static int scratch_alloc(const fnn_w2v_model *m, scratch *s)
 {
     const size_t nc = 2 * (size_t)m->window, no = (size_t)m->negative + 1, d = (size_t)m->dim;
-    const size_t nt = no > 2 ? no : 2;
     const size_t rows = whole_lines(sizeof(float *) * (nc + no));
-    const size_t floats = whole_lines(sizeof(float) * (nc * no + nt * d));
-    const size_t ints = whole_lines(sizeof(int32_t) * (FNN_W2V_MAX_SENTENCE + nc + no));
+    const size_t floats = whole_lines(sizeof(float) * (no + 2 * d));
+    const size_t ints = whole_lines(sizeof(int32_t) * (FNN_W2V_MAX_SENTENCE + nc + nc * no) +
+                                    sizeof(int) * nc);
     char *block = fnn_aligned_alloc(64, rows + floats + ints);
     s->crow = (float **)block;
     if (!block)
         return -1;
     s->orow = s->crow + nc;
     s->f = (float *)(block + rows);
-    s->tmp = s->f + nc * no;
+    s->tmp = s->f + no;
     s->kept = (int32_t *)(block + rows + floats);
     s->ctx = s->kept + FNN_W2V_MAX_SENTENCE;
     s->outs = s->ctx + nc;
+    s->n_out = (int *)(s->outs + nc * no);
+    s->own = s->snap = NULL;
+    s->hot = 0;
     return 0;
 }
 
@@ -293,8 +346,11 @@ double fnn_w2v_update(const fnn_w2v_model *m, const int32_t *ctx, int n_ctx,
     double loss = -1;
     if (scratch_alloc(m, &s) == 0) {
         memcpy(s.ctx, ctx, sizeof(int32_t) * (size_t)n_ctx);
-        memcpy(s.outs, outs, sizeof(int32_t) * (size_t)n_out);
-        loss = update(m, &s, n_ctx, n_out, alpha);
+        for (int a = 0; a < (m->sg ? n_ctx : 1); a++) {
+            memcpy(s.outs + a * n_out, outs, sizeof(int32_t) * (size_t)n_out);
+            s.n_out[a] = n_out;
+        }
+        loss = m->sg ? update_sg(m, &s, n_ctx, alpha) : update_cbow(m, &s, n_ctx, n_out, alpha);
     }
     scratch_free(&s);
     return loss;
@@ -307,7 +363,39 @@ void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, in
         out[i] = draw_negative(m, &rng);
 }
 
+/* ---------------------------------------------------------------- private hot rows */
+/* shared += own - snap, then own = snap = shared, one thread at a time: the thread's
+ * updates since its last sync reach the shared rows and the other threads' synced ones
+ * reach its copy (at the start own == snap: the shared rows are copied in). */
+static void sync_hot(const fnn_w2v_model *m, scratch *s)
+{
+    float *shared = m->syn1, *own = s->own, *snap = s->snap;
+    const size_t n = (size_t)(s->hot * m->dim);
+#if FNN_OPENMP
+#pragma omp critical(fnn_w2v_sync_hot)
+#endif
+    for (size_t i = 0; i < n; i++) {
+        const float v = shared[i] + (own[i] - snap[i]);
+        shared[i] = v;
+        own[i] = v;
+        snap[i] = v;
+    }
+}
+
 /* ---------------------------------------------------------------- one sentence */
+/* outs[0] = centre, then `negative` draws less those equal to the centre; returns the count. */
+static int draw_outs(const fnn_w2v_model *m, int32_t centre, uint64_t *rng, int32_t *outs)
+{
+    int n = 1;
+    outs[0] = centre;
+    for (int k = 0; k < m->negative; k++) {
+        const int32_t neg = draw_negative(m, rng);
+        if (neg != centre)
+            outs[n++] = neg;
+    }
+    return n;
+}
+
 static double train_sentence(const fnn_w2v_model *m, scratch *s, const int32_t *words,
                              int64_t n, float alpha, uint64_t *rng, int64_t *effective)
 {
@@ -324,19 +412,19 @@ static double train_sentence(const fnn_w2v_model *m, scratch *s, const int32_t *
     for (int i = 0; i < nk; i++) {
         const int half = m->window - (int)rng_below(rng, (uint32_t)m->window);
         const int lo = i - half < 0 ? 0 : i - half, hi = i + half >= nk ? nk - 1 : i + half;
-        int n_ctx = 0, n_out = 1;
+        int n_ctx = 0;
         for (int j = lo; j <= hi; j++)
             if (j != i)
                 s->ctx[n_ctx++] = kept[j];
         if (n_ctx == 0)
             continue;
-        s->outs[0] = kept[i];
-        for (int k = 0; k < m->negative; k++) {
-            const int32_t neg = draw_negative(m, rng);
-            if (neg != kept[i])
-                s->outs[n_out++] = neg;
+        if (m->sg) { /* negatives of their own for each (context, centre) pair */
+            for (int a = 0; a < n_ctx; a++)
+                s->n_out[a] = draw_outs(m, kept[i], rng, s->outs + a * (m->negative + 1));
+            loss += update_sg(m, s, n_ctx, alpha);
+        } else {
+            loss += update_cbow(m, s, n_ctx, draw_outs(m, kept[i], rng, s->outs), alpha);
         }
-        loss += update(m, s, n_ctx, n_out, alpha);
     }
     return loss;
 }
@@ -348,7 +436,8 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
     int64_t next = c0, done = 0, effective = 0;
     double loss = 0;
     int failed = 0;
-    (void)threads;
+    const ptrdiff_t hot = threads < 2 || !m->hot ? 0
+                          : m->hot_rows < m->vocab ? m->hot_rows : m->vocab;
 #if FNN_OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : loss, effective)
 #endif
@@ -362,7 +451,20 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
         const double span = plan.alpha - plan.min_alpha;
         const double total = plan.total_words > 0 ? (double)plan.total_words : 1.0;
         scratch s;
-        int ok = scratch_alloc(&model, &s) == 0;
+        int ok = scratch_alloc(&model, &s) == 0, unsynced = 0;
+        if (ok && hot > 0) {
+#if FNN_OPENMP
+            const size_t t = (size_t)omp_get_thread_num();
+#else
+            const size_t t = 0;
+#endif
+            s.hot = hot;
+            s.own = model.hot + t * 2 * (size_t)(model.hot_rows * model.dim);
+            s.snap = s.own + (size_t)(model.hot_rows * model.dim);
+            memset(s.own, 0, sizeof(float) * (size_t)(hot * model.dim));
+            memset(s.snap, 0, sizeof(float) * (size_t)(hot * model.dim));
+            sync_hot(&model, &s);
+        }
         if (!ok) {
 #if FNN_OPENMP
 #pragma omp atomic write
@@ -407,7 +509,13 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 #pragma omp atomic update
 #endif
             done += mine;
+            if (hot > 0 && ++unsynced == FNN_W2V_SYNC_CHUNKS) {
+                sync_hot(&model, &s);
+                unsynced = 0;
+            }
         }
+        if (ok && hot > 0)
+            sync_hot(&model, &s);
         scratch_free(&s);
     }
     result->loss = loss;
