@@ -17,11 +17,10 @@ The pipeline:
    over a table of the vocabulary) or ``BATCH_WORDS`` words of ``sentences`` mapped to
    vocabulary indices, dropped words removed, into a bounded int32 buffer grouped in
    chunks of about ``CHUNK_WORDS`` words.  Threads take chunks and update the vectors
-   without locks (Hogwild), except, for skip-gram, the output rows of the most frequent
-   words: with ``workers > 1`` each thread trains up to ``HOT_ROW_BYTES`` of them in a
-   private copy synced every few chunks (written by all threads on every pair, they made
-   2 threads slower than one; CBOW writes them once a window and scales better without
-   the syncs); the learning rate falls linearly from ``alpha`` to ``min_alpha`` over all words
+   without locks (Hogwild), except the output rows of the most frequent words: with
+   ``workers > 1`` each thread trains up to ``HOT_ROW_BYTES`` of them in a private copy
+   synced every few chunks (written by all threads, they made 2 threads slower than
+   one); the learning rate falls linearly from ``alpha`` to ``min_alpha`` over all words
    of all epochs (their number known from the count).
 """
 from __future__ import annotations
@@ -439,7 +438,7 @@ class Word2Vec:
         kernels = _dispatch.kernels
         hot_rows = min(len(self.wv.index_to_key), HOT_ROW_BYTES // (8 * self.vector_size))
         hot = (np.empty((self.workers, 2, hot_rows, self.vector_size), np.float32)
-               if self.workers > 1 and self.sg else None)
+               if self.workers > 1 else None)
         done = effective = 0
         epoch_loss = 0.0
         epoch = batch_index = 0
