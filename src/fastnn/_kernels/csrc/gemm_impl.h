@@ -183,13 +183,20 @@ static void FN(pack_b)(ptrdiff_t kc, ptrdiff_t nc, const T *b, ptrdiff_t rsb, pt
     }
 }
 
+#if PACK_A_LANES > 1
+/* Element `at` of a packed A micro-panel from x, a vector with the value in every lane. */
+static FNN_FORCE_INLINE void FN(put_a_splat)(T *dst, ptrdiff_t at, FN(vec) x)
+{
+    memcpy(dst + at * PACK_A_LANES, &x, sizeof x);
+}
+#endif
+
 /* Element `at` of a packed A micro-panel: PACK_A_LANES copies of v (then one vector of
  * the portable path, FN(vec)). */
 static FNN_FORCE_INLINE void FN(put_a)(T *dst, ptrdiff_t at, T v)
 {
 #if PACK_A_LANES > 1
-    const FN(vec) x = FN(splat)(v);
-    memcpy(dst + at * PACK_A_LANES, &x, sizeof x);
+    FN(put_a_splat)(dst, at, FN(splat)(v));
 #else
     dst[at] = v;
 #endif
@@ -263,7 +270,7 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
                     FN(vec) x, s[VLP];
                     memcpy(&x, src[i] + p, sizeof x);
                     FN(splat_lanes)(x, s);
-                    for (int l = 0; l < VLP; l++) memcpy(dst + ((p + l) * MR + i) * VLP, &s[l], sizeof s[l]);
+                    for (int l = 0; l < VLP; l++) FN(put_a_splat)(dst, (p + l) * MR + i, s[l]);
                 }
 #endif
         for (; p < kc; p++) {
