@@ -48,7 +48,7 @@ def test_planted_groups(on_each_isa, sg, workers):
 def test_planted_groups_some_private_rows(monkeypatch, sg):
     """Two workers training the 10 most frequent words' output rows in private copies
     and the other 26 in place."""
-    monkeypatch.setattr(fastnn.word2vec, "HOT_ROW_BYTES", 8 * 16 * 10)
+    monkeypatch.setattr(fastnn.word2vec, "PRIVATE_ROW_BYTES", 4 * 16 * 10)
     model = _model(planted_corpus(), sg=sg, workers=2)
     assert_groups_found(model.wv)
 

@@ -17,11 +17,12 @@ The pipeline:
    over a table of the vocabulary) or ``BATCH_WORDS`` words of ``sentences`` mapped to
    vocabulary indices, dropped words removed, into a bounded int32 buffer grouped in
    chunks of about ``CHUNK_WORDS`` words.  Threads take chunks and update the vectors
-   without locks (Hogwild), except the output rows of the most frequent words: with
-   ``workers > 1`` each thread trains up to ``HOT_ROW_BYTES`` of them in a private copy
-   synced every few chunks (written by all threads, they made 2 threads slower than
-   one); the learning rate falls linearly from ``alpha`` to ``min_alpha`` over all words
-   of all epochs (their number known from the count).
+   without locks (Hogwild), except the output rows of syn1: with ``workers > 1`` each
+   thread trains up to ``PRIVATE_ROW_BYTES`` of them (the most frequent words') in a
+   private copy, the copies merged after each round of a few chunks a thread (written by
+   all threads, they made 2 threads slower than one); the learning rate falls linearly
+   from ``alpha`` to ``min_alpha`` over all words of all epochs (their number known from
+   the count).
 """
 from __future__ import annotations
 
@@ -48,10 +49,9 @@ FORMAT = "fastnn.Word2Vec/1"
 CHUNK_WORDS = 4096
 #: bytes read from a corpus file per block (the training buffers hold one block's ids)
 BLOCK_BYTES = 1 << 22
-#: bytes per thread (workers > 1) for the private copies of syn1's most frequent rows:
-#: the thread's rows and the shared ones at its last sync, 8 bytes a value (16 MiB: all
-#: of a 20,000-word vocabulary at vector_size 100)
-HOT_ROW_BYTES = 16 << 20
+#: bytes per thread (workers > 1) for the private copy of syn1's most frequent rows
+#: (16 MiB: 41,943 rows at vector_size 100)
+PRIVATE_ROW_BYTES = 16 << 20
 #: words of ``sentences`` turned into ids at a time while training
 BATCH_WORDS = 1 << 18
 _CUM_DOMAIN = 2 ** 31 - 1
@@ -436,9 +436,9 @@ class Word2Vec:
         step = max(16 * self.workers, per_epoch // CHUNK_WORDS // 20) if self.progress else 2 ** 62
         bar = _Progress(self.progress, total)
         kernels = _dispatch.kernels
-        hot_rows = min(len(self.wv.index_to_key), HOT_ROW_BYTES // (8 * self.vector_size))
-        hot = (np.empty((self.workers, 2, hot_rows, self.vector_size), np.float32)
-               if self.workers > 1 else None)
+        rows = min(len(self.wv.index_to_key), PRIVATE_ROW_BYTES // (4 * self.vector_size))
+        copies = (np.empty((self.workers, rows, self.vector_size), np.float32)
+                  if self.workers > 1 else None)
         done = effective = 0
         epoch_loss = 0.0
         epoch = batch_index = 0
@@ -468,7 +468,7 @@ class Word2Vec:
                     sg=self.sg, cbow_mean=self.cbow_mean, window=self.window,
                     negative=self.negative, alpha=start_alpha, min_alpha=end_alpha,
                     words_before=done, total_words=total, seed=seed,
-                    compute_loss=self.compute_loss, threads=self.workers, hot=hot)
+                    compute_loss=self.compute_loss, threads=self.workers, copies=copies)
                 done += words
                 effective += eff
                 epoch_loss += loss

@@ -139,8 +139,8 @@ cdef extern from "fnn_w2v.h" nogil:
         const uint32_t *cum_table
         const uint32_t *sample_int
         int sg, cbow_mean, window, negative, compute_loss
-        ptrdiff_t hot_rows
-        float *hot
+        ptrdiff_t private_rows
+        float *copies
     ctypedef struct fnn_w2v_corpus:
         const int32_t *tokens
         const int64_t *sent_start

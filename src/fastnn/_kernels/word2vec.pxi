@@ -138,8 +138,8 @@ cdef int _check_model(fnn_w2v_model *m, object syn0, object syn1, object cum_tab
     if m.cum_table[m.vocab - 1] == 0:
         raise ValueError("cum_table must end with a positive total; received 0")
     m.sg, m.cbow_mean, m.window, m.negative = sg, cbow_mean, window, negative
-    m.hot_rows = 0
-    m.hot = NULL
+    m.private_rows = 0
+    m.copies = NULL
     return 0
 
 
@@ -191,17 +191,18 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
                    Py_ssize_t c0, Py_ssize_t c1, *, bint sg, bint cbow_mean, int window,
                    int negative, double alpha, double min_alpha, int64_t words_before,
                    int64_t total_words, uint64_t seed, bint compute_loss, int threads,
-                   hot=None):
+                   copies=None):
     """Train chunks ``c0 .. c1-1`` of the corpus on ``threads`` threads (see fnn_w2v.h).
 
     ``syn0``, ``syn1``: (vocab, dim) float32, updated in place; ``cum_table``,
     ``sample_int``: (vocab,) uint32; ``tokens`` int32 word indices; ``sent_start`` and
     ``chunk_start`` int64 offsets.  The learning rate falls linearly from ``alpha`` (at
     word 0) to ``min_alpha`` (at ``total_words``), ``words_before`` words being done.
-    ``hot``: None, or a float32 (threads, 2, rows, dim) buffer: with ``threads > 1`` each
+    ``copies``: None, or a float32 (threads, rows, dim) buffer: with ``threads > 1`` each
     thread trains rows ``0 .. rows-1`` of ``syn1`` (the most frequent words) in a private
-    copy there, synced every few chunks (fnn_w2v.h); one thread ignores it.  Returns
-    ``(loss, words, effective_words)``; loss is 0 unless ``compute_loss``.
+    copy there, merged after each round of a few chunks a thread (fnn_w2v.h); one thread
+    ignores it.  Returns ``(loss, words, effective_words)``; loss is 0 unless
+    ``compute_loss``.
     """
     cdef fnn_w2v_model m
     cdef fnn_w2v_corpus corpus
@@ -219,14 +220,14 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
                          f"c0={c0}, c1={c1}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1; received {threads}")
-    cdef cnp.npy_intp hot_dims[4]
-    if hot is not None:
-        hot_dims[0], hot_dims[1], hot_dims[3] = threads, 2, m.dim
-        hot_dims[2] = (cnp.PyArray_DIMS(<cnp.ndarray>hot)[2] if cnp.PyArray_Check(hot)
-                       and cnp.PyArray_NDIM(<cnp.ndarray>hot) == 4 else 0)
-        check_buffer(hot, cnp.NPY_FLOAT32, 4, hot_dims, True, "hot")
-        m.hot_rows = hot_dims[2]
-        m.hot = <float *>_data(<cnp.ndarray>hot)
+    cdef cnp.npy_intp copies_dims[3]
+    if copies is not None:
+        copies_dims[0], copies_dims[2] = threads, m.dim
+        copies_dims[1] = (cnp.PyArray_DIMS(<cnp.ndarray>copies)[1] if cnp.PyArray_Check(copies)
+                          and cnp.PyArray_NDIM(<cnp.ndarray>copies) == 3 else 0)
+        check_buffer(copies, cnp.NPY_FLOAT32, 3, copies_dims, True, "copies")
+        m.private_rows = copies_dims[1]
+        m.copies = <float *>_data(<cnp.ndarray>copies)
     if not (alpha >= min_alpha >= 0):
         raise ValueError(f"alpha and min_alpha must satisfy alpha >= min_alpha >= 0; "
                          f"received alpha={alpha}, min_alpha={min_alpha}")

@@ -12,17 +12,19 @@
  * was faster but lost Spearman on WordSim-353 after 5 epochs).  CBOW draws
  * one set of negatives for the window's h = sum or mean of the context rows C.  The
  * products of one update read the rows as they were before it (scatter-adds after).
- * Threads take chunks of sentences from a shared counter and update syn0/syn1 without
- * locks (Hogwild, as word2vec.c and gensim), except the hot_rows most frequent words'
- * rows of syn1 (the vocabulary is sorted by count: ids below hot_rows): with more than
- * one thread, each trains those in a private copy and syncs it every
- * FNN_W2V_SYNC_CHUNKS chunks and at its end, under a lock, as
- *     shared += own - snap,   own = snap = shared
- * (snap: the shared rows at its last sync), so every thread's updates add up and reach
- * the others a few milliseconds late.  Skip-gram writes about 36 syn1 rows per centre
- * word; written by both threads, their cache lines moved between the cores on nearly
- * every write and 2 threads trained slower than one.  The random stream of chunk c is
- * seeded from (seed, c), so with one thread (no private rows) a run is reproducible. */
+ * Threads take chunks of sentences from a shared counter and update syn0 without locks
+ * (Hogwild, as word2vec.c and gensim).  syn1 is trained in place by one thread; with
+ * more, skip-gram writes about 36 syn1 rows per centre word, and rows written by both
+ * threads moved their cache lines between the cores on nearly every use (not only the
+ * most frequent words' rows: a third of the negatives fall outside the top 8,000 words
+ * of a 40,000-word vocabulary), so 2 threads trained slower than one.  So each thread
+ * trains syn1's rows 0..private_rows-1 (the most frequent words: the vocabulary is sorted
+ * by count) in a private copy, and the threads train in rounds of FNN_W2V_SYNC_CHUNKS
+ * chunks each; after a round all of them merge the copies, each a share of the rows,
+ *     shared += sum over threads t of (own_t - shared),   own_t = shared
+ * (shared holds the rows as they were at the round's start: nobody writes them during
+ * it), so every thread's updates add up and reach the others one round late.  The random
+ * stream of chunk c is seeded from (seed, c), so with one thread a run is reproducible. */
 #ifndef FNN_W2V_H
 #define FNN_W2V_H
 
@@ -32,7 +34,7 @@
 
 enum {
     FNN_W2V_MAX_SENTENCE = 10000, /* longer sentences are split (gensim's limit) */
-    FNN_W2V_SYNC_CHUNKS = 4       /* chunks a thread trains between syncs of its hot rows */
+    FNN_W2V_SYNC_CHUNKS = 8       /* chunks per thread in a round between merges */
 };
 
 typedef struct {
@@ -41,9 +43,8 @@ typedef struct {
     const uint32_t *cum_table;    /* (vocab,) cumulative unigram^ns_exponent, last > 0 */
     const uint32_t *sample_int;   /* (vocab,) keep probability * 2^32 (UINT32_MAX: keep) */
     int sg, cbow_mean, window, negative, compute_loss;
-    ptrdiff_t hot_rows;           /* syn1 rows 0..hot_rows-1 private per thread (threads > 1), */
-    float *hot;                   /* in (threads, 2, hot_rows, dim) floats: a thread's rows and
-                                   * the shared ones at its last sync */
+    ptrdiff_t private_rows;       /* syn1 rows 0..private_rows-1 private per thread (threads > 1), */
+    float *copies;                /* in (threads, private_rows, dim) floats */
 } fnn_w2v_model;
 
 typedef struct {

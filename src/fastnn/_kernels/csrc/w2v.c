@@ -162,15 +162,14 @@ typedef struct {
     int32_t *outs;         /* centre + negatives: one row of negative + 1 per context word */
     int *n_out;            /* the words of each row of outs (a negative equal to the centre
                             * is dropped) */
-    float *own, *snap;     /* the thread's private rows 0..hot-1 of syn1, and the shared
-                            * rows as they were at its last sync */
-    ptrdiff_t hot;         /* 0: every row shared (one thread) */
+    float *own;            /* the thread's private copy of syn1's rows 0..private-1 */
+    ptrdiff_t n_private;   /* 0: every row shared (one thread) */
 } scratch;
 
-/* Row w of syn1: the thread's private copy when w is one of its hot words. */
+/* Row w of syn1: the thread's private copy when w is one of its private rows. */
 static inline float *out_row(const fnn_w2v_model *m, const scratch *s, int32_t w)
 {
-    return (w < s->hot ? s->own : m->syn1) + (ptrdiff_t)w * m->dim;
+    return (w < s->n_private ? s->own : m->syn1) + (ptrdiff_t)w * m->dim;
 }
 
 /* Fetches the n_out output rows and the context row of a skip-gram pair into the cache. */
@@ -324,8 +323,8 @@ static int scratch_alloc(const fnn_w2v_model *m, scratch *s)
     s->ctx = s->kept + FNN_W2V_MAX_SENTENCE;
     s->outs = s->ctx + nc;
     s->n_out = (int *)(s->outs + nc * no);
-    s->own = s->snap = NULL;
-    s->hot = 0;
+    s->own = NULL;
+    s->n_private = 0;
     return 0;
 }
 
@@ -363,22 +362,28 @@ void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, in
         out[i] = draw_negative(m, &rng);
 }
 
-/* ---------------------------------------------------------------- private hot rows */
-/* shared += own - snap, then own = snap = shared, one thread at a time: the thread's
- * updates since its last sync reach the shared rows and the other threads' synced ones
- * reach its copy (at the start own == snap: the shared rows are copied in). */
-static void sync_hot(const fnn_w2v_model *m, scratch *s)
+/* ---------------------------------------------------------------- private rows */
+/* Thread t of `team` merges its share of the private rows (between barriers: no thread
+ * trains meanwhile): shared += sum_u (own_u - shared), then own_u = shared for every u.
+ * In blocks, so the loops over the copies run along contiguous floats. */
+static void merge_private(const fnn_w2v_model *m, ptrdiff_t rows, int team, int t)
 {
-    float *shared = m->syn1, *own = s->own, *snap = s->snap;
-    const size_t n = (size_t)(s->hot * m->dim);
-#if FNN_OPENMP
-#pragma omp critical(fnn_w2v_sync_hot)
-#endif
-    for (size_t i = 0; i < n; i++) {
-        const float v = shared[i] + (own[i] - snap[i]);
-        shared[i] = v;
-        own[i] = v;
-        snap[i] = v;
+    enum { BLOCK = 1024 };
+    const ptrdiff_t d = m->dim, per = m->private_rows * d;
+    const ptrdiff_t lo = rows * t / team * d, hi = rows * (t + 1) / team * d;
+    float sum[BLOCK];
+    for (ptrdiff_t b = lo; b < hi; b += BLOCK) {
+        const ptrdiff_t n = hi - b < BLOCK ? hi - b : BLOCK;
+        float *shared = m->syn1 + b;
+        memcpy(sum, shared, sizeof(float) * (size_t)n);
+        for (int u = 0; u < team; u++) {
+            const float *own = m->copies + u * per + b;
+            for (ptrdiff_t i = 0; i < n; i++)
+                sum[i] += own[i] - shared[i];
+        }
+        memcpy(shared, sum, sizeof(float) * (size_t)n);
+        for (int u = 0; u < team; u++)
+            memcpy(m->copies + u * per + b, sum, sizeof(float) * (size_t)n);
     }
 }
 
@@ -429,15 +434,46 @@ static double train_sentence(const fnn_w2v_model *m, scratch *s, const int32_t *
     return loss;
 }
 
+/* Trains chunk c: its sentences in order, the learning rate from the words all threads
+ * had done when it started plus its own so far. */
+static double train_chunk(const fnn_w2v_model *m, scratch *s, const fnn_w2v_corpus *text,
+                          const fnn_w2v_schedule *plan, int64_t c, int64_t *done,
+                          int64_t *effective)
+{
+    const double span = plan->alpha - plan->min_alpha;
+    const double total = plan->total_words > 0 ? (double)plan->total_words : 1.0;
+    uint64_t rng = splitmix64(plan->seed ^ splitmix64((uint64_t)c)) | 1u;
+    /* exact with one thread; the shared count is touched once a chunk */
+    int64_t seen, mine = 0;
+    double loss = 0;
+#if FNN_OPENMP
+#pragma omp atomic read
+#endif
+    seen = *done;
+    for (int64_t t = text->chunk_start[c]; t < text->chunk_start[c + 1]; t++) {
+        const int64_t a = text->sent_start[t], n = text->sent_start[t + 1] - a;
+        double alpha = plan->alpha - span * (double)(plan->words_before + seen + mine) / total;
+        if (alpha < plan->min_alpha)
+            alpha = plan->min_alpha;
+        loss += train_sentence(m, s, text->tokens + a, n, (float)alpha, &rng, effective);
+        mine += n;
+    }
+#if FNN_OPENMP
+#pragma omp atomic update
+#endif
+    *done += mine;
+    return loss;
+}
+
 int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t c0,
                   int64_t c1, const fnn_w2v_schedule *sched, int threads,
                   fnn_w2v_result *result)
 {
-    int64_t next = c0, done = 0, effective = 0;
+    int64_t done = 0, effective = 0;
     double loss = 0;
     int failed = 0;
-    const ptrdiff_t hot = threads < 2 || !m->hot ? 0
-                          : m->hot_rows < m->vocab ? m->hot_rows : m->vocab;
+    const ptrdiff_t n_private = threads < 2 || !m->copies ? 0
+                              : m->private_rows < m->vocab ? m->private_rows : m->vocab;
 #if FNN_OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : loss, effective)
 #endif
@@ -448,22 +484,17 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
         const fnn_w2v_model model = *m;
         const fnn_w2v_corpus text = *corpus;
         const fnn_w2v_schedule plan = *sched;
-        const double span = plan.alpha - plan.min_alpha;
-        const double total = plan.total_words > 0 ? (double)plan.total_words : 1.0;
-        scratch s;
-        int ok = scratch_alloc(&model, &s) == 0, unsynced = 0;
-        if (ok && hot > 0) {
 #if FNN_OPENMP
-            const size_t t = (size_t)omp_get_thread_num();
+        const int team = omp_get_num_threads(), t = omp_get_thread_num();
 #else
-            const size_t t = 0;
+        const int team = 1, t = 0;
 #endif
-            s.hot = hot;
-            s.own = model.hot + t * 2 * (size_t)(model.hot_rows * model.dim);
-            s.snap = s.own + (size_t)(model.hot_rows * model.dim);
-            memset(s.own, 0, sizeof(float) * (size_t)(hot * model.dim));
-            memset(s.snap, 0, sizeof(float) * (size_t)(hot * model.dim));
-            sync_hot(&model, &s);
+        scratch s;
+        const int ok = scratch_alloc(&model, &s) == 0;
+        if (ok && n_private > 0) {
+            s.n_private = n_private;
+            s.own = model.copies + (size_t)t * (size_t)(model.private_rows * model.dim);
+            memcpy(s.own, model.syn1, sizeof(float) * (size_t)(n_private * model.dim));
         }
         if (!ok) {
 #if FNN_OPENMP
@@ -479,43 +510,23 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 #pragma omp atomic read
 #endif
         stop = failed;
-        while (!stop) {
-            int64_t c;
+        /* rounds of FNN_W2V_SYNC_CHUNKS chunks a thread, the private rows merged after
+         * each; without private rows one round of all chunks */
+        const int64_t round = n_private > 0 ? (int64_t)FNN_W2V_SYNC_CHUNKS * team : c1 - c0;
+        for (int64_t r0 = c0; !stop && r0 < c1; r0 += round) {
+            const int64_t r1 = c1 - r0 < round ? c1 : r0 + round;
 #if FNN_OPENMP
-#pragma omp atomic capture
+#pragma omp for schedule(dynamic, 1)
 #endif
-            c = next++;
-            if (c >= c1)
-                break;
-            uint64_t rng = splitmix64(plan.seed ^ splitmix64((uint64_t)c)) | 1u;
-            /* the words done by all threads when the chunk starts, plus this chunk's so
-             * far: exact with one thread; the shared count is touched once a chunk */
-            int64_t seen, mine = 0;
+            for (int64_t c = r0; c < r1; c++)
+                loss += train_chunk(&model, &s, &text, &plan, c, &done, &effective);
+            if (n_private > 0) {
+                merge_private(&model, n_private, team, t);
 #if FNN_OPENMP
-#pragma omp atomic read
+#pragma omp barrier
 #endif
-            seen = done;
-            for (int64_t t = text.chunk_start[c]; t < text.chunk_start[c + 1]; t++) {
-                const int64_t a = text.sent_start[t], n = text.sent_start[t + 1] - a;
-                double alpha = plan.alpha -
-                               span * (double)(plan.words_before + seen + mine) / total;
-                if (alpha < plan.min_alpha)
-                    alpha = plan.min_alpha;
-                loss += train_sentence(&model, &s, text.tokens + a, n, (float)alpha, &rng,
-                                       &effective);
-                mine += n;
-            }
-#if FNN_OPENMP
-#pragma omp atomic update
-#endif
-            done += mine;
-            if (hot > 0 && ++unsynced == FNN_W2V_SYNC_CHUNKS) {
-                sync_hot(&model, &s);
-                unsynced = 0;
             }
         }
-        if (ok && hot > 0)
-            sync_hot(&model, &s);
         scratch_free(&s);
     }
     result->loss = loss;
