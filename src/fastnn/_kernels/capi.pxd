@@ -54,24 +54,6 @@ cdef extern from "gemm.h" nogil:
                          const int64_t *idx, int idx_cols,
                          const double *b, ptrdiff_t rsb, ptrdiff_t csb,
                          double *c, ptrdiff_t rsc, const double *bias, int act, double slope)
-    int fnn_sgemm_gather_at(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-                            const float *a, ptrdiff_t rsa, const int64_t *idx,
-                            const float *b, ptrdiff_t rsb, ptrdiff_t csb,
-                            float *c, ptrdiff_t rsc, const float *bias, int act, float slope,
-                            float *at, ptrdiff_t at_n)
-    int fnn_dgemm_gather_at(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
-                            const double *a, ptrdiff_t rsa, const int64_t *idx,
-                            const double *b, ptrdiff_t rsb, ptrdiff_t csb,
-                            double *c, ptrdiff_t rsc, const double *bias, int act, double slope,
-                            double *at, ptrdiff_t at_n)
-    ptrdiff_t fnn_sgemm_packed_a_size(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
-    ptrdiff_t fnn_dgemm_packed_a_size(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
-    int fnn_sgemm_packed_a(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *ap,
-                           const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t rsc,
-                           const float *bias, int act, float slope)
-    int fnn_dgemm_packed_a(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double *ap,
-                           const double *b, ptrdiff_t rsb, ptrdiff_t csb, double *c, ptrdiff_t rsc,
-                           const double *bias, int act, double slope)
     enum:
         FNN_GEMM_MAX_NARROW
     ctypedef struct fnn_gemm_tile:

@@ -5,20 +5,15 @@
 #       config.pxi (ACTIVATION_CODES), validate.pxi (checks).
 # Provides: the ops gemm, matmul, linear; GEMM_BLOCKING; gather_linear (the GEMM on rows
 # of X read in place, as TrainPlan runs it: for tests) and, for other .pxi files,
-# gemm_gather (fnn_sgemm_gather or fnn_dgemm_gather by the fused type), gemm_gather_at,
-# gemm_packed_a and packed_a_size (the same by type: one gather of X[idx] for both of the
-# first layer's products, csrc/gemm.h).  The checks work on the NumPy
+# gemm_gather (fnn_sgemm_gather or fnn_dgemm_gather by the fused type).  The checks work on the NumPy
 # C API: a 4x4 matmul costs well under a microsecond in total.
 from cython cimport floating
 from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport int64_t
 
 from fastnn._kernels.capi cimport (FNN_ACT_IDENTITY, fnn_dgemm, fnn_dgemm_blocking,
-                                   fnn_dgemm_gather, fnn_dgemm_gather_at, fnn_dgemm_packed_a,
-                                   fnn_dgemm_packed_a_size, fnn_gemm_blocking, fnn_gemm_tile,
-                                   fnn_sgemm, fnn_sgemm_blocking, fnn_sgemm_gather,
-                                   fnn_sgemm_gather_at, fnn_sgemm_packed_a,
-                                   fnn_sgemm_packed_a_size)
+                                   fnn_dgemm_gather, fnn_gemm_blocking, fnn_gemm_tile,
+                                   fnn_sgemm, fnn_sgemm_blocking, fnn_sgemm_gather)
 
 
 cdef dict _gemm_tile(fnn_gemm_tile t):
@@ -222,47 +217,12 @@ cdef inline int gemm_gather(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floa
                                 bias, act, slope)
 
 
-cdef inline int gemm_gather_at(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a,
-                               const int64_t *idx, const floating *b, floating *c,
-                               const floating *bias, int act, double slope, floating *at,
-                               Py_ssize_t at_n) noexcept nogil:
-    """gemm_gather of the rows idx of the C-contiguous `a` (k columns) by the C-contiguous
-    b (k x n) that also packs A.T into `at` for gemm_packed_a with at_n columns; 0, or -1
-    (nothing written) when the caller must run both products another way."""
-    if floating is float:
-        return fnn_sgemm_gather_at(m, n, k, 1.0, a, k, idx, b, n, 1, c, n, bias, act,
-                                   <float>slope, at, at_n)
-    else:
-        return fnn_dgemm_gather_at(m, n, k, 1.0, a, k, idx, b, n, 1, c, n, bias, act, slope,
-                                   at, at_n)
-
-
-cdef inline int gemm_packed_a(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *ap,
-                              const floating *b, floating *c) noexcept nogil:
-    """c (m x n, C-contiguous) = A @ b (b C-contiguous, k x n) with A packed at `ap` by
-    gemm_gather_at; 0, or -1 when the caller must compute c another way."""
-    if floating is float:
-        return fnn_sgemm_packed_a(m, n, k, 1.0, ap, b, n, 1, c, n, NULL, FNN_ACT_IDENTITY, 0.0)
-    else:
-        return fnn_dgemm_packed_a(m, n, k, 1.0, ap, b, n, 1, c, n, NULL, FNN_ACT_IDENTITY, 0.0)
-
-
-cdef inline Py_ssize_t packed_a_size(bint is_double, Py_ssize_t m, Py_ssize_t n,
-                                     Py_ssize_t k) noexcept nogil:
-    """Elements of the packed A of an m x n x k gemm_packed_a (0: never runs)."""
-    return fnn_dgemm_packed_a_size(m, n, k) if is_double else fnn_sgemm_packed_a_size(m, n, k)
-
-
-def gather_linear(x, rows, weight, bias=None, activation=None, *, bint transpose=False,
-                  dz=None):
+def gather_linear(x, rows, weight, bias=None, activation=None, *, bint transpose=False):
     """``act(x[rows] @ weight + bias)``, or ``x[rows].T @ weight`` with ``transpose``, the
     rows of the C-contiguous ``x`` read in place (``rows``: int64 row indices); returns
     ``(out, in_place)``.  ``in_place`` is False when the shapes are ones the GEMM does
     not pack (``out`` then comes from the gathered rows): the compiled epochs' first-layer
-    products, exposed for tests.  With ``dz`` (not with ``transpose``; C-contiguous, x's
-    dtype, one row per row index): ``(out, in_place, dw, packed)`` with also
-    ``dw = x[rows].T @ dz`` from the ``x[rows].T`` that the forward packed while reading
-    the rows (``packed``; else as with ``transpose``), as TrainPlan computes them."""
+    products, exposed for tests."""
     typenum = check_float_array(x, "x")
     check_ndim(<cnp.ndarray>x, 2, "x")
     check_c_contiguous(<cnp.ndarray>x, "x")
@@ -289,15 +249,6 @@ def gather_linear(x, rows, weight, bias=None, activation=None, *, bint transpose
         check_same_dtype(<cnp.ndarray>x, b, "x", "bias")
         check_shape(b, 1, (<object>w).shape[1], 0, "bias")
     cdef Py_ssize_t n = w.shape[1]
-    if dz is not None:
-        if transpose:
-            raise ValueError("dz is only taken without transpose")
-        check_same_dtype(<cnp.ndarray>x, _gemm_operand(dz, "dz", 2), "x", "dz")
-        check_c_contiguous(<cnp.ndarray>dz, "dz")
-        if dz.shape[0] != n_rows:
-            raise ValueError(f"dz must have one row per row index ({n_rows}); "
-                             f"received shape {dz.shape}")
-        return _gather_linear_pair(x, own, w, b, activation, code, <cnp.ndarray>dz)
     out = np.empty((m, n), x.dtype)
     cdef int status = -1
     if m > 0 and n > 0:
@@ -306,42 +257,6 @@ def gather_linear(x, rows, weight, bias=None, activation=None, *, bint transpose
         xr = x[own]
         out = _gemm(xr, w, transpose, False, 1.0, 0.0, None, b, code, "x[rows]", "weight")
     return out, status == 0
-
-
-cdef tuple _gather_linear_pair(cnp.ndarray x, cnp.ndarray rows, cnp.ndarray w, cnp.ndarray b,
-                               activation, int act, cnp.ndarray dz):
-    """gather_linear's `dz` form (arguments checked): gemm_gather_at, then gemm_packed_a."""
-    cdef Py_ssize_t d = x.shape[1], n_rows = rows.shape[0], n = w.shape[1], n2 = dz.shape[1]
-    cdef bint is_double = cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT64
-    cdef Py_ssize_t size = packed_a_size(is_double, d, n2, n_rows)
-    cdef cnp.ndarray out = np.empty((n_rows, n), x.dtype), dw = np.empty((d, n2), x.dtype)
-    cdef cnp.ndarray at = np.empty(size, x.dtype)
-    cdef const int64_t *idx = <const int64_t *>cnp.PyArray_DATA(rows)
-    cdef int status = -1
-    if size == 0 or n == 0 or not (w.flags.c_contiguous and w.flags.aligned):
-        pass  # (the weight is read as C-contiguous)
-    elif is_double:
-        with nogil:
-            status = gemm_gather_at(n_rows, n, d, <const double *>cnp.PyArray_DATA(x), idx,
-                                    <const double *>cnp.PyArray_DATA(w), <double *>cnp.PyArray_DATA(out),
-                                    NULL if b is None else <const double *>cnp.PyArray_DATA(b),
-                                    act, _GEMM_LEAKY_SLOPE, <double *>cnp.PyArray_DATA(at), n2)
-            if status == 0:
-                status = gemm_packed_a(d, n2, n_rows, <const double *>cnp.PyArray_DATA(at),
-                                       <const double *>cnp.PyArray_DATA(dz), <double *>cnp.PyArray_DATA(dw))
-    else:
-        with nogil:
-            status = gemm_gather_at(n_rows, n, d, <const float *>cnp.PyArray_DATA(x), idx,
-                                    <const float *>cnp.PyArray_DATA(w), <float *>cnp.PyArray_DATA(out),
-                                    NULL if b is None else <const float *>cnp.PyArray_DATA(b),
-                                    act, _GEMM_LEAKY_SLOPE, <float *>cnp.PyArray_DATA(at), n2)
-            if status == 0:
-                status = gemm_packed_a(d, n2, n_rows, <const float *>cnp.PyArray_DATA(at),
-                                       <const float *>cnp.PyArray_DATA(dz), <float *>cnp.PyArray_DATA(dw))
-    if status != 0:
-        return (*gather_linear(x, rows, w, b, activation),
-                gather_linear(x, rows, dz, transpose=True)[0], False)
-    return (out, True, dw, True)
 
 
 cdef int _gather_linear(cnp.ndarray x, cnp.ndarray rows, cnp.ndarray w, cnp.ndarray bias,

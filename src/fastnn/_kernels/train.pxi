@@ -19,9 +19,7 @@
 # loss_gradient runs the same forward, loss and backward once over all of X, read in
 # place, and stops before the update: the full-batch objective of L-BFGS.
 # A dense X is not copied: the first layer's GEMMs (forward and dW = X[batch].T @ dz)
-# gather its rows straight into their packed A blocks (gemm_gather, gemm.pxi); where the
-# GEMM can (packed_a_size), the forward also packs X[batch].T for dW into AT as it reads
-# the rows (gemm_gather_at), so dW reads no row of X again (gemm_packed_a); only a
+# gather its rows straight into their packed A blocks (gemm_gather, gemm.pxi); only a
 # product the GEMM would not pack (a skinny or narrow one, a one-row minibatch) reads
 # the rows gathered into A[0], the same values and so the same result.
 # A one-row minibatch (plain SGD, as in the lecture) never forms dW = x.T @ dz: each row
@@ -46,8 +44,7 @@
 #
 # Uses: capi.pxd (fnn_sgemm, fnn_dgemm, __builtin_prefetch, FNN_ACT_IDENTITY,
 #       FNN_LOSS_*), config.pxi (ACTIVATION_CODES, LOSS_CODES), validate.pxi (checks),
-#       activations.pxi (act_backward), gemm.pxi (gemm_gather, gemm_gather_at, gemm_packed_a,
-#       packed_a_size), losses.pxi (pointwise_loss), optim.pxi
+#       activations.pxi (act_backward), gemm.pxi (gemm_gather), losses.pxi (pointwise_loss), optim.pxi
 #       (sgd_update, adam_scalars, adam_update, check_sgd, check_adam), parallel.pxi (_xent_rows,
 #       _threads), sparse.pxi (CSROperand, csr_operand, csr_linear, csr_weight_grad,
 #       csr_clear_rows), dropout.pxi (dropout_chunks, check_dropout_seed).
@@ -120,8 +117,6 @@ cdef class TrainPlan:
     cdef Py_ssize_t *size
     cdef char *X
     cdef bint x_gathered         # A[0] holds this minibatch's rows of the dense X
-    cdef char *AT                # X[batch].T packed for dW by the forward (NULL: never)
-    cdef bint at_ready           # AT holds this minibatch's
     cdef CSROperand sparse       # X as CSR (None: X is a dense array)
     cdef bint is_sparse
     cdef int64_t *PREV           # rows of the previous minibatch (sparse X)
@@ -230,13 +225,6 @@ cdef class TrainPlan:
             prev = np.empty(self.batch, np.int64)
             self.keep.append(prev)
             self.PREV, self.n_prev = <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>prev), 0
-        self.AT = NULL
-        cdef Py_ssize_t at_size = 0 if self.is_sparse else packed_a_size(
-            self.is_double, self.width[0], self.width[1], self.batch)
-        if at_size > 0:
-            at = np.zeros(at_size, dtype)
-            self.keep.append(at)
-            self.AT = cnp.PyArray_BYTES(at)
         for l in range(L + 1):
             if l == 0 and self.is_sparse:
                 self.A[0] = NULL  # the rows of X are read in place
@@ -615,18 +603,12 @@ cdef double _forward_backward(floating *tag, TrainPlan p, const int64_t *x_rows,
     cdef Py_ssize_t d = p.width[0]
     # rows of a dense X read in place by the first layer's GEMMs (see the top of the file)
     cdef bint in_place = x_rows != NULL and not p.is_sparse and weight_grads
-    p.at_ready = False
     for l in range(L):
         bias = <const floating *>p.P[p.b_index[l]] if p.b_index[l] >= 0 else NULL
         if l == 0 and p.is_sparse:
             csr_linear(p.sparse, x_rows, rows, <const floating *>p.P[p.w_index[0]], p.width[1],
                        bias, p.act[0], <floating>p.slope[0], <floating *>p.A[1],
                        _threads(rows * p.width[1], EW_PAR_CHEAP))
-        elif l == 0 and in_place and p.AT != NULL and gemm_gather_at(
-                rows, p.width[1], d, <const floating *>p.X, x_rows,
-                <const floating *>p.P[p.w_index[0]], <floating *>p.A[1], bias, p.act[0],
-                p.slope[0], <floating *>p.AT, p.width[1]) == 0:
-            p.at_ready = True  # A[1] = act(X[x_rows] @ W + b), AT = X[x_rows].T packed
         elif l == 0 and in_place and gemm_gather(
                 rows, p.width[1], d, <const floating *>p.X, d, 1, x_rows, False,
                 <const floating *>p.P[p.w_index[0]], p.width[1], 1, <floating *>p.A[1], bias,
@@ -651,10 +633,6 @@ cdef double _forward_backward(floating *tag, TrainPlan p, const int64_t *x_rows,
                           if p.b_index[l] >= 0 else NULL)
         if l == 0 and p.is_sparse:
             _sparse_weight_grad(p, x_rows, rows, g)
-        elif l == 0 and p.at_ready and gemm_packed_a(
-                d, p.width[1], rows, <const floating *>p.AT, g,
-                <floating *>p.GP[p.w_index[0]]) == 0:
-            pass  # dW = X[x_rows].T @ dz from AT
         elif l == 0 and in_place and not p.x_gathered and gemm_gather(
                 d, p.width[1], rows, <const floating *>p.X, 1, d, x_rows, True, g, p.width[1], 1,
                 <floating *>p.GP[p.w_index[0]], NULL, FNN_ACT_IDENTITY, 0.0) == 0:

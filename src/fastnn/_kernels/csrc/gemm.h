@@ -48,37 +48,6 @@ int fnn_dgemm_gather(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
                      const double *b, ptrdiff_t rsb, ptrdiff_t csb,
                      double *c, ptrdiff_t rsc, const double *bias, int act, double slope);
 
-/* fnn_sgemm_gather of rows (idx_cols == 0, csa == 1) that also packs the gathered A's
- * transpose into `at` as fnn_sgemm_packed_a reads it for the product A.T @ B' with B' of
- * at_n columns: a buffer of fnn_sgemm_packed_a_size(k, at_n, m) elements.  Returns -1
- * (nothing written) when that size is 0, like fnn_sgemm_gather otherwise; 0: C and all
- * of `at` are written. */
-int fnn_sgemm_gather_at(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha,
-                        const float *a, ptrdiff_t rsa, const int64_t *idx,
-                        const float *b, ptrdiff_t rsb, ptrdiff_t csb,
-                        float *c, ptrdiff_t rsc, const float *bias, int act, float slope,
-                        float *at, ptrdiff_t at_n);
-int fnn_dgemm_gather_at(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha,
-                        const double *a, ptrdiff_t rsa, const int64_t *idx,
-                        const double *b, ptrdiff_t rsb, ptrdiff_t csb,
-                        double *c, ptrdiff_t rsc, const double *bias, int act, double slope,
-                        double *at, ptrdiff_t at_n);
-
-/* C = act(alpha * A @ B + bias) with A (m x k) already packed at `ap` by
- * fnn_sgemm_gather_at: bitwise what fnn_sgemm gives for that A.  The elements of a
- * packed A for this path and shape, or 0 when this path cannot run it from a packed A
- * (k deeper than one block, n of at most two register tiles, a path whose packing
- * repeats values); fnn_sgemm_packed_a returns -1 (C untouched) in that case, else 0, or
- * -1 when the packing workspace of B could not be had (C then unspecified). */
-ptrdiff_t fnn_sgemm_packed_a_size(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k);
-ptrdiff_t fnn_dgemm_packed_a_size(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k);
-int fnn_sgemm_packed_a(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *ap,
-                       const float *b, ptrdiff_t rsb, ptrdiff_t csb, float *c, ptrdiff_t rsc,
-                       const float *bias, int act, float slope);
-int fnn_dgemm_packed_a(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double *ap,
-                       const double *b, ptrdiff_t rsb, ptrdiff_t csb, double *c, ptrdiff_t rsc,
-                       const double *bias, int act, double slope);
-
 /* A tile of C that one micro-kernel call computes: `rows` rows by min_cols..max_cols
  * columns. */
 typedef struct {

@@ -35,15 +35,11 @@ typedef struct {
 } FN(epi_t);
 
 /* The whole problem, as passed to the public entry point; ri (ci) non-NULL: A's rows
- * (columns) are gathered through that index (FN(gemm_gather)), A is then always packed;
- * at non-NULL (with ri): the gathered A's transpose is also packed there (FN(pack_at));
- * ap non-NULL: A is already packed there, all k in one block (FN(gemm_packed_a)). */
+ * (columns) are gathered through that index (FN(gemm_gather)), A is then always packed. */
 typedef struct {
     ptrdiff_t m, n, k;
     const T *a, *b, *bias;
     const int64_t *ri, *ci;
-    T *at;
-    const T *ap;
     T *c;
     ptrdiff_t rsa, csa, rsb, csb, rsc, csc;
     T alpha, beta, slope;
@@ -286,30 +282,6 @@ static void FN(pack_a)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa, pt
 #undef COL
 }
 
-/* Rows i0..i0+mc-1 of the gathered A(i, p) = a[ri[i] * rsa + p] (ri from row i0),
- * depth p0..p0+kc-1 of k, into at: the packed A of the transposed product, m' = k rows by
- * k' = m (the whole problem's rows) deep in one block, as FN(pack_a) lays it out with
- * PACK_A_LANES 1: element (p, i) at (p / MR) * MR * m + i * MR + p % MR; the padding of
- * the last micro-panel is zeroed with the depth block that reaches k.  Micro-panel by
- * micro-panel, so that the stores run contiguously over the rows (the rows' values are
- * in L1 from FN(pack_a)). */
-static void FN(pack_at)(ptrdiff_t mc, ptrdiff_t kc, const T *a, ptrdiff_t rsa,
-                        const int64_t *ri, ptrdiff_t i0, ptrdiff_t p0, ptrdiff_t m,
-                        ptrdiff_t k, T *at)
-{
-    const ptrdiff_t p1 = p0 + kc, end = p1 == k ? FNN_ROUND_UP(k, MR) : p1;
-    for (ptrdiff_t q0 = p0 / MR * MR; q0 < end; q0 += MR) {
-        const ptrdiff_t lo = p0 > q0 ? p0 : q0, hi = FNN_MIN(end, q0 + MR);
-        T *dst = at + q0 * m + i0 * MR;
-        if (lo == q0 && hi == q0 + MR && hi <= p1) {
-            for (ptrdiff_t i = 0; i < mc; i++) memcpy(dst + i * MR, a + ri[i] * rsa + q0, MR * sizeof(T));
-            continue;
-        }
-        for (ptrdiff_t i = 0; i < mc; i++)
-            for (ptrdiff_t p = lo; p < hi; p++) dst[i * MR + p - q0] = p < p1 ? a[ri[i] * rsa + p] : (T)0;
-    }
-}
-
 /* C(m0:m1, n0:n1) of the problem g, on the calling thread.  m0 and n0 are multiples of
  * MR and NR, so every element sees the same micro-tile arithmetic whatever the split.
  * Returns 0, or -1 (C untouched) when A is gathered (g->ri or g->ci) but cannot be
@@ -321,8 +293,6 @@ static int FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0
     const ptrdiff_t rsc = g->rsc, csc = g->csc;
     const int64_t *ri = g->ri ? g->ri + m0 : NULL, *ci = g->ci;
     const T *a = g->a + (ri ? 0 : m0 * rsa), *b = g->b + n0 * csb;
-    const T *ap = g->ap ? g->ap + m0 * k : NULL;
-    T *at = n0 == 0 ? g->at : NULL; /* written by the blocks of the first columns */
     const T *bias = g->bias ? g->bias + n0 : NULL;
     T *c = g->c + m0 * rsc + n0 * csc;
     FN(epi_t) e = {g->alpha, g->beta, g->slope, bias, g->act};
@@ -349,7 +319,7 @@ static int FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0
      * packed), see FNN_GEMM_DIRECT_B_MAX_M and its variants. */
     const int direct_a = FNN_GEMM_DIRECT_A_MIN_M && csa == 1 && !ri && !ci && n % NR == 0 &&
                          n <= FNN_GEMM_DIRECT_A_MAX_PANELS * NR && m >= FNN_GEMM_DIRECT_A_MIN_M;
-    int pack_a = (n > 2 * NR && !direct_a) || ap;
+    int pack_a = n > 2 * NR && !direct_a;
     const ptrdiff_t row_bytes = rsb * (ptrdiff_t)sizeof(T);
     int direct_b = pack_a && csb == 1 &&
                    m <= (row_bytes % 4096 == 0 ? FNN_GEMM_DIRECT_B_MAX_M_4K
@@ -363,10 +333,10 @@ static int FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0
     T *bufb = (T *)fnn_ws_get(FNN_WS_B, (size_t)(kcap * (direct_b ? NR : ncap)) * sizeof(T));
     const size_t abytes =
         (size_t)(kcap * FNN_ROUND_UP(FNN_MIN(m, MC), MR) * PACK_A_LANES + 64) * sizeof(T);
-    T *bufa = pack_a && !ap ? (T *)fnn_ws_get(FNN_WS_A, abytes) : NULL; /* + slack for FN(pack_a) */
-    if ((ri || ci || ap) && (!pack_a || !bufb || !(bufa || ap)))
+    T *bufa = pack_a ? (T *)fnn_ws_get(FNN_WS_A, abytes) : NULL; /* + slack for FN(pack_a) */
+    if ((ri || ci) && (!pack_a || !bufb || !bufa))
         return -1;
-    if (!bufb || (pack_a && !bufa && !ap)) {
+    if (!bufb || (pack_a && !bufa)) {
         bufb = bpanel;
         ncap = NR;
         pack_a = direct_b = 0; /* FN(ukr_b_direct) reads packed A */
@@ -392,13 +362,9 @@ static int FN(run)(const FN(args_t) *g, ptrdiff_t m0, ptrdiff_t m1, ptrdiff_t n0
             for (ptrdiff_t ic = 0; ic < m; ic += MC) {
                 const ptrdiff_t mc = FNN_MIN(MC, m - ic);
                 const T *ablk = a + ic * rsa + pc * csa; /* (unpacked A is never gathered) */
-                if (ap)
-                    bufa = (T *)ap + ic * kc;
-                else if (pack_a)
+                if (pack_a)
                     FN(pack_a)(mc, kc, a + (ri ? 0 : ic * rsa) + (ci ? 0 : pc * csa), rsa, csa,
                                ri ? ri + ic : NULL, ci ? ci + pc : NULL, bufa);
-                if (at)
-                    FN(pack_at)(mc, kc, a, rsa, ri + ic, m0 + ic, pc, g->m, k, at);
                 for (ptrdiff_t jr = 0; jr < nc; jr += nstep) {
                     const ptrdiff_t nr = FNN_MIN(nstep, nc - jr);
                     const int in_place = jr < nfull;
@@ -499,8 +465,8 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
 {
     if (m <= 0 || n <= 0)
         return;
-    const FN(args_t) g = {m, n, k < 0 ? 0 : k, a, b, bias, NULL, NULL, NULL, NULL, c, rsa, csa,
-                          rsb, csb, rsc, csc, alpha, (T)beta, slope, act};
+    const FN(args_t) g = {m, n, k < 0 ? 0 : k, a, b, bias, NULL, NULL, c, rsa, csa, rsb, csb,
+                          rsc, csc, alpha, (T)beta, slope, act};
 #if FNN_HAVE_AVX2
     if (FN(gemv)(&g))
         return;
@@ -510,55 +476,17 @@ void FN(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdif
     FN(dispatch)(&g);
 }
 
-ptrdiff_t FN(gemm_packed_a_size)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k)
-{
-#ifdef COLS_W
-    const int cols = 1; /* C of a column tile's widths runs on loops of its own */
-#else
-    const int cols = 0;
-#endif
-    if (PACK_A_LANES != 1 || cols || m <= 0 || k <= 0 || k > KC || n <= 2 * NR)
-        return 0;
-    return FNN_ROUND_UP(m, MR) * k;
-}
-
-/* The gathered product g unless the GEMM would not pack its A (see FN(gemm_gather)). */
-static int FN(gather_dispatch)(const FN(args_t) *g)
-{
-    if (g->m <= 0 || g->n <= 0 || g->k <= 0 || FN(skinny_applies)(g) || GEMV_FORM(g))
-        return -1;
-    return FN(dispatch)(g);
-}
-
 int FN(gemm_gather)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa,
                     ptrdiff_t csa, const int64_t *idx, int idx_cols, const T *b, ptrdiff_t rsb,
                     ptrdiff_t csb, T *c, ptrdiff_t rsc, const T *bias, int act, T slope)
 {
+    if (m <= 0 || n <= 0 || k <= 0)
+        return -1;
     const FN(args_t) g = {m, n, k, a, b, bias, idx_cols ? NULL : idx, idx_cols ? idx : NULL,
-                          NULL, NULL, c, rsa, csa, rsb, csb, rsc, 1, alpha, (T)0, slope, act};
-    return FN(gather_dispatch)(&g);
-}
-
-int FN(gemm_gather_at)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *a, ptrdiff_t rsa,
-                       const int64_t *idx, const T *b, ptrdiff_t rsb, ptrdiff_t csb, T *c,
-                       ptrdiff_t rsc, const T *bias, int act, T slope, T *at, ptrdiff_t at_n)
-{
-    if (!FN(gemm_packed_a_size)(k, at_n, m))
+                          c, rsa, csa, rsb, csb, rsc, 1, alpha, (T)0, slope, act};
+    if (FN(skinny_applies)(&g) || GEMV_FORM(&g))
         return -1;
-    const FN(args_t) g = {m, n, k, a, b, bias, idx, NULL, at, NULL, c, rsa, 1, rsb, csb, rsc, 1,
-                          alpha, (T)0, slope, act};
-    return FN(gather_dispatch)(&g);
-}
-
-int FN(gemm_packed_a)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, T alpha, const T *ap, const T *b,
-                      ptrdiff_t rsb, ptrdiff_t csb, T *c, ptrdiff_t rsc, const T *bias, int act,
-                      T slope)
-{
-    if (!FN(gemm_packed_a_size)(m, n, k))
-        return -1;
-    const FN(args_t) g = {m, n, k, ap, b, bias, NULL, NULL, NULL, ap, c, 1, k, rsb, csb, rsc,
-                          1, alpha, (T)0, slope, act};
-    return FN(gather_dispatch)(&g); /* the choices of FN(gemm_gather) on A through columns */
+    return FN(dispatch)(&g);
 }
 
 /* every template parameter, including the path's (#undef of a name never defined is a no-op) */
