@@ -71,6 +71,13 @@ ISA_ORDER = ("avx512", "avx2", "portable")
 #:   8 x 32 tiles split its rows, so each thread packed all of B; the split now goes by
 #:   columns there, 0.94-1.00x); the batch-16 epoch measured 0.93-1.09x over 9 runs
 #:   (median 0.96-0.97), the others 0.95-1.24x: not shown to tie, so still False.
+#:   2026-12-05, last (load 9-11): float64 256x128 @ 128x10 had run 7% slower on avx512
+#:   (the V = 2 narrow tile's loop compared its count with kc spilled to the stack; it
+#:   now counts down in a register: 0.99x, range 0.96-1.00); 1 thread, CPU time, median
+#:   of 9: every GEMM row 0.99-1.21x, linear 1.09x, every epoch 0.99-1.17x (batch 1:
+#:   the same compiled code on both paths).  2 threads: the batch-16 epoch 1.00x (range
+#:   0.51-1.14: at that load a 2-thread epoch took 5x its 1-thread time), so still
+#:   not shown to tie; still False.
 AVX512_MERIT = {("AuthenticAMD", 0x19): False}
 
 
