@@ -208,21 +208,21 @@ def test_train_private_rows_ignored_on_one_thread(kmod):
 @pytest.mark.parametrize("rows", [30, 7], ids=["all-private", "7-private"])
 def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads):
     """Threads, each training syn1's rows 0..rows-1 in a private copy merged after each
-    round (8 chunks a thread), against one thread, at a learning rate small enough for
+    round (16 chunks a thread), against one thread, at a learning rate small enough for
     the updates to add up whatever their order and staleness: the change of the private
-    rows is one thread's within a third of a round's (8 of 48 chunks of 500 words: the
-    error of one thread's round lost or applied twice at a merge; 48 is no multiple of
-    16 or 24, so the last round is short).  (The shared rows and syn0 are not compared:
+    rows is one thread's within a third of a round's (16 of 80 chunks of 30 words: the
+    error of one thread's round lost or applied twice at a merge; 80 is no multiple of
+    32 or 48, so the last round is short).  (The shared rows and syn0 are not compared:
     concurrent updates of a shared row can lose one.)"""
     rng = np.random.default_rng(9)
     vocab, dim, alpha = 30, 64, 1e-4
     cum, sample = _tables(rng.integers(1, 100, vocab) * np.arange(vocab, 0, -1))
     tokens, sent, _ = _corpus(rng, vocab, 2400, 10)
-    chunks = np.arange(0, 2401, 50, dtype=np.int64)
+    chunks = np.arange(0, 2401, 30, dtype=np.int64)
 
     start = _vectors(np.random.default_rng(1), vocab, dim)
 
-    def change(threads, last=48):
+    def change(threads, last=80):
         syn0, syn1 = start[0].copy(), start[1].copy()
         _, words, eff = _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks[:last + 1],
                                alpha=alpha, min_alpha=alpha, threads=threads,
@@ -231,7 +231,7 @@ def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads):
         return (syn1 - start[1])[:rows]
 
     want = change(1)
-    lost = np.linalg.norm(change(1, last=40) - want)
+    lost = np.linalg.norm(change(1, last=64) - want)
     assert lost > 0.1 * np.linalg.norm(want)  # the size of the error the test must catch
     for _ in range(3):
         assert np.linalg.norm(change(threads) - want) < lost / 3
