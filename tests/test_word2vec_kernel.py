@@ -204,37 +204,57 @@ def test_train_private_rows_ignored_on_one_thread(kmod):
         assert result == runs[0][2]
 
 
+@pytest.mark.parametrize("sg, per_round", [(1, 16), (0, 64)], ids=["sg", "cbow"])
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("rows", [30, 7], ids=["all-private", "7-private"])
-def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads):
+def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, per_round):
     """Threads, each training syn1's rows 0..rows-1 in a private copy merged after each
-    round (8 chunks a thread), against one thread, at a learning rate small enough for
-    the updates to add up whatever their order and staleness: the change of the private
-    rows is one thread's within a third of a round's (8 of 48 chunks of 500 words: the
-    error of one thread's round lost or applied twice at a merge; 48 is no multiple of
-    16 or 24, so the last round is short).  (The shared rows and syn0 are not compared:
-    concurrent updates of a shared row can lose one.)"""
+    round (16 chunks a thread for skip-gram, 64 for CBOW), against one thread, at a
+    learning rate small enough for the updates to add up whatever their order and
+    staleness: the change of the private rows is one thread's within a third of a
+    round's (a round of 5 * per_round chunks of 30 sentences: the error of one thread's
+    round lost or applied twice at a merge; 5 rounds' worth is no multiple of 2 or 3
+    threads' rounds, so the last round is short).  (The shared rows and syn0 are not
+    compared: concurrent updates of a shared row can lose one.)"""
     rng = np.random.default_rng(9)
     vocab, dim, alpha = 30, 64, 1e-4
     cum, sample = _tables(rng.integers(1, 100, vocab) * np.arange(vocab, 0, -1))
-    tokens, sent, _ = _corpus(rng, vocab, 2400, 10)
-    chunks = np.arange(0, 2401, 50, dtype=np.int64)
+    n_chunks = 5 * per_round
+    tokens, sent, _ = _corpus(rng, vocab, 30 * n_chunks, 10)
+    chunks = np.arange(0, 30 * n_chunks + 1, 30, dtype=np.int64)
 
     start = _vectors(np.random.default_rng(1), vocab, dim)
 
-    def change(threads, last=48):
+    def change(threads, last=n_chunks):
         syn0, syn1 = start[0].copy(), start[1].copy()
         _, words, eff = _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks[:last + 1],
-                               alpha=alpha, min_alpha=alpha, threads=threads,
+                               sg=sg, alpha=alpha, min_alpha=alpha, threads=threads,
                                copies=np.full((threads, rows, dim), np.nan, np.float32))
         assert words == eff == sent[chunks[last]]
         return (syn1 - start[1])[:rows]
 
     want = change(1)
-    lost = np.linalg.norm(change(1, last=40) - want)
+    lost = np.linalg.norm(change(1, last=n_chunks - per_round) - want)
     assert lost > 0.1 * np.linalg.norm(want)  # the size of the error the test must catch
     for _ in range(3):
         assert np.linalg.norm(change(threads) - want) < lost / 3
+
+
+def test_train_synced_copies_are_not_copied_in(kmod):
+    """synced=True trusts the copies to hold syn1's private rows (as the previous call left
+    them): NaN copies then reach syn1's private rows at the merge; synced=False copies the
+    rows in first."""
+    rng = np.random.default_rng(4)
+    cum, sample = _tables(rng.integers(1, 100, 20))
+    tokens, sent, chunks = _corpus(rng, 20, 200, 8)
+    for synced in (False, True):
+        syn0, syn1 = _vectors(np.random.default_rng(2), 20, 16)
+        _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks, threads=2,
+               copies=np.full((2, 5, 16), np.nan, np.float32), synced=synced)
+        if synced:
+            assert np.isnan(syn1[:5]).all()
+        else:
+            assert np.isfinite(syn0).all() and np.isfinite(syn1).all()
 
 
 def test_subsampling_keeps_the_expected_share(kmod):

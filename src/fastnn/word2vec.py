@@ -440,12 +440,13 @@ class Word2Vec:
         copies = (np.empty((self.workers, rows, self.vector_size), np.float32)
                   if self.workers > 1 else None)
         done = effective = 0
+        synced = False  # the copies hold syn1's rows (after the first kernel call)
         epoch_loss = 0.0
         epoch = batch_index = 0
         self.epoch_losses = []
 
         def train(batch: Batch) -> None:
-            nonlocal done, effective, epoch_loss, batch_index
+            nonlocal done, effective, epoch_loss, batch_index, synced
             tokens, sent = batch
             nsent = len(sent) - 1
             if nsent == 0:
@@ -468,7 +469,9 @@ class Word2Vec:
                     sg=self.sg, cbow_mean=self.cbow_mean, window=self.window,
                     negative=self.negative, alpha=start_alpha, min_alpha=end_alpha,
                     words_before=done, total_words=total, seed=seed,
-                    compute_loss=self.compute_loss, threads=self.workers, copies=copies)
+                    compute_loss=self.compute_loss, threads=self.workers, copies=copies,
+                    synced=synced)
+                synced = True  # a call leaves the copies equal to syn1's rows
                 done += words
                 effective += eff
                 epoch_loss += loss

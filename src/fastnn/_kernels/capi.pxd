@@ -141,6 +141,7 @@ cdef extern from "fnn_w2v.h" nogil:
         int sg, cbow_mean, window, negative, compute_loss
         ptrdiff_t private_rows
         float *copies
+        int copies_synced
     ctypedef struct fnn_w2v_corpus:
         const int32_t *tokens
         const int64_t *sent_start

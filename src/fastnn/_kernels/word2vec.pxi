@@ -140,6 +140,7 @@ cdef int _check_model(fnn_w2v_model *m, object syn0, object syn1, object cum_tab
     m.sg, m.cbow_mean, m.window, m.negative = sg, cbow_mean, window, negative
     m.private_rows = 0
     m.copies = NULL
+    m.copies_synced = 0
     return 0
 
 
@@ -191,7 +192,7 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
                    Py_ssize_t c0, Py_ssize_t c1, *, bint sg, bint cbow_mean, int window,
                    int negative, double alpha, double min_alpha, int64_t words_before,
                    int64_t total_words, uint64_t seed, bint compute_loss, int threads,
-                   copies=None):
+                   copies=None, bint synced=False):
     """Train chunks ``c0 .. c1-1`` of the corpus on ``threads`` threads (see fnn_w2v.h).
 
     ``syn0``, ``syn1``: (vocab, dim) float32, updated in place; ``cum_table``,
@@ -201,7 +202,8 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
     ``copies``: None, or a float32 (threads, rows, dim) buffer: with ``threads > 1`` each
     thread trains rows ``0 .. rows-1`` of ``syn1`` (the most frequent words) in a private
     copy there, merged after each round of a few chunks a thread (fnn_w2v.h); one thread
-    ignores it.  Returns ``(loss, words, effective_words)``; loss is 0 unless
+    ignores it.  ``synced``: ``copies`` holds those rows already, as the last call on it
+    left them (with the same ``syn1`` and threads), so they are not copied in again.  Returns ``(loss, words, effective_words)``; loss is 0 unless
     ``compute_loss``.
     """
     cdef fnn_w2v_model m
@@ -228,6 +230,7 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
         check_buffer(copies, cnp.NPY_FLOAT32, 3, copies_dims, True, "copies")
         m.private_rows = copies_dims[1]
         m.copies = <float *>_data(<cnp.ndarray>copies)
+        m.copies_synced = synced
     if not (alpha >= min_alpha >= 0):
         raise ValueError(f"alpha and min_alpha must satisfy alpha >= min_alpha >= 0; "
                          f"received alpha={alpha}, min_alpha={min_alpha}")

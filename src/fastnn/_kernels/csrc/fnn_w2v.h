@@ -19,7 +19,7 @@
  * most frequent words' rows: a third of the negatives fall outside the top 8,000 words
  * of a 40,000-word vocabulary), so 2 threads trained slower than one.  So each thread
  * trains syn1's rows 0..private_rows-1 (the most frequent words: the vocabulary is sorted
- * by count) in a private copy, and the threads train in rounds of FNN_W2V_SYNC_CHUNKS
+ * by count) in a private copy, and the threads train in rounds of FNN_W2V_SYNC_CHUNKS_*
  * chunks each; after a round all of them merge the copies, each a share of the rows,
  *     shared += sum over threads t of (own_t - shared),   own_t = shared
  * (shared holds the rows as they were at the round's start: nobody writes them during
@@ -34,7 +34,12 @@
 
 enum {
     FNN_W2V_MAX_SENTENCE = 10000, /* longer sentences are split (gensim's limit) */
-    FNN_W2V_SYNC_CHUNKS = 8       /* chunks per thread in a round between merges */
+    /* chunks per thread in a round between merges.  Each merge streams all private rows
+     * from memory (~4 ms at 40,000 rows of 100), so rounds are as long as quality allows:
+     * as long in output-row updates for both models, CBOW making ~6 a word against
+     * skip-gram's ~36 (2-thread 5-epoch quality unchanged from rounds of 8 at either) */
+    FNN_W2V_SYNC_CHUNKS_SG = 16,
+    FNN_W2V_SYNC_CHUNKS_CBOW = 64
 };
 
 typedef struct {
@@ -45,6 +50,8 @@ typedef struct {
     int sg, cbow_mean, window, negative, compute_loss;
     ptrdiff_t private_rows;       /* syn1 rows 0..private_rows-1 private per thread (threads > 1), */
     float *copies;                /* in (threads, private_rows, dim) floats */
+    int copies_synced;            /* the copies hold syn1's rows already (as the last call on
+                                   * them left them): not copied in again */
 } fnn_w2v_model;
 
 typedef struct {

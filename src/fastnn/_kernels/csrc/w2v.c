@@ -494,7 +494,8 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
         if (ok && n_private > 0) {
             s.n_private = n_private;
             s.own = model.copies + (size_t)t * (size_t)(model.private_rows * model.dim);
-            memcpy(s.own, model.syn1, sizeof(float) * (size_t)(n_private * model.dim));
+            if (!model.copies_synced)
+                memcpy(s.own, model.syn1, sizeof(float) * (size_t)(n_private * model.dim));
         }
         if (!ok) {
 #if FNN_OPENMP
@@ -510,9 +511,10 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 #pragma omp atomic read
 #endif
         stop = failed;
-        /* rounds of FNN_W2V_SYNC_CHUNKS chunks a thread, the private rows merged after
-         * each; without private rows one round of all chunks */
-        const int64_t round = n_private > 0 ? (int64_t)FNN_W2V_SYNC_CHUNKS * team : c1 - c0;
+        /* rounds of FNN_W2V_SYNC_CHUNKS_* chunks a thread, the private rows merged after
+         * each (so the copies end equal to syn1); without private rows one round */
+        const int64_t per = model.sg ? FNN_W2V_SYNC_CHUNKS_SG : FNN_W2V_SYNC_CHUNKS_CBOW;
+        const int64_t round = n_private > 0 ? per * team : c1 - c0;
         for (int64_t r0 = c0; !stop && r0 < c1; r0 += round) {
             const int64_t r1 = c1 - r0 < round ? c1 : r0 + round;
 #if FNN_OPENMP
