@@ -33,7 +33,15 @@
  * instead of copied (14 loads a step: 0.88x); B reloaded mid-step to save copies
  * (0.55-0.97x); prefetching A 8-32 steps ahead (0.92x); the A-stationary loop order (an
  * A micro-panel kept in L1, B streamed from L2) at KC 128-512; KC 128-384;
- * -fschedule-insns (0.55x: more copies). */
+ * -fschedule-insns (0.55x: more copies).  B splat instead of A (an 8x6 tile with rows
+ * as lanes, as the column tile: B packed VLP times once per k block, A in plain 8-row
+ * vectors, so its L2 stream is a quarter and the B micro-panel is reused by every row
+ * panel; C transposed on store), KC 192-512, MC 64-512, also with each B micro-panel
+ * splat into an L1 buffer just before use: 0.96-1.02x (12x4: 0.55x, spills).  Its loop
+ * has the same shape (GCC 12: 37.75 macro-ops a step) and runs 6.5 cycles a step in L1,
+ * 6.7 in the product: the L2 loss falls to ~3%, but packing B splat costs what packing
+ * A splat did (3.6% + 1.7% plain A).  Three macro-ops a product (two-operand code) bound
+ * either layout near 6.3 cycles a step. */
 
 typedef T FN(vec) __attribute__((vector_size(VLP * sizeof(T))));
 
