@@ -203,8 +203,8 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
     thread trains rows ``0 .. rows-1`` of ``syn1`` (the most frequent words) in a private
     copy there, merged after each round of a few chunks a thread (fnn_w2v.h); one thread
     ignores it.  ``synced``: ``copies`` holds those rows already, as the last call on it
-    left them (with the same ``syn1`` and threads), so they are not copied in again.  Returns ``(loss, words, effective_words)``; loss is 0 unless
-    ``compute_loss``.
+    left them (with the same ``syn1`` and threads), so they are not copied in again.
+    Returns ``(loss, words, effective_words)``; loss is 0 unless ``compute_loss``.
     """
     cdef fnn_w2v_model m
     cdef fnn_w2v_corpus corpus
