@@ -199,11 +199,11 @@ def test_train_private_rows_ignored_on_one_thread(kmod):
     cum, sample = _tables(rng.integers(1, 100, 25))
     tokens, sent, chunks = _corpus(rng, 25, 60, 13)
     runs = []
-    for rows, ctx_rows in ((None, None), (9, None), (25, 4), (None, 25)):
+    for rows in (None, 9, 25):
         syn0, syn1 = _vectors(np.random.default_rng(2), 25, 10)
-        buffers = [None if r is None else np.zeros((1, r, 10), np.float32) for r in (rows, ctx_rows)]
+        buffer = None if rows is None else np.zeros((1, rows, 10), np.float32)
         runs.append((syn0, syn1, _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks,
-                                        copies=buffers[0], context_copies=buffers[1])))
+                                        copies=buffer)))
     for syn0, syn1, result in runs[1:]:
         assert np.array_equal(syn0, runs[0][0]) and np.array_equal(syn1, runs[0][1])
         assert result == runs[0][2]
@@ -212,34 +212,31 @@ def test_train_private_rows_ignored_on_one_thread(kmod):
 @pytest.mark.parametrize("sg, per_round", [(1, 16), (0, 64)], ids=["sg", "cbow"])
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("rows", [30, 7], ids=["all-private", "7-private"])
-@pytest.mark.parametrize("private", ["syn1", "syn0"])
-def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, per_round,
-                                                      private):
-    """Threads, each training the first `rows` rows of syn1 (``copies``) or of syn0
-    (``context_copies``) in a private copy merged after each round (16 chunks a thread
-    for skip-gram, 64 for CBOW), against one thread, at a learning rate small enough for
-    the updates to add up whatever their order and staleness: the change of the private
-    rows is one thread's within a third of a round's (a round of 5 * per_round chunks of
-    30 sentences: the error of one thread's round lost or applied twice at a merge; 5
-    rounds' worth is no multiple of 2 or 3 threads' rounds, so the last round is short).
-    (The shared rows are not compared: concurrent updates of a shared row can lose one.)"""
+def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, per_round):
+    """Threads, each training syn1's rows 0..rows-1 in a private copy merged after each
+    round (16 chunks a thread for skip-gram, 64 for CBOW), against one thread, at a
+    learning rate small enough for the updates to add up whatever their order and
+    staleness: the change of the private rows is one thread's within a third of a
+    round's (a round of 5 * per_round chunks of 30 sentences: the error of one thread's
+    round lost or applied twice at a merge; 5 rounds' worth is no multiple of 2 or 3
+    threads' rounds, so the last round is short).  (The shared rows and syn0 are not
+    compared: concurrent updates of a shared row can lose one.)"""
     rng = np.random.default_rng(9)
     vocab, dim, alpha = 30, 64, 1e-4
     cum, sample = _tables(rng.integers(1, 100, vocab) * np.arange(vocab, 0, -1))
     n_chunks = 5 * per_round
     tokens, sent, _ = _corpus(rng, vocab, 30 * n_chunks, 10)
     chunks = np.arange(0, 30 * n_chunks + 1, 30, dtype=np.int64)
-    which = 1 if private == "syn1" else 0
+
     start = _vectors(np.random.default_rng(1), vocab, dim)
 
     def change(threads, last=n_chunks):
-        vectors = start[0].copy(), start[1].copy()
-        buffer = np.full((threads, rows, dim), np.nan, np.float32)
-        _, words, eff = _train(kmod, *vectors, cum, sample, tokens, sent, chunks[:last + 1],
+        syn0, syn1 = start[0].copy(), start[1].copy()
+        _, words, eff = _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks[:last + 1],
                                sg=sg, alpha=alpha, min_alpha=alpha, threads=threads,
-                               **{"copies" if which else "context_copies": buffer})
+                               copies=np.full((threads, rows, dim), np.nan, np.float32))
         assert words == eff == sent[chunks[last]]
-        return (vectors[which] - start[which])[:rows]
+        return (syn1 - start[1])[:rows]
 
     want = change(1)
     lost = np.linalg.norm(change(1, last=n_chunks - per_round) - want)
@@ -249,19 +246,18 @@ def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, p
 
 
 def test_train_synced_copies_are_not_copied_in(kmod):
-    """synced=True trusts both copies to hold syn1's and syn0's private rows (as the
-    previous call left them): NaN copies then reach those rows at the merge;
-    synced=False copies the rows in first."""
+    """synced=True trusts the copies to hold syn1's private rows (as the previous call left
+    them): NaN copies then reach syn1's private rows at the merge; synced=False copies the
+    rows in first."""
     rng = np.random.default_rng(4)
     cum, sample = _tables(rng.integers(1, 100, 20))
     tokens, sent, chunks = _corpus(rng, 20, 200, 8)
     for synced in (False, True):
         syn0, syn1 = _vectors(np.random.default_rng(2), 20, 16)
         _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks, threads=2,
-               copies=np.full((2, 5, 16), np.nan, np.float32),
-               context_copies=np.full((2, 3, 16), np.nan, np.float32), synced=synced)
+               copies=np.full((2, 5, 16), np.nan, np.float32), synced=synced)
         if synced:
-            assert np.isnan(syn1[:5]).all() and np.isnan(syn0[:3]).all()
+            assert np.isnan(syn1[:5]).all()
         else:
             assert np.isfinite(syn0).all() and np.isfinite(syn1).all()
 
@@ -342,12 +338,10 @@ def test_train_rejects_bad_arguments(kmod):
         call(threads=0)
     for bad in (np.zeros((1, 3, 8), np.float32), np.zeros((2, 3, 7), np.float32),
                 np.zeros((2, 3, 8, 1), np.float32), np.zeros((2, 3, 8), np.float64)):
-        for name in ("copies", "context_copies"):
-            with pytest.raises(ValueError, match=f"^{name} must"):
-                call(threads=2, **{name: bad})
-    for name in ("copies", "context_copies"):
-        with pytest.raises(TypeError, match=f"^{name} must"):
-            call(threads=2, **{name: [[1.0]]})
+        with pytest.raises(ValueError, match="copies"):
+            call(threads=2, copies=bad)
+    with pytest.raises(TypeError, match="copies"):
+        call(threads=2, copies=[[1.0]])
     with pytest.raises(ValueError, match="alpha"):
         call(alpha=0.01, min_alpha=0.1)
     with pytest.raises(ValueError, match="c0, c1"):

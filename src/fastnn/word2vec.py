@@ -17,12 +17,10 @@ The pipeline:
    over a table of the vocabulary) or ``BATCH_WORDS`` words of ``sentences`` mapped to
    vocabulary indices, dropped words removed, into a bounded int32 buffer grouped in
    chunks of about ``CHUNK_WORDS`` words.  Threads take chunks and update the vectors
-   without locks (Hogwild), except the output rows of syn1 and the busiest rows of syn0:
-   with ``workers > 1`` each thread trains up to ``PRIVATE_ROW_BYTES`` of syn1's (the
-   most frequent words') and ``PRIVATE_CONTEXT_ROW_BYTES`` of syn0's in private copies,
-   merged after each round of a few chunks a thread (written by all threads, syn1's rows
-   made 2 threads slower than one, and the hottest syn0 rows cost 2-thread skip-gram
-   4-13% a word where the cores are far apart); the learning rate falls linearly
+   without locks (Hogwild), except the output rows of syn1: with ``workers > 1`` each
+   thread trains up to ``PRIVATE_ROW_BYTES`` of them (the most frequent words') in a
+   private copy, the copies merged after each round of a few chunks a thread (written by
+   all threads, they made 2 threads slower than one); the learning rate falls linearly
    from ``alpha`` to ``min_alpha`` over all words of all epochs (their number known from
    the count).
 """
@@ -54,9 +52,6 @@ BLOCK_BYTES = 1 << 22
 #: bytes per thread (workers > 1) for the private copy of syn1's most frequent rows
 #: (16 MiB: 41,943 rows at vector_size 100)
 PRIVATE_ROW_BYTES = 16 << 20
-#: bytes per thread (workers > 1) for the private copy of syn0's most frequent rows
-#: (1 MiB: 2,621 rows at vector_size 100)
-PRIVATE_CONTEXT_ROW_BYTES = 1 << 20
 #: words of ``sentences`` turned into ids at a time while training
 BATCH_WORDS = 1 << 18
 _CUM_DOMAIN = 2 ** 31 - 1
@@ -441,8 +436,9 @@ class Word2Vec:
         step = max(16 * self.workers, per_epoch // CHUNK_WORDS // 20) if self.progress else 2 ** 62
         bar = _Progress(self.progress, total)
         kernels = _dispatch.kernels
-        copies, context_copies = (self._private_copies(PRIVATE_ROW_BYTES),
-                                  self._private_copies(PRIVATE_CONTEXT_ROW_BYTES))
+        rows = min(len(self.wv.index_to_key), PRIVATE_ROW_BYTES // (4 * self.vector_size))
+        copies = (np.empty((self.workers, rows, self.vector_size), np.float32)
+                  if self.workers > 1 else None)
         done = effective = 0
         synced = False  # the copies hold syn1's rows (after the first kernel call)
         epoch_loss = 0.0
@@ -474,8 +470,8 @@ class Word2Vec:
                     negative=self.negative, alpha=start_alpha, min_alpha=end_alpha,
                     words_before=done, total_words=total, seed=seed,
                     compute_loss=self.compute_loss, threads=self.workers, copies=copies,
-                    context_copies=context_copies, synced=synced)
-                synced = True  # a call leaves the copies equal to the rows they copy
+                    synced=synced)
+                synced = True  # a call leaves the copies equal to syn1's rows
                 done += words
                 effective += eff
                 epoch_loss += loss
@@ -492,13 +488,6 @@ class Word2Vec:
         self.corpus_total_words = per_epoch
         self.effective_words = effective
         return effective, done
-
-    def _private_copies(self, nbytes: int) -> Optional[np.ndarray]:
-        """Each thread's buffer for the private copy of the first ``nbytes`` of rows (at
-        most the vocabulary), or None on one thread."""
-        rows = min(len(self.wv.index_to_key), nbytes // (4 * self.vector_size))
-        return (np.empty((self.workers, rows, self.vector_size), np.float32)
-                if self.workers > 1 else None)
 
     def get_latest_training_loss(self) -> float:
         """The loss of the last epoch trained (0.0 without ``compute_loss``).  Unlike

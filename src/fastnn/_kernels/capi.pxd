@@ -141,8 +141,6 @@ cdef extern from "fnn_w2v.h" nogil:
         int sg, cbow_mean, window, negative, compute_loss
         ptrdiff_t private_rows
         float *copies
-        ptrdiff_t private_ctx_rows
-        float *ctx_copies
         int copies_synced
     ctypedef struct fnn_w2v_corpus:
         const int32_t *tokens

@@ -138,26 +138,10 @@ cdef int _check_model(fnn_w2v_model *m, object syn0, object syn1, object cum_tab
     if m.cum_table[m.vocab - 1] == 0:
         raise ValueError("cum_table must end with a positive total; received 0")
     m.sg, m.cbow_mean, m.window, m.negative = sg, cbow_mean, window, negative
-    m.private_rows = m.private_ctx_rows = 0
-    m.copies = m.ctx_copies = NULL
+    m.private_rows = 0
+    m.copies = NULL
     m.copies_synced = 0
     return 0
-
-
-cdef float *_copies(object copies, int threads, Py_ssize_t dim, str name,
-                    ptrdiff_t *rows) except? NULL:
-    """The data of ``copies``, checked to be a C-contiguous float32 (threads, rows, dim)
-    array; its rows to ``rows`` (None: NULL, 0 rows)."""
-    cdef cnp.npy_intp dims[3]
-    rows[0] = 0
-    if copies is None:
-        return NULL
-    dims[0], dims[2] = threads, dim
-    dims[1] = (cnp.PyArray_DIMS(<cnp.ndarray>copies)[1] if cnp.PyArray_Check(copies)
-               and cnp.PyArray_NDIM(<cnp.ndarray>copies) == 3 else 0)
-    check_buffer(copies, cnp.NPY_FLOAT32, 3, dims, True, name)
-    rows[0] = dims[1]
-    return <float *>_data(<cnp.ndarray>copies)
 
 
 cdef int _check_ids(object a, str name, Py_ssize_t vocab, Py_ssize_t start,
@@ -208,7 +192,7 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
                    Py_ssize_t c0, Py_ssize_t c1, *, bint sg, bint cbow_mean, int window,
                    int negative, double alpha, double min_alpha, int64_t words_before,
                    int64_t total_words, uint64_t seed, bint compute_loss, int threads,
-                   copies=None, context_copies=None, bint synced=False):
+                   copies=None, bint synced=False):
     """Train chunks ``c0 .. c1-1`` of the corpus on ``threads`` threads (see fnn_w2v.h).
 
     ``syn0``, ``syn1``: (vocab, dim) float32, updated in place; ``cum_table``,
@@ -218,10 +202,8 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
     ``copies``: None, or a float32 (threads, rows, dim) buffer: with ``threads > 1`` each
     thread trains rows ``0 .. rows-1`` of ``syn1`` (the most frequent words) in a private
     copy there, merged after each round of a few chunks a thread (fnn_w2v.h); one thread
-    ignores it.  ``context_copies``: the same for rows ``0 .. rows-1`` of ``syn0`` (its
-    own number of rows).  ``synced``: both hold those rows already, as the last call on
-    them left them (with the same ``syn0``, ``syn1`` and threads), so they are not copied
-    in again.
+    ignores it.  ``synced``: ``copies`` holds those rows already, as the last call on it
+    left them (with the same ``syn1`` and threads), so they are not copied in again.
     Returns ``(loss, words, effective_words)``; loss is 0 unless ``compute_loss``.
     """
     cdef fnn_w2v_model m
@@ -240,10 +222,15 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
                          f"c0={c0}, c1={c1}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1; received {threads}")
-    m.copies = _copies(copies, threads, m.dim, "copies", &m.private_rows)
-    m.ctx_copies = _copies(context_copies, threads, m.dim, "context_copies",
-                           &m.private_ctx_rows)
-    m.copies_synced = synced
+    cdef cnp.npy_intp copies_dims[3]
+    if copies is not None:
+        copies_dims[0], copies_dims[2] = threads, m.dim
+        copies_dims[1] = (cnp.PyArray_DIMS(<cnp.ndarray>copies)[1] if cnp.PyArray_Check(copies)
+                          and cnp.PyArray_NDIM(<cnp.ndarray>copies) == 3 else 0)
+        check_buffer(copies, cnp.NPY_FLOAT32, 3, copies_dims, True, "copies")
+        m.private_rows = copies_dims[1]
+        m.copies = <float *>_data(<cnp.ndarray>copies)
+        m.copies_synced = synced
     if not (alpha >= min_alpha >= 0):
         raise ValueError(f"alpha and min_alpha must satisfy alpha >= min_alpha >= 0; "
                          f"received alpha={alpha}, min_alpha={min_alpha}")

@@ -19,10 +19,7 @@
  * most frequent words' rows: a third of the negatives fall outside the top 8,000 words
  * of a 40,000-word vocabulary), so 2 threads trained slower than one.  So each thread
  * trains syn1's rows 0..private_rows-1 (the most frequent words: the vocabulary is sorted
- * by count) in a private copy, and likewise syn0's rows 0..private_ctx_rows-1 (the
- * context rows the threads would otherwise write most often at once: skip-gram trained
- * 4-13% faster a word on 2 threads with the top ~2,600 private, where a line moves
- * between the cores in 300+ ns); the threads train in rounds of FNN_W2V_SYNC_CHUNKS_*
+ * by count) in a private copy, and the threads train in rounds of FNN_W2V_SYNC_CHUNKS_*
  * chunks each; after a round all of them merge the copies, each a share of the rows,
  *     shared += sum over threads t of (own_t - shared),   own_t = shared
  * (shared holds the rows as they were at the round's start: nobody writes them during
@@ -53,9 +50,7 @@ typedef struct {
     int sg, cbow_mean, window, negative, compute_loss;
     ptrdiff_t private_rows;       /* syn1 rows 0..private_rows-1 private per thread (threads > 1), */
     float *copies;                /* in (threads, private_rows, dim) floats */
-    ptrdiff_t private_ctx_rows;   /* syn0 rows 0..private_ctx_rows-1 likewise, */
-    float *ctx_copies;            /* in (threads, private_ctx_rows, dim) floats */
-    int copies_synced;            /* both copies hold their rows already (as the last call on
+    int copies_synced;            /* the copies hold syn1's rows already (as the last call on
                                    * them left them): not copied in again */
 } fnn_w2v_model;
 

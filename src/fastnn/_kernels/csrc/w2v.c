@@ -162,8 +162,8 @@ typedef struct {
     int32_t *outs;         /* centre + negatives: one row of negative + 1 per context word */
     int *n_out;            /* the words of each row of outs (a negative equal to the centre
                             * is dropped) */
-    float *own, *own_ctx;  /* the thread's private copies of syn1's and syn0's first rows */
-    ptrdiff_t n_private, n_private_ctx; /* their rows (0: every row shared) */
+    float *own;            /* the thread's private copy of syn1's rows 0..private-1 */
+    ptrdiff_t n_private;   /* 0: every row shared (one thread) */
 } scratch;
 
 /* Row w of syn1: the thread's private copy when w is one of its private rows. */
@@ -172,18 +172,12 @@ static inline float *out_row(const fnn_w2v_model *m, const scratch *s, int32_t w
     return (w < s->n_private ? s->own : m->syn1) + (ptrdiff_t)w * m->dim;
 }
 
-/* Row w of syn0, likewise. */
-static inline float *ctx_row(const fnn_w2v_model *m, const scratch *s, int32_t w)
-{
-    return (w < s->n_private_ctx ? s->own_ctx : m->syn0) + (ptrdiff_t)w * m->dim;
-}
-
 /* Fetches the n_out output rows and the context row of a skip-gram pair into the cache. */
 static inline void prefetch_pair(const fnn_w2v_model *m, const scratch *s, int32_t ctx,
                                  const int32_t *outs, int n_out)
 {
     const size_t bytes = sizeof(float) * (size_t)m->dim;
-    const char *c = (const char *)ctx_row(m, s, ctx);
+    const char *c = (const char *)(m->syn0 + (ptrdiff_t)ctx * m->dim);
     for (size_t k = 0; k < bytes; k += 64)
         __builtin_prefetch(c + k, 1);
     for (int b = 0; b < n_out; b++) {
@@ -247,7 +241,8 @@ static double update_sg(const fnn_w2v_model *m, scratch *s, int n_ctx, float alp
             prefetch_pair(m, s, s->ctx[a + 1], outs + stride, s->n_out[a + 1]);
         for (int b = 0; b < s->n_out[a]; b++)
             s->orow[b] = out_row(m, s, outs[b]);
-        loss += update_pair(m, ctx_row(m, s, s->ctx[a]), s->orow, s->n_out[a], alpha, s->f);
+        loss += update_pair(m, m->syn0 + (ptrdiff_t)s->ctx[a] * m->dim, s->orow, s->n_out[a],
+                            alpha, s->f);
     }
     return loss;
 }
@@ -261,7 +256,7 @@ static double update_cbow(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_o
     float *h = s->tmp, *e = s->tmp + d;
     double loss = 0;
     for (int a = 0; a < n_ctx; a++)
-        s->crow[a] = ctx_row(m, s, s->ctx[a]);
+        s->crow[a] = m->syn0 + (ptrdiff_t)s->ctx[a] * d;
     for (int b = 0; b < n_out; b++)
         s->orow[b] = out_row(m, s, s->outs[b]);
     memset(h, 0, sizeof(float) * (size_t)(2 * d));
@@ -328,8 +323,8 @@ static int scratch_alloc(const fnn_w2v_model *m, scratch *s)
     s->ctx = s->kept + FNN_W2V_MAX_SENTENCE;
     s->outs = s->ctx + nc;
     s->n_out = (int *)(s->outs + nc * no);
-    s->own = s->own_ctx = NULL;
-    s->n_private = s->n_private_ctx = 0;
+    s->own = NULL;
+    s->n_private = 0;
     return 0;
 }
 
@@ -368,28 +363,27 @@ void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, in
 }
 
 /* ---------------------------------------------------------------- private rows */
-/* Thread t of `team` merges its share of the first `rows` rows of `shared` and of each
- * thread's private copy of them (copy u at copies + u * stride floats), between barriers
- * (no thread trains meanwhile): shared += sum_u (own_u - shared), then own_u = shared for
- * every u.  In blocks, so the loops over the copies run along contiguous floats. */
-static void merge_private(float *shared_rows, float *copies, ptrdiff_t stride,
-                          ptrdiff_t rows, ptrdiff_t dim, int team, int t)
+/* Thread t of `team` merges its share of the private rows (between barriers: no thread
+ * trains meanwhile): shared += sum_u (own_u - shared), then own_u = shared for every u.
+ * In blocks, so the loops over the copies run along contiguous floats. */
+static void merge_private(const fnn_w2v_model *m, ptrdiff_t rows, int team, int t)
 {
     enum { BLOCK = 1024 };
-    const ptrdiff_t lo = rows * t / team * dim, hi = rows * (t + 1) / team * dim;
+    const ptrdiff_t d = m->dim, per = m->private_rows * d;
+    const ptrdiff_t lo = rows * t / team * d, hi = rows * (t + 1) / team * d;
     float sum[BLOCK];
     for (ptrdiff_t b = lo; b < hi; b += BLOCK) {
         const ptrdiff_t n = hi - b < BLOCK ? hi - b : BLOCK;
-        float *shared = shared_rows + b;
+        float *shared = m->syn1 + b;
         memcpy(sum, shared, sizeof(float) * (size_t)n);
         for (int u = 0; u < team; u++) {
-            const float *own = copies + u * stride + b;
+            const float *own = m->copies + u * per + b;
             for (ptrdiff_t i = 0; i < n; i++)
                 sum[i] += own[i] - shared[i];
         }
         memcpy(shared, sum, sizeof(float) * (size_t)n);
         for (int u = 0; u < team; u++)
-            memcpy(copies + u * stride + b, sum, sizeof(float) * (size_t)n);
+            memcpy(m->copies + u * per + b, sum, sizeof(float) * (size_t)n);
     }
 }
 
@@ -480,8 +474,6 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
     int failed = 0;
     const ptrdiff_t n_private = threads < 2 || !m->copies ? 0
                               : m->private_rows < m->vocab ? m->private_rows : m->vocab;
-    const ptrdiff_t n_private_ctx = threads < 2 || !m->ctx_copies ? 0
-                                  : m->private_ctx_rows < m->vocab ? m->private_ctx_rows : m->vocab;
 #if FNN_OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : loss, effective)
 #endif
@@ -505,12 +497,6 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
             if (!model.copies_synced)
                 memcpy(s.own, model.syn1, sizeof(float) * (size_t)(n_private * model.dim));
         }
-        if (ok && n_private_ctx > 0) {
-            s.n_private_ctx = n_private_ctx;
-            s.own_ctx = model.ctx_copies + (size_t)t * (size_t)(model.private_ctx_rows * model.dim);
-            if (!model.copies_synced)
-                memcpy(s.own_ctx, model.syn0, sizeof(float) * (size_t)(n_private_ctx * model.dim));
-        }
         if (!ok) {
 #if FNN_OPENMP
 #pragma omp atomic write
@@ -526,11 +512,9 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 #endif
         stop = failed;
         /* rounds of FNN_W2V_SYNC_CHUNKS_* chunks a thread, the private rows merged after
-         * each (so the copies end equal to syn1's and syn0's rows); without private rows
-         * one round */
+         * each (so the copies end equal to syn1); without private rows one round */
         const int64_t per = model.sg ? FNN_W2V_SYNC_CHUNKS_SG : FNN_W2V_SYNC_CHUNKS_CBOW;
-        const int merging = n_private > 0 || n_private_ctx > 0;
-        const int64_t round = merging ? per * team : c1 - c0;
+        const int64_t round = n_private > 0 ? per * team : c1 - c0;
         for (int64_t r0 = c0; !stop && r0 < c1; r0 += round) {
             const int64_t r1 = c1 - r0 < round ? c1 : r0 + round;
 #if FNN_OPENMP
@@ -538,11 +522,8 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 #endif
             for (int64_t c = r0; c < r1; c++)
                 loss += train_chunk(&model, &s, &text, &plan, c, &done, &effective);
-            if (merging) {
-                merge_private(model.syn1, model.copies, model.private_rows * model.dim,
-                              n_private, model.dim, team, t);
-                merge_private(model.syn0, model.ctx_copies, model.private_ctx_rows * model.dim,
-                              n_private_ctx, model.dim, team, t);
+            if (n_private > 0) {
+                merge_private(&model, n_private, team, t);
 #if FNN_OPENMP
 #pragma omp barrier
 #endif
