@@ -23,7 +23,11 @@
  * chunks each; after a round all of them merge the copies, each a share of the rows,
  *     shared += sum over threads t of (own_t - shared),   own_t = shared
  * (shared holds the rows as they were at the round's start: nobody writes them during
- * it), so every thread's updates add up and reach the others one round late.  The random
+ * it), so every thread's updates add up and reach the others one round late.  Private
+ * copies of syn0's most frequent rows as well (256 KiB-1 MiB a thread) trained 2-thread
+ * skip-gram 0-11% faster a word (more when the cores were far apart: a cache line's round
+ * trip between them took 52-90 ns at some times of the day and 330 ns at others), but
+ * lowered 1-epoch WS-353 by 0.005-0.015 over 3 seeds: not kept.  The random
  * stream of chunk c is seeded from (seed, c), so with one thread a run is reproducible. */
 #ifndef FNN_W2V_H
 #define FNN_W2V_H
