@@ -1,15 +1,17 @@
 """word2vec: fastnn against gensim on one corpus, same settings, same threads.
 
 Each training runs in a fresh process (its peak memory is its own: ``ru_maxrss`` right
-after training, before the evaluators are imported) and reports wall time including the vocabulary pass, words/s, and the
-quality of its vectors: Spearman on WordSim-353 and SimLex-999 and the accuracy on
-word2vec's analogy questions (gensim's copies of the files in
-``gensim/test/test_data``), all through gensim's evaluators so both peers are scored by
-the same code.  Runs are interleaved (fastnn, gensim, fastnn, ...) and the table shows
-medians of the times and, over ``--seeds``, mean +- standard deviation of the quality
-(one seed: its value); besides wall time, words per CPU second of the training process (user + system),
-which a busy machine disturbs less.  Settings: ``vector_size=100, window=5, min_count=5, negative=5,
-sample=1e-3`` (``fastnn.bench.W2V_SETTINGS``).
+after training, before the evaluators are imported) and reports wall time including the
+vocabulary pass, words/s, and the quality of its vectors: Spearman on WordSim-353 and
+SimLex-999 and the accuracy on word2vec's analogy questions (gensim's copies of the files
+in ``gensim/test/test_data``), all through gensim's evaluators so both peers are scored
+by the same code.  Runs are interleaved (each round: every thread count, fastnn then
+gensim) and the table shows medians of the times and, over ``--seeds``, mean +- standard
+deviation of the quality (one seed: its value); besides wall time, words per CPU second
+of the training process (user + system), which a busy machine disturbs less.  The
+thread-count ratios are given as the ratio of the medians and as the median (and range)
+of the ratios within each round.  Settings: ``vector_size=100, window=5, min_count=5,
+negative=5, sample=1e-3`` (``fastnn.bench.W2V_SETTINGS``).
 
     python benchmarks/bench_word2vec.py --corpus FILE[.gz] [--copies 5] [--threads 1 2]
         [--epochs 5] [--runs 3] [--sg 1 0] [--seeds 1 2 3]
@@ -114,6 +116,15 @@ def summary(results: list) -> dict:
     return out
 
 
+def _round_ratios(runs: dict, threads: int, base: int, peer: str) -> str:
+    """The words/s of ``threads`` over ``base`` threads within each round (the two runs
+    minutes apart at most): their median and range, as text."""
+    ratios = [a["words_per_s"] / b["words_per_s"]
+              for a, b in zip(runs[threads][peer], runs[base][peer])]
+    return (f"(within rounds: median {statistics.median(ratios):.2f}x, "
+            f"{min(ratios):.2f}-{max(ratios):.2f}x)")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default=DEFAULT_CORPUS)
@@ -139,29 +150,33 @@ def main(argv=None) -> int:
                   f"{'WS353':>14}{'SL999':>14}{'analogy%':>14}{'RSS MB':>8}{'vocab':>8}")
         print(header, flush=True)
         for sg in args.sg:
-            base = {}
-            for threads in args.threads:
-                runs = {"fastnn": [], "gensim": []}
-                for seed in args.seeds:
-                    for _ in range(args.runs):
-                        for peer in runs:
+            # every round runs each thread count and peer in turn, so a machine whose
+            # speed drifts over minutes moves all of them alike
+            runs = {threads: {"fastnn": [], "gensim": []} for threads in args.threads}
+            for seed in args.seeds:
+                for _ in range(args.runs):
+                    for threads in args.threads:
+                        for peer in runs[threads]:
                             r = run_child(peer, path, words, sg, threads, args.epochs, seed)
-                            runs[peer].append(dict(r, seed=seed))
-                med = {peer: summary(rs) for peer, rs in runs.items()}
+                            runs[threads][peer].append(dict(r, seed=seed))
+            base = {peer: summary(rs) for peer, rs in runs[args.threads[0]].items()}
+            for threads in args.threads:
+                med = {peer: summary(rs) for peer, rs in runs[threads].items()}
                 for peer, m in med.items():
                     quality = "".join(f"{m[k]:.{digits}f}+-{m[k + '_std']:.{digits}f}".rjust(14)
                                       for k, digits in zip(QUALITY, (3, 3, 2)))
                     print(f"{'sg' if sg else 'cbow':<10}{threads:>4}{peer:>8}{m['seconds']:>9.2f}"
                           f"{m['words_per_s'] / 1e3:>11.0f}{m['words_per_cpu_s'] / 1e3:>11.0f}"
                           f"{quality}{m['max_rss_mb']:>8.0f}{m['vocab']:>8.0f}")
-                    base.setdefault(peer, m["words_per_s"])
                 f, g = med["fastnn"], med["gensim"]
                 print(f"  -> fastnn/gensim words/s {f['words_per_s'] / g['words_per_s']:.2f}x "
                       f"(per CPU second {f['words_per_cpu_s'] / g['words_per_cpu_s']:.2f}x); "
                       f"fastnn {threads} vs {args.threads[0]} thread(s) "
-                      f"{f['words_per_s'] / base['fastnn']:.2f}x, gensim "
-                      f"{g['words_per_s'] / base['gensim']:.2f}x; quality fastnn - gensim "
-                      f"(means): WS353 {f['wordsim'] - g['wordsim']:+.3f}, SL999 "
+                      f"{f['words_per_s'] / base['fastnn']['words_per_s']:.2f}x "
+                      f"{_round_ratios(runs, threads, args.threads[0], 'fastnn')}, gensim "
+                      f"{g['words_per_s'] / base['gensim']['words_per_s']:.2f}x "
+                      f"{_round_ratios(runs, threads, args.threads[0], 'gensim')}; quality "
+                      f"fastnn - gensim (means): WS353 {f['wordsim'] - g['wordsim']:+.3f}, SL999 "
                       f"{f['simlex'] - g['simlex']:+.3f}, analogy "
                       f"{f['analogy'] - g['analogy']:+.2f} points; load "
                       f"{open('/proc/loadavg').read().split()[:3]}")

@@ -199,11 +199,11 @@ def test_train_private_rows_ignored_on_one_thread(kmod):
     cum, sample = _tables(rng.integers(1, 100, 25))
     tokens, sent, chunks = _corpus(rng, 25, 60, 13)
     runs = []
-    for rows in (None, 9, 25):
+    for rows, context_rows in ((None, 0), (9, 0), (25, 25), (None, 7)):
         syn0, syn1 = _vectors(np.random.default_rng(2), 25, 10)
         buffer = None if rows is None else np.zeros((1, rows, 10), np.float32)
         runs.append((syn0, syn1, _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks,
-                                        copies=buffer)))
+                                        copies=buffer, context_rows=context_rows)))
     for syn0, syn1, result in runs[1:]:
         assert np.array_equal(syn0, runs[0][0]) and np.array_equal(syn1, runs[0][1])
         assert result == runs[0][2]
@@ -212,15 +212,18 @@ def test_train_private_rows_ignored_on_one_thread(kmod):
 @pytest.mark.parametrize("sg, per_round", [(1, 16), (0, 64)], ids=["sg", "cbow"])
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("rows", [30, 7], ids=["all-private", "7-private"])
-def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, per_round):
-    """Threads, each training syn1's rows 0..rows-1 in a private copy merged after each
-    round (16 chunks a thread for skip-gram, 64 for CBOW), against one thread, at a
+@pytest.mark.parametrize("private", ["syn1", "syn0"])
+def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, per_round,
+                                                      private):
+    """Threads, each training the first `rows` rows of syn1 in a private copy merged
+    after each round (16 chunks a thread for skip-gram, 64 for CBOW; ``copies``) or of
+    syn0 in one synced after every chunk (``context_rows``), against one thread, at a
     learning rate small enough for the updates to add up whatever their order and
     staleness: the change of the private rows is one thread's within a third of a
     round's (a round of 5 * per_round chunks of 30 sentences: the error of one thread's
     round lost or applied twice at a merge; 5 rounds' worth is no multiple of 2 or 3
-    threads' rounds, so the last round is short).  (The shared rows and syn0 are not
-    compared: concurrent updates of a shared row can lose one.)"""
+    threads' rounds, so the last round is short).  (The shared rows are not compared:
+    concurrent updates of a shared row can lose one.)"""
     rng = np.random.default_rng(9)
     vocab, dim, alpha = 30, 64, 1e-4
     cum, sample = _tables(rng.integers(1, 100, vocab) * np.arange(vocab, 0, -1))
@@ -229,14 +232,16 @@ def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, p
     chunks = np.arange(0, 30 * n_chunks + 1, 30, dtype=np.int64)
 
     start = _vectors(np.random.default_rng(1), vocab, dim)
+    which = 1 if private == "syn1" else 0
 
     def change(threads, last=n_chunks):
-        syn0, syn1 = start[0].copy(), start[1].copy()
-        _, words, eff = _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks[:last + 1],
-                               sg=sg, alpha=alpha, min_alpha=alpha, threads=threads,
-                               copies=np.full((threads, rows, dim), np.nan, np.float32))
+        vectors = start[0].copy(), start[1].copy()
+        own = (dict(copies=np.full((threads, rows, dim), np.nan, np.float32)) if which
+               else dict(context_rows=rows))
+        _, words, eff = _train(kmod, *vectors, cum, sample, tokens, sent, chunks[:last + 1],
+                               sg=sg, alpha=alpha, min_alpha=alpha, threads=threads, **own)
         assert words == eff == sent[chunks[last]]
-        return (syn1 - start[1])[:rows]
+        return (vectors[which] - start[which])[:rows]
 
     want = change(1)
     lost = np.linalg.norm(change(1, last=n_chunks - per_round) - want)
@@ -336,6 +341,8 @@ def test_train_rejects_bad_arguments(kmod):
         call(negative=0)
     with pytest.raises(ValueError, match="threads"):
         call(threads=0)
+    with pytest.raises(ValueError, match="context_rows"):
+        call(threads=2, context_rows=-1)
     for bad in (np.zeros((1, 3, 8), np.float32), np.zeros((2, 3, 7), np.float32),
                 np.zeros((2, 3, 8, 1), np.float32), np.zeros((2, 3, 8), np.float64)):
         with pytest.raises(ValueError, match="copies"):

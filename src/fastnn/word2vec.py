@@ -20,7 +20,9 @@ The pipeline:
    without locks (Hogwild), except the output rows of syn1: with ``workers > 1`` each
    thread trains up to ``PRIVATE_ROW_BYTES`` of them (the most frequent words') in a
    private copy, the copies merged after each round of a few chunks a thread (written by
-   all threads, they made 2 threads slower than one); the learning rate falls linearly
+   all threads, they made 2 threads slower than one), and ``PRIVATE_CONTEXT_ROW_BYTES``
+   of syn0's most frequent rows likewise, added to syn0 after every chunk (about 5%
+   faster a word on 2 threads); the learning rate falls linearly
    from ``alpha`` to ``min_alpha`` over all words of all epochs (their number known from
    the count).
 """
@@ -52,6 +54,9 @@ BLOCK_BYTES = 1 << 22
 #: bytes per thread (workers > 1) for the private copy of syn1's most frequent rows
 #: (16 MiB: 41,943 rows at vector_size 100)
 PRIVATE_ROW_BYTES = 16 << 20
+#: bytes per thread (workers > 1) for the private copy of syn0's most frequent rows, synced
+#: after every chunk (1 MiB: 2,621 rows at vector_size 100)
+PRIVATE_CONTEXT_ROW_BYTES = 1 << 20
 #: words of ``sentences`` turned into ids at a time while training
 BATCH_WORDS = 1 << 18
 _CUM_DOMAIN = 2 ** 31 - 1
@@ -439,6 +444,7 @@ class Word2Vec:
         rows = min(len(self.wv.index_to_key), PRIVATE_ROW_BYTES // (4 * self.vector_size))
         copies = (np.empty((self.workers, rows, self.vector_size), np.float32)
                   if self.workers > 1 else None)
+        context_rows = PRIVATE_CONTEXT_ROW_BYTES // (4 * self.vector_size)
         done = effective = 0
         synced = False  # the copies hold syn1's rows (after the first kernel call)
         epoch_loss = 0.0
@@ -470,7 +476,7 @@ class Word2Vec:
                     negative=self.negative, alpha=start_alpha, min_alpha=end_alpha,
                     words_before=done, total_words=total, seed=seed,
                     compute_loss=self.compute_loss, threads=self.workers, copies=copies,
-                    synced=synced)
+                    synced=synced, context_rows=context_rows)
                 synced = True  # a call leaves the copies equal to syn1's rows
                 done += words
                 effective += eff

@@ -142,6 +142,7 @@ cdef extern from "fnn_w2v.h" nogil:
         ptrdiff_t private_rows
         float *copies
         int copies_synced
+        ptrdiff_t context_rows
     ctypedef struct fnn_w2v_corpus:
         const int32_t *tokens
         const int64_t *sent_start

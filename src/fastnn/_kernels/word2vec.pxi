@@ -138,7 +138,7 @@ cdef int _check_model(fnn_w2v_model *m, object syn0, object syn1, object cum_tab
     if m.cum_table[m.vocab - 1] == 0:
         raise ValueError("cum_table must end with a positive total; received 0")
     m.sg, m.cbow_mean, m.window, m.negative = sg, cbow_mean, window, negative
-    m.private_rows = 0
+    m.private_rows = m.context_rows = 0
     m.copies = NULL
     m.copies_synced = 0
     return 0
@@ -192,7 +192,7 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
                    Py_ssize_t c0, Py_ssize_t c1, *, bint sg, bint cbow_mean, int window,
                    int negative, double alpha, double min_alpha, int64_t words_before,
                    int64_t total_words, uint64_t seed, bint compute_loss, int threads,
-                   copies=None, bint synced=False):
+                   copies=None, bint synced=False, Py_ssize_t context_rows=0):
     """Train chunks ``c0 .. c1-1`` of the corpus on ``threads`` threads (see fnn_w2v.h).
 
     ``syn0``, ``syn1``: (vocab, dim) float32, updated in place; ``cum_table``,
@@ -204,6 +204,9 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
     copy there, merged after each round of a few chunks a thread (fnn_w2v.h); one thread
     ignores it.  ``synced``: ``copies`` holds those rows already, as the last call on it
     left them (with the same ``syn1`` and threads), so they are not copied in again.
+    ``context_rows``: with ``threads > 1`` each thread also trains rows ``0 ..
+    context_rows-1`` of ``syn0`` in a private copy, its changes added to ``syn0`` after
+    every chunk (one thread ignores it).
     Returns ``(loss, words, effective_words)``; loss is 0 unless ``compute_loss``.
     """
     cdef fnn_w2v_model m
@@ -222,6 +225,9 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
                          f"c0={c0}, c1={c1}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1; received {threads}")
+    if context_rows < 0:
+        raise ValueError(f"context_rows must be >= 0; received {context_rows}")
+    m.context_rows = context_rows
     cdef cnp.npy_intp copies_dims[3]
     if copies is not None:
         copies_dims[0], copies_dims[2] = threads, m.dim

@@ -164,6 +164,8 @@ typedef struct {
                             * is dropped) */
     float *own;            /* the thread's private copy of syn1's rows 0..private-1 */
     ptrdiff_t n_private;   /* 0: every row shared (one thread) */
+    float *own_ctx;        /* its private copy of syn0's rows 0..n_ctx-1, then their base */
+    ptrdiff_t n_ctx;       /* 0: every row shared */
 } scratch;
 
 /* Row w of syn1: the thread's private copy when w is one of its private rows. */
@@ -172,12 +174,33 @@ static inline float *out_row(const fnn_w2v_model *m, const scratch *s, int32_t w
     return (w < s->n_private ? s->own : m->syn1) + (ptrdiff_t)w * m->dim;
 }
 
+/* Row w of syn0, likewise. */
+static inline float *ctx_row(const fnn_w2v_model *m, const scratch *s, int32_t w)
+{
+    return (w < s->n_ctx ? s->own_ctx : m->syn0) + (ptrdiff_t)w * m->dim;
+}
+
+/* Adds the changes of the thread's private syn0 rows since its last call to syn0 and
+ * takes syn0's rows back, one thread at a time: shared += own - base, own = base = shared. */
+static void sync_context_rows(const fnn_w2v_model *m, scratch *s)
+{
+    const ptrdiff_t n = s->n_ctx * m->dim;
+    float *own = s->own_ctx, *base = own + n, *shared = m->syn0;
+#if FNN_OPENMP
+#pragma omp critical(fnn_w2v_context_rows)
+#endif
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const float v = shared[i] + (own[i] - base[i]);
+        shared[i] = own[i] = base[i] = v;
+    }
+}
+
 /* Fetches the n_out output rows and the context row of a skip-gram pair into the cache. */
 static inline void prefetch_pair(const fnn_w2v_model *m, const scratch *s, int32_t ctx,
                                  const int32_t *outs, int n_out)
 {
     const size_t bytes = sizeof(float) * (size_t)m->dim;
-    const char *c = (const char *)(m->syn0 + (ptrdiff_t)ctx * m->dim);
+    const char *c = (const char *)ctx_row(m, s, ctx);
     for (size_t k = 0; k < bytes; k += 64)
         __builtin_prefetch(c + k, 1);
     for (int b = 0; b < n_out; b++) {
@@ -241,8 +264,7 @@ static double update_sg(const fnn_w2v_model *m, scratch *s, int n_ctx, float alp
             prefetch_pair(m, s, s->ctx[a + 1], outs + stride, s->n_out[a + 1]);
         for (int b = 0; b < s->n_out[a]; b++)
             s->orow[b] = out_row(m, s, outs[b]);
-        loss += update_pair(m, m->syn0 + (ptrdiff_t)s->ctx[a] * m->dim, s->orow, s->n_out[a],
-                            alpha, s->f);
+        loss += update_pair(m, ctx_row(m, s, s->ctx[a]), s->orow, s->n_out[a], alpha, s->f);
     }
     return loss;
 }
@@ -256,7 +278,7 @@ static double update_cbow(const fnn_w2v_model *m, scratch *s, int n_ctx, int n_o
     float *h = s->tmp, *e = s->tmp + d;
     double loss = 0;
     for (int a = 0; a < n_ctx; a++)
-        s->crow[a] = m->syn0 + (ptrdiff_t)s->ctx[a] * d;
+        s->crow[a] = ctx_row(m, s, s->ctx[a]);
     for (int b = 0; b < n_out; b++)
         s->orow[b] = out_row(m, s, s->outs[b]);
     memset(h, 0, sizeof(float) * (size_t)(2 * d));
@@ -313,6 +335,8 @@ static int scratch_alloc(const fnn_w2v_model *m, scratch *s)
     const size_t ints = whole_lines(sizeof(int32_t) * (FNN_W2V_MAX_SENTENCE + nc + nc * no) +
                                     sizeof(int) * nc);
     char *block = fnn_aligned_alloc(64, rows + floats + ints);
+    s->own = s->own_ctx = NULL;
+    s->n_private = s->n_ctx = 0;
     s->crow = (float **)block;
     if (!block)
         return -1;
@@ -323,14 +347,27 @@ static int scratch_alloc(const fnn_w2v_model *m, scratch *s)
     s->ctx = s->kept + FNN_W2V_MAX_SENTENCE;
     s->outs = s->ctx + nc;
     s->n_out = (int *)(s->outs + nc * no);
-    s->own = NULL;
-    s->n_private = 0;
+    return 0;
+}
+
+/* The private copy of syn0's rows 0..rows-1 and its base, both from syn0; -1 out of memory. */
+static int scratch_context_rows(const fnn_w2v_model *m, scratch *s, ptrdiff_t rows)
+{
+    const size_t bytes = sizeof(float) * (size_t)(rows * m->dim);
+    s->own_ctx = fnn_aligned_alloc(64, whole_lines(2 * bytes));
+    if (!s->own_ctx)
+        return -1;
+    s->n_ctx = rows;
+    memcpy(s->own_ctx, m->syn0, bytes);
+    memcpy((char *)s->own_ctx + bytes, m->syn0, bytes);
     return 0;
 }
 
 static void scratch_free(scratch *s)
 {
     fnn_aligned_free(s->crow);
+    if (s->own_ctx)
+        fnn_aligned_free(s->own_ctx);
 }
 
 double fnn_w2v_update(const fnn_w2v_model *m, const int32_t *ctx, int n_ctx,
@@ -474,6 +511,7 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
     int failed = 0;
     const ptrdiff_t n_private = threads < 2 || !m->copies ? 0
                               : m->private_rows < m->vocab ? m->private_rows : m->vocab;
+    const ptrdiff_t n_ctx = threads < 2 ? 0 : m->context_rows < m->vocab ? m->context_rows : m->vocab;
 #if FNN_OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : loss, effective)
 #endif
@@ -490,7 +528,8 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
         const int team = 1, t = 0;
 #endif
         scratch s;
-        const int ok = scratch_alloc(&model, &s) == 0;
+        const int ok = scratch_alloc(&model, &s) == 0 &&
+                       (n_ctx == 0 || scratch_context_rows(&model, &s, n_ctx) == 0);
         if (ok && n_private > 0) {
             s.n_private = n_private;
             s.own = model.copies + (size_t)t * (size_t)(model.private_rows * model.dim);
@@ -520,8 +559,11 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 #if FNN_OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-            for (int64_t c = r0; c < r1; c++)
+            for (int64_t c = r0; c < r1; c++) {
                 loss += train_chunk(&model, &s, &text, &plan, c, &done, &effective);
+                if (n_ctx > 0)
+                    sync_context_rows(&model, &s);
+            }
             if (n_private > 0) {
                 merge_private(&model, n_private, team, t);
 #if FNN_OPENMP
