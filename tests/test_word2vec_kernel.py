@@ -199,11 +199,12 @@ def test_train_private_rows_ignored_on_one_thread(kmod):
     cum, sample = _tables(rng.integers(1, 100, 25))
     tokens, sent, chunks = _corpus(rng, 25, 60, 13)
     runs = []
-    for rows, context_rows in ((None, 0), (9, 0), (25, 25), (None, 7)):
+    for rows, context_rows in ((None, None), (9, None), (25, 25), (None, 7)):
         syn0, syn1 = _vectors(np.random.default_rng(2), 25, 10)
         buffer = None if rows is None else np.zeros((1, rows, 10), np.float32)
+        context = None if context_rows is None else np.zeros((1, 2, context_rows, 10), np.float32)
         runs.append((syn0, syn1, _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks,
-                                        copies=buffer, context_rows=context_rows)))
+                                        copies=buffer, context_copies=context)))
     for syn0, syn1, result in runs[1:]:
         assert np.array_equal(syn0, runs[0][0]) and np.array_equal(syn1, runs[0][1])
         assert result == runs[0][2]
@@ -217,7 +218,7 @@ def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, p
                                                       private):
     """Threads, each training the first `rows` rows of syn1 in a private copy merged
     after each round (16 chunks a thread for skip-gram, 64 for CBOW; ``copies``) or of
-    syn0 in one synced after every chunk (``context_rows``), against one thread, at a
+    syn0 in one synced after every chunk (``context_copies``), against one thread, at a
     learning rate small enough for the updates to add up whatever their order and
     staleness: the change of the private rows is one thread's within a third of a
     round's (a round of 5 * per_round chunks of 30 sentences: the error of one thread's
@@ -236,8 +237,8 @@ def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, p
 
     def change(threads, last=n_chunks):
         vectors = start[0].copy(), start[1].copy()
-        own = (dict(copies=np.full((threads, rows, dim), np.nan, np.float32)) if which
-               else dict(context_rows=rows))
+        own = ({"copies": np.full((threads, rows, dim), np.nan, np.float32)} if which
+               else {"context_copies": np.full((threads, 2, rows, dim), np.nan, np.float32)})
         _, words, eff = _train(kmod, *vectors, cum, sample, tokens, sent, chunks[:last + 1],
                                sg=sg, alpha=alpha, min_alpha=alpha, threads=threads, **own)
         assert words == eff == sent[chunks[last]]
@@ -341,8 +342,13 @@ def test_train_rejects_bad_arguments(kmod):
         call(negative=0)
     with pytest.raises(ValueError, match="threads"):
         call(threads=0)
-    with pytest.raises(ValueError, match="context_rows"):
-        call(threads=2, context_rows=-1)
+    for bad in (np.zeros((1, 2, 3, 8), np.float32), np.zeros((2, 1, 3, 8), np.float32),
+                np.zeros((2, 2, 3, 7), np.float32), np.zeros((2, 3, 8), np.float32),
+                np.zeros((2, 2, 3, 8), np.float64)):
+        with pytest.raises(ValueError, match="^context_copies must"):
+            call(threads=2, context_copies=bad)
+    with pytest.raises(TypeError, match="^context_copies must"):
+        call(threads=2, context_copies=[[1.0]])
     for bad in (np.zeros((1, 3, 8), np.float32), np.zeros((2, 3, 7), np.float32),
                 np.zeros((2, 3, 8, 1), np.float32), np.zeros((2, 3, 8), np.float64)):
         with pytest.raises(ValueError, match="copies"):

@@ -444,7 +444,9 @@ class Word2Vec:
         rows = min(len(self.wv.index_to_key), PRIVATE_ROW_BYTES // (4 * self.vector_size))
         copies = (np.empty((self.workers, rows, self.vector_size), np.float32)
                   if self.workers > 1 else None)
-        context_rows = PRIVATE_CONTEXT_ROW_BYTES // (4 * self.vector_size)
+        rows = min(len(self.wv.index_to_key), PRIVATE_CONTEXT_ROW_BYTES // (4 * self.vector_size))
+        context_copies = (np.empty((self.workers, 2, rows, self.vector_size), np.float32)
+                          if self.workers > 1 else None)
         done = effective = 0
         synced = False  # the copies hold syn1's rows (after the first kernel call)
         epoch_loss = 0.0
@@ -476,7 +478,7 @@ class Word2Vec:
                     negative=self.negative, alpha=start_alpha, min_alpha=end_alpha,
                     words_before=done, total_words=total, seed=seed,
                     compute_loss=self.compute_loss, threads=self.workers, copies=copies,
-                    synced=synced, context_rows=context_rows)
+                    synced=synced, context_copies=context_copies)
                 synced = True  # a call leaves the copies equal to syn1's rows
                 done += words
                 effective += eff

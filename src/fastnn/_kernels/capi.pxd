@@ -143,6 +143,7 @@ cdef extern from "fnn_w2v.h" nogil:
         float *copies
         int copies_synced
         ptrdiff_t context_rows
+        float *context_copies
     ctypedef struct fnn_w2v_corpus:
         const int32_t *tokens
         const int64_t *sent_start

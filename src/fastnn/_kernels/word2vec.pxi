@@ -139,7 +139,7 @@ cdef int _check_model(fnn_w2v_model *m, object syn0, object syn1, object cum_tab
         raise ValueError("cum_table must end with a positive total; received 0")
     m.sg, m.cbow_mean, m.window, m.negative = sg, cbow_mean, window, negative
     m.private_rows = m.context_rows = 0
-    m.copies = NULL
+    m.copies = m.context_copies = NULL
     m.copies_synced = 0
     return 0
 
@@ -192,7 +192,7 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
                    Py_ssize_t c0, Py_ssize_t c1, *, bint sg, bint cbow_mean, int window,
                    int negative, double alpha, double min_alpha, int64_t words_before,
                    int64_t total_words, uint64_t seed, bint compute_loss, int threads,
-                   copies=None, bint synced=False, Py_ssize_t context_rows=0):
+                   copies=None, bint synced=False, context_copies=None):
     """Train chunks ``c0 .. c1-1`` of the corpus on ``threads`` threads (see fnn_w2v.h).
 
     ``syn0``, ``syn1``: (vocab, dim) float32, updated in place; ``cum_table``,
@@ -204,9 +204,10 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
     copy there, merged after each round of a few chunks a thread (fnn_w2v.h); one thread
     ignores it.  ``synced``: ``copies`` holds those rows already, as the last call on it
     left them (with the same ``syn1`` and threads), so they are not copied in again.
-    ``context_rows``: with ``threads > 1`` each thread also trains rows ``0 ..
-    context_rows-1`` of ``syn0`` in a private copy, its changes added to ``syn0`` after
-    every chunk (one thread ignores it).
+    ``context_copies``: None, or a float32 (threads, 2, rows, dim) buffer: with
+    ``threads > 1`` each thread also trains rows ``0 .. rows-1`` of ``syn0`` in a private
+    copy there (``[t, 0]``, its base ``[t, 1]``), its changes added to ``syn0`` after
+    every chunk; one thread ignores it.
     Returns ``(loss, words, effective_words)``; loss is 0 unless ``compute_loss``.
     """
     cdef fnn_w2v_model m
@@ -225,9 +226,15 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
                          f"c0={c0}, c1={c1}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1; received {threads}")
-    if context_rows < 0:
-        raise ValueError(f"context_rows must be >= 0; received {context_rows}")
-    m.context_rows = context_rows
+    cdef cnp.npy_intp context_dims[4]
+    if context_copies is not None:
+        context_dims[0], context_dims[1], context_dims[3] = threads, 2, m.dim
+        context_dims[2] = (cnp.PyArray_DIMS(<cnp.ndarray>context_copies)[2]
+                           if cnp.PyArray_Check(context_copies)
+                           and cnp.PyArray_NDIM(<cnp.ndarray>context_copies) == 4 else 0)
+        check_buffer(context_copies, cnp.NPY_FLOAT32, 4, context_dims, True, "context_copies")
+        m.context_rows = context_dims[2]
+        m.context_copies = <float *>_data(<cnp.ndarray>context_copies)
     cdef cnp.npy_intp copies_dims[3]
     if copies is not None:
         copies_dims[0], copies_dims[2] = threads, m.dim

@@ -62,7 +62,8 @@ typedef struct {
     int copies_synced;            /* the copies hold syn1's rows already (as the last call on
                                    * them left them): not copied in again */
     ptrdiff_t context_rows;       /* syn0 rows 0..context_rows-1 private per thread (threads >
-                                   * 1), added to syn0 after every chunk */
+                                   * 1), added to syn0 after every chunk, */
+    float *context_copies;        /* in (threads, 2, context_rows, dim) floats: the copy, its base */
 } fnn_w2v_model;
 
 typedef struct {

@@ -164,7 +164,8 @@ typedef struct {
                             * is dropped) */
     float *own;            /* the thread's private copy of syn1's rows 0..private-1 */
     ptrdiff_t n_private;   /* 0: every row shared (one thread) */
-    float *own_ctx;        /* its private copy of syn0's rows 0..n_ctx-1, then their base */
+    float *own_ctx;        /* its private copy of syn0's rows 0..n_ctx-1 (their base after
+                            * the model's context_rows rows) */
     ptrdiff_t n_ctx;       /* 0: every row shared */
 } scratch;
 
@@ -185,7 +186,7 @@ static inline float *ctx_row(const fnn_w2v_model *m, const scratch *s, int32_t w
 static void sync_context_rows(const fnn_w2v_model *m, scratch *s)
 {
     const ptrdiff_t n = s->n_ctx * m->dim;
-    float *own = s->own_ctx, *base = own + n, *shared = m->syn0;
+    float *own = s->own_ctx, *base = own + m->context_rows * m->dim, *shared = m->syn0;
 #if FNN_OPENMP
 #pragma omp critical(fnn_w2v_context_rows)
 #endif
@@ -350,24 +351,19 @@ static int scratch_alloc(const fnn_w2v_model *m, scratch *s)
     return 0;
 }
 
-/* The private copy of syn0's rows 0..rows-1 and its base, both from syn0; -1 out of memory. */
-static int scratch_context_rows(const fnn_w2v_model *m, scratch *s, ptrdiff_t rows)
+/* Thread t's private copy of syn0's rows 0..rows-1 and its base, both from syn0. */
+static void scratch_context_rows(const fnn_w2v_model *m, scratch *s, ptrdiff_t rows, int t)
 {
     const size_t bytes = sizeof(float) * (size_t)(rows * m->dim);
-    s->own_ctx = fnn_aligned_alloc(64, whole_lines(2 * bytes));
-    if (!s->own_ctx)
-        return -1;
+    s->own_ctx = m->context_copies + (size_t)t * 2 * (size_t)(m->context_rows * m->dim);
     s->n_ctx = rows;
     memcpy(s->own_ctx, m->syn0, bytes);
-    memcpy((char *)s->own_ctx + bytes, m->syn0, bytes);
-    return 0;
+    memcpy(s->own_ctx + m->context_rows * m->dim, m->syn0, bytes);
 }
 
 static void scratch_free(scratch *s)
 {
     fnn_aligned_free(s->crow);
-    if (s->own_ctx)
-        fnn_aligned_free(s->own_ctx);
 }
 
 double fnn_w2v_update(const fnn_w2v_model *m, const int32_t *ctx, int n_ctx,
@@ -511,7 +507,8 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
     int failed = 0;
     const ptrdiff_t n_private = threads < 2 || !m->copies ? 0
                               : m->private_rows < m->vocab ? m->private_rows : m->vocab;
-    const ptrdiff_t n_ctx = threads < 2 ? 0 : m->context_rows < m->vocab ? m->context_rows : m->vocab;
+    const ptrdiff_t n_ctx = threads < 2 || !m->context_copies ? 0
+                          : m->context_rows < m->vocab ? m->context_rows : m->vocab;
 #if FNN_OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : loss, effective)
 #endif
@@ -528,8 +525,9 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
         const int team = 1, t = 0;
 #endif
         scratch s;
-        const int ok = scratch_alloc(&model, &s) == 0 &&
-                       (n_ctx == 0 || scratch_context_rows(&model, &s, n_ctx) == 0);
+        const int ok = scratch_alloc(&model, &s) == 0;
+        if (ok && n_ctx > 0)
+            scratch_context_rows(&model, &s, n_ctx, t);
         if (ok && n_private > 0) {
             s.n_private = n_private;
             s.own = model.copies + (size_t)t * (size_t)(model.private_rows * model.dim);
