@@ -118,10 +118,12 @@ def summary(results: list) -> dict:
 
 def _round_ratios(runs: dict, threads: int, base: int, peer: str) -> str:
     """The words/s of ``threads`` over ``base`` threads within each round (the two runs
-    minutes apart at most): their median and range, as text."""
+    minutes apart at most): their median and range, as text (none for ``base`` itself)."""
+    if threads == base:
+        return ""
     ratios = [a["words_per_s"] / b["words_per_s"]
               for a, b in zip(runs[threads][peer], runs[base][peer])]
-    return (f"(within rounds: median {statistics.median(ratios):.2f}x, "
+    return (f" (within rounds: median {statistics.median(ratios):.2f}x, "
             f"{min(ratios):.2f}-{max(ratios):.2f}x)")
 
 
@@ -172,9 +174,9 @@ def main(argv=None) -> int:
                 print(f"  -> fastnn/gensim words/s {f['words_per_s'] / g['words_per_s']:.2f}x "
                       f"(per CPU second {f['words_per_cpu_s'] / g['words_per_cpu_s']:.2f}x); "
                       f"fastnn {threads} vs {args.threads[0]} thread(s) "
-                      f"{f['words_per_s'] / base['fastnn']['words_per_s']:.2f}x "
+                      f"{f['words_per_s'] / base['fastnn']['words_per_s']:.2f}x"
                       f"{_round_ratios(runs, threads, args.threads[0], 'fastnn')}, gensim "
-                      f"{g['words_per_s'] / base['gensim']['words_per_s']:.2f}x "
+                      f"{g['words_per_s'] / base['gensim']['words_per_s']:.2f}x"
                       f"{_round_ratios(runs, threads, args.threads[0], 'gensim')}; quality "
                       f"fastnn - gensim (means): WS353 {f['wordsim'] - g['wordsim']:+.3f}, SL999 "
                       f"{f['simlex'] - g['simlex']:+.3f}, analogy "

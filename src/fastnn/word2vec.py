@@ -441,12 +441,8 @@ class Word2Vec:
         step = max(16 * self.workers, per_epoch // CHUNK_WORDS // 20) if self.progress else 2 ** 62
         bar = _Progress(self.progress, total)
         kernels = _dispatch.kernels
-        rows = min(len(self.wv.index_to_key), PRIVATE_ROW_BYTES // (4 * self.vector_size))
-        copies = (np.empty((self.workers, rows, self.vector_size), np.float32)
-                  if self.workers > 1 else None)
-        rows = min(len(self.wv.index_to_key), PRIVATE_CONTEXT_ROW_BYTES // (4 * self.vector_size))
-        context_copies = (np.empty((self.workers, 2, rows, self.vector_size), np.float32)
-                          if self.workers > 1 else None)
+        copies = self._thread_rows(PRIVATE_ROW_BYTES)
+        context_copies = self._thread_rows(PRIVATE_CONTEXT_ROW_BYTES, 2)
         done = effective = 0
         synced = False  # the copies hold syn1's rows (after the first kernel call)
         epoch_loss = 0.0
@@ -496,6 +492,15 @@ class Word2Vec:
         self.corpus_total_words = per_epoch
         self.effective_words = effective
         return effective, done
+
+    def _thread_rows(self, nbytes: int, *per_thread: int) -> Optional[np.ndarray]:
+        """A buffer for each thread's private copies of the first ``nbytes`` of rows (at
+        most the vocabulary): ``(workers, *per_thread, rows, vector_size)`` float32, or
+        None on one thread."""
+        if self.workers == 1:
+            return None
+        rows = min(len(self.wv.index_to_key), nbytes // (4 * self.vector_size))
+        return np.empty((self.workers, *per_thread, rows, self.vector_size), np.float32)
 
     def get_latest_training_loss(self) -> float:
         """The loss of the last epoch trained (0.0 without ``compute_loss``).  Unlike

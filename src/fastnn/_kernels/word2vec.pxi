@@ -188,6 +188,24 @@ cdef cnp.ndarray _int_vector(object a, int typenum, str name):
     return <cnp.ndarray>a
 
 
+cdef float *_thread_rows(object buf, str name, int threads, int per_thread, Py_ssize_t dim,
+                         ptrdiff_t *rows) except? NULL:
+    """The data of ``buf``, checked to be a writeable C-contiguous float32 array of shape
+    (threads, rows, dim), or (threads, per_thread, rows, dim) when ``per_thread``; its
+    rows to ``rows``.  None: NULL and 0 rows."""
+    cdef int ndim = 4 if per_thread else 3
+    cdef cnp.npy_intp dims[4]
+    rows[0] = 0
+    if buf is None:
+        return NULL
+    dims[0], dims[1], dims[ndim - 1] = threads, per_thread, dim
+    dims[ndim - 2] = (cnp.PyArray_DIMS(<cnp.ndarray>buf)[ndim - 2] if cnp.PyArray_Check(buf)
+                      and cnp.PyArray_NDIM(<cnp.ndarray>buf) == ndim else 0)
+    check_buffer(buf, cnp.NPY_FLOAT32, ndim, dims, True, name)
+    rows[0] = dims[ndim - 2]
+    return <float *>_data(<cnp.ndarray>buf)
+
+
 def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_start,
                    Py_ssize_t c0, Py_ssize_t c1, *, bint sg, bint cbow_mean, int window,
                    int negative, double alpha, double min_alpha, int64_t words_before,
@@ -226,24 +244,10 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
                          f"c0={c0}, c1={c1}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1; received {threads}")
-    cdef cnp.npy_intp context_dims[4]
-    if context_copies is not None:
-        context_dims[0], context_dims[1], context_dims[3] = threads, 2, m.dim
-        context_dims[2] = (cnp.PyArray_DIMS(<cnp.ndarray>context_copies)[2]
-                           if cnp.PyArray_Check(context_copies)
-                           and cnp.PyArray_NDIM(<cnp.ndarray>context_copies) == 4 else 0)
-        check_buffer(context_copies, cnp.NPY_FLOAT32, 4, context_dims, True, "context_copies")
-        m.context_rows = context_dims[2]
-        m.context_copies = <float *>_data(<cnp.ndarray>context_copies)
-    cdef cnp.npy_intp copies_dims[3]
-    if copies is not None:
-        copies_dims[0], copies_dims[2] = threads, m.dim
-        copies_dims[1] = (cnp.PyArray_DIMS(<cnp.ndarray>copies)[1] if cnp.PyArray_Check(copies)
-                          and cnp.PyArray_NDIM(<cnp.ndarray>copies) == 3 else 0)
-        check_buffer(copies, cnp.NPY_FLOAT32, 3, copies_dims, True, "copies")
-        m.private_rows = copies_dims[1]
-        m.copies = <float *>_data(<cnp.ndarray>copies)
-        m.copies_synced = synced
+    m.copies = _thread_rows(copies, "copies", threads, 0, m.dim, &m.private_rows)
+    m.copies_synced = synced
+    m.context_copies = _thread_rows(context_copies, "context_copies", threads, 2, m.dim,
+                                    &m.context_rows)
     if not (alpha >= min_alpha >= 0):
         raise ValueError(f"alpha and min_alpha must satisfy alpha >= min_alpha >= 0; "
                          f"received alpha={alpha}, min_alpha={min_alpha}")
