@@ -32,7 +32,9 @@
  * chunk late.  Written by both threads at once, those rows' cache lines moved between
  * the cores on most updates: the private rows (1 MiB a thread) trained 2-thread
  * skip-gram about 5% faster a word, at the same 1-epoch quality; kept private for whole
- * rounds as syn1's, they were as fast but lowered WS-353 by 0.005-0.015.  The random
+ * rounds as syn1's, they were as fast but lowered WS-353 by 0.005-0.015; each row taken
+ * from syn0 when a chunk first uses it and only those added back (no sweep of all
+ * rows) was no faster for 2-thread CBOW, at more CPU a word.  The random
  * stream of chunk c is seeded from (seed, c), so with one thread a run is reproducible. */
 #ifndef FNN_W2V_H
 #define FNN_W2V_H
