@@ -498,6 +498,14 @@ static double train_chunk(const fnn_w2v_model *m, scratch *s, const fnn_w2v_corp
     return loss;
 }
 
+/* The rows each thread trains in a private copy from `copies` (`rows` of them, at most
+ * the vocabulary): none on one thread or without the buffer. */
+static ptrdiff_t private_rows(const fnn_w2v_model *m, int threads, const float *copies,
+                              ptrdiff_t rows)
+{
+    return threads < 2 || !copies ? 0 : rows < m->vocab ? rows : m->vocab;
+}
+
 int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t c0,
                   int64_t c1, const fnn_w2v_schedule *sched, int threads,
                   fnn_w2v_result *result)
@@ -505,10 +513,8 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
     int64_t done = 0, effective = 0;
     double loss = 0;
     int failed = 0;
-    const ptrdiff_t n_private = threads < 2 || !m->copies ? 0
-                              : m->private_rows < m->vocab ? m->private_rows : m->vocab;
-    const ptrdiff_t n_ctx = threads < 2 || !m->context_copies ? 0
-                          : m->context_rows < m->vocab ? m->context_rows : m->vocab;
+    const ptrdiff_t n_private = private_rows(m, threads, m->copies, m->private_rows);
+    const ptrdiff_t n_ctx = private_rows(m, threads, m->context_copies, m->context_rows);
 #if FNN_OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : loss, effective)
 #endif
