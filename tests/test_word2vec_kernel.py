@@ -210,21 +210,22 @@ def test_train_private_rows_ignored_on_one_thread(kmod):
         assert result == runs[0][2]
 
 
-@pytest.mark.parametrize("sg, per_round", [(1, 16), (0, 64)], ids=["sg", "cbow"])
+@pytest.mark.parametrize("sg", [1, 0], ids=["sg", "cbow"])
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("rows", [30, 7], ids=["all-private", "7-private"])
 @pytest.mark.parametrize("private", ["syn1", "syn0"])
-def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, per_round,
-                                                      private):
+def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, private):
     """Threads, each training the first `rows` rows of syn1 in a private copy merged
-    after each round (16 chunks a thread for skip-gram, 64 for CBOW; ``copies``) or of
-    syn0 in one synced after every chunk (``context_copies``), against one thread, at a
+    after each round (16 chunks a thread for skip-gram; for CBOW 256 chunks of all
+    threads, at least 64 a thread; ``copies``) or of
+    syn0 in one synced every few chunks (``context_copies``), against one thread, at a
     learning rate small enough for the updates to add up whatever their order and
     staleness: the change of the private rows is one thread's within a third of a
     round's (a round of 5 * per_round chunks of 30 sentences: the error of one thread's
     round lost or applied twice at a merge; 5 rounds' worth is no multiple of 2 or 3
     threads' rounds, so the last round is short).  (The shared rows are not compared:
     concurrent updates of a shared row can lose one.)"""
+    per_round = 16 if sg else max(64, 256 // threads)
     rng = np.random.default_rng(9)
     vocab, dim, alpha = 30, 64, 1e-4
     cum, sample = _tables(rng.integers(1, 100, vocab) * np.arange(vocab, 0, -1))
@@ -249,6 +250,31 @@ def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, p
     assert lost > 0.1 * np.linalg.norm(want)  # the size of the error the test must catch
     for _ in range(3):
         assert np.linalg.norm(change(threads) - want) < lost / 3
+
+
+@pytest.mark.parametrize("sg", [1, 0], ids=["sg", "cbow"])
+def test_train_private_context_rows_reach_syn0_at_the_end(kmod, sg):
+    """A thread adds its private syn0 rows to syn0 every few chunks (4 for CBOW) and at the
+    end of the call: with fewer chunks a thread than that, the change of those rows is
+    still one thread's (lost, it would be about half of it)."""
+    rng = np.random.default_rng(12)
+    vocab, dim, alpha, rows = 20, 32, 1e-4, 8
+    cum, sample = _tables(rng.integers(1, 100, vocab) * np.arange(vocab, 0, -1))
+    tokens, sent, _ = _corpus(rng, vocab, 30 * 4, 10)
+    chunks = np.arange(0, 30 * 4 + 1, 30, dtype=np.int64)  # 4 chunks: 2 a thread
+    start = _vectors(np.random.default_rng(1), vocab, dim)
+
+    def change(threads):
+        syn0, syn1 = start[0].copy(), start[1].copy()
+        context = np.full((threads, 2, rows, dim), np.nan, np.float32)
+        _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks, sg=sg, alpha=alpha,
+               min_alpha=alpha, threads=threads, context_copies=context)
+        return (syn0 - start[0])[:rows]
+
+    want = change(1)
+    assert np.linalg.norm(want) > 0
+    for _ in range(3):
+        assert np.linalg.norm(change(2) - want) < 0.2 * np.linalg.norm(want)
 
 
 def test_train_synced_copies_are_not_copied_in(kmod):

@@ -21,8 +21,9 @@ The pipeline:
    thread trains up to ``PRIVATE_ROW_BYTES`` of them (the most frequent words') in a
    private copy, the copies merged after each round of a few chunks a thread (written by
    all threads, they made 2 threads slower than one), and ``PRIVATE_CONTEXT_ROW_BYTES``
-   of syn0's most frequent rows likewise, added to syn0 after every chunk (about 5%
-   faster a word on 2 threads); the learning rate falls linearly
+   of syn0's most frequent rows likewise, added to syn0 every chunk a thread trains
+   (skip-gram) or every 4 (CBOW, whose chunks train ~4 times faster) and at the end of
+   a call (about 5% faster a word on 2 threads); the learning rate falls linearly
    from ``alpha`` to ``min_alpha`` over all words of all epochs (their number known from
    the count).
 """
@@ -55,7 +56,7 @@ BLOCK_BYTES = 1 << 22
 #: (16 MiB: 41,943 rows at vector_size 100)
 PRIVATE_ROW_BYTES = 16 << 20
 #: bytes per thread (workers > 1) for the private copy of syn0's most frequent rows, synced
-#: after every chunk (1 MiB: 2,621 rows at vector_size 100)
+#: every chunk (skip-gram) or every 4 chunks (CBOW) (1 MiB: 2,621 rows at vector_size 100)
 PRIVATE_CONTEXT_ROW_BYTES = 1 << 20
 #: words of ``sentences`` turned into ids at a time while training
 BATCH_WORDS = 1 << 18

@@ -224,8 +224,9 @@ def word2vec_train(syn0, syn1, cum_table, sample_int, tokens, sent_start, chunk_
     left them (with the same ``syn1`` and threads), so they are not copied in again.
     ``context_copies``: None, or a float32 (threads, 2, rows, dim) buffer: with
     ``threads > 1`` each thread also trains rows ``0 .. rows-1`` of ``syn0`` in a private
-    copy there (``[t, 0]``, its base ``[t, 1]``), its changes added to ``syn0`` after
-    every chunk; one thread ignores it.
+    copy there (``[t, 0]``, its base ``[t, 1]``), its changes added to ``syn0`` every
+    chunk it trains (skip-gram) or every 4 (CBOW) and at the end of the call; one
+    thread ignores it.
     Returns ``(loss, words, effective_words)``; loss is 0 unless ``compute_loss``.
     """
     cdef fnn_w2v_model m

@@ -26,10 +26,10 @@
  * it), so every thread's updates add up and reach the others one round late.  The
  * context rows of syn0 stay shared, except its first context_rows (the most frequent
  * words'): each thread trains those in a private copy too and adds its changes to syn0
- * after every chunk, one thread at a time,
+ * after every FNN_W2V_CONTEXT_SYNC_CHUNKS_* chunks it trains, one thread at a time,
  *     shared += own - base,   own = base = shared
- * (base: the rows as the thread last saw them), so their updates reach the others one
- * chunk late.  Written by both threads at once, those rows' cache lines moved between
+ * (base: the rows as the thread last saw them), so their updates reach the others that
+ * many chunks late.  Written by both threads at once, those rows' cache lines moved between
  * the cores on most updates: the private rows (1 MiB a thread) trained 2-thread
  * skip-gram about 5% faster a word, at the same 1-epoch quality; kept private for whole
  * rounds as syn1's, they were as fast but lowered WS-353 by 0.005-0.015; each row taken
@@ -46,11 +46,25 @@
 enum {
     FNN_W2V_MAX_SENTENCE = 10000, /* longer sentences are split (gensim's limit) */
     /* chunks per thread in a round between merges.  Each merge streams all private rows
-     * from memory (~4 ms at 40,000 rows of 100), so rounds are as long as quality allows:
-     * as long in output-row updates for both models, CBOW making ~6 a word against
-     * skip-gram's ~36 (2-thread 5-epoch quality unchanged from rounds of 8 at either) */
+     * from memory (~4 ms at 40,000 rows of 100) and leaves them out of cache, so rounds
+     * are as long as quality allows: skip-gram makes ~36 output-row updates a word, CBOW
+     * ~6 (2-thread 5-epoch quality unchanged from rounds of 8 at either).  CBOW's rounds
+     * are FNN_W2V_ROUND_CHUNKS_CBOW chunks of all threads, at least SYNC_CHUNKS_CBOW a
+     * thread: on 2 threads 128 a thread (one merge per call at the callers' 4 MiB blocks
+     * of text) trained 4-8% faster than 64 at the same WS-353 / SimLex-999 / analogies
+     * over 3 seeds; 128 a thread on 3 threads let the merged rows drift from one
+     * thread's further than a third of a round's change (the test of the merge), and
+     * skip-gram's rounds of 64 lowered WS-353 on 2 threads (0.288 +- 0.015 against
+     * 0.302 +- 0.002) */
     FNN_W2V_SYNC_CHUNKS_SG = 16,
-    FNN_W2V_SYNC_CHUNKS_CBOW = 64
+    FNN_W2V_SYNC_CHUNKS_CBOW = 64,
+    FNN_W2V_ROUND_CHUNKS_CBOW = 256,
+    /* chunks a thread trains between adding its private syn0 rows to syn0 (and at the
+     * end of a call).  A sync streams the rows three times (~80 us at 1 MiB); a CBOW
+     * chunk trains in about 2 ms against skip-gram's 8, so CBOW syncs after 4 of them:
+     * the rows then reach the other threads about as late in time as skip-gram's */
+    FNN_W2V_CONTEXT_SYNC_CHUNKS_SG = 1,
+    FNN_W2V_CONTEXT_SYNC_CHUNKS_CBOW = 4
 };
 
 typedef struct {

@@ -506,6 +506,15 @@ static ptrdiff_t private_rows(const fnn_w2v_model *m, int threads, const float *
     return threads < 2 || !copies ? 0 : rows < m->vocab ? rows : m->vocab;
 }
 
+/* Chunks a thread trains in a round between merges of the private rows (fnn_w2v.h). */
+static int64_t round_chunks(int sg, int team)
+{
+    if (sg)
+        return FNN_W2V_SYNC_CHUNKS_SG;
+    const int64_t share = FNN_W2V_ROUND_CHUNKS_CBOW / team;
+    return share > FNN_W2V_SYNC_CHUNKS_CBOW ? share : FNN_W2V_SYNC_CHUNKS_CBOW;
+}
+
 int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t c0,
                   int64_t c1, const fnn_w2v_schedule *sched, int threads,
                   fnn_w2v_result *result)
@@ -554,10 +563,12 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 #pragma omp atomic read
 #endif
         stop = failed;
-        /* rounds of FNN_W2V_SYNC_CHUNKS_* chunks a thread, the private rows merged after
-         * each (so the copies end equal to syn1); without private rows one round */
-        const int64_t per = model.sg ? FNN_W2V_SYNC_CHUNKS_SG : FNN_W2V_SYNC_CHUNKS_CBOW;
-        const int64_t round = n_private > 0 ? per * team : c1 - c0;
+        /* rounds of round_chunks() chunks a thread, the private rows merged after each
+         * (so the copies end equal to syn1); without private rows one round */
+        const int64_t round = n_private > 0 ? round_chunks(model.sg, team) * team : c1 - c0;
+        const int sync_every =
+            model.sg ? FNN_W2V_CONTEXT_SYNC_CHUNKS_SG : FNN_W2V_CONTEXT_SYNC_CHUNKS_CBOW;
+        int unsynced = 0; /* chunks this thread trained since its last context-row sync */
         for (int64_t r0 = c0; !stop && r0 < c1; r0 += round) {
             const int64_t r1 = c1 - r0 < round ? c1 : r0 + round;
 #if FNN_OPENMP
@@ -565,8 +576,10 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 #endif
             for (int64_t c = r0; c < r1; c++) {
                 loss += train_chunk(&model, &s, &text, &plan, c, &done, &effective);
-                if (n_ctx > 0)
+                if (n_ctx > 0 && ++unsynced == sync_every) {
                     sync_context_rows(&model, &s);
+                    unsynced = 0;
+                }
             }
             if (n_private > 0) {
                 merge_private(&model, n_private, team, t);
@@ -575,6 +588,8 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 #endif
             }
         }
+        if (n_ctx > 0 && unsynced > 0)
+            sync_context_rows(&model, &s);
         scratch_free(&s);
     }
     result->loss = loss;
