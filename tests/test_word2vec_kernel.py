@@ -210,6 +210,21 @@ def test_train_private_rows_ignored_on_one_thread(kmod):
         assert result == runs[0][2]
 
 
+def _private_change(kmod, start, data, private, rows, threads, **kw):
+    """Train (syn0, syn1) copies of `start` on `data` (cum, sample, tokens, sent, chunks)
+    with the first `rows` rows of `private` ("syn1": ``copies``, "syn0":
+    ``context_copies``, NaN-filled) private per thread; the change of those rows."""
+    vectors = start[0].copy(), start[1].copy()
+    which = 1 if private == "syn1" else 0
+    dim = start[0].shape[1]
+    own = ({"copies": np.full((threads, rows, dim), np.nan, np.float32)} if which
+           else {"context_copies": np.full((threads, 2, rows, dim), np.nan, np.float32)})
+    sent, chunks = data[3], data[4]
+    _, words, eff = _train(kmod, *vectors, *data, threads=threads, **own, **kw)
+    assert words == eff == sent[chunks[-1]]
+    return (vectors[which] - start[which])[:rows]
+
+
 @pytest.mark.parametrize("sg", [1, 0], ids=["sg", "cbow"])
 @pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize("rows", [30, 7], ids=["all-private", "7-private"])
@@ -234,16 +249,10 @@ def test_train_private_rows_sum_every_threads_updates(kmod, rows, threads, sg, p
     chunks = np.arange(0, 30 * n_chunks + 1, 30, dtype=np.int64)
 
     start = _vectors(np.random.default_rng(1), vocab, dim)
-    which = 1 if private == "syn1" else 0
 
     def change(threads, last=n_chunks):
-        vectors = start[0].copy(), start[1].copy()
-        own = ({"copies": np.full((threads, rows, dim), np.nan, np.float32)} if which
-               else {"context_copies": np.full((threads, 2, rows, dim), np.nan, np.float32)})
-        _, words, eff = _train(kmod, *vectors, cum, sample, tokens, sent, chunks[:last + 1],
-                               sg=sg, alpha=alpha, min_alpha=alpha, threads=threads, **own)
-        assert words == eff == sent[chunks[last]]
-        return (vectors[which] - start[which])[:rows]
+        return _private_change(kmod, start, (cum, sample, tokens, sent, chunks[:last + 1]),
+                               private, rows, threads, sg=sg, alpha=alpha, min_alpha=alpha)
 
     want = change(1)
     lost = np.linalg.norm(change(1, last=n_chunks - per_round) - want)
@@ -265,11 +274,8 @@ def test_train_private_context_rows_reach_syn0_at_the_end(kmod, sg):
     start = _vectors(np.random.default_rng(1), vocab, dim)
 
     def change(threads):
-        syn0, syn1 = start[0].copy(), start[1].copy()
-        context = np.full((threads, 2, rows, dim), np.nan, np.float32)
-        _train(kmod, syn0, syn1, cum, sample, tokens, sent, chunks, sg=sg, alpha=alpha,
-               min_alpha=alpha, threads=threads, context_copies=context)
-        return (syn0 - start[0])[:rows]
+        return _private_change(kmod, start, (cum, sample, tokens, sent, chunks), "syn0", rows,
+                               threads, sg=sg, alpha=alpha, min_alpha=alpha)
 
     want = change(1)
     assert np.linalg.norm(want) > 0

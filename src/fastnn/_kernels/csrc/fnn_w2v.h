@@ -19,8 +19,9 @@
  * most frequent words' rows: a third of the negatives fall outside the top 8,000 words
  * of a 40,000-word vocabulary), so 2 threads trained slower than one.  So each thread
  * trains syn1's rows 0..private_rows-1 (the most frequent words: the vocabulary is sorted
- * by count) in a private copy, and the threads train in rounds of FNN_W2V_SYNC_CHUNKS_*
- * chunks each; after a round all of them merge the copies, each a share of the rows,
+ * by count) in a private copy, and the threads train in rounds of a few chunks each
+ * (round_chunks in w2v.c, from the numbers below); after a round all of them merge the
+ * copies, each a share of the rows,
  *     shared += sum over threads t of (own_t - shared),   own_t = shared
  * (shared holds the rows as they were at the round's start: nobody writes them during
  * it), so every thread's updates add up and reach the others one round late.  The
