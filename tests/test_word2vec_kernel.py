@@ -127,6 +127,41 @@ def test_negatives_follow_the_table(kmod):
         assert d.min() >= 0 and d.max() < vocab and len(np.unique(d)) > 0.9 * vocab
 
 
+
+def _reference_draws(cum, n, seed):
+    """The trainer's negatives by definition: its random stream (splitmix64 seeding,
+    xorshift64*, multiply-shift below the total) and, for each draw r, the first word whose
+    cumulative weight exceeds r (NumPy's binary search)."""
+    m = (1 << 64) - 1
+    x = (seed + 0x9E3779B97F4A7C15) & m
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & m
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & m
+    state = (x ^ (x >> 31)) | 1
+    total, r = int(cum[-1]), np.empty(n, np.uint64)
+    for i in range(n):
+        state ^= state >> 12
+        state ^= (state << 25) & m
+        state ^= state >> 27
+        r[i] = (((state * 0x2545F4914F6CDD1D) & m) >> 32) * total >> 32
+    return np.searchsorted(cum.astype(np.uint64), r, side="right")
+
+
+@pytest.mark.parametrize("total", [1, 7, 65_535, 65_536, 65_537, 1 << 20, 2 ** 31 - 1])
+def test_negatives_are_the_first_word_whose_cumulative_weight_exceeds_the_draw(kmod, total):
+    # tables whose total spans fewer buckets than the guide table has, exactly as many, and
+    # many more; Zipf weights (the head spans many buckets, the tail shares them) with words
+    # of weight 0 among them
+    rng = np.random.default_rng(total)
+    vocab = int(min(total, 3_000))
+    weights = 1.0 / np.arange(1, vocab + 1) ** 0.75
+    weights[rng.choice(vocab, vocab // 10, replace=False)] = 0
+    weights[-1] = max(weights[-1], 1e-3)
+    cum = np.round(np.cumsum(weights) / weights.sum() * total).astype(np.uint32)
+    cum[-1] = total
+    seed = int(rng.integers(1 << 62))
+    draws = kmod.word2vec_draw_negatives(cum, 10_000, seed)
+    np.testing.assert_array_equal(draws, _reference_draws(cum, 10_000, seed))
+
 def _corpus(rng, vocab, n_sent, length):
     tokens = rng.integers(0, vocab, n_sent * length).astype(np.int32)
     sent = np.arange(0, n_sent * length + 1, length, dtype=np.int64)

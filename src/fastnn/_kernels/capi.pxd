@@ -160,7 +160,7 @@ cdef extern from "fnn_w2v.h" nogil:
                       fnn_w2v_result *result)
     double fnn_w2v_update(const fnn_w2v_model *m, const int32_t *ctx, int n_ctx,
                           const int32_t *outs, int n_out, float alpha)
-    void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, int32_t *out)
+    int fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, int32_t *out)
     ctypedef struct fnn_vocab:
         pass
     enum:

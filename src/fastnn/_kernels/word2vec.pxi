@@ -315,7 +315,10 @@ def word2vec_draw_negatives(cum_table, Py_ssize_t n, uint64_t seed):
     m.cum_table = <const uint32_t *>_data(table)
     out = np.empty(n, dtype=np.int32)
     cdef int32_t[::1] o = out
+    cdef int rc = 0
     if n > 0:
         with nogil:
-            fnn_w2v_draw_negatives(&m, seed, n, &o[0])
+            rc = fnn_w2v_draw_negatives(&m, seed, n, &o[0])
+    if rc < 0:
+        raise MemoryError("word2vec_draw_negatives: out of memory")
     return out

@@ -4,7 +4,7 @@
  * Training follows word2vec.c and gensim: per sentence, frequent words are dropped with
  * probability 1 - sample_int[w] / 2^32; per kept centre word the window shrinks to a
  * random half-width in 1..window; negatives are drawn from the unigram^ns_exponent
- * distribution (cumulative table + binary search).  Skip-gram trains each (context,
+ * distribution (cumulative table, searched through a guide table of its buckets).  Skip-gram trains each (context,
  * centre) pair with negatives of its own, as word2vec.c and gensim: the context row c of
  * syn0 predicts the centre and negative rows O of syn1,
  *     g = alpha (labels - sigmoid(O c)),   syn1[outs] += g c^T,   c += g O
@@ -65,7 +65,12 @@ enum {
      * chunk trains in about 2 ms against skip-gram's 8, so CBOW syncs after 4 of them:
      * the rows then reach the other threads about as late in time as skip-gram's */
     FNN_W2V_CONTEXT_SYNC_CHUNKS_SG = 1,
-    FNN_W2V_CONTEXT_SYNC_CHUNKS_CBOW = 4
+    FNN_W2V_CONTEXT_SYNC_CHUNKS_CBOW = 4,
+    /* buckets of the negatives' guide table (256 KiB): about one vocabulary word a bucket
+     * at 40,000 words, so a draw's scan rarely takes a step.  A binary search over the
+     * cumulative table instead (16 dependent loads a draw) took 14% of 1-thread CBOW's
+     * time, and skip-gram draws 5 times as many negatives a word */
+    FNN_W2V_GUIDE_SIZE = 1 << 16
 };
 
 typedef struct {
@@ -81,6 +86,8 @@ typedef struct {
     ptrdiff_t context_rows;       /* syn0 rows 0..context_rows-1 private per thread (threads >
                                    * 1), added to syn0 after every chunk, */
     float *context_copies;        /* in (threads, 2, context_rows, dim) floats: the copy, its base */
+    const uint32_t *guide;        /* set by the trainer from cum_table (draw_negative in w2v.c) */
+    int guide_shift;
 } fnn_w2v_model;
 
 typedef struct {
@@ -114,8 +121,9 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
 double fnn_w2v_update(const fnn_w2v_model *m, const int32_t *ctx, int n_ctx,
                       const int32_t *outs, int n_out, float alpha);
 
-/* n words drawn as the negatives are (only m->vocab and m->cum_table are read). */
-void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, int32_t *out);
+/* n words drawn as the negatives are (only m->vocab and m->cum_table are read).  Returns
+ * 0, or -1 when the guide table cannot be allocated (nothing drawn then). */
+int fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, int32_t *out);
 
 /* ---- vocabulary (w2v_vocab.c) ------------------------------------------------------
  * Tokens are maximal runs of bytes other than ASCII whitespace.  The counter gives each

@@ -41,19 +41,41 @@ static inline uint32_t rng_below(uint64_t *s, uint32_t n)
 }
 
 /* A word drawn from the unigram^ns_exponent distribution: the first index whose
- * cumulative weight exceeds a uniform draw below the total.  Branch-free binary search
- * (the comparisons become conditional moves: a random draw defeats branch prediction). */
+ * cumulative weight exceeds a uniform draw r below the total.  The guide table gives, for
+ * r's bucket (its high bits), the answer for the bucket's smallest r; a short forward scan
+ * finishes (no step at all for most draws).  The same word as a binary search over
+ * cum_table for the same r, at one or two loads where that took 16 dependent ones. */
 static inline int32_t draw_negative(const fnn_w2v_model *m, uint64_t *rng)
 {
     const uint32_t *cum = m->cum_table;
     const uint32_t r = rng_below(rng, cum[m->vocab - 1]);
-    ptrdiff_t lo = 0, n = m->vocab;
-    while (n > 1) {
-        const ptrdiff_t half = n >> 1;
-        lo = cum[lo + half - 1] <= r ? lo + half : lo;
-        n -= half;
+    uint32_t i = m->guide[r >> m->guide_shift];
+    while (cum[i] <= r) /* stops at vocab - 1 at the latest: r < cum[vocab - 1] */
+        i++;
+    return (int32_t)i;
+}
+
+/* The guide table of m's cum_table (malloc'd, NULL out of memory) and its shift: bucket b
+ * holds the first index whose cumulative weight exceeds b << shift, for at most
+ * FNN_W2V_GUIDE_SIZE buckets over 0..total-1. */
+static uint32_t *guide_table(const fnn_w2v_model *m, int *shift)
+{
+    const uint32_t *cum = m->cum_table, last = cum[m->vocab - 1] - 1;
+    int sh = 0;
+    while ((last >> sh) >= FNN_W2V_GUIDE_SIZE)
+        sh++;
+    const size_t n = (size_t)(last >> sh) + 1;
+    uint32_t *guide = malloc(sizeof(uint32_t) * n);
+    if (!guide)
+        return NULL;
+    uint32_t i = 0;
+    for (size_t b = 0; b < n; b++) {
+        while (cum[i] <= (uint32_t)b << sh) /* b << sh <= last < cum[vocab - 1] */
+            i++;
+        guide[b] = i;
     }
-    return (int32_t)(lo + (cum[lo] <= r));
+    *shift = sh;
+    return guide;
 }
 
 /* ---------------------------------------------------------------- vector helpers */
@@ -388,11 +410,18 @@ double fnn_w2v_update(const fnn_w2v_model *m, const int32_t *ctx, int n_ctx,
     return loss;
 }
 
-void fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, int32_t *out)
+int fnn_w2v_draw_negatives(const fnn_w2v_model *m, uint64_t seed, int64_t n, int32_t *out)
 {
+    fnn_w2v_model g = *m;
+    uint32_t *guide = guide_table(m, &g.guide_shift);
+    if (!guide)
+        return -1;
+    g.guide = guide;
     uint64_t rng = splitmix64(seed) | 1u;
     for (int64_t i = 0; i < n; i++)
-        out[i] = draw_negative(m, &rng);
+        out[i] = draw_negative(&g, &rng);
+    free(guide);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- private rows */
@@ -522,6 +551,12 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
     int64_t done = 0, effective = 0;
     double loss = 0;
     int failed = 0;
+    fnn_w2v_model guided = *m; /* the caller's model with the negatives' guide table */
+    uint32_t *guide = guide_table(m, &guided.guide_shift);
+    if (!guide)
+        return -1;
+    guided.guide = guide;
+    m = &guided;
     const ptrdiff_t n_private = private_rows(m, threads, m->copies, m->private_rows);
     const ptrdiff_t n_ctx = private_rows(m, threads, m->context_copies, m->context_rows);
 #if FNN_OPENMP
@@ -592,6 +627,7 @@ int fnn_w2v_train(const fnn_w2v_model *m, const fnn_w2v_corpus *corpus, int64_t 
             sync_context_rows(&model, &s);
         scratch_free(&s);
     }
+    free(guide);
     result->loss = loss;
     result->words = done;
     result->effective = effective;
