@@ -127,7 +127,6 @@ def test_negatives_follow_the_table(kmod):
         assert d.min() >= 0 and d.max() < vocab and len(np.unique(d)) > 0.9 * vocab
 
 
-
 def _reference_draws(cum, n, seed):
     """The trainer's negatives by definition: its random stream (splitmix64 seeding,
     xorshift64*, multiply-shift below the total) and, for each draw r, the first word whose

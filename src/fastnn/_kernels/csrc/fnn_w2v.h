@@ -4,9 +4,9 @@
  * Training follows word2vec.c and gensim: per sentence, frequent words are dropped with
  * probability 1 - sample_int[w] / 2^32; per kept centre word the window shrinks to a
  * random half-width in 1..window; negatives are drawn from the unigram^ns_exponent
- * distribution (cumulative table, searched through a guide table of its buckets).  Skip-gram trains each (context,
- * centre) pair with negatives of its own, as word2vec.c and gensim: the context row c of
- * syn0 predicts the centre and negative rows O of syn1,
+ * distribution (cumulative table, searched through a guide table of its buckets).
+ * Skip-gram trains each (context, centre) pair with negatives of its own, as word2vec.c
+ * and gensim: the context row c of syn0 predicts the centre and negative rows O of syn1,
  *     g = alpha (labels - sigmoid(O c)),   syn1[outs] += g c^T,   c += g O
  * in one pass over the rows (sharing the negatives across the window, as Ji et al. 2016,
  * was faster but lost Spearman on WordSim-353 after 5 epochs).  CBOW draws
